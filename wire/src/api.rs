@@ -1,0 +1,281 @@
+//! Bodies of the REST API (`/api/v1`). Timestamps are Unix milliseconds (UTC).
+
+use serde::{Deserialize, Serialize};
+
+pub type UserId = i64;
+pub type AssetId = i64;
+pub type RequestId = i64;
+pub type RuleId = i64;
+/// Live and recorded sessions share one id space; ids are random, not sequential,
+/// so that a session link cannot be guessed from another.
+pub type SessionId = String;
+
+/// Every error body: a stable machine code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Who is logged in, and what the UI may offer them. The relay re-checks every action;
+/// these flags only decide what the UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    /// Holds the ISA role on at least one asset through a Smart Rule.
+    pub is_isa: bool,
+    /// Holds the Active Session Reviewer role on at least one asset.
+    pub is_reviewer: bool,
+    /// Echo this in the [`crate::CSRF_HEADER`] header on state-changing requests.
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Ssh,
+    Rdp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Ssh => "ssh",
+            Protocol::Rdp => "rdp",
+        }
+    }
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ssh" => Ok(Protocol::Ssh),
+            "rdp" => Ok(Protocol::Rdp),
+            other => Err(format!("unknown protocol `{other}` (expected ssh or rdp)")),
+        }
+    }
+}
+
+/// An asset as the API shows it. It never carries the managed credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    pub id: AssetId,
+    pub name: String,
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+    pub tags: Vec<String>,
+    /// The managed account's login name (not its secret).
+    pub account: String,
+    /// What the caller may do with it.
+    pub can_request: bool,
+    pub can_launch_directly: bool,
+}
+
+/// Roles a Smart Rule grants on the assets it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantedRole {
+    /// May request access, and launch sessions under an approved request.
+    Requestor,
+    /// May approve others' requests.
+    Approver,
+    /// Information Systems Administrator: launches without a request, monitors and controls.
+    Isa,
+    /// Active Session Reviewer: monitors and controls live sessions.
+    ActiveSessionReviewer,
+}
+
+impl GrantedRole {
+    pub const ALL: [GrantedRole; 4] = [
+        GrantedRole::Requestor,
+        GrantedRole::Approver,
+        GrantedRole::Isa,
+        GrantedRole::ActiveSessionReviewer,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantedRole::Requestor => "requestor",
+            GrantedRole::Approver => "approver",
+            GrantedRole::Isa => "isa",
+            GrantedRole::ActiveSessionReviewer => "active_session_reviewer",
+        }
+    }
+}
+
+impl std::str::FromStr for GrantedRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        GrantedRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+/// Which assets a Smart Rule covers. Every present field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetSelector {
+    /// Glob on the asset name (`*`, `?`, `[..]`); absent means any name.
+    pub name_glob: Option<String>,
+    pub protocol: Option<Protocol>,
+    /// The asset must carry every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmartRule {
+    pub id: RuleId,
+    pub name: String,
+    pub selector: AssetSelector,
+    pub group: String,
+    pub roles: Vec<GrantedRole>,
+    /// Requests under this rule are approved without an approver.
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+    CheckedIn,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAccessRequest {
+    pub asset_id: AssetId,
+    pub reason: String,
+    pub duration_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub id: RequestId,
+    pub user: String,
+    pub asset_id: AssetId,
+    pub asset_name: String,
+    pub reason: String,
+    pub duration_minutes: u32,
+    pub status: RequestStatus,
+    pub created_at: i64,
+    /// Set once approved: the request stops being usable at this time.
+    pub expires_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub can_approve: bool,
+}
+
+/// How a session was started; decides whether Terminate and Cancel exists for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// Started directly by an administrator.
+    Admin,
+    /// Started directly by an ISA user.
+    Isa,
+    /// Started by a regular user under an approved access request.
+    Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchRequest {
+    pub asset_id: AssetId,
+    /// Required for regular users; administrators and ISA users launch without one.
+    pub request_id: Option<RequestId>,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launched {
+    pub session_id: SessionId,
+}
+
+/// What the caller may do to one session. Computed by the relay's policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionControls {
+    pub watch: bool,
+    pub lock: bool,
+    pub terminate: bool,
+    pub terminate_and_cancel: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub user: String,
+    pub asset_id: AssetId,
+    pub asset_name: String,
+    pub protocol: Protocol,
+    pub kind: SessionKind,
+    pub request_id: Option<RequestId>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub locked: bool,
+    /// Why it ended, once it has (`"closed"`, `"terminated by alice"`, …).
+    pub end_reason: Option<String>,
+    pub controls: SessionControls,
+}
+
+/// One key (or key chord) the user typed, as the Keystrokes panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keystroke {
+    /// Position in the session's keystroke log, from 0.
+    pub seq: u64,
+    /// Milliseconds since the session started.
+    pub at_ms: u64,
+    /// Readable form: `a`, `Enter`, `Ctrl+C`, `ArrowUp`, …
+    pub key: String,
+    /// The raw bytes (SSH) or scancode with direction (RDP), as hex.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub session_id: Option<SessionId>,
+    pub detail: String,
+}
+
+/// Body of `POST /api/v1/assets` (administrators). The credential only ever travels
+/// inward: no response carries it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAsset {
+    pub name: String,
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub account: String,
+    pub password: Option<String>,
+    /// OpenSSH private key (PEM), for SSH assets.
+    pub private_key: Option<String>,
+}
+
+/// Body of `POST /api/v1/rules` (administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSmartRule {
+    pub name: String,
+    pub selector: AssetSelector,
+    pub group: String,
+    pub roles: Vec<GrantedRole>,
+    #[serde(default)]
+    pub auto_approve: bool,
+}

@@ -1,0 +1,27 @@
+//! `vigil-wire`: the one protocol spoken between the browser app and the relay.
+//!
+//! Both sides depend on this crate, so a field cannot exist on one side only.
+//! It does no I/O and builds for `wasm32-unknown-unknown` as well as natively.
+//!
+//! - [`api`]: JSON bodies of the REST API under `/api/v1`.
+//! - [`live`]: messages on the WebSockets (a session's stream, the Active Sessions feed).
+//! - [`codec`]: how those messages map onto WebSocket text and binary frames.
+//! - [`keys`]: readable names for the bytes a terminal user types.
+
+pub mod api;
+pub mod codec;
+pub mod keys;
+pub mod live;
+
+/// Version of the WebSocket protocol. The relay refuses a `Hello` that names another.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Header that carries the CSRF token on every state-changing REST request.
+pub const CSRF_HEADER: &str = "x-vigil-csrf";
+
+/// Name of the session cookie (HttpOnly, SameSite=Strict).
+pub const SESSION_COOKIE: &str = "vigil_session";
+
+/// The two lock messages, word for word as the product defines them.
+pub const SSH_LOCK_MESSAGE: &str = "Your session has been locked, please contact your Administrator.";
+pub const RDP_LOCK_MESSAGE: &str = "Your session has been locked. Please contact your administrator.";

@@ -1,0 +1,99 @@
+//! Messages on Vigil's WebSockets.
+//!
+//! - The session stream (`/api/v1/sessions/{id}/stream`): one socket per participant.
+//!   The session's owner is the interactive user; everyone else the relay lets in is a
+//!   read-only observer. Terminal bytes travel as binary frames, everything else as
+//!   typed control messages (see [`crate::codec`]).
+//! - The Active Sessions feed (`/api/v1/live`): pushes the list and its thumbnails.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Keystroke, Session, SessionId};
+
+/// From the browser to the relay on a session stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMsg {
+    /// Bytes the user typed (binary frame). Dropped by the relay for observers and while locked.
+    Input(Vec<u8>),
+    Control(ClientControl),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientControl {
+    /// First message on every socket.
+    Hello { version: u16 },
+    /// The user's terminal changed size. Ignored from observers and while locked.
+    Resize { cols: u16, rows: u16 },
+}
+
+/// From the relay to the browser on a session stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMsg {
+    /// Live terminal output (binary frame).
+    Output(Vec<u8>),
+    /// The whole current screen, sent once to a joiner before live output:
+    /// the browser resets its terminal and writes it (binary frame).
+    Snapshot(Vec<u8>),
+    Control(ServerControl),
+}
+
+/// The participant's part in a session, as the relay decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Participant {
+    /// The session's owner: input goes to the target (unless locked).
+    User,
+    /// Read-only: nothing from an observer reaches the target.
+    Observer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerControl {
+    /// Answer to `Hello`.
+    Welcome {
+        version: u16,
+        participant: Participant,
+        session: Session,
+        cols: u16,
+        rows: u16,
+    },
+    /// The session is connecting to its target (sent to the user while waiting).
+    Connecting { message: String },
+    /// The target is connected and the stream is live.
+    Connected,
+    /// The user's terminal size as the target now has it.
+    Resized { cols: u16, rows: u16 },
+    /// Input is blocked; `message` is what the locked user must see.
+    Locked { message: String },
+    Unlocked,
+    Keystroke { keystroke: Keystroke },
+    /// The session has ended; no more messages follow.
+    Ended { reason: String },
+    /// A failure the participant must see (target unreachable, authentication refused…).
+    Error { code: String, message: String },
+}
+
+/// A thumbnail of a session's current screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Thumbnail {
+    /// Text of a terminal screen, one string per row.
+    Text { rows: Vec<String> },
+    /// A PNG of a desktop, base64 encoded.
+    Png { base64: String },
+}
+
+/// The Active Sessions feed. Each socket only ever receives sessions its user may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FeedMsg {
+    /// The complete list, sent first.
+    Sessions { sessions: Vec<Session> },
+    /// A session started or changed (locked, unlocked…).
+    Upsert { session: Session },
+    /// A session left Active Sessions.
+    Removed { id: SessionId },
+    Thumbnail { id: SessionId, thumbnail: Thumbnail },
+}
