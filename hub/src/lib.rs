@@ -1,1 +1,223 @@
-//! Live sessions.
+//! `vigil-hub`: Vigil's live sessions.
+//!
+//! One task per live session owns the target connection. It fans the target's output
+//! out to the user, to any number of read-only observers, to the recorder and to the
+//! keystroke log, and it applies lock and terminate. The hub knows nothing of users,
+//! HTTP or the database: the relay decides who may attach, and persists what the
+//! hub reports on its lifecycle channel.
+//!
+//! Files: each session writes `<recordings_dir>/<id>.cast` (asciicast v2) and
+//! `<recordings_dir>/<id>.keys.jsonl` (one [`vigil_wire::api::Keystroke`] a line),
+//! append-only and flushed per event, so a killed relay leaves both readable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
+
+mod secret;
+pub use secret::Secret;
+
+/// How the relay logs in to an SSH target with the asset's managed account.
+#[derive(Debug, Clone)]
+pub enum SshAuth {
+    Password(Secret),
+    /// An OpenSSH private key, PEM text.
+    PrivateKey(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub auth: SshAuth,
+    /// The host key pinned for this asset, in OpenSSH public-key form
+    /// (`ssh-ed25519 AAAA…`). `None`: trust on first use and report it as
+    /// [`Lifecycle::HostKeyLearned`]. A different key refuses the connection
+    /// with the error code `host_key_changed`.
+    pub pinned_host_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    pub session_id: SessionId,
+    pub target: SshTarget,
+    /// The user's terminal size; the PTY opens at this size.
+    pub cols: u16,
+    pub rows: u16,
+    /// Title written into the recording's header (e.g. `alice@web-1`).
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub recordings_dir: PathBuf,
+    pub connect_timeout: Duration,
+    /// Capacity of each viewer's outgoing queue; a viewer that falls this far behind
+    /// is resynchronised with a snapshot instead of slowing the session.
+    pub viewer_queue: usize,
+    /// How often thumbnails are refreshed (only when the screen changed).
+    pub thumbnail_interval: Duration,
+}
+
+impl HubConfig {
+    pub fn new(recordings_dir: PathBuf) -> Self {
+        HubConfig {
+            recordings_dir,
+            connect_timeout: Duration::from_secs(10),
+            viewer_queue: 256,
+            thumbnail_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Events the relay must not miss: it persists them. Delivered on a bounded channel
+/// the session tasks wait on, so none is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lifecycle {
+    Connected {
+        id: SessionId,
+    },
+    /// First connection to an asset with no pinned key: pin this one.
+    HostKeyLearned {
+        id: SessionId,
+        host_key: String,
+    },
+    Locked {
+        id: SessionId,
+    },
+    Unlocked {
+        id: SessionId,
+    },
+    /// The session is over (closed by the target or the user, terminated, or failed
+    /// to connect). Always the last event of a session.
+    Ended {
+        id: SessionId,
+        reason: String,
+    },
+}
+
+/// Events for live displays (the Active Sessions feed). Lossy: a lagging
+/// subscriber misses some and should re-read state from the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubEvent {
+    Thumbnail { id: SessionId, thumbnail: Thumbnail },
+    Keystroke { id: SessionId, keystroke: Keystroke },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HubError {
+    #[error("a live session with id {0} already exists")]
+    Duplicate(SessionId),
+    #[error("no live session with id {0}")]
+    NotFound(SessionId),
+    #[error("recording could not be opened: {0}")]
+    Recording(String),
+}
+
+/// A participant's connection to a live session.
+pub struct Attachment {
+    /// What to send to this participant's socket, in order. For a late joiner it starts
+    /// with a `ServerMsg::Snapshot` of the current screen (and `Locked` if locked).
+    pub rx: mpsc::Receiver<ServerMsg>,
+    /// Only for `Participant::User`: the user's input and resizes. The hub applies
+    /// the lock; the relay never attaches an observer with input.
+    pub input: Option<mpsc::Sender<ClientMsg>>,
+    pub cols: u16,
+    pub rows: u16,
+    pub locked: bool,
+}
+
+/// Handle to all live sessions of this relay. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: std::sync::Arc<hub::Inner>,
+}
+
+mod hub;
+
+impl Hub {
+    /// `lifecycle` receives every [`Lifecycle`] event; keep it drained.
+    pub fn new(config: HubConfig, lifecycle: mpsc::Sender<Lifecycle>) -> Hub {
+        Hub {
+            inner: std::sync::Arc::new(hub::Inner::new(config, lifecycle)),
+        }
+    }
+
+    /// Starts a session task and returns at once; the task connects in the background
+    /// and reports failure to the attached user (`ServerControl::Error`) and as `Ended`.
+    pub fn launch(&self, spec: LaunchSpec) -> Result<(), HubError> {
+        self.inner.launch(spec)
+    }
+
+    /// Attaches a participant. `None` if the session is not live.
+    pub fn attach(&self, id: &str, participant: Participant) -> Option<Attachment> {
+        self.inner.attach(id, participant)
+    }
+
+    pub fn lock(&self, id: &str) -> Result<(), HubError> {
+        self.inner.set_locked(id, true)
+    }
+
+    pub fn unlock(&self, id: &str) -> Result<(), HubError> {
+        self.inner.set_locked(id, false)
+    }
+
+    /// Ends the session at once: closes the channel and the connection, tells every
+    /// participant `reason`, and finishes the recording.
+    pub fn terminate(&self, id: &str, reason: String) -> Result<(), HubError> {
+        self.inner.terminate(id, reason)
+    }
+
+    pub fn is_live(&self, id: &str) -> bool {
+        self.inner.is_live(id)
+    }
+
+    pub fn is_locked(&self, id: &str) -> Option<bool> {
+        self.inner.is_locked(id)
+    }
+
+    /// The latest thumbnail of a live session.
+    pub fn thumbnail(&self, id: &str) -> Option<Thumbnail> {
+        self.inner.thumbnail(id)
+    }
+
+    /// Keystrokes so far of a live session (for a player opened mid-session).
+    pub fn keystrokes(&self, id: &str) -> Option<Vec<Keystroke>> {
+        self.inner.keystrokes(id)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
+        self.inner.subscribe()
+    }
+
+    /// Terminates every live session (reason `relay shutting down`) and waits for
+    /// their recordings to be finished.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await
+    }
+
+    pub fn recording_path(&self, id: &str) -> PathBuf {
+        self.inner.recording_path(id)
+    }
+
+    pub fn keystrokes_path(&self, id: &str) -> PathBuf {
+        self.inner.keystrokes_path(id)
+    }
+}
+
+/// Reads a finished (or interrupted) session's keystroke log. Tolerates a torn last
+/// line, as a killed relay may leave one.
+pub fn read_keystrokes(path: &std::path::Path) -> std::io::Result<Vec<Keystroke>> {
+    recording::read_keystrokes(path)
+}
+
+mod recording;
+
+mod fanout;
+mod screen;
+mod session;
+mod ssh;

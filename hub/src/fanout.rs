@@ -1,0 +1,144 @@
+//! Delivery to the session's viewers (the user and observers), each through its own
+//! bounded queue. The session never waits for a viewer: a viewer whose queue is full
+//! is marked lagging and misses live output; once it has room again it gets a fresh
+//! snapshot of the screen and carries on live.
+//!
+//! Each queue has `RESERVED` slots that live output never fills, so control messages
+//! (locked, unlocked, resized, ended…) still reach a viewer that lags on output: its
+//! snapshot restores the screen, but it could not restore a lost `Unlocked`.
+
+use tokio::sync::mpsc;
+use vigil_wire::live::{Participant, ServerControl, ServerMsg};
+
+pub(crate) const RESERVED: usize = 8;
+
+struct Viewer {
+    tx: mpsc::Sender<ServerMsg>,
+    participant: Participant,
+    lagging: bool,
+}
+
+pub(crate) struct Fanout {
+    viewers: Vec<Viewer>,
+    /// Output capacity of each queue (`HubConfig::viewer_queue`).
+    queue: usize,
+}
+
+/// Built at most once per delivery, and only if some viewer needs it.
+struct LazySnapshot<'a> {
+    make: &'a dyn Fn() -> Vec<ServerMsg>,
+    made: Option<Vec<ServerMsg>>,
+}
+
+impl LazySnapshot<'_> {
+    fn get(&mut self) -> &[ServerMsg] {
+        self.made.get_or_insert_with(self.make)
+    }
+}
+
+impl Fanout {
+    pub(crate) fn new(queue: usize) -> Fanout {
+        Fanout {
+            viewers: Vec::new(),
+            queue: queue.max(1),
+        }
+    }
+
+    /// A new queue for a viewer, preloaded with `first` (its snapshot and state).
+    pub(crate) fn add(
+        &mut self,
+        participant: Participant,
+        first: Vec<ServerMsg>,
+    ) -> mpsc::Receiver<ServerMsg> {
+        let (tx, rx) = mpsc::channel(self.queue + RESERVED);
+        let mut viewer = Viewer {
+            tx,
+            participant,
+            lagging: false,
+        };
+        for msg in first {
+            if viewer.tx.try_send(msg).is_err() {
+                viewer.lagging = true;
+            }
+        }
+        self.viewers.push(viewer);
+        rx
+    }
+
+    /// Live output (and other messages a snapshot makes up for). `resync` gives what a
+    /// lagging viewer gets instead: the snapshot taken after this output, and state.
+    pub(crate) fn output(&mut self, msg: ServerMsg, resync: &dyn Fn() -> Vec<ServerMsg>) {
+        self.shed(Some(msg), None, resync);
+    }
+
+    /// Like [`Fanout::output`], only to viewers in `participant`'s role.
+    pub(crate) fn output_to(
+        &mut self,
+        participant: Participant,
+        msg: ServerMsg,
+        resync: &dyn Fn() -> Vec<ServerMsg>,
+    ) {
+        self.shed(Some(msg), Some(participant), resync);
+    }
+
+    /// Gives lagging viewers that have room again their snapshot (called on a timer, so
+    /// that a quiet session still resynchronises them).
+    pub(crate) fn resync(&mut self, resync: &dyn Fn() -> Vec<ServerMsg>) {
+        self.shed(None, None, resync);
+    }
+
+    fn shed(
+        &mut self,
+        msg: Option<ServerMsg>,
+        only: Option<Participant>,
+        resync: &dyn Fn() -> Vec<ServerMsg>,
+    ) {
+        let mut snapshot = LazySnapshot {
+            make: resync,
+            made: None,
+        };
+        // Resume only once half the queue is free, so that a viewer at the edge does
+        // not cost a full snapshot per chunk of output.
+        let resume_at = self.queue.div_ceil(2) + RESERVED;
+        self.viewers.retain_mut(|v| {
+            if v.tx.is_closed() {
+                return false;
+            }
+            if v.lagging {
+                if v.tx.capacity() >= resume_at {
+                    // The snapshot already contains this output: do not send it again.
+                    for m in snapshot.get() {
+                        if v.tx.try_send(m.clone()).is_err() {
+                            return true;
+                        }
+                    }
+                    v.lagging = false;
+                }
+                return true;
+            }
+            let Some(msg) = &msg else { return true };
+            if only.is_some_and(|p| p != v.participant) {
+                return true;
+            }
+            if v.tx.capacity() > RESERVED {
+                // Cannot fail for lack of room (checked, and only the session sends).
+                return v.tx.try_send(msg.clone()).is_ok();
+            }
+            v.lagging = true;
+            true
+        });
+    }
+
+    /// A control message every viewer must get, lagging or not (it may use the
+    /// reserved slots). A viewer whose reserve is exhausted too is dropped: its socket
+    /// is so far behind that the relay will see its queue close and can reconnect it.
+    pub(crate) fn control(&mut self, control: ServerControl) {
+        self.viewers
+            .retain(|v| v.tx.try_send(ServerMsg::Control(control.clone())).is_ok());
+    }
+
+    /// Drops every queue: viewers see the end of their stream after what was queued.
+    pub(crate) fn close(&mut self) {
+        self.viewers.clear();
+    }
+}

@@ -1,0 +1,368 @@
+//! The registry of live sessions and the task that drives each one.
+//!
+//! Each session's core ([`Session`]) sits behind a std `Mutex` shared by its task and
+//! the [`crate::Hub`] handle; the lock is only ever held for synchronous core calls,
+//! never across an await. That is what lets `attach` take a snapshot and register the
+//! viewer atomically with respect to output (no gap, no duplicate), and lets `lock`
+//! close the gate before it returns.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::live::{ClientMsg, Participant, Thumbnail};
+
+use crate::recording::FileRecorder;
+use crate::session::{Session, SessionParams, TargetCmd};
+use crate::ssh::{self, SshConn};
+use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle};
+
+/// Capacity of the live-feed broadcast; a subscriber further behind misses events.
+const EVENTS_CAPACITY: usize = 1024;
+/// Capacity of a session's input queue: a user pasting faster than the target reads
+/// waits on it (backpressure to the socket) rather than growing a buffer.
+const INPUT_QUEUE: usize = 64;
+/// How often lagging viewers are checked for room when the session is quiet.
+const RESYNC_EVERY: Duration = Duration::from_millis(200);
+
+const SHUTDOWN_REASON: &str = "relay shutting down";
+
+/// What the handle and the task share about one session.
+#[derive(Clone)]
+struct Live {
+    core: Arc<Mutex<Session>>,
+    started: Instant,
+    /// Wakes the task when the handle left work in the core (lifecycle, deferred).
+    wake: Arc<Notify>,
+    /// Ends the task: terminate, shutdown.
+    cancel: CancellationToken,
+    input: mpsc::Sender<ClientMsg>,
+}
+
+impl Live {
+    fn core(&self) -> MutexGuard<'_, Session> {
+        // A panic inside a core call must not wedge the whole session: its state is
+        // still the best we have, and the task will end it.
+        self.core
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn at(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+type Registry = Arc<Mutex<HashMap<SessionId, Live>>>;
+
+pub(crate) struct Inner {
+    config: HubConfig,
+    lifecycle: mpsc::Sender<Lifecycle>,
+    events: broadcast::Sender<HubEvent>,
+    sessions: Registry,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+fn registry(sessions: &Registry) -> MutexGuard<'_, HashMap<SessionId, Live>> {
+    sessions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Session ids become file names: only allow what cannot climb out of the directory.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Inner {
+    pub(crate) fn new(config: HubConfig, lifecycle: mpsc::Sender<Lifecycle>) -> Inner {
+        let (events, _) = broadcast::channel(EVENTS_CAPACITY);
+        Inner {
+            config,
+            lifecycle,
+            events,
+            sessions: Arc::default(),
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    fn live(&self, id: &str) -> Option<Live> {
+        registry(&self.sessions).get(id).cloned()
+    }
+
+    pub(crate) fn launch(&self, spec: LaunchSpec) -> Result<(), HubError> {
+        let id = spec.session_id.clone();
+        if !safe_id(&id) {
+            return Err(HubError::Recording(format!(
+                "session id `{id}` is not a safe file name"
+            )));
+        }
+        let mut sessions = registry(&self.sessions);
+        if sessions.contains_key(&id) {
+            return Err(HubError::Duplicate(id));
+        }
+        let recorder = FileRecorder::create(
+            &self.recording_path(&id),
+            &self.keystrokes_path(&id),
+            spec.cols,
+            spec.rows,
+            &spec.title,
+        )
+        .map_err(|e| HubError::Recording(e.to_string()))?;
+        let core = Session::new(SessionParams {
+            id: id.clone(),
+            cols: spec.cols,
+            rows: spec.rows,
+            viewer_queue: self.config.viewer_queue,
+            thumbnail_interval: self.config.thumbnail_interval,
+            recorder: Box::new(recorder),
+            events: self.events.clone(),
+        });
+        let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
+        let live = Live {
+            core: Arc::new(Mutex::new(core)),
+            started: Instant::now(),
+            wake: Arc::new(Notify::new()),
+            cancel: self.shutdown.child_token(),
+            input,
+        };
+        sessions.insert(id, live.clone());
+        drop(sessions);
+        let driver = Driver {
+            id: spec.session_id.clone(),
+            live,
+            sessions: self.sessions.clone(),
+            lifecycle: self.lifecycle.clone(),
+            connect_timeout: self.config.connect_timeout,
+            tick: self
+                .config
+                .thumbnail_interval
+                .min(RESYNC_EVERY)
+                .max(Duration::from_millis(10)),
+        };
+        self.tracker.spawn(driver.run(spec, input_rx));
+        Ok(())
+    }
+
+    pub(crate) fn attach(&self, id: &str, participant: Participant) -> Option<Attachment> {
+        let live = self.live(id)?;
+        let mut core = live.core();
+        let rx = core.attach(participant)?;
+        let (cols, rows) = core.size();
+        let input = (participant == Participant::User).then(|| live.input.clone());
+        Some(Attachment {
+            rx,
+            input,
+            cols,
+            rows,
+            locked: core.is_locked(),
+        })
+    }
+
+    pub(crate) fn set_locked(&self, id: &str, locked: bool) -> Result<(), HubError> {
+        let live = self
+            .live(id)
+            .ok_or_else(|| HubError::NotFound(id.to_string()))?;
+        let mut core = live.core();
+        if core.is_ended() {
+            return Err(HubError::NotFound(id.to_string()));
+        }
+        core.set_locked(locked, live.at());
+        drop(core);
+        live.wake.notify_one();
+        Ok(())
+    }
+
+    pub(crate) fn terminate(&self, id: &str, reason: String) -> Result<(), HubError> {
+        let live = self
+            .live(id)
+            .ok_or_else(|| HubError::NotFound(id.to_string()))?;
+        let mut core = live.core();
+        if core.is_ended() {
+            return Err(HubError::NotFound(id.to_string()));
+        }
+        // Participants and the recording learn it now; the task closes the connection.
+        core.terminate(&reason, live.at());
+        drop(core);
+        live.cancel.cancel();
+        Ok(())
+    }
+
+    pub(crate) fn is_live(&self, id: &str) -> bool {
+        self.live(id).is_some_and(|l| !l.core().is_ended())
+    }
+
+    pub(crate) fn is_locked(&self, id: &str) -> Option<bool> {
+        let live = self.live(id)?;
+        let core = live.core();
+        (!core.is_ended()).then(|| core.is_locked())
+    }
+
+    pub(crate) fn thumbnail(&self, id: &str) -> Option<Thumbnail> {
+        Some(self.live(id)?.core().thumbnail())
+    }
+
+    pub(crate) fn keystrokes(&self, id: &str) -> Option<Vec<Keystroke>> {
+        Some(self.live(id)?.core().keystrokes().to_vec())
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        let ids: Vec<SessionId> = registry(&self.sessions).keys().cloned().collect();
+        for id in ids {
+            // NotFound: it ended on its own meanwhile.
+            let _ = self.terminate(&id, SHUTDOWN_REASON.to_string());
+        }
+        // Also stops sessions launched from now on, and lets `wait` return.
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    pub(crate) fn recording_path(&self, id: &str) -> PathBuf {
+        self.config.recordings_dir.join(format!("{id}.cast"))
+    }
+
+    pub(crate) fn keystrokes_path(&self, id: &str) -> PathBuf {
+        self.config.recordings_dir.join(format!("{id}.keys.jsonl"))
+    }
+}
+
+/// The task of one session: owns the target connection and drives the core.
+struct Driver {
+    id: SessionId,
+    live: Live,
+    sessions: Registry,
+    lifecycle: mpsc::Sender<Lifecycle>,
+    connect_timeout: Duration,
+    tick: Duration,
+}
+
+impl Driver {
+    async fn run(self, spec: LaunchSpec, input: mpsc::Receiver<ClientMsg>) {
+        let connect = ssh::connect(&spec.target, spec.cols, spec.rows, self.connect_timeout);
+        let outcome = tokio::select! {
+            r = connect => Some(r),
+            _ = self.live.cancel.cancelled() => None,
+        };
+        match outcome {
+            Some(Ok(conn)) => self.serve(conn, input).await,
+            Some(Err(e)) => {
+                tracing::info!(id = %self.id, code = e.code, message = %e.message, "Connection failed");
+                self.live.core().failed(e.code, &e.message, self.live.at());
+            }
+            // Terminated (or shut down) while connecting: the core already knows.
+            None => self.live.core().terminate(SHUTDOWN_REASON, self.live.at()),
+        }
+        self.finish().await;
+    }
+
+    async fn serve(&self, mut conn: SshConn, mut input: mpsc::Receiver<ClientMsg>) {
+        {
+            let mut core = self.live.core();
+            core.connected(conn.learned_host_key.take());
+            let early = std::mem::take(&mut conn.early_output);
+            if !early.is_empty() {
+                core.target_output(&early, self.live.at());
+            }
+        }
+        let mut tick = tokio::time::interval(self.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let closed = loop {
+            self.deliver_lifecycle().await;
+            let deferred = self.live.core().take_deferred();
+            perform(&conn, deferred).await;
+            if self.live.core().is_ended() {
+                break None;
+            }
+            tokio::select! {
+                // Terminate first: nothing more reaches the target once it is asked.
+                biased;
+                _ = self.live.cancel.cancelled() => break None,
+                _ = self.live.wake.notified() => {}
+                msg = conn.read.wait() => match msg {
+                    Some(russh::ChannelMsg::Data { data })
+                    | Some(russh::ChannelMsg::ExtendedData { data, .. }) => {
+                        self.live.core().target_output(&data, self.live.at());
+                    }
+                    Some(russh::ChannelMsg::Close) | None => break Some("closed"),
+                    Some(_) => {}
+                },
+                Some(msg) = input.recv() => {
+                    let cmds = self.live.core().user_msg(msg, self.live.at());
+                    perform(&conn, cmds).await;
+                }
+                _ = tick.tick() => self.live.core().tick(self.live.at()),
+            }
+        };
+        if let Some(reason) = closed {
+            self.live.core().closed(reason, self.live.at());
+        }
+        let reason = self
+            .live
+            .core()
+            .end_reason()
+            .unwrap_or("closed")
+            .to_string();
+        conn.close(&reason).await;
+    }
+
+    async fn deliver_lifecycle(&self) {
+        let events = self.live.core().take_lifecycle();
+        for event in events {
+            // The relay persists these: wait for room rather than lose one. An error
+            // means the relay dropped its receiver; nobody is left to tell.
+            let _ = self.lifecycle.send(event).await;
+        }
+    }
+
+    /// Leaves the registry, then reports what is left, `Ended` last.
+    async fn finish(self) {
+        let reason = self
+            .live
+            .core()
+            .end_reason()
+            .unwrap_or("closed")
+            .to_string();
+        registry(&self.sessions).remove(&self.id);
+        self.deliver_lifecycle().await;
+        let _ = self
+            .lifecycle
+            .send(Lifecycle::Ended {
+                id: self.id,
+                reason,
+            })
+            .await;
+    }
+}
+
+async fn perform(conn: &SshConn, cmds: Vec<TargetCmd>) {
+    for cmd in cmds {
+        let result = match cmd {
+            TargetCmd::Data(bytes) => conn.write.data_bytes(bytes).await,
+            TargetCmd::WindowChange { cols, rows } => {
+                conn.write
+                    .window_change(u32::from(cols), u32::from(rows), 0, 0)
+                    .await
+            }
+        };
+        // A broken channel shows up as its end on the read side, which ends the session.
+        if let Err(error) = result {
+            tracing::debug!(%error, "Write to the target failed");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The session's durable record: the asciicast v2 file (`<id>.cast`) and the
+//! keystroke log (`<id>.keys.jsonl`).
+//!
+//! Every event is one line written with a single `write(2)` straight from the session
+//! (no userspace buffer, no queue), so it is never dropped, keeps the session's
+//! order exactly, and a relay killed with SIGKILL leaves every line written so far:
+//! the kernel already holds it. Writing inline costs one short syscall into the page
+//! cache per event; in exchange a slow disk slows the session rather than losing
+//! audit data, which is the policy the architecture asks for.
+
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use vigil_wire::api::Keystroke;
+
+/// One line of the cast after the header. `at` is the time since the session started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CastEvent {
+    Output(String),
+    Input(String),
+    Resize { cols: u16, rows: u16 },
+    Marker(String),
+}
+
+/// Where the session core writes its record. The files in production; a `Vec` in
+/// the core's unit tests, which check order and completeness.
+pub(crate) trait Recorder: Send {
+    fn event(&mut self, at: Duration, event: &CastEvent) -> io::Result<()>;
+    fn keystroke(&mut self, keystroke: &Keystroke) -> io::Result<()>;
+}
+
+/// The cast line for `event`: `[seconds, code, data]`.
+pub(crate) fn cast_line(at: Duration, event: &CastEvent) -> String {
+    // Microsecond precision, as asciinema writes it.
+    let t = at.as_micros() as f64 / 1e6;
+    let (code, data) = match event {
+        CastEvent::Output(s) => ("o", s.clone()),
+        CastEvent::Input(s) => ("i", s.clone()),
+        CastEvent::Resize { cols, rows } => ("r", format!("{cols}x{rows}")),
+        CastEvent::Marker(s) => ("m", s.clone()),
+    };
+    let mut line = serde_json::json!([t, code, data]).to_string();
+    line.push('\n');
+    line
+}
+
+pub(crate) struct FileRecorder {
+    cast: File,
+    keys: File,
+}
+
+impl FileRecorder {
+    /// Creates both files (failing if either exists: ids are never reused, and an
+    /// existing record must not be overwritten) and writes the cast header.
+    pub(crate) fn create(
+        cast_path: &Path,
+        keys_path: &Path,
+        cols: u16,
+        rows: u16,
+        title: &str,
+    ) -> io::Result<FileRecorder> {
+        if let Some(dir) = cast_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let open = |p: &Path| File::options().append(true).create_new(true).open(p);
+        let mut cast = open(cast_path)?;
+        let keys = open(keys_path)?;
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let header = serde_json::json!({
+            "version": 2,
+            "width": cols,
+            "height": rows,
+            "timestamp": timestamp,
+            "title": title,
+            "env": {"TERM": "xterm-256color"},
+        });
+        cast.write_all(format!("{header}\n").as_bytes())?;
+        Ok(FileRecorder { cast, keys })
+    }
+}
+
+impl Recorder for FileRecorder {
+    fn event(&mut self, at: Duration, event: &CastEvent) -> io::Result<()> {
+        // One write_all of a whole line: an unbuffered File makes it one syscall, so a
+        // kill leaves either the whole line or none of it (short of a full disk).
+        self.cast.write_all(cast_line(at, event).as_bytes())
+    }
+
+    fn keystroke(&mut self, keystroke: &Keystroke) -> io::Result<()> {
+        let mut line = serde_json::to_string(keystroke).map_err(io::Error::other)?;
+        line.push('\n');
+        self.keys.write_all(line.as_bytes())
+    }
+}
+
+/// Turns a byte stream cut at arbitrary points into valid UTF-8 strings, as the cast's
+/// JSON needs: an incomplete character at the end of a chunk waits for the next one;
+/// bytes that can never be UTF-8 become U+FFFD.
+#[derive(Debug, Default)]
+pub(crate) struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(bytes);
+        let mut out = String::with_capacity(buf.len());
+        let mut rest = &buf[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    out.push_str(&String::from_utf8_lossy(valid));
+                    match e.error_len() {
+                        // Cut mid-character: keep the start for the next chunk.
+                        None => {
+                            self.pending = after.to_vec();
+                            break;
+                        }
+                        Some(n) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            rest = &after[n..];
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// What is left at the end of the stream: an incomplete character, as U+FFFD.
+    pub(crate) fn finish(&mut self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned()
+    }
+}
+
+/// Reads a keystroke log. Stops at the first line that does not parse: only the last
+/// line can be torn (the log is append-only), and a torn line is not a keystroke.
+pub(crate) fn read_keystrokes(path: &Path) -> io::Result<Vec<Keystroke>> {
+    let file = File::open(path)?;
+    let mut out = Vec::new();
+    for line in io::BufReader::new(file).lines() {
+        let line = match line {
+            Ok(l) => l,
+            // A torn multi-byte character at the very end.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => break,
+            Err(e) => return Err(e),
+        };
+        match serde_json::from_str::<Keystroke>(&line) {
+            Ok(k) => out.push(k),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carry_joins_a_character_split_across_reads() {
+        let euro = "€".as_bytes(); // e2 82 ac
+        let mut carry = Utf8Carry::default();
+        assert_eq!(carry.push(&[b'a', euro[0]]), "a");
+        assert_eq!(carry.push(&euro[1..2]), "");
+        assert_eq!(carry.push(&[euro[2], b'b']), "€b");
+        assert_eq!(carry.push(b"\xffz"), "\u{fffd}z");
+    }
+
+    #[test]
+    fn cast_lines_are_json_arrays() {
+        let line = cast_line(
+            Duration::from_millis(1500),
+            &CastEvent::Output("\x1b[1mé\"".into()),
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v, serde_json::json!([1.5, "o", "\x1b[1mé\""]));
+        let r = cast_line(Duration::ZERO, &CastEvent::Resize { cols: 80, rows: 24 });
+        assert_eq!(r, "[0.0,\"r\",\"80x24\"]\n");
+    }
+
+    #[test]
+    fn keystroke_log_tolerates_a_torn_last_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cast, keys) = (dir.path().join("s.cast"), dir.path().join("s.keys.jsonl"));
+        let mut rec = FileRecorder::create(&cast, &keys, 80, 24, "t").expect("create");
+        let k = Keystroke {
+            seq: 0,
+            at_ms: 5,
+            key: "a".into(),
+            raw: "61".into(),
+        };
+        rec.keystroke(&k).expect("write");
+        rec.keys.write_all(b"{\"seq\":1,\"at_").expect("write");
+        assert_eq!(read_keystrokes(&keys).expect("read"), vec![k]);
+        assert!(
+            FileRecorder::create(&cast, &keys, 80, 24, "t").is_err(),
+            "never overwrites"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! The russh adapter: connects, pins the host key, logs in with the managed
+//! credential, opens the PTY and shell. Only translation lives here; policy (lock,
+//! fan-out, recording) is in the session core.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse, Msg};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, MethodKind};
+
+use crate::{SshAuth, SshTarget};
+
+/// Why a connection failed, as the user is told: `code` is one of the documented
+/// error codes, `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnectError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn error(code: &'static str, message: impl Into<String>) -> ConnectError {
+    ConnectError {
+        code,
+        message: message.into(),
+    }
+}
+
+pub(crate) const TARGET_UNREACHABLE: &str = "target_unreachable";
+pub(crate) const AUTH_FAILED: &str = "auth_failed";
+pub(crate) const HOST_KEY_CHANGED: &str = "host_key_changed";
+pub(crate) const TARGET_ERROR: &str = "target_error";
+
+/// What `check_server_key` saw; read back after the handshake, because russh only
+/// reports a refused key as a generic error.
+#[derive(Debug, Clone)]
+enum HostKeyVerdict {
+    Learned(String),
+    Matched,
+    Changed { presented: String },
+}
+
+struct Handler {
+    pinned: Option<PublicKey>,
+    verdict: Arc<Mutex<Option<HostKeyVerdict>>>,
+}
+
+impl client::Handler for Handler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let key = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            // A host certificate is pinned by the key it certifies.
+            PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
+        };
+        let openssh = key.to_openssh().unwrap_or_default();
+        let (verdict, accept) = match &self.pinned {
+            None => (HostKeyVerdict::Learned(openssh), true),
+            // Compare the key itself, not the text: a pinned key may carry a comment.
+            Some(pinned) if pinned.key_data() == key.key_data() => (HostKeyVerdict::Matched, true),
+            Some(_) => (HostKeyVerdict::Changed { presented: openssh }, false),
+        };
+        if let Ok(mut slot) = self.verdict.lock() {
+            *slot = Some(verdict);
+        }
+        Ok(accept)
+    }
+}
+
+/// A logged-in shell on the target.
+pub(crate) struct SshConn {
+    handle: client::Handle<Handler>,
+    pub read: ChannelReadHalf,
+    pub write: ChannelWriteHalf<Msg>,
+    /// The host key, when none was pinned (trust on first use).
+    pub learned_host_key: Option<String>,
+    /// Output that arrived while the shell was being set up.
+    pub early_output: Vec<u8>,
+}
+
+impl SshConn {
+    /// Closes the channel, then the connection; errors are moot at this point.
+    pub(crate) async fn close(self, reason: &str) {
+        let _ = self.write.close().await;
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, reason, "en")
+            .await;
+    }
+}
+
+/// Login and shell setup get at least this long: PAM delays each refused attempt by
+/// seconds, and a refusal must surface as `auth_failed`, not as a timeout.
+const MIN_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects (TCP and SSH handshake within `timeout`), then logs in and opens a shell in
+/// an `xterm-256color` PTY of `cols`×`rows`.
+pub(crate) async fn connect(
+    target: &SshTarget,
+    cols: u16,
+    rows: u16,
+    timeout: Duration,
+) -> Result<SshConn, ConnectError> {
+    let addr = format!("{}:{}", target.host, target.port);
+    let reached = tokio::time::timeout(timeout, handshake(target, &addr)).await;
+    let (mut handle, learned_host_key) = reached.map_err(|_| {
+        error(
+            TARGET_UNREACHABLE,
+            format!("{addr} did not answer within {} s", timeout.as_secs_f32()),
+        )
+    })??;
+    let login_timeout = timeout.max(MIN_LOGIN_TIMEOUT);
+    let login = async {
+        authenticate(&mut handle, target).await?;
+        open_shell(&handle, cols, rows).await
+    };
+    let (read, write, early_output) =
+        tokio::time::timeout(login_timeout, login)
+            .await
+            .map_err(|_| {
+                error(
+                    TARGET_ERROR,
+                    format!(
+                        "{addr} did not complete the login within {} s",
+                        login_timeout.as_secs()
+                    ),
+                )
+            })??;
+    Ok(SshConn {
+        handle,
+        read,
+        write,
+        learned_host_key,
+        early_output,
+    })
+}
+
+/// TCP connection and SSH handshake, with the host-key check.
+async fn handshake(
+    target: &SshTarget,
+    addr: &str,
+) -> Result<(client::Handle<Handler>, Option<String>), ConnectError> {
+    let pinned = match &target.pinned_host_key {
+        None => None,
+        Some(text) => Some(PublicKey::from_openssh(text.trim()).map_err(|e| {
+            error(
+                TARGET_ERROR,
+                format!("the pinned host key cannot be read: {e}"),
+            )
+        })?),
+    };
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| error(TARGET_UNREACHABLE, format!("cannot connect to {addr}: {e}")))?;
+    // Keystrokes are tiny packets; Nagle would add latency to every echo.
+    let _ = stream.set_nodelay(true);
+
+    let verdict = Arc::new(Mutex::new(None));
+    let handler = Handler {
+        pinned,
+        verdict: verdict.clone(),
+    };
+    let config = Arc::new(client::Config {
+        // Notice a dead target instead of waiting forever on a silent socket.
+        keepalive_interval: Some(Duration::from_secs(30)),
+        ..Default::default()
+    });
+    let handshake = client::connect_stream(config, stream, handler).await;
+    let verdict = verdict.lock().ok().and_then(|v| v.clone());
+    if let Some(HostKeyVerdict::Changed { presented }) = &verdict {
+        return Err(error(
+            HOST_KEY_CHANGED,
+            format!(
+                "the host key of {addr} is not the pinned one (it presented {presented}); \
+                 an administrator must accept the new key before anyone connects"
+            ),
+        ));
+    }
+    let handle = handshake.map_err(|e| {
+        error(
+            TARGET_ERROR,
+            format!("ssh handshake with {addr} failed: {e}"),
+        )
+    })?;
+    let learned_host_key = match verdict {
+        Some(HostKeyVerdict::Learned(key)) => Some(key),
+        _ => None,
+    };
+    Ok((handle, learned_host_key))
+}
+
+fn protocol_error(e: russh::Error) -> ConnectError {
+    error(TARGET_ERROR, format!("ssh error: {e}"))
+}
+
+async fn authenticate(
+    handle: &mut client::Handle<Handler>,
+    target: &SshTarget,
+) -> Result<(), ConnectError> {
+    let user = target.username.clone();
+    let refused = || {
+        error(
+            AUTH_FAILED,
+            format!("the target refused the managed credential for `{user}`"),
+        )
+    };
+    match &target.auth {
+        SshAuth::Password(password) => {
+            let result = handle
+                .authenticate_password(user.clone(), password.expose())
+                .await
+                .map_err(protocol_error)?;
+            match result {
+                AuthResult::Success => Ok(()),
+                // Targets that take passwords only through PAM prompts.
+                AuthResult::Failure {
+                    remaining_methods, ..
+                } if remaining_methods.contains(&MethodKind::KeyboardInteractive) => {
+                    keyboard_interactive(handle, &user, password.expose())
+                        .await?
+                        .then_some(())
+                        .ok_or_else(refused)
+                }
+                AuthResult::Failure { .. } => Err(refused()),
+            }
+        }
+        SshAuth::PrivateKey(pem) => {
+            let key = russh::keys::decode_secret_key(pem.expose(), None).map_err(|e| {
+                error(
+                    AUTH_FAILED,
+                    format!("the managed private key cannot be read: {e}"),
+                )
+            })?;
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .map_err(protocol_error)?
+                .flatten();
+            let result = handle
+                .authenticate_publickey(
+                    user.clone(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
+                .await
+                .map_err(protocol_error)?;
+            result.success().then_some(()).ok_or_else(refused)
+        }
+    }
+}
+
+/// Answers every hidden prompt with the password. Bounded: a server that keeps asking
+/// is refusing.
+async fn keyboard_interactive(
+    handle: &mut client::Handle<Handler>,
+    user: &str,
+    password: &str,
+) -> Result<bool, ConnectError> {
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(user, None)
+        .await
+        .map_err(protocol_error)?;
+    for _ in 0..4 {
+        match reply {
+            KeyboardInteractiveAuthResponse::Success => return Ok(true),
+            KeyboardInteractiveAuthResponse::Failure { .. } => return Ok(false),
+            KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                let answers = prompts
+                    .iter()
+                    .map(|p| {
+                        if p.echo {
+                            String::new()
+                        } else {
+                            password.to_string()
+                        }
+                    })
+                    .collect();
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await
+                    .map_err(protocol_error)?;
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Opens the session channel with a PTY and a shell, waiting for the target to accept
+/// both (so that a refusal is an error the user sees, not a silent dead terminal).
+async fn open_shell(
+    handle: &client::Handle<Handler>,
+    cols: u16,
+    rows: u16,
+) -> Result<(ChannelReadHalf, ChannelWriteHalf<Msg>, Vec<u8>), ConnectError> {
+    let channel = handle
+        .channel_open_session()
+        .await
+        .map_err(protocol_error)?;
+    let (mut read, write) = channel.split();
+    write
+        .request_pty(
+            true,
+            "xterm-256color",
+            u32::from(cols),
+            u32::from(rows),
+            0,
+            0,
+            &[],
+        )
+        .await
+        .map_err(protocol_error)?;
+    write.request_shell(true).await.map_err(protocol_error)?;
+    let mut early = Vec::new();
+    let mut accepted = 0;
+    while accepted < 2 {
+        match read.wait().await {
+            Some(ChannelMsg::Success) => accepted += 1,
+            Some(ChannelMsg::Failure) => {
+                let what = if accepted == 0 {
+                    "a terminal"
+                } else {
+                    "a shell"
+                };
+                return Err(error(TARGET_ERROR, format!("the target refused {what}")));
+            }
+            Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                early.extend_from_slice(&data)
+            }
+            Some(_) => {}
+            None => {
+                return Err(error(
+                    TARGET_ERROR,
+                    "the target closed the channel during setup",
+                ))
+            }
+        }
+    }
+    Ok((read, write, early))
+}
