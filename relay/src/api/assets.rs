@@ -1,0 +1,216 @@
+//! Assets and Smart Rules.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use vigil_wire::api::{Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule};
+
+use super::ApiJson;
+use crate::auth::{CurrentUser, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::policy::{allowed, decide, Action, Actor};
+use crate::rules;
+use crate::state::AppState;
+use crate::store::assets::{AssetRow, CredentialKind, NewAssetRow};
+use crate::store::{self};
+
+/// The API view of an asset: never the credential.
+pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
+    Asset {
+        id: a.id,
+        name: a.name.clone(),
+        protocol: a.protocol,
+        host: a.host.clone(),
+        port: a.port,
+        tags: a.tags.clone(),
+        account: a.account.clone(),
+        can_request: allowed(actor, a.id, None, Action::RequestAccess),
+        can_launch_directly: allowed(actor, a.id, None, Action::LaunchDirect),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
+    responses((status = 200, description = "`[Asset]` the caller holds a role on (administrators: all)")))]
+pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Vec<Asset>>> {
+    let v = Viewer::load(&state, user.user).await?;
+    Ok(Json(
+        v.assets
+            .iter()
+            .filter(|a| decide(&v.actor, a.id, None, Action::ViewAsset).is_ok())
+            .map(|a| asset_dto(a, &v.actor))
+            .collect(),
+    ))
+}
+
+/// Validation shared by the API and the command line.
+pub fn validate_new_asset(a: &NewAsset) -> Result<(), AppError> {
+    let bad = |m: &str| Err(AppError::BadRequest(m.into()));
+    if a.name.trim().is_empty() || a.host.trim().is_empty() || a.account.trim().is_empty() {
+        return bad("name, host and account are required");
+    }
+    if a.port == 0 {
+        return bad("port must be 1-65535");
+    }
+    if a.password.is_some() && a.private_key.is_some() {
+        return bad("give a password or a private key, not both");
+    }
+    if a.protocol == Protocol::Rdp && a.private_key.is_some() {
+        return bad("RDP assets take a password, not a private key");
+    }
+    Ok(())
+}
+
+/// Seals the credential and stores the asset.
+pub async fn create_asset(
+    state_db: &store::Db,
+    vault: &crate::vault::Vault,
+    a: &NewAsset,
+) -> AppResult<AssetId> {
+    validate_new_asset(a)?;
+    if store::assets::exists_named(state_db, &a.name).await? {
+        return Err(AppError::Conflict(format!(
+            "an asset named `{}` exists",
+            a.name
+        )));
+    }
+    let (kind, plain) = match (&a.password, &a.private_key) {
+        (Some(p), None) => (CredentialKind::Password, Some(p)),
+        (None, Some(k)) => (CredentialKind::PrivateKey, Some(k)),
+        _ => (CredentialKind::None, None),
+    };
+    let credential = plain
+        .map(|p| vault.seal(kind.as_str(), p))
+        .transpose()
+        .map_err(AppError::internal)?;
+    let id = store::assets::insert(
+        state_db,
+        NewAssetRow {
+            name: a.name.trim(),
+            protocol: a.protocol,
+            host: a.host.trim(),
+            port: a.port,
+            account: a.account.trim(),
+            tags: &a.tags,
+            credential_kind: kind,
+            credential,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+#[utoipa::path(post, path = "/api/v1/assets", tag = "assets",
+    request_body(content = String, description = "`NewAsset` (JSON)", content_type = "application/json"),
+    responses((status = 200, description = "`Asset`"), (status = 403, description = "not an administrator")))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewAsset>,
+) -> AppResult<Json<Asset>> {
+    let v = Viewer::load(&state, user.user).await?;
+    v.require_admin()?;
+    let id = create_asset(&state.db, &state.vault, &body).await?;
+    let row = store::assets::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    store::audit::record(&state.db, &v.user.username, "asset_create", None, &row.name).await?;
+    Ok(Json(asset_dto(&row, &v.actor)))
+}
+
+#[utoipa::path(post, path = "/api/v1/assets/{id}/accept-host-key", tag = "assets",
+    params(("id" = i64, Path, description = "asset id")),
+    responses((status = 204, description = "The pinned host key is forgotten; the next connection pins the new one")))]
+pub async fn accept_host_key(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<AssetId>,
+) -> AppResult<StatusCode> {
+    if !user.user.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    if !store::assets::clear_host_key(&state.db, id).await? {
+        return Err(AppError::NotFound);
+    }
+    store::audit::record(
+        &state.db,
+        &user.user.username,
+        "accept_host_key",
+        None,
+        &format!("asset {id}"),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules",
+    responses((status = 200, description = "`[SmartRule]`"), (status = 403, description = "not an administrator")))]
+pub async fn list_rules(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<Vec<SmartRule>>> {
+    if !user.user.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Json(store::rules::list(&state.db).await?))
+}
+
+pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<SmartRule> {
+    if r.name.trim().is_empty() || r.group.trim().is_empty() {
+        return Err(AppError::BadRequest("name and group are required".into()));
+    }
+    if r.roles.is_empty() {
+        return Err(AppError::BadRequest(
+            "a rule grants at least one role".into(),
+        ));
+    }
+    rules::validate(&r.selector).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let existing = store::rules::list(db).await?;
+    if existing.iter().any(|x| x.name == r.name.trim()) {
+        return Err(AppError::Conflict(format!(
+            "a rule named `{}` exists",
+            r.name
+        )));
+    }
+    let mut roles = r.roles.clone();
+    roles.dedup();
+    let id = store::rules::insert(
+        db,
+        r.name.trim(),
+        &r.selector,
+        r.group.trim(),
+        &roles,
+        r.auto_approve,
+    )
+    .await?;
+    Ok(SmartRule {
+        id,
+        name: r.name.trim().to_string(),
+        selector: r.selector.clone(),
+        group: r.group.trim().to_string(),
+        roles,
+        auto_approve: r.auto_approve,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/rules", tag = "rules",
+    request_body(content = String, description = "`NewSmartRule` (JSON)", content_type = "application/json"),
+    responses((status = 200, description = "`SmartRule`"), (status = 403, description = "not an administrator")))]
+pub async fn create_rule(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewSmartRule>,
+) -> AppResult<Json<SmartRule>> {
+    if !user.user.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let rule = create_rule_row(&state.db, &body).await?;
+    store::audit::record(
+        &state.db,
+        &user.user.username,
+        "rule_create",
+        None,
+        &rule.name,
+    )
+    .await?;
+    Ok(Json(rule))
+}

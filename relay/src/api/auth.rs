@@ -1,0 +1,105 @@
+//! `POST /auth/login`, `POST /auth/logout`, `GET /me`.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use vigil_wire::api::{LoginRequest, Me};
+
+use crate::auth::{self, client_ip, CurrentUser, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::{self, now_ms};
+use crate::throttle;
+
+const MAX_LOGIN_BODY: usize = 16 * 1024;
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body(content = String, description = "`LoginRequest` (JSON)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "`Me`, with the session cookie set"),
+        (status = 401, description = "`bad_credentials`"),
+        (status = 403, description = "`origin`: a foreign Origin header"),
+        (status = 415, description = "`content_type`: not JSON"),
+        (status = 429, description = "`too_many_attempts`"),
+    ))]
+pub async fn login(State(state): State<AppState>, request: Request) -> AppResult<Response> {
+    let (parts, body) = request.into_parts();
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(AppError::ContentType);
+    }
+    if auth::origin_matches(&state, &parts.headers) == Some(false) {
+        return Err(AppError::Origin);
+    }
+    let body = axum::body::to_bytes(body, MAX_LOGIN_BODY)
+        .await
+        .map_err(|_| AppError::BadRequest("request body too large".into()))?;
+    let req: LoginRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid login body: {e}")))?;
+
+    let user_key = throttle::user_key(&req.username);
+    let mut keys = vec![user_key.clone()];
+    if let Some(ip) = client_ip(&parts.extensions) {
+        keys.push(throttle::ip_key(ip));
+    }
+    if let Some(wait) = state.throttle.blocked(&keys, Instant::now()) {
+        return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+
+    let user = store::users::by_name(&state.db, &req.username).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
+        .await
+        .map_err(AppError::internal)?;
+    let user = match (ok, user) {
+        (true, Some(user)) => user,
+        _ => {
+            state.throttle.failure(&keys, Instant::now());
+            tracing::info!(username = %req.username, "Login failed");
+            return Err(AppError::BadCredentials);
+        }
+    };
+    state.throttle.success(&user_key);
+
+    let token = auth::new_token();
+    let csrf = auth::new_token();
+    let now = now_ms();
+    let ttl_ms = i64::from(state.config.session_ttl_minutes) * 60_000;
+    store::logins::create(
+        &state.db,
+        &auth::token_hash(&token),
+        user.id,
+        &csrf,
+        now,
+        now + ttl_ms,
+    )
+    .await?;
+    tracing::info!(username = %user.username, "Logged in");
+    let me = Viewer::load(&state, user).await?.me(&csrf);
+    let cookie = auth::session_cookie(&token, ttl_ms / 1000, state.config.secure_cookies());
+    Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "Logged out; the cookie is cleared")))]
+pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    store::logins::delete(&state.db, &user.token_hash).await?;
+    let cookie = auth::session_cookie("", 0, state.config.secure_cookies());
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, description = "`Me`"), (status = 401, description = "`unauthenticated`")))]
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Me>> {
+    let csrf = user.csrf_token.clone();
+    Ok(Json(Viewer::load(&state, user.user).await?.me(&csrf)))
+}

@@ -1,0 +1,209 @@
+//! Access requests.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use vigil_wire::api::{AccessRequest, NewAccessRequest, RequestId, RequestStatus};
+
+use super::ApiJson;
+use crate::auth::{CurrentUser, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::policy::{allowed, decide, Action};
+use crate::rules;
+use crate::state::AppState;
+use crate::store::requests::{NewRequest, RequestRow};
+use crate::store::{self, now_ms};
+
+/// Longest access window one request may ask for: a week.
+const MAX_DURATION_MINUTES: u32 = 7 * 24 * 60;
+
+fn can_approve(v: &Viewer, r: &RequestRow, now: i64) -> bool {
+    r.state().status_at(now) == RequestStatus::Pending
+        && allowed(
+            &v.actor,
+            r.asset_id,
+            None,
+            Action::Approve {
+                requester: r.user_id,
+            },
+        )
+}
+
+fn visible(v: &Viewer, r: &RequestRow) -> bool {
+    r.user_id == v.user.id
+        || allowed(
+            &v.actor,
+            r.asset_id,
+            None,
+            Action::Approve {
+                requester: r.user_id,
+            },
+        )
+}
+
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests",
+    responses((status = 200, description = "`[AccessRequest]`: own, plus those the caller may approve")))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<Vec<AccessRequest>>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let now = now_ms();
+    let rows = store::requests::list(&state.db).await?;
+    Ok(Json(
+        rows.iter()
+            .filter(|r| visible(&v, r))
+            .map(|r| r.to_api(now, can_approve(&v, r, now)))
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests",
+    request_body(content = String, description = "`NewAccessRequest` (JSON)", content_type = "application/json"),
+    responses((status = 200, description = "`AccessRequest`, approved at once when a rule auto-approves"),
+        (status = 403, description = "not a requestor on the asset")))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<NewAccessRequest>,
+) -> AppResult<Json<AccessRequest>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
+    decide(&v.actor, asset.id, None, Action::ViewAsset)?;
+    decide(&v.actor, asset.id, None, Action::RequestAccess)?;
+    if body.duration_minutes == 0 || body.duration_minutes > MAX_DURATION_MINUTES {
+        return Err(AppError::BadRequest(format!(
+            "duration must be 1-{MAX_DURATION_MINUTES} minutes"
+        )));
+    }
+    if body.reason.trim().is_empty() {
+        return Err(AppError::BadRequest("a reason is required".into()));
+    }
+    let now = now_ms();
+    let auto = rules::auto_approves(&v.rules, &v.groups, &asset.facts());
+    let (status, expires_at, decided_by) = if auto {
+        (
+            RequestStatus::Approved,
+            Some(now + i64::from(body.duration_minutes) * 60_000),
+            Some("auto"),
+        )
+    } else {
+        (RequestStatus::Pending, None, None)
+    };
+    let new = NewRequest {
+        user_id: v.user.id,
+        asset_id: asset.id,
+        reason: body.reason.trim(),
+        duration_minutes: body.duration_minutes,
+        status,
+        expires_at,
+        decided_by,
+    };
+    let id = store::requests::insert(&state.db, new).await?;
+    let detail = format!(
+        "request {id} on {} ({})",
+        asset.name,
+        if auto { "auto-approved" } else { "pending" }
+    );
+    store::audit::record(&state.db, &v.user.username, "request_create", None, &detail).await?;
+    let row = store::requests::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(row.to_api(now, can_approve(&v, &row, now))))
+}
+
+enum Decision {
+    Approve,
+    Deny,
+    CheckIn,
+}
+
+async fn decide_request(
+    state: AppState,
+    user: CurrentUser,
+    id: RequestId,
+    what: Decision,
+) -> AppResult<Json<AccessRequest>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = store::requests::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let action = match what {
+        Decision::CheckIn => Action::CheckIn {
+            requester: row.user_id,
+        },
+        _ => Action::Approve {
+            requester: row.user_id,
+        },
+    };
+    if !allowed(&v.actor, row.asset_id, None, action) {
+        // Only those who may see the request learn that it exists.
+        return Err(if visible(&v, &row) {
+            AppError::Forbidden
+        } else {
+            AppError::NotFound
+        });
+    }
+    let now = now_ms();
+    let st = row.state();
+    let conflict = |e: crate::requests::LifecycleError| AppError::Conflict(e.to_string());
+    let (to, expires_at, audit) = match what {
+        Decision::Approve => {
+            let (to, end) = st.approve(now).map_err(conflict)?;
+            (to, Some(end), "request_approve")
+        }
+        Decision::Deny => (st.deny(now).map_err(conflict)?, None, "request_deny"),
+        Decision::CheckIn => (st.check_in(now).map_err(conflict)?, None, "request_checkin"),
+    };
+    let decided_by = match what {
+        Decision::CheckIn => None,
+        _ => Some(v.user.username.as_str()),
+    };
+    if !store::requests::transition(&state.db, id, st.status, to, expires_at, decided_by).await? {
+        return Err(AppError::Conflict("the request changed meanwhile".into()));
+    }
+    store::audit::record(
+        &state.db,
+        &v.user.username,
+        audit,
+        None,
+        &format!("request {id}"),
+    )
+    .await?;
+    let row = store::requests::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(row.to_api(now, can_approve(&v, &row, now))))
+}
+
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "requests",
+    params(("id" = i64, Path, description = "request id")),
+    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not pending")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RequestId>,
+) -> AppResult<Json<AccessRequest>> {
+    decide_request(state, user, id, Decision::Approve).await
+}
+
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests",
+    params(("id" = i64, Path, description = "request id")),
+    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not pending")))]
+pub async fn deny(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RequestId>,
+) -> AppResult<Json<AccessRequest>> {
+    decide_request(state, user, id, Decision::Deny).await
+}
+
+#[utoipa::path(post, path = "/api/v1/requests/{id}/checkin", tag = "requests",
+    params(("id" = i64, Path, description = "request id")),
+    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not approved")))]
+pub async fn checkin(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RequestId>,
+) -> AppResult<Json<AccessRequest>> {
+    decide_request(state, user, id, Decision::CheckIn).await
+}

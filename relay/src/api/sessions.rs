@@ -1,0 +1,407 @@
+//! Sessions: launch, list, inspect, control, keystrokes, recording.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use vigil_hub::{HubError, LaunchSpec, SshAuth, SshTarget};
+use vigil_wire::api::{
+    Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, SessionKind,
+};
+
+use super::ApiJson;
+use crate::auth::{self, CurrentUser, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::policy::{self, decide, Action, Actor};
+use crate::state::AppState;
+use crate::store::assets::CredentialKind;
+use crate::store::sessions::{NewSession, SessionRow};
+use crate::store::{self, now_ms};
+
+/// A session as `actor` sees it, with the controls policy grants them.
+pub fn session_dto(row: &SessionRow, actor: &Actor) -> Session {
+    Session {
+        id: row.id.clone(),
+        user: row.username.clone(),
+        asset_id: row.asset_id,
+        asset_name: row.asset_name.clone(),
+        protocol: row.protocol,
+        kind: row.kind,
+        request_id: row.request_id,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        locked: row.locked && row.ended_at.is_none(),
+        end_reason: row.end_reason.clone(),
+        controls: policy::controls(actor, row.asset_id, &row.facts()),
+    }
+}
+
+/// The session `id` if `v` may see it; 404 otherwise, so ids are not confirmed to outsiders.
+pub async fn load_visible(state: &AppState, v: &Viewer, id: &str) -> AppResult<SessionRow> {
+    if !auth::is_session_id(id) {
+        return Err(AppError::NotFound);
+    }
+    let row = store::sessions::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    decide(
+        &v.actor,
+        row.asset_id,
+        Some(&row.facts()),
+        Action::SeeSession,
+    )?;
+    Ok(row)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `active` or `ended`; absent: both.
+    pub state: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
+    responses((status = 200, description = "`[Session]` the caller may see")))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Vec<Session>>> {
+    let active = match q.state.as_deref() {
+        None | Some("") => None,
+        Some("active") => Some(true),
+        Some("ended") => Some(false),
+        Some(other) => return Err(AppError::BadRequest(format!("unknown state `{other}`"))),
+    };
+    let v = Viewer::load(&state, user.user).await?;
+    Ok(Json(visible_sessions(&state, &v.actor, active).await?))
+}
+
+pub async fn visible_sessions(
+    state: &AppState,
+    actor: &Actor,
+    active: Option<bool>,
+) -> AppResult<Vec<Session>> {
+    let rows = store::sessions::list(&state.db, active).await?;
+    Ok(rows
+        .iter()
+        .filter(|r| decide(actor, r.asset_id, Some(&r.facts()), Action::SeeSession).is_ok())
+        .map(|r| session_dto(r, actor))
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, description = "`Session`"), (status = 404, description = "unknown, or not visible to the caller")))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Session>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    Ok(Json(session_dto(&row, &v.actor)))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    request_body(content = String, description = "`LaunchRequest` (JSON)", content_type = "application/json"),
+    responses((status = 200, description = "`Launched`"),
+        (status = 403, description = "`forbidden` or `request_not_usable`")))]
+pub async fn launch(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<LaunchRequest>,
+) -> AppResult<Json<Launched>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
+    let kind = policy::launch_kind(&v.actor, asset.id, body.request_id.is_some())?;
+    let now = now_ms();
+    let request_id = match (kind, body.request_id) {
+        (SessionKind::Request, Some(rid)) => {
+            let req = store::requests::get(&state.db, rid)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            req.state()
+                .usable_for_launch(v.user.id, asset.id, now)
+                .map_err(|e| AppError::RequestNotUsable(e.to_string()))?;
+            Some(rid)
+        }
+        _ => None,
+    };
+    if asset.protocol != Protocol::Ssh {
+        return Err(AppError::Unsupported(
+            "this relay launches SSH sessions only".into(),
+        ));
+    }
+    let sealed = asset.credential.as_deref();
+    let auth = match (asset.credential_kind, sealed) {
+        (CredentialKind::Password, Some(s)) => SshAuth::Password(
+            state
+                .vault
+                .open("password", s)
+                .map_err(AppError::internal)?,
+        ),
+        (CredentialKind::PrivateKey, Some(s)) => SshAuth::PrivateKey(
+            state
+                .vault
+                .open("private_key", s)
+                .map_err(AppError::internal)?,
+        ),
+        _ => {
+            return Err(AppError::BadRequest(
+                "the asset has no managed credential".into(),
+            ))
+        }
+    };
+    let cols = if body.cols == 0 {
+        80
+    } else {
+        body.cols.min(1000)
+    };
+    let rows = if body.rows == 0 {
+        24
+    } else {
+        body.rows.min(1000)
+    };
+    let id = auth::new_session_id();
+    store::sessions::insert(
+        &state.db,
+        NewSession {
+            id: &id,
+            user_id: v.user.id,
+            asset_id: asset.id,
+            kind,
+            request_id,
+            started_at: now,
+            cols,
+            rows,
+        },
+    )
+    .await?;
+    let spec = LaunchSpec {
+        session_id: id.clone(),
+        target: SshTarget {
+            host: asset.host.clone(),
+            port: asset.port,
+            username: asset.account.clone(),
+            auth,
+            pinned_host_key: asset.host_key.clone(),
+        },
+        cols,
+        rows,
+        title: format!("{}@{}", v.user.username, asset.name),
+    };
+    if let Err(e) = state.hub.launch(spec) {
+        store::sessions::end(&state.db, &id, now_ms(), "failed to start").await?;
+        return Err(AppError::internal(e));
+    }
+    let detail = format!(
+        "{} session on {}",
+        store::sessions::kind_str(kind),
+        asset.name
+    );
+    store::audit::record(&state.db, &v.user.username, "launch", Some(&id), &detail).await?;
+    tracing::info!(session = %id, user = %v.user.username, asset = %asset.name, "Session launched");
+    state.notify(&id);
+    Ok(Json(Launched { session_id: id }))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Lock,
+    Unlock,
+    Terminate,
+    TerminateAndCancel,
+}
+
+async fn control(
+    state: AppState,
+    user: CurrentUser,
+    id: String,
+    what: Control,
+) -> AppResult<Json<Session>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    let action = match what {
+        Control::Lock | Control::Unlock => Action::LockSession,
+        Control::Terminate => Action::TerminateSession,
+        Control::TerminateAndCancel => Action::TerminateAndCancel,
+    };
+    decide(&v.actor, row.asset_id, Some(&row.facts()), action)?;
+    if row.ended_at.is_some() {
+        return Err(AppError::NotLive);
+    }
+    let me = v.user.username.as_str();
+    let not_live = |e: HubError| match e {
+        HubError::NotFound(_) => AppError::NotLive,
+        other => AppError::internal(other),
+    };
+    match what {
+        Control::Lock | Control::Unlock => {
+            let lock = matches!(what, Control::Lock);
+            if lock {
+                state.hub.lock(&id)
+            } else {
+                state.hub.unlock(&id)
+            }
+            .map_err(not_live)?;
+            store::sessions::set_locked(&state.db, &id, lock).await?;
+            let action = if lock { "lock" } else { "unlock" };
+            store::audit::record(&state.db, me, action, Some(&id), &row.asset_name).await?;
+        }
+        Control::Terminate => {
+            let reason = format!("terminated by {me}");
+            // Not live in the hub (e.g. left over): ending the row is all there is to do.
+            let _ = state.hub.terminate(&id, reason.clone());
+            store::sessions::end(&state.db, &id, now_ms(), &reason).await?;
+            store::audit::record(&state.db, me, "terminate", Some(&id), &row.asset_name).await?;
+        }
+        Control::TerminateAndCancel => {
+            let reason = format!("terminated and cancelled by {me}");
+            let mut tx = state.db.begin().await?;
+            if let Some(rid) = row.request_id {
+                store::requests::transition(
+                    &mut *tx,
+                    rid,
+                    RequestStatus::Approved,
+                    RequestStatus::CheckedIn,
+                    None,
+                    None,
+                )
+                .await?;
+            }
+            store::sessions::end(&mut *tx, &id, now_ms(), &reason).await?;
+            let detail = format!(
+                "{} (request {:?} checked in)",
+                row.asset_name, row.request_id
+            );
+            store::audit::record(&mut *tx, me, "terminate_and_cancel", Some(&id), &detail).await?;
+            let _ = state.hub.terminate(&id, reason);
+            tx.commit().await?;
+        }
+    }
+    tracing::info!(session = %id, by = %me, action = ?what, "Session control");
+    state.notify(&id);
+    let row = store::sessions::get(&state.db, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(session_dto(&row, &v.actor)))
+}
+
+macro_rules! control_handler {
+    ($name:ident, $path:literal, $what:expr, $doc:literal) => {
+        #[utoipa::path(post, path = $path, tag = "sessions",
+            params(("id" = String, Path, description = "session id")),
+            responses((status = 200, description = $doc),
+                (status = 403, description = "`forbidden`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
+                (status = 404, description = "not visible"),
+                (status = 409, description = "`not_live`")))]
+        pub async fn $name(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<Session>> {
+            control(state, user, id, $what).await
+        }
+    };
+}
+
+control_handler!(
+    lock,
+    "/api/v1/sessions/{id}/lock",
+    Control::Lock,
+    "`Session`, locked"
+);
+control_handler!(
+    unlock,
+    "/api/v1/sessions/{id}/unlock",
+    Control::Unlock,
+    "`Session`, unlocked"
+);
+control_handler!(
+    terminate,
+    "/api/v1/sessions/{id}/terminate",
+    Control::Terminate,
+    "`Session`, ended"
+);
+control_handler!(
+    terminate_and_cancel,
+    "/api/v1/sessions/{id}/terminate-and-cancel",
+    Control::TerminateAndCancel,
+    "`Session`, ended, its request checked in"
+);
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/keystrokes", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, description = "`[Keystroke]`")))]
+pub async fn keystrokes(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<Keystroke>>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    decide(
+        &v.actor,
+        row.asset_id,
+        Some(&row.facts()),
+        Action::WatchSession,
+    )?;
+    let keys = match state.hub.keystrokes(&id) {
+        Some(k) => k,
+        None => {
+            let path = state.hub.keystrokes_path(&id);
+            tokio::task::spawn_blocking(move || match vigil_hub::read_keystrokes(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                other => other,
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?
+        }
+    };
+    store::audit::record(
+        &state.db,
+        &v.user.username,
+        "view_keystrokes",
+        Some(&id),
+        &row.asset_name,
+    )
+    .await?;
+    Ok(Json(keys))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 200, description = "The asciicast v2 recording", content_type = "application/x-asciicast")))]
+pub async fn recording(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    decide(&v.actor, row.asset_id, Some(&row.facts()), Action::Download)?;
+    let file = match tokio::fs::File::open(state.hub.recording_path(&id)).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    store::audit::record(
+        &state.db,
+        &v.user.username,
+        "download",
+        Some(&id),
+        &row.asset_name,
+    )
+    .await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-asciicast".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.cast\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

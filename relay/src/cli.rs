@@ -1,0 +1,255 @@
+//! The command line: `vigil [--config FILE] serve | user add | asset add | rule add`.
+//! Bootstrap commands open the database directly; the server need not run.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol};
+
+use crate::config::Config;
+use crate::vault::Vault;
+use crate::{api, app, auth, store};
+
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about = "Vigil privileged-session gateway")]
+pub struct Cli {
+    /// TOML configuration file; every key can be overridden by VIGIL_* variables.
+    #[arg(long, global = true, env = "VIGIL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relay.
+    Serve,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Manage assets.
+    Asset {
+        #[command(subcommand)]
+        cmd: AssetCmd,
+    },
+    /// Manage Smart Rules.
+    Rule {
+        #[command(subcommand)]
+        cmd: RuleCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user.
+    Add {
+        name: String,
+        /// Name of the environment variable holding the password (never the password itself).
+        #[arg(long, value_name = "VAR")]
+        password_env: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long = "group", value_name = "G")]
+        groups: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetCmd {
+    /// Create an asset with its managed account.
+    Add {
+        name: String,
+        #[arg(long)]
+        protocol: Protocol,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        account: String,
+        /// Environment variable holding the account's password.
+        #[arg(long, value_name = "VAR", conflicts_with = "private_key_file")]
+        password_env: Option<String>,
+        /// OpenSSH private key (PEM) for the account.
+        #[arg(long, value_name = "F")]
+        private_key_file: Option<PathBuf>,
+        #[arg(long = "tag", value_name = "T")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Create a Smart Rule granting roles on the assets it selects to one group.
+    Add {
+        name: String,
+        #[arg(long, value_name = "G")]
+        group: String,
+        /// requestor, approver, isa or active_session_reviewer (repeatable).
+        #[arg(long = "role", value_name = "R", required = true)]
+        roles: Vec<GrantedRole>,
+        #[arg(long, value_name = "GLOB")]
+        name_glob: Option<String>,
+        #[arg(long, value_name = "P")]
+        protocol: Option<Protocol>,
+        #[arg(long = "tag", value_name = "T")]
+        tags: Vec<String>,
+        #[arg(long)]
+        auto_approve: bool,
+    },
+}
+
+fn secret_from_env(var: &str) -> anyhow::Result<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        Ok(_) => bail!("environment variable {var} is empty"),
+        Err(_) => bail!("environment variable {var} is not set"),
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::User { cmd } => user(config, cmd).await,
+        Command::Asset { cmd } => asset(config, cmd).await,
+        Command::Rule { cmd } => rule(config, cmd).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = app::start(config).await.context("starting the relay")?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    tracing::info!(address = %listener.local_addr()?, "Vigil relay listening");
+    println!("vigil: serving on {scheme}://{}", listener.local_addr()?);
+    app::serve(state, listener, app::shutdown_signal()).await
+}
+
+async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
+    let UserCmd::Add {
+        name,
+        password_env,
+        admin,
+        groups,
+        display_name,
+    } = cmd;
+    if name.trim().is_empty() {
+        bail!("the user name is empty");
+    }
+    let password = secret_from_env(&password_env)?;
+    let db = app::open_storage(&config).await?;
+    if store::users::by_name(&db, &name).await?.is_some() {
+        bail!("user {name} already exists");
+    }
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await??;
+    let display = display_name.unwrap_or_else(|| name.clone());
+    store::users::create(&db, &name, &display, &hash, admin, &groups).await?;
+    let role = if admin { "administrator" } else { "user" };
+    println!(
+        "created {role} {name} (groups: {})",
+        if groups.is_empty() {
+            "none".into()
+        } else {
+            groups.join(", ")
+        }
+    );
+    Ok(())
+}
+
+async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
+    let AssetCmd::Add {
+        name,
+        protocol,
+        host,
+        port,
+        account,
+        password_env,
+        private_key_file,
+        tags,
+    } = cmd;
+    let password = password_env.as_deref().map(secret_from_env).transpose()?;
+    let private_key = private_key_file
+        .as_ref()
+        .map(|f| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())))
+        .transpose()?;
+    let db = app::open_storage(&config).await?;
+    let vault = Vault::open_or_create(&config.secret_key_path())?;
+    let new = NewAsset {
+        name: name.clone(),
+        protocol,
+        host,
+        port,
+        tags,
+        account,
+        password,
+        private_key,
+    };
+    let id = api::assets::create_asset(&db, &vault, &new)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cred = if new.password.is_some() {
+        "password"
+    } else if new.private_key.is_some() {
+        "private key"
+    } else {
+        "no credential"
+    };
+    println!(
+        "created asset {name} (id {id}, {} {}@{}:{}, {cred})",
+        protocol.as_str(),
+        new.account,
+        new.host,
+        port
+    );
+    Ok(())
+}
+
+async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
+    let RuleCmd::Add {
+        name,
+        group,
+        roles,
+        name_glob,
+        protocol,
+        tags,
+        auto_approve,
+    } = cmd;
+    let db = app::open_storage(&config).await?;
+    let new = NewSmartRule {
+        name,
+        selector: AssetSelector {
+            name_glob,
+            protocol,
+            tags,
+        },
+        group,
+        roles,
+        auto_approve,
+    };
+    let r = api::assets::create_rule_row(&db, &new)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let roles: Vec<_> = r.roles.iter().map(|r| r.as_str()).collect();
+    println!(
+        "created rule {} (id {}): group {} gets {}{}",
+        r.name,
+        r.id,
+        r.group,
+        roles.join(", "),
+        if r.auto_approve { ", auto-approve" } else { "" }
+    );
+    Ok(())
+}

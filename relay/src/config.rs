@@ -1,0 +1,218 @@
+//! Configuration: an optional TOML file, every key overridable from the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    dist_dir: Option<PathBuf>,
+    public_origin: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    session_ttl_minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub dist_dir: PathBuf,
+    /// `https://vigil.example.com`; absent: derived from the `Host` header.
+    pub public_origin: Option<String>,
+    pub tls: Option<TlsFiles>,
+    /// Lifetime of a login.
+    pub session_ttl_minutes: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("invalid bind address `{0}`")]
+    Bind(String),
+    #[error("public_origin `{0}` must look like http(s)://host[:port], without a path")]
+    Origin(String),
+    #[error("tls_cert and tls_key must be given together")]
+    TlsPair,
+}
+
+impl Config {
+    /// Defaults for everything, for tests and bootstrap commands.
+    pub fn with_data_dir(data_dir: PathBuf) -> Config {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dist_dir: PathBuf::from("./dist"),
+            data_dir,
+            public_origin: None,
+            tls: None,
+            session_ttl_minutes: 12 * 60,
+        }
+    }
+
+    /// Reads `file` (if any), then applies `VIGIL_*` overrides from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let fc: FileConfig = match file {
+            Some(path) => {
+                let p = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })?
+            }
+            None => FileConfig::default(),
+        };
+        let env_path = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let bind = env("VIGIL_BIND")
+            .or(fc.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind.parse().map_err(|_| ConfigError::Bind(bind.clone()))?;
+        let public_origin = env("VIGIL_PUBLIC_ORIGIN")
+            .or(fc.public_origin)
+            .filter(|o| !o.is_empty())
+            .map(|o| normalise_origin(&o).ok_or(ConfigError::Origin(o)))
+            .transpose()?;
+        let tls = match (
+            env_path("VIGIL_TLS_CERT").or(fc.tls_cert),
+            env_path("VIGIL_TLS_KEY").or(fc.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
+        let ttl = env("VIGIL_SESSION_TTL_MINUTES")
+            .and_then(|v| v.parse().ok())
+            .or(fc.session_ttl_minutes)
+            .unwrap_or(12 * 60);
+        Ok(Config {
+            bind,
+            data_dir: env_path("VIGIL_DATA_DIR")
+                .or(fc.data_dir)
+                .unwrap_or_else(|| "./data".into()),
+            dist_dir: env_path("VIGIL_DIST_DIR")
+                .or(fc.dist_dir)
+                .unwrap_or_else(|| "./dist".into()),
+            public_origin,
+            tls,
+            session_ttl_minutes: ttl.max(1),
+        })
+    }
+
+    /// Cookies get `Secure` when the relay is reached over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("vigil.db")
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.join("recordings")
+    }
+
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    /// The relay's own origin for a request that arrived with `host`.
+    pub fn origin_for_host(&self, host: Option<&str>) -> Option<String> {
+        if let Some(o) = &self.public_origin {
+            return Some(o.clone());
+        }
+        let host = host?;
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return None;
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+    }
+}
+
+/// Lower-cases and strips a trailing slash; `None` if it is not a bare origin.
+pub fn normalise_origin(o: &str) -> Option<String> {
+    let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return None;
+    }
+    Some(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_file_and_env_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("vigil.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/vigil\"\npublic_origin = \"https://Vigil.example/\"\n")
+            .expect("write");
+        let none = |_: &str| None;
+        let c = Config::load_with(None, none).expect("defaults");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(!c.secure_cookies());
+        let c = Config::load_with(Some(&file), none).expect("file");
+        assert_eq!(c.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.public_origin.as_deref(), Some("https://vigil.example"));
+        assert!(c.secure_cookies());
+        let env: HashMap<&str, &str> =
+            [("VIGIL_BIND", "127.0.0.1:1"), ("VIGIL_DATA_DIR", "/tmp/x")].into();
+        let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).expect("env");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:1");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        std::fs::write(&file, "nonsense = 1\n").expect("write");
+        assert!(Config::load_with(Some(&file), none).is_err());
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            normalise_origin("http://a:8080"),
+            Some("http://a:8080".into())
+        );
+        assert_eq!(normalise_origin("ftp://a"), None);
+        assert_eq!(normalise_origin("https://a/path"), None);
+        let c = Config::with_data_dir("d".into());
+        assert_eq!(
+            c.origin_for_host(Some("Relay:8080")),
+            Some("http://relay:8080".into())
+        );
+        assert_eq!(c.origin_for_host(None), None);
+    }
+}

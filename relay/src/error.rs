@@ -1,0 +1,117 @@
+//! `AppError`: every failure of an API handler, rendered as `ApiError {code, message}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use vigil_wire::api::ApiError;
+
+use crate::policy::Denied;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not logged in")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed attempts; try again in {0} seconds")]
+    TooManyAttempts(u64),
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    #[error("request origin refused")]
+    Origin,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("only sessions started under an access request can be cancelled")]
+    NotCancellable,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the access request cannot be used: {0}")]
+    RequestNotUsable(String),
+    #[error("the session is not live")]
+    NotLive,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("expected Content-Type: application/json")]
+    ContentType,
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(e: impl std::fmt::Display) -> AppError {
+        AppError::Internal(e.to_string())
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            AppError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            AppError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            AppError::Origin => (StatusCode::FORBIDDEN, "origin"),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::NotCancellable => (StatusCode::FORBIDDEN, "not_cancellable"),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::RequestNotUsable(_) => (StatusCode::FORBIDDEN, "request_not_usable"),
+            AppError::NotLive => (StatusCode::CONFLICT, "not_live"),
+            AppError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
+            AppError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type"),
+            AppError::Db(_) | AppError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl From<Denied> for AppError {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::NotVisible => AppError::NotFound,
+            Denied::Forbidden => AppError::Forbidden,
+            Denied::NotCancellable => AppError::NotCancellable,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            // Details of internal failures go to the log, not to the client.
+            AppError::Db(e) => {
+                tracing::error!(error = %e, "Database failure");
+                "internal error".to_string()
+            }
+            AppError::Internal(e) => {
+                tracing::error!(error = %e, "Internal failure");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut resp = (
+            status,
+            Json(ApiError {
+                code: code.into(),
+                message,
+            }),
+        )
+            .into_response();
+        if let AppError::TooManyAttempts(secs) = self {
+            if let Ok(v) = secs.to_string().parse() {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

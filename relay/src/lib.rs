@@ -1,0 +1,28 @@
+//! `vigil-relay`: configuration, storage, the credential vault, authentication, the
+//! policy module, the REST API and WebSocket endpoints, and serving the app.
+//!
+//! - [`policy`] takes every authorization decision; [`rules`] matches Smart Rules;
+//!   [`requests`] is the access-request lifecycle. All three are pure.
+//! - [`store`] is the database, behind functions that take a pool.
+//! - [`api::router`] builds the whole HTTP surface; [`app`] starts and serves it.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod lifecycle;
+pub mod policy;
+pub mod requests;
+pub mod rules;
+pub mod state;
+pub mod store;
+pub mod throttle;
+pub mod tls;
+pub mod vault;
+pub mod web;
+pub mod ws;
+
+pub use api::router;
+pub use state::AppState;

@@ -1,0 +1,432 @@
+//! Every authorization decision of the relay, for REST and WebSocket paths alike.
+//!
+//! Pure: the caller gathers the facts (the actor with its grants, the asset, the
+//! session or request concerned) and asks [`decide`]. The UI flags
+//! ([`SessionControls`], `Asset::can_*`, `AccessRequest::can_approve`) come from here
+//! too, so what the UI offers and what the relay accepts cannot drift apart.
+
+use vigil_wire::api::{AssetId, GrantedRole, SessionControls, SessionKind, UserId};
+
+use crate::rules::Grants;
+
+/// Who is asking.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub is_admin: bool,
+    /// (asset, role) pairs from the Smart Rules × the actor's groups.
+    pub grants: Grants,
+}
+
+impl Actor {
+    pub fn has(&self, asset: AssetId, role: GrantedRole) -> bool {
+        self.grants.contains(&(asset, role))
+    }
+
+    pub fn any_role_on(&self, asset: AssetId) -> bool {
+        GrantedRole::ALL.iter().any(|r| self.has(asset, *r))
+    }
+
+    pub fn holds_anywhere(&self, role: GrantedRole) -> bool {
+        self.grants.iter().any(|(_, r)| *r == role)
+    }
+
+    /// ISA and Active Session Reviewer both monitor and control sessions on the asset.
+    fn monitors(&self, asset: AssetId) -> bool {
+        self.has(asset, GrantedRole::Isa) || self.has(asset, GrantedRole::ActiveSessionReviewer)
+    }
+}
+
+/// The session an action is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub owner: UserId,
+    pub kind: SessionKind,
+    /// Still running (not ended).
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// See the asset in listings.
+    ViewAsset,
+    RequestAccess,
+    /// Approve or deny a request; the subject is the request's owner.
+    Approve {
+        requester: UserId,
+    },
+    /// Check a request in; the subject is the request's owner.
+    CheckIn {
+        requester: UserId,
+    },
+    /// Launch without a request (Admin or ISA session).
+    LaunchDirect,
+    /// Launch under an approved request (the request itself is checked by `requests`).
+    LaunchUnderRequest,
+    /// See the session in lists and by id.
+    SeeSession,
+    /// Attach as an observer; read its keystrokes.
+    WatchSession,
+    LockSession,
+    TerminateSession,
+    TerminateAndCancel,
+    /// Download the recording.
+    Download,
+    /// Attach as the interactive user.
+    Participate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The subject must not even be confirmed to exist (answer 404).
+    #[error("not found")]
+    NotVisible,
+    #[error("not allowed")]
+    Forbidden,
+    /// Terminate and Cancel asked for an Admin or ISA session.
+    #[error("only sessions started under an access request can be cancelled")]
+    NotCancellable,
+}
+
+/// Decides whether `actor` may perform `action` on `asset` (and `session`, for
+/// session actions; a session action without a session is refused).
+pub fn decide(
+    actor: &Actor,
+    asset: AssetId,
+    session: Option<&SessionFacts>,
+    action: Action,
+) -> Result<(), Denied> {
+    let allow = |ok: bool| if ok { Ok(()) } else { Err(Denied::Forbidden) };
+    match action {
+        Action::ViewAsset => {
+            if actor.is_admin || actor.any_role_on(asset) {
+                Ok(())
+            } else {
+                Err(Denied::NotVisible)
+            }
+        }
+        Action::RequestAccess | Action::LaunchUnderRequest => {
+            allow(actor.has(asset, GrantedRole::Requestor))
+        }
+        Action::Approve { requester } => allow(
+            actor.is_admin
+                || (actor.has(asset, GrantedRole::Approver) && requester != actor.user_id),
+        ),
+        Action::CheckIn { requester } => allow(actor.is_admin || requester == actor.user_id),
+        Action::LaunchDirect => allow(actor.is_admin || actor.has(asset, GrantedRole::Isa)),
+        Action::SeeSession
+        | Action::WatchSession
+        | Action::LockSession
+        | Action::TerminateSession
+        | Action::TerminateAndCancel
+        | Action::Download
+        | Action::Participate => {
+            let s = session.ok_or(Denied::Forbidden)?;
+            let owner = s.owner == actor.user_id;
+            // Admin Sessions are for administrators' eyes only (besides their owner).
+            let controller =
+                actor.is_admin || (s.kind != SessionKind::Admin && actor.monitors(asset));
+            if !(controller || owner) {
+                return Err(Denied::NotVisible);
+            }
+            match action {
+                Action::SeeSession => Ok(()),
+                Action::Participate => allow(owner),
+                Action::TerminateAndCancel if controller && s.kind != SessionKind::Request => {
+                    Err(Denied::NotCancellable)
+                }
+                _ => allow(controller),
+            }
+        }
+    }
+}
+
+pub fn allowed(
+    actor: &Actor,
+    asset: AssetId,
+    session: Option<&SessionFacts>,
+    action: Action,
+) -> bool {
+    decide(actor, asset, session, action).is_ok()
+}
+
+/// What the UI may offer `actor` on a session.
+pub fn controls(actor: &Actor, asset: AssetId, session: &SessionFacts) -> SessionControls {
+    let can = |a| allowed(actor, asset, Some(session), a);
+    SessionControls {
+        watch: can(Action::WatchSession),
+        lock: session.live && can(Action::LockSession),
+        terminate: session.live && can(Action::TerminateSession),
+        terminate_and_cancel: session.live && can(Action::TerminateAndCancel),
+    }
+}
+
+/// The kind of session a launch makes: administrators launch Admin Sessions, ISA
+/// users ISA sessions; everyone else needs a request (checked by the caller).
+pub fn launch_kind(
+    actor: &Actor,
+    asset: AssetId,
+    with_request: bool,
+) -> Result<SessionKind, Denied> {
+    decide(actor, asset, None, Action::ViewAsset)?;
+    if actor.is_admin {
+        Ok(SessionKind::Admin)
+    } else if allowed(actor, asset, None, Action::LaunchDirect) {
+        Ok(SessionKind::Isa)
+    } else if with_request {
+        decide(actor, asset, None, Action::LaunchUnderRequest).map(|()| SessionKind::Request)
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GrantedRole::*;
+
+    const ASSET: AssetId = 10;
+    const OTHER: AssetId = 20;
+    const ME: UserId = 1;
+    const SOMEONE: UserId = 2;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Who {
+        Admin,
+        Isa,
+        Reviewer,
+        Approver,
+        Requestor,
+        Nobody,
+    }
+
+    fn actor(who: Who, covered: bool) -> Actor {
+        let asset = if covered { ASSET } else { OTHER };
+        let roles: &[GrantedRole] = match who {
+            Who::Admin | Who::Nobody => &[],
+            Who::Isa => &[Isa],
+            Who::Reviewer => &[ActiveSessionReviewer],
+            Who::Approver => &[Approver],
+            Who::Requestor => &[Requestor],
+        };
+        Actor {
+            user_id: ME,
+            is_admin: matches!(who, Who::Admin),
+            grants: roles.iter().map(|r| (asset, *r)).collect(),
+        }
+    }
+
+    fn session(owner: UserId, kind: SessionKind) -> SessionFacts {
+        SessionFacts {
+            owner,
+            kind,
+            live: true,
+        }
+    }
+
+    const OK: Result<(), Denied> = Ok(());
+    const NV: Result<(), Denied> = Err(Denied::NotVisible);
+    const NO: Result<(), Denied> = Err(Denied::Forbidden);
+    const NC: Result<(), Denied> = Err(Denied::NotCancellable);
+
+    type Row = (Who, bool, SessionKind, [Result<(), Denied>; 7]);
+
+    /// Someone else's session on ASSET: (who, covered, kind) → [see, watch, lock, terminate, t&c, download, participate].
+    #[test]
+    fn others_sessions_table() {
+        use SessionKind::{Admin as A, Isa as I, Request as R};
+        let table: &[Row] = &[
+            (Who::Admin, false, A, [OK, OK, OK, OK, NC, OK, NO]),
+            (Who::Admin, false, I, [OK, OK, OK, OK, NC, OK, NO]),
+            (Who::Admin, false, R, [OK, OK, OK, OK, OK, OK, NO]),
+            (Who::Isa, true, A, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Isa, true, I, [OK, OK, OK, OK, NC, OK, NO]),
+            (Who::Isa, true, R, [OK, OK, OK, OK, OK, OK, NO]),
+            (Who::Isa, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Reviewer, true, A, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Reviewer, true, I, [OK, OK, OK, OK, NC, OK, NO]),
+            (Who::Reviewer, true, R, [OK, OK, OK, OK, OK, OK, NO]),
+            (Who::Reviewer, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Approver, true, R, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Requestor, true, R, [NV, NV, NV, NV, NV, NV, NV]),
+            (Who::Nobody, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+        ];
+        let actions = [
+            Action::SeeSession,
+            Action::WatchSession,
+            Action::LockSession,
+            Action::TerminateSession,
+            Action::TerminateAndCancel,
+            Action::Download,
+            Action::Participate,
+        ];
+        for (who, covered, kind, expected) in table {
+            let a = actor(*who, *covered);
+            let s = session(SOMEONE, *kind);
+            for (action, want) in actions.iter().zip(expected) {
+                assert_eq!(
+                    decide(&a, ASSET, Some(&s), *action),
+                    *want,
+                    "{who:?} covered={covered} {kind:?} {action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn owner_sees_own_session_without_controls() {
+        let a = actor(Who::Requestor, true);
+        let s = session(ME, SessionKind::Request);
+        assert_eq!(decide(&a, ASSET, Some(&s), Action::SeeSession), OK);
+        assert_eq!(decide(&a, ASSET, Some(&s), Action::Participate), OK);
+        for action in [
+            Action::WatchSession,
+            Action::LockSession,
+            Action::TerminateSession,
+            Action::TerminateAndCancel,
+            Action::Download,
+        ] {
+            assert_eq!(decide(&a, ASSET, Some(&s), action), NO, "{action:?}");
+        }
+        assert_eq!(controls(&a, ASSET, &s), SessionControls::default());
+    }
+
+    #[test]
+    fn controls_follow_decisions_and_liveness() {
+        let admin = actor(Who::Admin, false);
+        let live = session(SOMEONE, SessionKind::Request);
+        assert_eq!(
+            controls(&admin, ASSET, &live),
+            SessionControls {
+                watch: true,
+                lock: true,
+                terminate: true,
+                terminate_and_cancel: true
+            }
+        );
+        let ended = SessionFacts {
+            live: false,
+            ..live
+        };
+        assert_eq!(
+            controls(&admin, ASSET, &ended),
+            SessionControls {
+                watch: true,
+                ..Default::default()
+            }
+        );
+        let isa_session = session(SOMEONE, SessionKind::Isa);
+        assert_eq!(
+            controls(&actor(Who::Reviewer, true), ASSET, &isa_session),
+            SessionControls {
+                watch: true,
+                lock: true,
+                terminate: true,
+                terminate_and_cancel: false
+            }
+        );
+        assert_eq!(
+            controls(&actor(Who::Reviewer, false), ASSET, &isa_session),
+            SessionControls::default()
+        );
+    }
+
+    /// Asset actions: who × covered → [view, request, launch direct, launch under request].
+    #[test]
+    fn asset_actions_table() {
+        let table: &[(Who, bool, [bool; 4])] = &[
+            (Who::Admin, false, [true, false, true, false]),
+            (Who::Isa, true, [true, false, true, false]),
+            (Who::Isa, false, [false, false, false, false]),
+            (Who::Reviewer, true, [true, false, false, false]),
+            (Who::Approver, true, [true, false, false, false]),
+            (Who::Requestor, true, [true, true, false, true]),
+            (Who::Requestor, false, [false, false, false, false]),
+            (Who::Nobody, false, [false, false, false, false]),
+        ];
+        for (who, covered, want) in table {
+            let a = actor(*who, *covered);
+            let got = [
+                Action::ViewAsset,
+                Action::RequestAccess,
+                Action::LaunchDirect,
+                Action::LaunchUnderRequest,
+            ]
+            .map(|act| allowed(&a, ASSET, None, act));
+            assert_eq!(&got, want, "{who:?} covered={covered}");
+        }
+    }
+
+    #[test]
+    fn approvals_and_check_in() {
+        let approver = actor(Who::Approver, true);
+        assert!(allowed(
+            &approver,
+            ASSET,
+            None,
+            Action::Approve { requester: SOMEONE }
+        ));
+        assert!(
+            !allowed(&approver, ASSET, None, Action::Approve { requester: ME }),
+            "no self-approval"
+        );
+        assert!(!allowed(
+            &approver,
+            OTHER,
+            None,
+            Action::Approve { requester: SOMEONE }
+        ));
+        assert!(allowed(
+            &actor(Who::Admin, false),
+            ASSET,
+            None,
+            Action::Approve { requester: SOMEONE }
+        ));
+        assert!(!allowed(
+            &actor(Who::Requestor, true),
+            ASSET,
+            None,
+            Action::Approve { requester: SOMEONE }
+        ));
+        assert!(allowed(
+            &actor(Who::Requestor, true),
+            ASSET,
+            None,
+            Action::CheckIn { requester: ME }
+        ));
+        assert!(!allowed(
+            &approver,
+            ASSET,
+            None,
+            Action::CheckIn { requester: SOMEONE }
+        ));
+    }
+
+    #[test]
+    fn launch_kinds() {
+        assert_eq!(
+            launch_kind(&actor(Who::Admin, false), ASSET, false),
+            Ok(SessionKind::Admin)
+        );
+        assert_eq!(
+            launch_kind(&actor(Who::Isa, true), ASSET, false),
+            Ok(SessionKind::Isa)
+        );
+        assert_eq!(
+            launch_kind(&actor(Who::Requestor, true), ASSET, true),
+            Ok(SessionKind::Request)
+        );
+        assert_eq!(
+            launch_kind(&actor(Who::Requestor, true), ASSET, false),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            launch_kind(&actor(Who::Reviewer, true), ASSET, true),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            launch_kind(&actor(Who::Isa, false), ASSET, false),
+            Err(Denied::NotVisible)
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! `AppState`: the handles every handler shares. Cheap to clone.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use vigil_hub::Hub;
+use vigil_wire::api::SessionId;
+
+use crate::config::Config;
+use crate::store::Db;
+use crate::throttle::Throttle;
+use crate::vault::Vault;
+
+/// A session started, changed (locked, unlocked, connected) or ended. Subscribers
+/// re-read the session and decide per viewer what to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChanged(pub SessionId);
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub hub: Hub,
+    pub vault: Vault,
+    pub config: Config,
+    pub throttle: Throttle,
+    pub changes: broadcast::Sender<SessionChanged>,
+    /// Cancelled when the relay shuts down: long-lived sockets close on it.
+    pub shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
+        let (changes, _) = broadcast::channel(256);
+        AppState(Arc::new(Inner {
+            db,
+            hub,
+            vault,
+            config,
+            throttle: Throttle::default(),
+            changes,
+            shutdown: CancellationToken::new(),
+        }))
+    }
+
+    /// Tells live feeds that `id` changed. Nobody listening is fine.
+    pub fn notify(&self, id: &str) {
+        let _ = self.changes.send(SessionChanged(id.to_string()));
+    }
+}

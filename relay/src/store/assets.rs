@@ -1,0 +1,160 @@
+use vigil_wire::api::{AssetId, Protocol};
+
+use super::{json_list, now_ms, parse_or, tags_to_json, Db};
+use crate::rules::AssetFacts;
+
+/// How the managed account logs in; the value itself is sealed by the vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    None,
+    Password,
+    PrivateKey,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::None => "none",
+            CredentialKind::Password => "password",
+            CredentialKind::PrivateKey => "private_key",
+        }
+    }
+    fn parse(s: &str) -> CredentialKind {
+        match s {
+            "password" => CredentialKind::Password,
+            "private_key" => CredentialKind::PrivateKey,
+            _ => CredentialKind::None,
+        }
+    }
+}
+
+/// An asset row. Deliberately not `Serialize`: it holds the sealed credential.
+#[derive(Clone)]
+pub struct AssetRow {
+    pub id: AssetId,
+    pub name: String,
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+    pub account: String,
+    pub tags: Vec<String>,
+    pub credential_kind: CredentialKind,
+    pub credential: Option<Vec<u8>>,
+    pub host_key: Option<String>,
+}
+
+impl AssetRow {
+    pub fn facts(&self) -> AssetFacts {
+        AssetFacts {
+            id: self.id,
+            name: self.name.clone(),
+            protocol: self.protocol,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Raw {
+    id: i64,
+    name: String,
+    protocol: String,
+    host: String,
+    port: i64,
+    account: String,
+    tags: String,
+    credential_kind: String,
+    credential: Option<Vec<u8>>,
+    host_key: Option<String>,
+}
+
+impl TryFrom<Raw> for AssetRow {
+    type Error = sqlx::Error;
+    fn try_from(r: Raw) -> Result<Self, Self::Error> {
+        Ok(AssetRow {
+            id: r.id,
+            name: r.name,
+            protocol: parse_or(&r.protocol, "protocol")?,
+            host: r.host,
+            port: u16::try_from(r.port).map_err(|_| sqlx::Error::Decode("bad port".into()))?,
+            account: r.account,
+            tags: json_list(&r.tags),
+            credential_kind: CredentialKind::parse(&r.credential_kind),
+            credential: r.credential,
+            host_key: r.host_key,
+        })
+    }
+}
+
+const COLS: &str =
+    "id, name, protocol, host, port, account, tags, credential_kind, credential, host_key";
+
+pub struct NewAssetRow<'a> {
+    pub name: &'a str,
+    pub protocol: Protocol,
+    pub host: &'a str,
+    pub port: u16,
+    pub account: &'a str,
+    pub tags: &'a [String],
+    pub credential_kind: CredentialKind,
+    pub credential: Option<Vec<u8>>,
+}
+
+pub async fn insert(db: &Db, a: NewAssetRow<'_>) -> Result<AssetId, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO assets (name, protocol, host, port, account, tags, credential_kind, credential, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(a.name)
+    .bind(a.protocol.as_str())
+    .bind(a.host)
+    .bind(i64::from(a.port))
+    .bind(a.account)
+    .bind(tags_to_json(a.tags))
+    .bind(a.credential_kind.as_str())
+    .bind(a.credential)
+    .bind(now_ms())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {
+    let raws: Vec<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets ORDER BY name"))
+        .fetch_all(db)
+        .await?;
+    raws.into_iter().map(AssetRow::try_from).collect()
+}
+
+pub async fn get(db: &Db, id: AssetId) -> Result<Option<AssetRow>, sqlx::Error> {
+    let raw: Option<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    raw.map(AssetRow::try_from).transpose()
+}
+
+pub async fn exists_named(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assets WHERE name = $1")
+        .bind(name)
+        .fetch_one(db)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Trust on first use: pins `key` unless a key is already pinned.
+pub async fn pin_host_key(db: &Db, id: AssetId, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET host_key = $1 WHERE id = $2 AND host_key IS NULL")
+        .bind(key)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_host_key(db: &Db, id: AssetId) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE assets SET host_key = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}

@@ -1,0 +1,68 @@
+//! Storage. Every function takes the pool (or a transaction) it works on, and the SQL
+//! sticks to what SQLite and PostgreSQL share (`$n` parameters, BIGINT milliseconds,
+//! JSON text for lists), so another backend can be added behind the same functions.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+pub mod assets;
+pub mod audit;
+pub mod logins;
+pub mod requests;
+pub mod rules;
+pub mod sessions;
+pub mod users;
+
+pub type Db = sqlx::SqlitePool;
+pub type DbKind = sqlx::Sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens (creating if needed) the database at `path` and applies the migrations.
+pub async fn open(path: &Path) -> Result<Db, StoreError> {
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    let db = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await
+        .map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+    sqlx::migrate!("./migrations").run(&db).await?;
+    Ok(db)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn tags_to_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub(crate) fn parse_or<T: FromStr>(s: &str, what: &str) -> Result<T, sqlx::Error> {
+    s.parse()
+        .map_err(|_| sqlx::Error::Decode(format!("bad {what} `{s}` in database").into()))
+}

@@ -1,0 +1,66 @@
+use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RuleId, SmartRule};
+
+use super::{json_list, now_ms, tags_to_json, Db};
+
+#[derive(sqlx::FromRow)]
+struct Raw {
+    id: i64,
+    name: String,
+    name_glob: Option<String>,
+    protocol: Option<String>,
+    tags: String,
+    group_name: String,
+    roles: String,
+    auto_approve: bool,
+}
+
+impl Raw {
+    fn into_rule(self) -> SmartRule {
+        SmartRule {
+            id: self.id,
+            name: self.name,
+            selector: AssetSelector {
+                name_glob: self.name_glob,
+                // Only `insert` writes this column, always with a valid protocol.
+                protocol: self.protocol.and_then(|p| p.parse::<Protocol>().ok()),
+                tags: json_list(&self.tags),
+            },
+            group: self.group_name,
+            roles: json_list(&self.roles),
+            auto_approve: self.auto_approve,
+        }
+    }
+}
+
+pub async fn insert(
+    db: &Db,
+    name: &str,
+    selector: &AssetSelector,
+    group: &str,
+    roles: &[GrantedRole],
+    auto_approve: bool,
+) -> Result<RuleId, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO smart_rules (name, name_glob, protocol, tags, group_name, roles, auto_approve, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(name)
+    .bind(selector.name_glob.as_deref())
+    .bind(selector.protocol.map(|p| p.as_str()))
+    .bind(tags_to_json(&selector.tags))
+    .bind(group)
+    .bind(serde_json::to_string(roles).unwrap_or_else(|_| "[]".into()))
+    .bind(auto_approve)
+    .bind(now_ms())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<SmartRule>, sqlx::Error> {
+    let raws: Vec<Raw> = sqlx::query_as(
+        "SELECT id, name, name_glob, protocol, tags, group_name, roles, auto_approve FROM smart_rules ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(raws.into_iter().map(Raw::into_rule).collect())
+}

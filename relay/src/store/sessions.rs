@@ -1,0 +1,196 @@
+use vigil_wire::api::{AssetId, Protocol, RequestId, SessionKind, UserId};
+
+use super::{parse_or, Db, DbKind};
+use crate::policy::SessionFacts;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Raw {
+    id: String,
+    user_id: i64,
+    username: String,
+    asset_id: i64,
+    asset_name: String,
+    protocol: String,
+    kind: String,
+    request_id: Option<i64>,
+    started_at: i64,
+    ended_at: Option<i64>,
+    locked: bool,
+    end_reason: Option<String>,
+    cols: i64,
+    rows: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub asset_id: AssetId,
+    pub asset_name: String,
+    pub protocol: Protocol,
+    pub kind: SessionKind,
+    pub request_id: Option<RequestId>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub locked: bool,
+    pub end_reason: Option<String>,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl SessionRow {
+    pub fn facts(&self) -> SessionFacts {
+        SessionFacts {
+            owner: self.user_id,
+            kind: self.kind,
+            live: self.ended_at.is_none(),
+        }
+    }
+}
+
+pub fn kind_str(k: SessionKind) -> &'static str {
+    match k {
+        SessionKind::Admin => "admin",
+        SessionKind::Isa => "isa",
+        SessionKind::Request => "request",
+    }
+}
+
+fn parse_kind(s: &str) -> Result<SessionKind, sqlx::Error> {
+    match s {
+        "admin" => Ok(SessionKind::Admin),
+        "isa" => Ok(SessionKind::Isa),
+        "request" => Ok(SessionKind::Request),
+        other => Err(sqlx::Error::Decode(
+            format!("bad session kind `{other}`").into(),
+        )),
+    }
+}
+
+impl TryFrom<Raw> for SessionRow {
+    type Error = sqlx::Error;
+    fn try_from(r: Raw) -> Result<Self, sqlx::Error> {
+        Ok(SessionRow {
+            id: r.id,
+            user_id: r.user_id,
+            username: r.username,
+            asset_id: r.asset_id,
+            asset_name: r.asset_name,
+            protocol: parse_or(&r.protocol, "protocol")?,
+            kind: parse_kind(&r.kind)?,
+            request_id: r.request_id,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            locked: r.locked,
+            end_reason: r.end_reason,
+            cols: u16::try_from(r.cols).unwrap_or(80),
+            rows: u16::try_from(r.rows).unwrap_or(24),
+        })
+    }
+}
+
+const SELECT: &str =
+    "SELECT s.id, s.user_id, u.username, s.asset_id, a.name AS asset_name, a.protocol,
+    s.kind, s.request_id, s.started_at, s.ended_at, s.locked, s.end_reason, s.cols, s.rows
+    FROM sessions s JOIN users u ON u.id = s.user_id JOIN assets a ON a.id = s.asset_id";
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: UserId,
+    pub asset_id: AssetId,
+    pub kind: SessionKind,
+    pub request_id: Option<RequestId>,
+    pub started_at: i64,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+pub async fn insert(db: &Db, s: NewSession<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, asset_id, kind, request_id, started_at, locked, cols, rows)
+         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
+    )
+    .bind(s.id)
+    .bind(s.user_id)
+    .bind(s.asset_id)
+    .bind(kind_str(s.kind))
+    .bind(s.request_id)
+    .bind(s.started_at)
+    .bind(i64::from(s.cols))
+    .bind(i64::from(s.rows))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+    let raw: Option<Raw> = sqlx::query_as(&format!("{SELECT} WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    raw.map(SessionRow::try_from).transpose()
+}
+
+/// `active`: `Some(true)` only running sessions, `Some(false)` only ended ones.
+pub async fn list(db: &Db, active: Option<bool>) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let filter = match active {
+        Some(true) => " WHERE s.ended_at IS NULL",
+        Some(false) => " WHERE s.ended_at IS NOT NULL",
+        None => "",
+    };
+    let raws: Vec<Raw> = sqlx::query_as(&format!(
+        "{SELECT}{filter} ORDER BY s.started_at DESC, s.id"
+    ))
+    .fetch_all(db)
+    .await?;
+    raws.into_iter().map(SessionRow::try_from).collect()
+}
+
+pub async fn set_connected(db: &Db, id: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET connected_at = $1 WHERE id = $2 AND connected_at IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_locked(db: &Db, id: &str, locked: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET locked = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(locked)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks a session ended, unless it already is (the first reason wins).
+pub async fn end<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: &str,
+    at: i64,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, locked = FALSE WHERE id = $3 AND ended_at IS NULL",
+    )
+    .bind(at)
+    .bind(reason)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sessions a previous run left marked as running.
+pub async fn end_all_running(db: &Db, at: i64, reason: &str) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, locked = FALSE WHERE ended_at IS NULL",
+    )
+    .bind(at)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -1,0 +1,66 @@
+use vigil_wire::api::UserId;
+
+use super::{now_ms, Db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+const COLS: &str = "id, username, display_name, password_hash, is_admin";
+
+pub async fn create(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+    is_admin: bool,
+    groups: &[String],
+) -> Result<UserId, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, password_hash, is_admin, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(username)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(is_admin)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await?;
+    for g in groups {
+        sqlx::query("INSERT INTO user_groups (user_id, group_name) VALUES ($1, $2)")
+            .bind(id)
+            .bind(g)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn by_name(db: &Db, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLS} FROM users WHERE username = $1"))
+        .bind(username)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn groups(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name")
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+}

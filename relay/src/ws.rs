@@ -1,0 +1,387 @@
+//! The WebSockets: a session's stream and the Active Sessions feed.
+//!
+//! Both refuse the upgrade (403) unless the Origin is the relay's own, and decide
+//! everything through `policy` before upgrading.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use tokio::sync::broadcast::error::RecvError;
+use vigil_hub::HubEvent;
+use vigil_wire::codec::Frame;
+use vigil_wire::live::{ClientControl, ClientMsg, FeedMsg, Participant, ServerControl, ServerMsg};
+use vigil_wire::PROTOCOL_VERSION;
+
+use crate::api::sessions::{load_visible, session_dto, visible_sessions};
+use crate::auth::{self, CurrentUser, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::policy::{decide, Action};
+use crate::state::{AppState, SessionChanged};
+use crate::store::{self, now_ms};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_FRAME: usize = 1024 * 1024;
+/// How often a feed re-checks its viewer's login and what they may see.
+const FEED_RECHECK: Duration = Duration::from_secs(15);
+
+fn check_origin(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
+    match auth::origin_matches(state, headers) {
+        Some(true) => Ok(()),
+        _ => Err(AppError::Origin),
+    }
+}
+
+fn upgrade(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> AppResult<WebSocketUpgrade> {
+    ws.map(|w| w.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME))
+        .map_err(|_| AppError::BadRequest("expected a WebSocket upgrade".into()))
+}
+
+fn to_message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(t) => Message::Text(t.into()),
+        Frame::Binary(b) => Message::Binary(b.into()),
+    }
+}
+
+async fn close(socket: &mut WebSocket) {
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> bool {
+    socket.send(to_message(msg.encode())).await.is_ok()
+}
+
+async fn send_control(socket: &mut WebSocket, c: ServerControl) -> bool {
+    send(socket, &ServerMsg::Control(c)).await
+}
+
+/// The next data frame from the peer; `None` when the socket is closed.
+async fn next_frame(socket: &mut WebSocket) -> Option<Frame> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(t)) => return Some(Frame::Text(t.to_string())),
+            Ok(Message::Binary(b)) => return Some(Frame::Binary(b.to_vec())),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "live",
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 101, description = "WebSocket: `ClientMsg` in, `ServerMsg` out; the owner is the user, watchers are observers"),
+        (status = 403, description = "`origin`, or not allowed to attach"), (status = 404, description = "not visible")))]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<CurrentUser, AppError>,
+    id: Result<Path<String>, PathRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    check_origin(&state, &headers)?;
+    let user = user?;
+    let Path(id) = id.map_err(|_| AppError::NotFound)?;
+    let ws = upgrade(ws)?;
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    let facts = row.facts();
+    let participant = if decide(&v.actor, row.asset_id, Some(&facts), Action::Participate).is_ok() {
+        Participant::User
+    } else if decide(&v.actor, row.asset_id, Some(&facts), Action::WatchSession).is_ok() {
+        Participant::Observer
+    } else {
+        return Err(AppError::Forbidden);
+    };
+    if participant == Participant::Observer {
+        store::audit::record(
+            &state.db,
+            &v.user.username,
+            "observe",
+            Some(&id),
+            &row.asset_name,
+        )
+        .await?;
+    }
+    let session = session_dto(&row, &v.actor);
+    let (cols, rows) = (row.cols, row.rows);
+    Ok(ws.on_upgrade(move |socket| async move {
+        let token = state.shutdown.clone();
+        tokio::select! {
+            () = run_stream(&state, socket, participant, session, cols, rows) => {}
+            () = token.cancelled() => {}
+        }
+    }))
+}
+
+async fn run_stream(
+    state: &AppState,
+    mut socket: WebSocket,
+    participant: Participant,
+    mut session: vigil_wire::api::Session,
+    cols: u16,
+    rows: u16,
+) {
+    let id = session.id.clone();
+    // 1. The peer's Hello.
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket)).await;
+    let version = match hello {
+        Ok(Some(frame)) => match ClientMsg::decode(&frame) {
+            Ok(ClientMsg::Control(ClientControl::Hello { version })) => version,
+            _ => {
+                let message = "the first message must be Hello".to_string();
+                send_control(
+                    &mut socket,
+                    ServerControl::Error {
+                        code: "expected_hello".into(),
+                        message,
+                    },
+                )
+                .await;
+                close(&mut socket).await;
+                return;
+            }
+        },
+        _ => return,
+    };
+    if version != PROTOCOL_VERSION {
+        let message = format!(
+            "protocol version {version} is not supported (this relay speaks {PROTOCOL_VERSION})"
+        );
+        send_control(
+            &mut socket,
+            ServerControl::Error {
+                code: "version".into(),
+                message,
+            },
+        )
+        .await;
+        close(&mut socket).await;
+        return;
+    }
+
+    // 2. Attach, or tell the peer it is over.
+    let Some(mut att) = state.hub.attach(&id, participant) else {
+        let reason = session.end_reason.clone().unwrap_or_else(|| "ended".into());
+        let welcome = ServerControl::Welcome {
+            version: PROTOCOL_VERSION,
+            participant,
+            session,
+            cols,
+            rows,
+        };
+        if send_control(&mut socket, welcome).await {
+            send_control(&mut socket, ServerControl::Ended { reason }).await;
+        }
+        close(&mut socket).await;
+        return;
+    };
+    session.locked = att.locked;
+    let welcome = ServerControl::Welcome {
+        version: PROTOCOL_VERSION,
+        participant,
+        session,
+        cols: att.cols,
+        rows: att.rows,
+    };
+    if !send_control(&mut socket, welcome).await {
+        return;
+    }
+
+    // 3. Pump both ways. Observers have no input sender: what they send is dropped.
+    loop {
+        tokio::select! {
+            out = att.rx.recv() => {
+                let Some(msg) = out else { break };
+                let last = matches!(msg, ServerMsg::Control(ServerControl::Ended { .. }));
+                if !send(&mut socket, &msg).await || last {
+                    break;
+                }
+            }
+            frame = next_frame(&mut socket) => {
+                let Some(frame) = frame else { break };
+                match ClientMsg::decode(&frame) {
+                    Err(e) => {
+                        let err = ServerControl::Error { code: "malformed".into(), message: e.to_string() };
+                        if !send_control(&mut socket, err).await {
+                            break;
+                        }
+                    }
+                    Ok(ClientMsg::Control(ClientControl::Hello { .. })) => {}
+                    Ok(msg) => {
+                        if let Some(input) = &att.input {
+                            if input.send(msg).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    close(&mut socket).await;
+}
+
+#[utoipa::path(get, path = "/api/v1/live", tag = "live",
+    responses((status = 101, description = "WebSocket: `FeedMsg`, only sessions the viewer may see"),
+        (status = 403, description = "`origin`")))]
+pub async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<CurrentUser, AppError>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    check_origin(&state, &headers)?;
+    let user = user?;
+    let ws = upgrade(ws)?;
+    Ok(ws.on_upgrade(move |socket| async move {
+        let token = state.shutdown.clone();
+        let mut feed = Feed {
+            state: &state,
+            user,
+            shown: HashSet::new(),
+            socket,
+        };
+        tokio::select! {
+            r = feed.run() => if let Err(error) = r { tracing::debug!(%error, "Live feed closed") },
+            () = token.cancelled() => {}
+        }
+        close(&mut feed.socket).await;
+    }))
+}
+
+struct Feed<'a> {
+    state: &'a AppState,
+    user: CurrentUser,
+    /// Ids of sessions this viewer currently has in their list.
+    shown: HashSet<String>,
+    socket: WebSocket,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FeedEnd {
+    #[error("peer gone")]
+    Gone,
+    #[error("login ended")]
+    LoggedOut,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<sqlx::Error> for FeedEnd {
+    fn from(e: sqlx::Error) -> Self {
+        FeedEnd::App(AppError::Db(e))
+    }
+}
+
+impl Feed<'_> {
+    async fn send(&mut self, msg: &FeedMsg) -> Result<(), FeedEnd> {
+        self.socket
+            .send(to_message(msg.encode()))
+            .await
+            .map_err(|_| FeedEnd::Gone)
+    }
+
+    /// The user behind the socket, re-read so that grant changes apply. (Takes the
+    /// parts it needs, not `&self`: a `WebSocket` is not `Sync`.)
+    async fn viewer(state: &AppState, user_id: i64) -> Result<Viewer, FeedEnd> {
+        let user = store::users::by_id(&state.db, user_id)
+            .await?
+            .ok_or(FeedEnd::LoggedOut)?;
+        Ok(Viewer::load(state, user).await?)
+    }
+
+    /// Sends the whole list (`initial`), or the difference from what is shown.
+    async fn sync(&mut self, initial: bool) -> Result<(), FeedEnd> {
+        let v = Self::viewer(self.state, self.user.user.id).await?;
+        let sessions = visible_sessions(self.state, &v.actor, Some(true)).await?;
+        let ids: HashSet<String> = sessions.iter().map(|s| s.id.clone()).collect();
+        if initial {
+            self.send(&FeedMsg::Sessions { sessions }).await?;
+            for id in &ids {
+                if let Some(thumbnail) = self.state.hub.thumbnail(id) {
+                    self.send(&FeedMsg::Thumbnail {
+                        id: id.clone(),
+                        thumbnail,
+                    })
+                    .await?;
+                }
+            }
+        } else {
+            let gone: Vec<String> = self.shown.difference(&ids).cloned().collect();
+            for id in gone {
+                self.send(&FeedMsg::Removed { id }).await?;
+            }
+            let new: Vec<_> = sessions
+                .into_iter()
+                .filter(|s| !self.shown.contains(&s.id))
+                .collect();
+            for session in new {
+                self.send(&FeedMsg::Upsert { session }).await?;
+            }
+        }
+        self.shown = ids;
+        Ok(())
+    }
+
+    async fn changed(&mut self, id: String) -> Result<(), FeedEnd> {
+        let v = Self::viewer(self.state, self.user.user.id).await?;
+        let row = store::sessions::get(&self.state.db, &id).await?;
+        let visible = row.filter(|r| {
+            r.ended_at.is_none()
+                && decide(&v.actor, r.asset_id, Some(&r.facts()), Action::SeeSession).is_ok()
+        });
+        match visible {
+            Some(row) => {
+                self.shown.insert(id);
+                self.send(&FeedMsg::Upsert {
+                    session: session_dto(&row, &v.actor),
+                })
+                .await
+            }
+            None if self.shown.remove(&id) => self.send(&FeedMsg::Removed { id }).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), FeedEnd> {
+        let mut changes = self.state.changes.subscribe();
+        let mut hub_events = self.state.hub.subscribe();
+        self.sync(true).await?;
+        let mut recheck = tokio::time::interval(FEED_RECHECK);
+        recheck.reset();
+        loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(SessionChanged(id)) => self.changed(id).await?,
+                    Err(RecvError::Lagged(_)) => self.sync(false).await?,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                event = hub_events.recv() => match event {
+                    Ok(HubEvent::Thumbnail { id, thumbnail }) if self.shown.contains(&id) => {
+                        self.send(&FeedMsg::Thumbnail { id, thumbnail }).await?;
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+                _ = recheck.tick() => {
+                    if store::logins::find(&self.state.db, &self.user.token_hash, now_ms()).await?.is_none() {
+                        return Err(FeedEnd::LoggedOut);
+                    }
+                    self.sync(false).await?;
+                }
+                frame = next_frame(&mut self.socket) => {
+                    // The feed is one-way; anything the peer sends is ignored.
+                    if frame.is_none() {
+                        return Err(FeedEnd::Gone);
+                    }
+                }
+            }
+        }
+    }
+}
