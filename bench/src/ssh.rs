@@ -34,7 +34,10 @@ struct Args {
 }
 
 fn args() -> Result<Args> {
-    let mut out = Args { sessions: 200, keys: 300 };
+    let mut out = Args {
+        sessions: 200,
+        keys: 300,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let v = it.next().context("flag without a value")?;
@@ -48,7 +51,9 @@ fn args() -> Result<Args> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Kills the child when dropped, so an error path leaves no process behind.
@@ -71,7 +76,10 @@ fn start_sshd(state: &std::path::Path, port: u16) -> Result<()> {
         .env("SSH_PORT", port.to_string())
         .output()?;
     if !out.status.success() {
-        bail!("sshd did not start: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "sshd did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -85,7 +93,10 @@ fn stop_sshd(state: &std::path::Path) {
 
 fn vigil(data: &std::path::Path, args: &[&str]) -> Result<()> {
     let bin = std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
-        repo_root().join("target/release/vigil").to_string_lossy().into_owned()
+        repo_root()
+            .join("target/release/vigil")
+            .to_string_lossy()
+            .into_owned()
     });
     let out = Command::new(&bin)
         .args(args)
@@ -102,8 +113,15 @@ fn vigil(data: &std::path::Path, args: &[&str]) -> Result<()> {
 
 fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -147,7 +165,13 @@ impl Relay {
             .to_string();
         let me: serde_json::Value = res.json().await?;
         let csrf = me["csrf_token"].as_str().context("csrf token")?.to_string();
-        Ok(Relay { origin: base.clone(), base, http, cookie, csrf })
+        Ok(Relay {
+            origin: base.clone(),
+            base,
+            http,
+            cookie,
+            csrf,
+        })
     }
 
     async fn launch(&self, asset_id: i64) -> Result<String> {
@@ -179,13 +203,21 @@ impl Relay {
     }
 
     async fn stream(&self, id: &str) -> Result<Ws> {
-        let url = format!("{}/api/v1/sessions/{id}/stream", self.base.replace("http", "ws"));
+        let url = format!(
+            "{}/api/v1/sessions/{id}/stream",
+            self.base.replace("http", "ws")
+        );
         let mut req = url.into_client_request()?;
         req.headers_mut().insert("cookie", self.cookie.parse()?);
         req.headers_mut().insert("origin", self.origin.parse()?);
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-        send(&mut ws, ClientMsg::Control(ClientControl::Hello { version: vigil_wire::PROTOCOL_VERSION }))
-            .await?;
+        send(
+            &mut ws,
+            ClientMsg::Control(ClientControl::Hello {
+                version: vigil_wire::PROTOCOL_VERSION,
+            }),
+        )
+        .await?;
         Ok(ws)
     }
 }
@@ -223,7 +255,9 @@ async fn wait_output(ws: &mut Ws, pred: impl Fn(&[u8]) -> bool) -> Result<()> {
                     return Ok(());
                 }
             }
-            ServerMsg::Control(ServerControl::Error { code, message }) => bail!("{code}: {message}"),
+            ServerMsg::Control(ServerControl::Error { code, message }) => {
+                bail!("{code}: {message}")
+            }
             ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
             ServerMsg::Control(_) => {}
         }
@@ -262,13 +296,21 @@ impl russh::client::Handler for Trusting {
 async fn direct_round_trips(port: u16, n: usize) -> Result<Vec<Duration>> {
     let config = Arc::new(russh::client::Config::default());
     let mut session = russh::client::connect(config, ("127.0.0.1", port), Trusting).await?;
-    if !session.authenticate_password(SSH_USER, SSH_PASSWORD).await?.success() {
+    if !session
+        .authenticate_password(SSH_USER, SSH_PASSWORD)
+        .await?
+        .success()
+    {
         bail!("direct ssh login refused");
     }
     let mut ch = session.channel_open_session().await?;
-    ch.request_pty(false, "xterm-256color", 80, 24, 0, 0, &[]).await?;
+    ch.request_pty(false, "xterm-256color", 80, 24, 0, 0, &[])
+        .await?;
     ch.request_shell(false).await?;
-    async fn wait(ch: &mut russh::Channel<russh::client::Msg>, pred: impl Fn(&[u8]) -> bool) -> Result<()> {
+    async fn wait(
+        ch: &mut russh::Channel<russh::client::Msg>,
+        pred: impl Fn(&[u8]) -> bool,
+    ) -> Result<()> {
         let mut seen = Vec::new();
         loop {
             match tokio::time::timeout(Duration::from_secs(15), ch.wait()).await? {
@@ -314,18 +356,43 @@ async fn main() -> Result<()> {
 }
 
 async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
-    vigil(data, &["user", "add", "bench", "--password-env", "BENCH_ADMIN", "--admin"])?;
+    vigil(
+        data,
+        &[
+            "user",
+            "add",
+            "bench",
+            "--password-env",
+            "BENCH_ADMIN",
+            "--admin",
+        ],
+    )?;
     let port_s = ssh_port.to_string();
     vigil(
         data,
         &[
-            "asset", "add", "bench-ssh", "--protocol", "ssh", "--host", "127.0.0.1", "--port", &port_s,
-            "--account", SSH_USER, "--password-env", "BENCH_SECRET",
+            "asset",
+            "add",
+            "bench-ssh",
+            "--protocol",
+            "ssh",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port_s,
+            "--account",
+            SSH_USER,
+            "--password-env",
+            "BENCH_SECRET",
         ],
     )?;
     let relay_port = free_port()?;
-    let bin = std::env::var("VIGIL_BIN")
-        .unwrap_or_else(|_| repo_root().join("target/release/vigil").to_string_lossy().into_owned());
+    let bin = std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
+        repo_root()
+            .join("target/release/vigil")
+            .to_string_lossy()
+            .into_owned()
+    });
     let relay = Guard(
         Command::new(&bin)
             .arg("serve")
@@ -347,19 +414,40 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
     let api = api.context("relay did not come up")?;
     let asset = api.asset_id().await?;
 
-    println!("== keystroke round trip ({} keys, loopback, sshd {ssh_port}) ==", args.keys);
+    println!(
+        "== keystroke round trip ({} keys, loopback, sshd {ssh_port}) ==",
+        args.keys
+    );
     let direct = summary(direct_round_trips(ssh_port, args.keys).await?);
     let id = api.launch(asset).await?;
     let mut ws = api.stream(&id).await?;
     wait_output(&mut ws, prompt_seen).await?;
     let via = summary(relay_round_trips(&mut ws, args.keys).await?);
     println!("{:<28} {:>9} {:>9}", "path", "p50 ms", "p99 ms");
-    println!("{:<28} {:>9.3} {:>9.3}", "direct russh → sshd", ms(direct.0), ms(direct.1));
-    println!("{:<28} {:>9.3} {:>9.3}", "websocket → relay → sshd", ms(via.0), ms(via.1));
-    println!("{:<28} {:>9.3} {:>9.3}", "added by the relay", ms(via.0) - ms(direct.0), ms(via.1) - ms(direct.1));
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "direct russh → sshd",
+        ms(direct.0),
+        ms(direct.1)
+    );
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "websocket → relay → sshd",
+        ms(via.0),
+        ms(via.1)
+    );
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "added by the relay",
+        ms(via.0) - ms(direct.0),
+        ms(via.1) - ms(direct.1)
+    );
     drop(ws);
 
-    println!("\n== relay memory per idle monitored session ({} sessions) ==", args.sessions);
+    println!(
+        "\n== relay memory per idle monitored session ({} sessions) ==",
+        args.sessions
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib(pid)?;
     let mut sockets = Vec::new();
@@ -369,7 +457,9 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
             let id = api.launch(asset).await?;
             let mut user = api.stream(&id).await?;
             batch.push(tokio::spawn(async move {
-                wait_output(&mut user, prompt_seen).await.map(|_| (id, user))
+                wait_output(&mut user, prompt_seen)
+                    .await
+                    .map(|_| (id, user))
             }));
         }
         for b in batch {
@@ -383,7 +473,11 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
     let after = rss_kib(pid)?;
     let per = (after.saturating_sub(before)) as f64 / args.sessions as f64;
     println!("{:<40} {:>10}", "relay RSS before (KiB)", before);
-    println!("{:<40} {:>10}", format!("relay RSS with {} sessions (KiB)", args.sessions), after);
+    println!(
+        "{:<40} {:>10}",
+        format!("relay RSS with {} sessions (KiB)", args.sessions),
+        after
+    );
     println!("{:<40} {:>10.1}", "per idle monitored session (KiB)", per);
     drop(sockets);
     drop(relay);

@@ -167,7 +167,10 @@ async fn run_stream(
 
     // 2. Attach, or tell the peer it is over.
     let Some(mut att) = state.hub.attach(&id, participant) else {
-        let reason = session.end_reason.clone().unwrap_or_else(|| "ended".into());
+        let reason = match session.end_reason.clone() {
+            Some(r) => r,
+            None => recorded_end_reason(state, &id).await,
+        };
         let welcome = ServerControl::Welcome {
             version: PROTOCOL_VERSION,
             participant,
@@ -176,6 +179,15 @@ async fn run_stream(
             rows,
         };
         if send_control(&mut socket, welcome).await {
+            // A session that failed to connect ended before its user attached: the
+            // hub's reason is `<code>: <message>`; show it as the error it was.
+            if let Some((code, message)) = connect_failure(&reason) {
+                let error = ServerControl::Error {
+                    code: code.into(),
+                    message: message.into(),
+                };
+                send_control(&mut socket, error).await;
+            }
             send_control(&mut socket, ServerControl::Ended { reason }).await;
         }
         close(&mut socket).await;
@@ -384,4 +396,31 @@ impl Feed<'_> {
             }
         }
     }
+}
+
+/// The end reason of a session the hub no longer runs. The lifecycle task may not have
+/// stored it yet (the hub ends a failed launch in milliseconds), so wait briefly.
+async fn recorded_end_reason(state: &AppState, id: &str) -> String {
+    for _ in 0..20 {
+        if let Ok(Some(row)) = store::sessions::get(&state.db, id).await {
+            if let Some(reason) = row.end_reason {
+                return reason;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    "ended".into()
+}
+
+/// Splits a connect failure's reason (`target_unreachable: …`) into code and message.
+fn connect_failure(reason: &str) -> Option<(&str, &str)> {
+    const CODES: [&str; 5] = [
+        "target_unreachable",
+        "auth_failed",
+        "host_key_changed",
+        "target_error",
+        "recording_failed",
+    ];
+    let (code, message) = reason.split_once(": ")?;
+    CODES.contains(&code).then_some((code, message))
 }

@@ -362,6 +362,18 @@ async fn assets_never_carry_credentials_and_the_app_is_served() -> R {
         .json()
         .await?;
     assert!(doc["paths"]["/api/v1/sessions/{id}/terminate-and-cancel"].is_object());
+    // The wire types are documented as schemas, and the paths reference them.
+    for schema in ["Session", "Asset", "AccessRequest", "ApiError"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/LaunchRequest"
+    );
     Ok(())
 }
 

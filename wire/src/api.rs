@@ -12,12 +12,14 @@ pub type SessionId = String;
 
 /// Every error body: a stable machine code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -26,7 +28,9 @@ pub struct LoginRequest {
 /// Who is logged in, and what the UI may offer them. The relay re-checks every action;
 /// these flags only decide what the UI shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: UserId,
     pub username: String,
     pub display_name: String,
@@ -40,6 +44,7 @@ pub struct Me {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Ssh,
@@ -68,7 +73,9 @@ impl std::str::FromStr for Protocol {
 
 /// An asset as the API shows it. It never carries the managed credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Asset {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: AssetId,
     pub name: String,
     pub protocol: Protocol,
@@ -84,6 +91,7 @@ pub struct Asset {
 
 /// Roles a Smart Rule grants on the assets it selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GrantedRole {
     /// May request access, and launch sessions under an approved request.
@@ -125,6 +133,7 @@ impl std::str::FromStr for GrantedRole {
 
 /// Which assets a Smart Rule covers. Every present field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssetSelector {
     /// Glob on the asset name (`*`, `?`, `[..]`); absent means any name.
     pub name_glob: Option<String>,
@@ -135,7 +144,9 @@ pub struct AssetSelector {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SmartRule {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: RuleId,
     pub name: String,
     pub selector: AssetSelector,
@@ -146,6 +157,7 @@ pub struct SmartRule {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     Pending,
@@ -156,16 +168,21 @@ pub enum RequestStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAccessRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub asset_id: AssetId,
     pub reason: String,
     pub duration_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: RequestId,
     pub user: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub asset_id: AssetId,
     pub asset_name: String,
     pub reason: String,
@@ -180,6 +197,7 @@ pub struct AccessRequest {
 
 /// How a session was started; decides whether Terminate and Cancel exists for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     /// Started directly by an administrator.
@@ -191,21 +209,27 @@ pub enum SessionKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LaunchRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub asset_id: AssetId,
     /// Required for regular users; administrators and ISA users launch without one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub request_id: Option<RequestId>,
     pub cols: u16,
     pub rows: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Launched {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub session_id: SessionId,
 }
 
 /// What the caller may do to one session. Computed by the relay's policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionControls {
     pub watch: bool,
     pub lock: bool,
@@ -214,13 +238,17 @@ pub struct SessionControls {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: SessionId,
     pub user: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub asset_id: AssetId,
     pub asset_name: String,
     pub protocol: Protocol,
     pub kind: SessionKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub request_id: Option<RequestId>,
     pub started_at: i64,
     pub ended_at: Option<i64>,
@@ -232,6 +260,7 @@ pub struct Session {
 
 /// One key (or key chord) the user typed, as the Keystrokes panel shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Keystroke {
     /// Position in the session's keystroke log, from 0.
     pub seq: u64,
@@ -244,11 +273,13 @@ pub struct Keystroke {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
     pub actor: String,
     pub action: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub session_id: Option<SessionId>,
     pub detail: String,
 }
@@ -256,6 +287,7 @@ pub struct AuditEntry {
 /// Body of `POST /api/v1/assets` (administrators). The credential only ever travels
 /// inward: no response carries it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAsset {
     pub name: String,
     pub protocol: Protocol,
@@ -271,6 +303,7 @@ pub struct NewAsset {
 
 /// Body of `POST /api/v1/rules` (administrators).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewSmartRule {
     pub name: String,
     pub selector: AssetSelector,

@@ -43,7 +43,10 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DecodeErro
 }
 
 fn split_tag(bytes: &[u8]) -> Result<(u8, &[u8]), DecodeError> {
-    bytes.split_first().map(|(t, rest)| (*t, rest)).ok_or(DecodeError::Empty)
+    bytes
+        .split_first()
+        .map(|(t, rest)| (*t, rest))
+        .ok_or(DecodeError::Empty)
 }
 
 impl ClientMsg {
@@ -118,7 +121,12 @@ mod tests {
             ended_at: None,
             locked: true,
             end_reason: None,
-            controls: SessionControls { watch: true, lock: true, terminate: true, terminate_and_cancel: true },
+            controls: SessionControls {
+                watch: true,
+                lock: true,
+                terminate: true,
+                terminate_and_cancel: true,
+            },
         }
     }
 
@@ -127,8 +135,13 @@ mod tests {
         let msgs = [
             ClientMsg::Input(b"ls -l\r".to_vec()),
             ClientMsg::Input(vec![]),
-            ClientMsg::Control(ClientControl::Hello { version: crate::PROTOCOL_VERSION }),
-            ClientMsg::Control(ClientControl::Resize { cols: 120, rows: 40 }),
+            ClientMsg::Control(ClientControl::Hello {
+                version: crate::PROTOCOL_VERSION,
+            }),
+            ClientMsg::Control(ClientControl::Resize {
+                cols: 120,
+                rows: 40,
+            }),
         ];
         for m in msgs {
             assert_eq!(ClientMsg::decode(&m.encode()), Ok(m));
@@ -147,10 +160,17 @@ mod tests {
                 cols: 80,
                 rows: 24,
             }),
-            ServerMsg::Control(ServerControl::Locked { message: crate::SSH_LOCK_MESSAGE.into() }),
+            ServerMsg::Control(ServerControl::Locked {
+                message: crate::SSH_LOCK_MESSAGE.into(),
+            }),
             ServerMsg::Control(ServerControl::Unlocked),
-            ServerMsg::Control(ServerControl::Ended { reason: "terminated by admin".into() }),
-            ServerMsg::Control(ServerControl::Error { code: "target_unreachable".into(), message: "x".into() }),
+            ServerMsg::Control(ServerControl::Ended {
+                reason: "terminated by admin".into(),
+            }),
+            ServerMsg::Control(ServerControl::Error {
+                code: "target_unreachable".into(),
+                message: "x".into(),
+            }),
         ];
         for m in msgs {
             assert_eq!(ServerMsg::decode(&m.encode()), Ok(m));
@@ -160,9 +180,16 @@ mod tests {
     #[test]
     fn feed_messages_round_trip() {
         let msgs = [
-            FeedMsg::Sessions { sessions: vec![session()] },
+            FeedMsg::Sessions {
+                sessions: vec![session()],
+            },
             FeedMsg::Removed { id: "s1".into() },
-            FeedMsg::Thumbnail { id: "s1".into(), thumbnail: Thumbnail::Text { rows: vec!["$ ls".into()] } },
+            FeedMsg::Thumbnail {
+                id: "s1".into(),
+                thumbnail: Thumbnail::Text {
+                    rows: vec!["$ ls".into()],
+                },
+            },
         ];
         for m in msgs {
             assert_eq!(FeedMsg::decode(&m.encode()), Ok(m));
@@ -171,14 +198,31 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_errors_not_panics() {
-        assert_eq!(ClientMsg::decode(&Frame::Binary(vec![])), Err(DecodeError::Empty));
-        assert_eq!(ClientMsg::decode(&Frame::Binary(vec![0x01, 1])), Err(DecodeError::UnknownTag(0x01)));
-        assert_eq!(ServerMsg::decode(&Frame::Binary(vec![0x7f])), Err(DecodeError::UnknownTag(0x7f)));
-        assert!(matches!(ClientMsg::decode(&Frame::Text("{".into())), Err(DecodeError::Json(_))));
+        assert_eq!(
+            ClientMsg::decode(&Frame::Binary(vec![])),
+            Err(DecodeError::Empty)
+        );
+        assert_eq!(
+            ClientMsg::decode(&Frame::Binary(vec![0x01, 1])),
+            Err(DecodeError::UnknownTag(0x01))
+        );
+        assert_eq!(
+            ServerMsg::decode(&Frame::Binary(vec![0x7f])),
+            Err(DecodeError::UnknownTag(0x7f))
+        );
         assert!(matches!(
-            ClientMsg::decode(&Frame::Text(r#"{"type":"resize","cols":-1,"rows":2}"#.into())),
+            ClientMsg::decode(&Frame::Text("{".into())),
             Err(DecodeError::Json(_))
         ));
-        assert!(matches!(FeedMsg::decode(&Frame::Text(r#"{"type":"nope"}"#.into())), Err(DecodeError::Json(_))));
+        assert!(matches!(
+            ClientMsg::decode(&Frame::Text(
+                r#"{"type":"resize","cols":-1,"rows":2}"#.into()
+            )),
+            Err(DecodeError::Json(_))
+        ));
+        assert!(matches!(
+            FeedMsg::decode(&Frame::Text(r#"{"type":"nope"}"#.into())),
+            Err(DecodeError::Json(_))
+        ));
     }
 }

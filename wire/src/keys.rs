@@ -13,7 +13,11 @@ pub struct TerminalKey {
 
 /// Lower-case hex of `bytes`, space separated (`1b 5b 41`).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn named_escape(seq: &[u8]) -> Option<&'static str> {
@@ -109,10 +113,17 @@ pub fn split_terminal_input(input: &[u8]) -> Vec<TerminalKey> {
         } else {
             let len = utf8_len(rest);
             let text = String::from_utf8_lossy(&rest[..len]);
-            let name = if text == " " { "Space".to_string() } else { text.into_owned() };
+            let name = if text == " " {
+                "Space".to_string()
+            } else {
+                text.into_owned()
+            };
             (len, name)
         };
-        keys.push(TerminalKey { name, raw: rest[..len].to_vec() });
+        keys.push(TerminalKey {
+            name,
+            raw: rest[..len].to_vec(),
+        });
         rest = &rest[len..];
     }
     keys
@@ -123,14 +134,23 @@ mod tests {
     use super::*;
 
     fn names(input: &[u8]) -> Vec<String> {
-        split_terminal_input(input).into_iter().map(|k| k.name).collect()
+        split_terminal_input(input)
+            .into_iter()
+            .map(|k| k.name)
+            .collect()
     }
 
     #[test]
     fn names_common_keys() {
         assert_eq!(names(b"ls\r"), ["l", "s", "Enter"]);
-        assert_eq!(names(b"\x03\x7f\t\x1b"), ["Ctrl+C", "Backspace", "Tab", "Escape"]);
-        assert_eq!(names(b"\x1b[A\x1b[D\x1bOP\x1b[15~"), ["ArrowUp", "ArrowLeft", "F1", "F5"]);
+        assert_eq!(
+            names(b"\x03\x7f\t\x1b"),
+            ["Ctrl+C", "Backspace", "Tab", "Escape"]
+        );
+        assert_eq!(
+            names(b"\x1b[A\x1b[D\x1bOP\x1b[15~"),
+            ["ArrowUp", "ArrowLeft", "F1", "F5"]
+        );
         assert_eq!(names(b"\x1bb a"), ["Alt+b", "Space", "a"]);
         assert_eq!(names("é€".as_bytes()), ["é", "€"]);
     }

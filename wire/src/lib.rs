@@ -23,5 +23,7 @@ pub const CSRF_HEADER: &str = "x-vigil-csrf";
 pub const SESSION_COOKIE: &str = "vigil_session";
 
 /// The two lock messages, word for word as the product defines them.
-pub const SSH_LOCK_MESSAGE: &str = "Your session has been locked, please contact your Administrator.";
-pub const RDP_LOCK_MESSAGE: &str = "Your session has been locked. Please contact your administrator.";
+pub const SSH_LOCK_MESSAGE: &str =
+    "Your session has been locked, please contact your Administrator.";
+pub const RDP_LOCK_MESSAGE: &str =
+    "Your session has been locked. Please contact your administrator.";

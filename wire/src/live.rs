@@ -60,19 +60,33 @@ pub enum ServerControl {
         rows: u16,
     },
     /// The session is connecting to its target (sent to the user while waiting).
-    Connecting { message: String },
+    Connecting {
+        message: String,
+    },
     /// The target is connected and the stream is live.
     Connected,
     /// The user's terminal size as the target now has it.
-    Resized { cols: u16, rows: u16 },
+    Resized {
+        cols: u16,
+        rows: u16,
+    },
     /// Input is blocked; `message` is what the locked user must see.
-    Locked { message: String },
+    Locked {
+        message: String,
+    },
     Unlocked,
-    Keystroke { keystroke: Keystroke },
+    Keystroke {
+        keystroke: Keystroke,
+    },
     /// The session has ended; no more messages follow.
-    Ended { reason: String },
+    Ended {
+        reason: String,
+    },
     /// A failure the participant must see (target unreachable, authentication refused…).
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 /// A thumbnail of a session's current screen.
@@ -90,10 +104,19 @@ pub enum Thumbnail {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FeedMsg {
     /// The complete list, sent first.
-    Sessions { sessions: Vec<Session> },
+    Sessions {
+        sessions: Vec<Session>,
+    },
     /// A session started or changed (locked, unlocked…).
-    Upsert { session: Session },
+    Upsert {
+        session: Session,
+    },
     /// A session left Active Sessions.
-    Removed { id: SessionId },
-    Thumbnail { id: SessionId, thumbnail: Thumbnail },
+    Removed {
+        id: SessionId,
+    },
+    Thumbnail {
+        id: SessionId,
+        thumbnail: Thumbnail,
+    },
 }

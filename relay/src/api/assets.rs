@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use vigil_wire::api::{Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule};
+use vigil_wire::api::{ApiError, Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule};
 
 use super::ApiJson;
 use crate::auth::{CurrentUser, Viewer};
@@ -30,7 +30,10 @@ pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
 }
 
 #[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
-    responses((status = 200, description = "`[Asset]` the caller holds a role on (administrators: all)")))]
+    responses(
+        (status = 200, body = [Asset], description = "Assets the caller holds a role on (administrators: all)"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+    ))]
 pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Vec<Asset>>> {
     let v = Viewer::load(&state, user.user).await?;
     Ok(Json(
@@ -100,8 +103,16 @@ pub async fn create_asset(
 }
 
 #[utoipa::path(post, path = "/api/v1/assets", tag = "assets",
-    request_body(content = String, description = "`NewAsset` (JSON)", content_type = "application/json"),
-    responses((status = 200, description = "`Asset`"), (status = 403, description = "not an administrator")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = NewAsset,
+    responses(
+        (status = 200, body = Asset, description = "The new asset (without its credential)"),
+        (status = 400, body = ApiError, description = "`bad_request`: invalid fields"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
+        (status = 409, body = ApiError, description = "`conflict`: the name is taken"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -119,7 +130,13 @@ pub async fn create(
 
 #[utoipa::path(post, path = "/api/v1/assets/{id}/accept-host-key", tag = "assets",
     params(("id" = i64, Path, description = "asset id")),
-    responses((status = 204, description = "The pinned host key is forgotten; the next connection pins the new one")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "The pinned host key is forgotten; the next connection pins the new one"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such asset"),
+    ))]
 pub async fn accept_host_key(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -143,7 +160,11 @@ pub async fn accept_host_key(
 }
 
 #[utoipa::path(get, path = "/api/v1/rules", tag = "rules",
-    responses((status = 200, description = "`[SmartRule]`"), (status = 403, description = "not an administrator")))]
+    responses(
+        (status = 200, body = [SmartRule], description = "Every Smart Rule"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: not an administrator"),
+    ))]
 pub async fn list_rules(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -193,8 +214,16 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
 }
 
 #[utoipa::path(post, path = "/api/v1/rules", tag = "rules",
-    request_body(content = String, description = "`NewSmartRule` (JSON)", content_type = "application/json"),
-    responses((status = 200, description = "`SmartRule`"), (status = 403, description = "not an administrator")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = NewSmartRule,
+    responses(
+        (status = 200, body = SmartRule, description = "The new rule"),
+        (status = 400, body = ApiError, description = "`bad_request`: invalid fields or selector"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
+        (status = 409, body = ApiError, description = "`conflict`: the name is taken"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+    ))]
 pub async fn create_rule(
     State(state): State<AppState>,
     user: CurrentUser,

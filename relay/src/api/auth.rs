@@ -6,7 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use vigil_wire::api::{LoginRequest, Me};
+use vigil_wire::api::{ApiError, LoginRequest, Me};
 
 use crate::auth::{self, client_ip, CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
@@ -17,13 +17,15 @@ use crate::throttle;
 const MAX_LOGIN_BODY: usize = 16 * 1024;
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
-    request_body(content = String, description = "`LoginRequest` (JSON)", content_type = "application/json"),
+    security(()),
+    request_body = LoginRequest,
     responses(
-        (status = 200, description = "`Me`, with the session cookie set"),
-        (status = 401, description = "`bad_credentials`"),
-        (status = 403, description = "`origin`: a foreign Origin header"),
-        (status = 415, description = "`content_type`: not JSON"),
-        (status = 429, description = "`too_many_attempts`"),
+        (status = 200, body = Me, description = "Logged in; the session cookie is set"),
+        (status = 400, body = ApiError, description = "`bad_request`: malformed or oversized body"),
+        (status = 401, body = ApiError, description = "`bad_credentials`"),
+        (status = 403, body = ApiError, description = "`origin`: a foreign Origin header"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+        (status = 429, body = ApiError, description = "`too_many_attempts`; see `Retry-After`"),
     ))]
 pub async fn login(State(state): State<AppState>, request: Request) -> AppResult<Response> {
     let (parts, body) = request.into_parts();
@@ -90,7 +92,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "Logged out; the cookie is cleared")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`csrf`"),
+    ))]
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     store::logins::delete(&state.db, &user.token_hash).await?;
     let cookie = auth::session_cookie("", 0, state.config.secure_cookies());
@@ -98,7 +105,10 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResu
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, description = "`Me`"), (status = 401, description = "`unauthenticated`")))]
+    responses(
+        (status = 200, body = Me, description = "The logged-in user"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+    ))]
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Me>> {
     let csrf = user.csrf_token.clone();
     Ok(Json(Viewer::load(&state, user.user).await?.me(&csrf)))

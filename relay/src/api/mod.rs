@@ -5,8 +5,13 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use utoipa::OpenApi;
-use vigil_wire::api::AuditEntry;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use vigil_wire::api::{
+    AccessRequest, ApiError, Asset, AssetSelector, AuditEntry, GrantedRole, Keystroke,
+    LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, NewAsset, NewSmartRule, Protocol,
+    RequestStatus, Session, SessionControls, SessionKind, SmartRule,
+};
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
@@ -34,7 +39,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    responses((status = 200, description = "`[AuditEntry]`, newest first"), (status = 403, description = "not an administrator")))]
+    responses(
+        (status = 200, body = [AuditEntry], description = "The audit log, newest first"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: not an administrator"),
+    ))]
 pub async fn audit(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -49,8 +58,34 @@ pub async fn audit(
 #[openapi(
     info(
         title = "Vigil relay API",
-        description = "Bodies are the `vigil-wire` `api` types (JSON); errors are `ApiError {code, message}`."
+        description = "Bodies are the `vigil-wire` `api` types (JSON); errors are `ApiError {code, message}`. \
+            Authenticate with `POST /api/v1/auth/login`, which sets the session cookie; every \
+            state-changing request must also echo the login's `csrf_token` in the CSRF header."
     ),
+    modifiers(&SecurityAddon),
+    security(("session_cookie" = [])),
+    components(schemas(
+        ApiError,
+        LoginRequest,
+        Me,
+        Protocol,
+        Asset,
+        GrantedRole,
+        AssetSelector,
+        SmartRule,
+        RequestStatus,
+        NewAccessRequest,
+        AccessRequest,
+        SessionKind,
+        LaunchRequest,
+        Launched,
+        SessionControls,
+        Session,
+        Keystroke,
+        AuditEntry,
+        NewAsset,
+        NewSmartRule,
+    )),
     paths(
         auth::login,
         auth::logout,
@@ -82,7 +117,32 @@ pub async fn audit(
 )]
 pub struct ApiDoc;
 
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
+/// Security schemes: the HttpOnly session cookie set at login, and the CSRF header
+/// that state-changing requests must carry alongside it.
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                vigil_wire::SESSION_COOKIE,
+                "Set by `POST /api/v1/auth/login` (HttpOnly, SameSite=Strict)",
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                vigil_wire::CSRF_HEADER,
+                "The login's `Me.csrf_token`; required on every state-changing request",
+            ))),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
+    responses((status = 200, description = "This document")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

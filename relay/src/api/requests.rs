@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use vigil_wire::api::{AccessRequest, NewAccessRequest, RequestId, RequestStatus};
+use vigil_wire::api::{AccessRequest, ApiError, NewAccessRequest, RequestId, RequestStatus};
 
 use super::ApiJson;
 use crate::auth::{CurrentUser, Viewer};
@@ -41,7 +41,10 @@ fn visible(v: &Viewer, r: &RequestRow) -> bool {
 }
 
 #[utoipa::path(get, path = "/api/v1/requests", tag = "requests",
-    responses((status = 200, description = "`[AccessRequest]`: own, plus those the caller may approve")))]
+    responses(
+        (status = 200, body = [AccessRequest], description = "The caller's own requests, plus those they may approve"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -58,9 +61,16 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/requests", tag = "requests",
-    request_body(content = String, description = "`NewAccessRequest` (JSON)", content_type = "application/json"),
-    responses((status = 200, description = "`AccessRequest`, approved at once when a rule auto-approves"),
-        (status = 403, description = "not a requestor on the asset")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = NewAccessRequest,
+    responses(
+        (status = 200, body = AccessRequest, description = "The request, approved at once when a rule auto-approves"),
+        (status = 400, body = ApiError, description = "`bad_request`: no reason, or duration out of range"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not a requestor on the asset) or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -177,7 +187,14 @@ async fn decide_request(
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "requests",
     params(("id" = i64, Path, description = "request id")),
-    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not pending")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 200, body = AccessRequest, description = "The request, updated"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+        (status = 409, body = ApiError, description = "`conflict`: not pending"),
+    ))]
 pub async fn approve(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -188,7 +205,14 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests",
     params(("id" = i64, Path, description = "request id")),
-    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not pending")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 200, body = AccessRequest, description = "The request, updated"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+        (status = 409, body = ApiError, description = "`conflict`: not pending"),
+    ))]
 pub async fn deny(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -199,7 +223,14 @@ pub async fn deny(
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/checkin", tag = "requests",
     params(("id" = i64, Path, description = "request id")),
-    responses((status = 200, description = "`AccessRequest`"), (status = 409, description = "not approved")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 200, body = AccessRequest, description = "The request, updated"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+        (status = 409, body = ApiError, description = "`conflict`: not approved"),
+    ))]
 pub async fn checkin(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use vigil_hub::{HubError, LaunchSpec, SshAuth, SshTarget};
 use vigil_wire::api::{
-    Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, SessionKind,
+    ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, SessionKind,
 };
 
 use super::ApiJson;
@@ -62,7 +62,11 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
-    responses((status = 200, description = "`[Session]` the caller may see")))]
+    responses(
+        (status = 200, body = [Session], description = "Sessions the caller may see"),
+        (status = 400, body = ApiError, description = "`bad_request`: unknown `state`"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -93,7 +97,11 @@ pub async fn visible_sessions(
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "session id")),
-    responses((status = 200, description = "`Session`"), (status = 404, description = "unknown, or not visible to the caller")))]
+    responses(
+        (status = 200, body = Session),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -105,9 +113,16 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
-    request_body(content = String, description = "`LaunchRequest` (JSON)", content_type = "application/json"),
-    responses((status = 200, description = "`Launched`"),
-        (status = 403, description = "`forbidden` or `request_not_usable`")))]
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = LaunchRequest,
+    responses(
+        (status = 200, body = Launched, description = "The session is starting; attach to its stream"),
+        (status = 400, body = ApiError, description = "`bad_request` (no managed credential) or `unsupported` (protocol)"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+    ))]
 pub async fn launch(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -293,10 +308,12 @@ macro_rules! control_handler {
     ($name:ident, $path:literal, $what:expr, $doc:literal) => {
         #[utoipa::path(post, path = $path, tag = "sessions",
             params(("id" = String, Path, description = "session id")),
-            responses((status = 200, description = $doc),
-                (status = 403, description = "`forbidden`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
-                (status = 404, description = "not visible"),
-                (status = 409, description = "`not_live`")))]
+            security(("session_cookie" = [], "csrf_token" = [])),
+            responses((status = 200, body = Session, description = $doc),
+                (status = 401, body = ApiError, description = "`unauthenticated`"),
+                (status = 403, body = ApiError, description = "`forbidden`, `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
+                (status = 404, body = ApiError, description = "`not_found`: not visible"),
+                (status = 409, body = ApiError, description = "`not_live`")))]
         pub async fn $name(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<Session>> {
             control(state, user, id, $what).await
         }
@@ -330,7 +347,12 @@ control_handler!(
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/keystrokes", tag = "sessions",
     params(("id" = String, Path, description = "session id")),
-    responses((status = 200, description = "`[Keystroke]`")))]
+    responses(
+        (status = 200, body = [Keystroke], description = "The session's keystroke log"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible"),
+    ))]
 pub async fn keystrokes(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -370,7 +392,12 @@ pub async fn keystrokes(
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", tag = "sessions",
     params(("id" = String, Path, description = "session id")),
-    responses((status = 200, description = "The asciicast v2 recording", content_type = "application/x-asciicast")))]
+    responses(
+        (status = 200, description = "The asciicast v2 recording", content_type = "application/x-asciicast"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may not download it"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
+    ))]
 pub async fn recording(
     State(state): State<AppState>,
     user: CurrentUser,
