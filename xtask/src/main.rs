@@ -1,1 +1,296 @@
-fn main() {}
+//! `cargo xtask dist [--dev]`: builds Vigil's browser bundle into `dist/`.
+//!
+//! 1. `cargo build -p vigil-app --lib --target wasm32-unknown-unknown` (`--profile
+//!    wasm-release`, or the dev profile with `--dev`);
+//! 2. wasm-bindgen through its library, pinned by the workspace lock (target `web`,
+//!    out name `vigil_app`);
+//! 3. wasm-opt from npm binaryen (`node_modules/.bin/wasm-opt`, version 116 or later;
+//!    skipped with `--dev`);
+//! 4. copies `public/*`, `style/*.css` and the xterm.js assets from `node_modules`;
+//! 5. prints raw and gzip sizes.
+//!
+//! Nothing is downloaded: the tools come from Cargo.lock and package-lock.json.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, ensure, Context, Result};
+
+const APP_PACKAGE: &str = "vigil-app";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const OUT_NAME: &str = "vigil_app";
+/// Older binaryen (Debian's 108) silently corrupts the externref table export.
+const MIN_WASM_OPT: u32 = 116;
+/// Rust 1.95 emits these wasm features; wasm-opt must be told it may keep them.
+const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+/// Files taken from `node_modules` (source, name in `dist/`).
+const NPM_ASSETS: &[(&str, &str)] = &[
+    ("@xterm/xterm/lib/xterm.js", "xterm.js"),
+    ("@xterm/xterm/css/xterm.css", "xterm.css"),
+    ("@xterm/addon-fit/lib/addon-fit.js", "addon-fit.js"),
+];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("dist") => {
+            let mut dev = false;
+            for a in &args[1..] {
+                match a.as_str() {
+                    "--dev" => dev = true,
+                    other => bail!("unknown option `{other}` for dist\n\n{USAGE}"),
+                }
+            }
+            dist(dev)
+        }
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask dist [--dev]\n\
+    \n  dist        build the browser bundle into dist/ (wasm-release profile + wasm-opt)\
+    \n  dist --dev  fast build: dev profile, no wasm-opt";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The target directory as cargo resolves it (honours CARGO_TARGET_DIR and config).
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let dir = meta
+        .get("target_directory")
+        .and_then(|v| v.as_str())
+        .context("cargo metadata has no target_directory")?;
+    Ok(PathBuf::from(dir))
+}
+
+fn dist(dev: bool) -> Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let node_modules = root.join("node_modules");
+    let wasm_opt = node_modules.join(".bin").join("wasm-opt");
+    ensure!(
+        node_modules.join("@xterm/xterm").is_dir(),
+        "{} is missing the xterm.js packages: run `npm ci` in {} first",
+        node_modules.display(),
+        root.display()
+    );
+    if !dev {
+        ensure!(
+            wasm_opt.exists(),
+            "{} not found: run `npm ci` in {} first (binaryen provides wasm-opt)",
+            wasm_opt.display(),
+            root.display()
+        );
+        check_wasm_opt_version(&wasm_opt)?;
+    }
+
+    // 1. cargo build
+    let profile = if dev { "dev" } else { "wasm-release" };
+    let profile_dir = if dev { "debug" } else { "wasm-release" };
+    println!("xtask: building {APP_PACKAGE} ({profile}, {WASM_TARGET})");
+    let status = Command::new(cargo())
+        .current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            APP_PACKAGE,
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            profile,
+        ])
+        .status()
+        .context("running cargo build")?;
+    ensure!(status.success(), "cargo build of {APP_PACKAGE} failed");
+    let input = target_dir(&root)?
+        .join(WASM_TARGET)
+        .join(profile_dir)
+        .join(format!("{}.wasm", APP_PACKAGE.replace('-', "_")));
+    ensure!(input.exists(), "cargo did not produce {}", input.display());
+
+    // 2. wasm-bindgen
+    let dist = root.join("dist");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist)?;
+    println!("xtask: wasm-bindgen → {}", dist.display());
+    let t = Instant::now();
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&input)
+        .web(true)?
+        .out_name(OUT_NAME)
+        // The library defaults to `true`, which leaves `init()` without a default URL.
+        .omit_default_module_path(false)
+        .typescript(false)
+        .debug(dev)
+        .keep_debug(dev)
+        .remove_name_section(!dev)
+        .remove_producers_section(!dev)
+        .generate(&dist)
+        .context("wasm-bindgen")?;
+    println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
+    let wasm = dist.join(format!("{OUT_NAME}_bg.wasm"));
+    let bindgen_size = file_size(&wasm)?;
+
+    // 3. wasm-opt
+    if dev {
+        println!("xtask: --dev: skipping wasm-opt");
+    } else {
+        println!("xtask: wasm-opt {}", WASM_OPT_FLAGS.join(" "));
+        let t = Instant::now();
+        let status = Command::new(&wasm_opt)
+            .args(WASM_OPT_FLAGS)
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&wasm)
+            .status()
+            .with_context(|| format!("running {}", wasm_opt.display()))?;
+        ensure!(status.success(), "wasm-opt failed");
+        println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
+    }
+
+    // 4. static files
+    copy_dir_files(&root.join("public"), &dist, |_| true)?;
+    copy_dir_files(&root.join("style"), &dist, |p| {
+        p.extension().is_some_and(|e| e == "css")
+    })?;
+    for (src, name) in NPM_ASSETS {
+        let from = node_modules.join(src);
+        std::fs::copy(&from, dist.join(name))
+            .with_context(|| format!("copying {} (run `npm ci`?)", from.display()))?;
+    }
+
+    // 5. sizes
+    report_sizes(&dist, &wasm, bindgen_size)?;
+    println!(
+        "xtask: dist ready in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn check_wasm_opt_version(wasm_opt: &Path) -> Result<()> {
+    let out = Command::new(wasm_opt)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("running {} --version", wasm_opt.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "wasm-opt version 132 (version_132)"
+    let version = text
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse::<u32>().ok())
+        .with_context(|| {
+            format!(
+                "cannot read the version of {} from {text:?}",
+                wasm_opt.display()
+            )
+        })?;
+    ensure!(
+        version >= MIN_WASM_OPT,
+        "{} is version {version}; need {MIN_WASM_OPT} or later (older versions corrupt the output). Run `npm ci`.",
+        wasm_opt.display()
+    );
+    Ok(())
+}
+
+fn copy_dir_files(from: &Path, to: &Path, keep: impl Fn(&Path) -> bool) -> Result<()> {
+    if !from.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        if path.is_file() && keep(&path) {
+            if let Some(name) = path.file_name() {
+                std::fs::copy(&path, to.join(name))
+                    .with_context(|| format!("copying {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn file_size(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len())
+}
+
+fn gzip_size(bytes: &[u8]) -> Result<u64> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?.len() as u64)
+}
+
+fn report_sizes(dist: &Path, wasm: &Path, bindgen_size: u64) -> Result<()> {
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(dist)? {
+        let path = entry?.path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            rows.push((name, bytes.len() as u64, gzip_size(&bytes)?));
+        }
+    }
+    rows.sort();
+    println!("xtask: {:<28} {:>10} {:>10}", "file", "raw", "gzip -9");
+    for (name, raw, gz) in &rows {
+        println!("xtask: {name:<28} {raw:>10} {gz:>10}");
+    }
+    let wasm_name = wasm
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some((_, raw, gz)) = rows.iter().find(|r| r.0 == wasm_name) {
+        println!("xtask: wasm: {raw} bytes raw, {gz} bytes gzip (after wasm-bindgen: {bindgen_size} raw)");
+    }
+    let (raw, gz) = rows
+        .iter()
+        .fold((0, 0), |(r, g), row| (r + row.1, g + row.2));
+    println!(
+        "xtask: total: {raw} bytes raw, {gz} bytes gzip ({} files)",
+        rows.len()
+    );
+    Ok(())
+}

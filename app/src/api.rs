@@ -1,0 +1,243 @@
+//! The REST API (`/api/v1`) through gloo-net. Bodies are `vigil_wire::api` types.
+//!
+//! Cookies go with every request (same origin). State-changing requests carry the
+//! CSRF token from `Me` in [`vigil_wire::CSRF_HEADER`]. A 401 `unauthenticated`
+//! anywhere means the login has lapsed: the registered hook sends the user to the
+//! login page.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use vigil_wire::api::{
+    AccessRequest, Asset, Keystroke, LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest,
+    RequestId, Session,
+};
+use vigil_wire::CSRF_HEADER;
+
+const BASE: &str = "/api/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The relay answered with an error status (and usually an `ApiError` body).
+    #[error("{message}")]
+    Http {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("Cannot reach the relay ({0}).")]
+    Network(String),
+    #[error("Unexpected answer from the relay ({0}).")]
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Http { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// 404 or 403: the relay does not confirm ids to outsiders.
+    pub fn is_not_available(&self) -> bool {
+        matches!(self.status(), Some(403 | 404))
+    }
+}
+
+thread_local! {
+    static CSRF: RefCell<String> = const { RefCell::new(String::new()) };
+    static ON_UNAUTHENTICATED: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+pub fn set_csrf(token: &str) {
+    CSRF.with(|c| *c.borrow_mut() = token.to_string());
+}
+
+/// Called when any request answers 401 `unauthenticated`.
+pub fn on_unauthenticated(f: impl Fn() + 'static) {
+    ON_UNAUTHENTICATED.with(|h| *h.borrow_mut() = Some(Rc::new(f)));
+}
+
+fn url(path: &str) -> String {
+    format!("{BASE}{path}")
+}
+
+/// A session id as a URL path segment.
+pub fn seg(id: &str) -> String {
+    String::from(js_sys::encode_uri_component(id))
+}
+
+fn with_csrf(b: RequestBuilder) -> RequestBuilder {
+    let token = CSRF.with(|c| c.borrow().clone());
+    b.header(CSRF_HEADER, &token)
+}
+
+async fn check(resp: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
+    let resp = resp.map_err(|e| ApiError::Network(e.to_string()))?;
+    if resp.ok() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let status_text = resp.status_text();
+    let body = resp.text().await.unwrap_or_default();
+    let (code, message) = match serde_json::from_str::<vigil_wire::api::ApiError>(&body) {
+        Ok(e) => (e.code, e.message),
+        Err(_) => (
+            format!("http_{status}"),
+            if status_text.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                format!("HTTP {status} {status_text}")
+            },
+        ),
+    };
+    if status == 401 && code == "unauthenticated" {
+        if let Some(f) = ON_UNAUTHENTICATED.with(|h| h.borrow().clone()) {
+            f();
+        }
+    }
+    Err(ApiError::Http {
+        status,
+        code,
+        message,
+    })
+}
+
+async fn json<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    resp.json::<T>()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    json(check(Request::get(&url(path)).send().await).await?).await
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
+    json(post_raw(path, body).await?).await
+}
+
+async fn post_raw<B: Serialize>(path: &str, body: Option<&B>) -> Result<Response, ApiError> {
+    let builder = with_csrf(Request::post(&url(path)));
+    let req = match body {
+        Some(b) => builder.json(b),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::Decode(e.to_string()))?;
+    check(req.send().await).await
+}
+
+pub async fn login(username: String, password: String) -> Result<Me, ApiError> {
+    let me: Me = post("/auth/login", Some(&LoginRequest { username, password })).await?;
+    set_csrf(&me.csrf_token);
+    Ok(me)
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    post_raw::<()>("/auth/logout", None).await.map(|_| ())
+}
+
+pub async fn me() -> Result<Me, ApiError> {
+    let me: Me = get("/me").await?;
+    set_csrf(&me.csrf_token);
+    Ok(me)
+}
+
+pub async fn assets() -> Result<Vec<Asset>, ApiError> {
+    get("/assets").await
+}
+
+pub async fn requests() -> Result<Vec<AccessRequest>, ApiError> {
+    get("/requests").await
+}
+
+pub async fn new_request(body: NewAccessRequest) -> Result<AccessRequest, ApiError> {
+    post("/requests", Some(&body)).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestAction {
+    Approve,
+    Deny,
+    CheckIn,
+}
+
+pub async fn request_action(
+    id: RequestId,
+    action: RequestAction,
+) -> Result<AccessRequest, ApiError> {
+    let verb = match action {
+        RequestAction::Approve => "approve",
+        RequestAction::Deny => "deny",
+        RequestAction::CheckIn => "checkin",
+    };
+    post::<(), _>(&format!("/requests/{id}/{verb}"), None).await
+}
+
+pub async fn sessions(state: &str) -> Result<Vec<Session>, ApiError> {
+    get(&format!("/sessions?state={state}")).await
+}
+
+pub async fn session(id: &str) -> Result<Session, ApiError> {
+    get(&format!("/sessions/{}", seg(id))).await
+}
+
+pub async fn launch(body: LaunchRequest) -> Result<Launched, ApiError> {
+    post("/sessions", Some(&body)).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAction {
+    Lock,
+    Unlock,
+    Terminate,
+    TerminateAndCancel,
+}
+
+pub async fn session_action(id: &str, action: SessionAction) -> Result<Session, ApiError> {
+    let verb = match action {
+        SessionAction::Lock => "lock",
+        SessionAction::Unlock => "unlock",
+        SessionAction::Terminate => "terminate",
+        SessionAction::TerminateAndCancel => "terminate-and-cancel",
+    };
+    post::<(), _>(&format!("/sessions/{}/{verb}", seg(id)), None).await
+}
+
+pub async fn keystrokes(id: &str) -> Result<Vec<Keystroke>, ApiError> {
+    get(&format!("/sessions/{}/keystrokes", seg(id))).await
+}
+
+pub fn recording_url(id: &str) -> String {
+    url(&format!("/sessions/{}/recording", seg(id)))
+}
+
+pub async fn recording(id: &str) -> Result<String, ApiError> {
+    let resp = check(Request::get(&recording_url(id)).send().await).await?;
+    resp.text()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The path of a session's stream WebSocket.
+pub fn stream_path(id: &str) -> String {
+    url(&format!("/sessions/{}/stream", seg(id)))
+}
+
+pub fn live_path() -> String {
+    url("/live")
+}

@@ -1,0 +1,192 @@
+//! The app shell: who is logged in, the navigation, the routes.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Redirect, Route, Router, Routes, A};
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::path;
+use vigil_wire::api::Me;
+
+use crate::api;
+use crate::pages::{
+    active::ActivePage, assets::AssetsPage, connect::ConnectPage, login::LoginPage,
+    player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
+    requests::RequestsPage,
+};
+
+/// Who is logged in. `loaded` turns true once the first `GET /me` has answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth {
+    pub me: RwSignal<Option<Me>>,
+    pub loaded: RwSignal<bool>,
+}
+
+impl Auth {
+    pub fn username(&self) -> String {
+        self.me
+            .with_untracked(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())
+    }
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+/// Sets the document title (`Vigil — …`).
+pub fn set_title(title: &str) {
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        doc.set_title(&format!("{title} — Vigil"));
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let auth = Auth {
+        me: RwSignal::new(None),
+        loaded: RwSignal::new(false),
+    };
+    provide_context(auth);
+    api::on_unauthenticated(move || auth.me.set(None));
+    spawn_local(async move {
+        if let Ok(me) = api::me().await {
+            auth.me.set(Some(me));
+        }
+        auth.loaded.set(true);
+    });
+
+    view! {
+        <Router>
+            <div class="app">
+                <Nav/>
+                <main class="content" id="main">
+                    <Routes fallback=|| view! { <NotFound/> }>
+                        <Route path=path!("/login") view=LoginPage/>
+                        <Route path=path!("/") view=|| view! { <Redirect path="/active"/> }/>
+                        <Route path=path!("/active") view=|| view! { <Protected><ActivePage/></Protected> }/>
+                        <Route path=path!("/replay") view=|| view! { <Protected><ReplayListPage/></Protected> }/>
+                        <Route path=path!("/assets") view=|| view! { <Protected><AssetsPage/></Protected> }/>
+                        <Route path=path!("/requests") view=|| view! { <Protected><RequestsPage/></Protected> }/>
+                        <Route path=path!("/sessions/:id") view=|| view! { <Protected><PlayerPage/></Protected> }/>
+                        <Route path=path!("/replay/:id") view=|| view! { <Protected><ReplayPlayerPage/></Protected> }/>
+                        <Route path=path!("/connect/:id") view=|| view! { <Protected><ConnectPage/></Protected> }/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthState {
+    Loading,
+    LoggedOut,
+    LoggedIn,
+}
+
+/// Shows its children only to a logged-in user; otherwise sends them to the login
+/// page with `next` set to where they were going.
+#[component]
+fn Protected(children: ChildrenFn) -> impl IntoView {
+    let auth = use_auth();
+    let state = Memo::new(move |_| {
+        if !auth.loaded.get() {
+            AuthState::Loading
+        } else if auth.me.with(Option::is_some) {
+            AuthState::LoggedIn
+        } else {
+            AuthState::LoggedOut
+        }
+    });
+    let location = use_location();
+    move || match state.get() {
+        AuthState::Loading => {
+            view! { <p class="state state-loading" role="status">"Loading…"</p> }.into_any()
+        }
+        AuthState::LoggedOut => {
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            let to = format!(
+                "/login?next={}",
+                String::from(js_sys::encode_uri_component(&here))
+            );
+            view! { <Redirect path=to/> }.into_any()
+        }
+        AuthState::LoggedIn => children().into_any(),
+    }
+}
+
+#[component]
+fn Nav() -> impl IntoView {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    let busy = RwSignal::new(false);
+    let logout = move |_| {
+        let navigate = navigate.clone();
+        busy.set(true);
+        spawn_local(async move {
+            // Whatever the relay answers, the user wanted out: forget them locally.
+            let _ = api::logout().await;
+            api::set_csrf("");
+            auth.me.set(None);
+            busy.set(false);
+            navigate("/login", Default::default());
+        });
+    };
+    let logout = StoredValue::new_local(logout);
+    move || {
+        auth.me.get().map(|me| {
+            let name = if me.display_name.trim().is_empty() { me.username.clone() } else { me.display_name.clone() };
+            let role = if me.is_admin {
+                "Administrator"
+            } else if me.is_isa {
+                "ISA"
+            } else if me.is_reviewer {
+                "Reviewer"
+            } else {
+                "User"
+            };
+            view! {
+                <header class="topbar">
+                    <a class="skip-link" href="#main">"Skip to content"</a>
+                    <span class="brand" aria-label="Vigil">
+                        <img src="/favicon.svg" alt="" width="20" height="20"/>
+                        "Vigil"
+                    </span>
+                    <nav data-testid="nav" class="nav" aria-label="Main">
+                        <A href="/active">"Active Sessions"</A>
+                        <A href="/replay">"Replay Sessions"</A>
+                        <A href="/assets">"Assets"</A>
+                        <A href="/requests">"Requests"</A>
+                    </nav>
+                    <div class="who">
+                        <span class="who-name" data-testid="nav-user" title=me.username.clone()>{name}</span>
+                        <span class="who-role">{role}</span>
+                        <button
+                            type="button"
+                            class="btn btn-ghost"
+                            data-testid="logout"
+                            disabled=move || busy.get()
+                            on:click=move |ev| logout.with_value(|f| f(ev))
+                        >
+                            "Log out"
+                        </button>
+                    </div>
+                </header>
+            }
+        })
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    set_title("Not found");
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <A href="/active">"Go to Active Sessions"</A></p>
+        </section>
+    }
+}

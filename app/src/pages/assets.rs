@@ -1,0 +1,193 @@
+//! `/assets`: the assets the user holds a role on; Connect or Request access.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use vigil_wire::api::{Asset, LaunchRequest, NewAccessRequest};
+
+use super::{ErrorBox, Loading};
+use crate::api;
+use crate::app::set_title;
+use crate::term::estimate_size;
+
+#[component]
+pub fn AssetsPage() -> impl IntoView {
+    set_title("Assets");
+    let assets = LocalResource::new(api::assets);
+    view! {
+        <section class="page">
+            <header class="page-head">
+                <h1>"Assets"</h1>
+                <button type="button" class="btn" on:click=move |_| assets.refetch()>"Refresh"</button>
+            </header>
+            {move || match assets.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox message=format!("Could not load assets: {e}")/> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="empty">"No assets are available to you. Ask an administrator for access."</p>
+                }.into_any(),
+                Some(Ok(list)) => view! {
+                    <table class="grid">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Protocol"</th>
+                                <th scope="col">"Host"</th>
+                                <th scope="col">"Account"</th>
+                                <th scope="col">"Tags"</th>
+                                <th scope="col" class="actions-col">"Actions"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {list.into_iter().map(|a| view! { <AssetRow asset=a/> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AssetRow(asset: Asset) -> impl IntoView {
+    let navigate = use_navigate();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let form_open = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
+    let duration = RwSignal::new("60".to_string());
+    let asset_id = asset.id;
+
+    let nav = navigate.clone();
+    let connect = move |_| {
+        busy.set(true);
+        error.set(None);
+        let nav = nav.clone();
+        let (cols, rows) = estimate_size();
+        spawn_local(async move {
+            match api::launch(LaunchRequest {
+                asset_id,
+                request_id: None,
+                cols,
+                rows,
+            })
+            .await
+            {
+                Ok(l) => nav(
+                    &format!("/connect/{}", api::seg(&l.session_id)),
+                    Default::default(),
+                ),
+                Err(e) => {
+                    let _ = busy.try_set(false);
+                    let _ = error.try_set(Some(format!("Could not connect: {e}")));
+                }
+            }
+        });
+    };
+    let connect = StoredValue::new_local(connect);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let r = reason.get_untracked().trim().to_string();
+        let minutes = duration
+            .get_untracked()
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|m| *m > 0);
+        let Some(duration_minutes) = minutes else {
+            error.set(Some(
+                "Enter a duration in minutes (a whole number above 0).".into(),
+            ));
+            return;
+        };
+        if r.is_empty() {
+            error.set(Some("Enter the reason for the request.".into()));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::new_request(NewAccessRequest {
+                asset_id,
+                reason: r,
+                duration_minutes,
+            })
+            .await
+            {
+                // The Requests page shows it with its status (auto-approved or pending).
+                Ok(_) => navigate("/requests", Default::default()),
+                Err(e) => {
+                    let _ = busy.try_set(false);
+                    let _ = error.try_set(Some(format!("Could not submit the request: {e}")));
+                }
+            }
+        });
+    };
+    let submit = StoredValue::new_local(submit);
+
+    let tags = asset.tags.clone();
+    let form_id = format!("request-form-{}", asset.id);
+    let form_id2 = form_id.clone();
+    view! {
+        <tr data-testid="asset-row" data-asset-name=asset.name.clone() data-asset-id=asset.id>
+            <td class="strong">{asset.name.clone()}</td>
+            <td><span class="proto">{asset.protocol.as_str().to_uppercase()}</span></td>
+            <td class="mono">{format!("{}:{}", asset.host, asset.port)}</td>
+            <td class="mono">{asset.account.clone()}</td>
+            <td>{tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}</td>
+            <td class="actions">
+                {asset.can_launch_directly.then(|| view! {
+                    <button type="button" class="btn btn-primary" data-testid="connect-button"
+                        disabled=move || busy.get()
+                        on:click=move |ev| connect.with_value(|f| f(ev))>
+                        {move || if busy.get() { "Connecting…" } else { "Connect" }}
+                    </button>
+                })}
+                {(!asset.can_launch_directly && asset.can_request).then(|| view! {
+                    <button type="button" class="btn" data-testid="request-button"
+                        aria-expanded=move || form_open.get().to_string()
+                        aria-controls=form_id.clone()
+                        on:click=move |_| form_open.update(|o| *o = !*o)>
+                        "Request access"
+                    </button>
+                })}
+                {(!asset.can_launch_directly && !asset.can_request).then(|| view! {
+                    <span class="muted">"No access"</span>
+                })}
+            </td>
+        </tr>
+        {move || error.get().map(|e| view! {
+            <tr class="row-note"><td colspan="6"><ErrorBox message=e/></td></tr>
+        })}
+        {move || form_open.get().then(|| {
+            let form_id = form_id2.clone();
+            view! {
+                <tr class="row-form">
+                    <td colspan="6">
+                        <form id=form_id class="inline-form" on:submit=move |ev| submit.with_value(|f| f(ev))>
+                            <div class="field grow">
+                                <label for=format!("reason-{asset_id}")>"Reason"</label>
+                                <input id=format!("reason-{asset_id}") type="text" data-testid="request-reason"
+                                    required placeholder="Why do you need access?"
+                                    prop:value=move || reason.get()
+                                    on:input=move |ev| reason.set(event_target_value(&ev))/>
+                            </div>
+                            <div class="field">
+                                <label for=format!("duration-{asset_id}")>"Duration (minutes)"</label>
+                                <input id=format!("duration-{asset_id}") type="number" min="1" step="1"
+                                    data-testid="request-duration" required
+                                    prop:value=move || duration.get()
+                                    on:input=move |ev| duration.set(event_target_value(&ev))/>
+                            </div>
+                            <button type="submit" class="btn btn-primary" data-testid="request-submit"
+                                disabled=move || busy.get()>"Submit request"</button>
+                            <button type="button" class="btn btn-ghost-dark" on:click=move |_| form_open.set(false)>"Cancel"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })}
+    }
+}

@@ -1,0 +1,288 @@
+//! `/replay/:id`: plays a recording (asciicast v2) in a read-only terminal, with
+//! Play/Pause, seeking, speed, and the Keystrokes list (a click seeks to it).
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::html::Div;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use vigil_wire::api::Keystroke;
+
+use super::connect::NOT_AVAILABLE;
+use super::{ErrorBox, Loading};
+use crate::api::{self, ApiError};
+use crate::app::set_title;
+use crate::cast::{self, Cast};
+use crate::term::{Term, TermOptions};
+use crate::util;
+use crate::widgets::{local_time, KeystrokesPanel};
+
+const SPEEDS: [(&str, &str); 5] = [
+    ("0.5", "0.5×"),
+    ("1", "1×"),
+    ("2", "2×"),
+    ("4", "4×"),
+    ("8", "8×"),
+];
+
+#[component]
+pub fn ReplayPlayerPage() -> impl IntoView {
+    let params = use_params_map();
+    move || {
+        let id = params.with(|p| p.get("id")).unwrap_or_default();
+        view! { <ReplayLoader id/> }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Loaded {
+    Ready(Rc<Cast>),
+    Failed(String),
+}
+
+#[component]
+fn ReplayLoader(id: String) -> impl IntoView {
+    set_title("Replay");
+    let fetch_id = id.clone();
+    let recording = LocalResource::new(move || {
+        let id = fetch_id.clone();
+        async move {
+            match api::recording(&id).await {
+                Ok(text) => match cast::parse(&text) {
+                    Ok(c) => Loaded::Ready(Rc::new(c)),
+                    Err(e) => Loaded::Failed(format!("This recording cannot be played: {e}.")),
+                },
+                Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
+                Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
+            }
+        }
+    });
+    let meta_id = id.clone();
+    let meta = LocalResource::new(move || {
+        let id = meta_id.clone();
+        async move { api::session(&id).await.ok() }
+    });
+    let title = move || {
+        meta.get().flatten().map(|s| {
+            let when = local_time(s.started_at);
+            format!("{} on {} · {when}", s.user, s.asset_name)
+        })
+    };
+    view! {
+        <section class="page replay-page">
+            <header class="page-head">
+                <h1>"Replay"</h1>
+                <span class="muted">{title}</span>
+                <span class="spacer"></span>
+                <a class="btn btn-small" href="/replay">"Back to Replay Sessions"</a>
+            </header>
+            {move || match recording.get() {
+                None => view! { <Loading text="Loading the recording…"/> }.into_any(),
+                Some(Loaded::Failed(e)) => view! {
+                    <div class="alert alert-error" role="alert" data-testid="replay-error">{e}</div>
+                }.into_any(),
+                Some(Loaded::Ready(c)) => {
+                    let id = id.clone();
+                    view! { <ReplayPlayer cast=c id/> }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+struct Playback {
+    cast: Rc<Cast>,
+    term: Option<Term>,
+    /// Next event to play.
+    next: usize,
+    /// Current position, in recording milliseconds.
+    at_ms: f64,
+    /// `performance.now()` at the previous tick while playing.
+    last_tick: Option<f64>,
+}
+
+fn perf_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+#[component]
+fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
+    let duration_ms = cast.duration_ms;
+    let torn = cast.torn_tail;
+    let skipped = cast.skipped_lines;
+    let empty = cast.events.is_empty();
+    let pb = StoredValue::new_local(Playback {
+        cast,
+        term: None,
+        next: 0,
+        at_ms: 0.0,
+        last_tick: None,
+    });
+    let playing = RwSignal::new(false);
+    let at = RwSignal::new(0.0_f64);
+    let speed = RwSignal::new(1.0_f64);
+    let error = RwSignal::new(None::<String>);
+    let keys = RwSignal::new(Vec::<Keystroke>::new());
+    let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
+
+    spawn_local(async move {
+        match api::keystrokes(&id).await {
+            Ok(list) => {
+                let _ = keys.try_update(|k| util::merge_keystrokes(k, list));
+                let _ = keys_status.try_set(None);
+            }
+            Err(ApiError::Http {
+                status: 403 | 404, ..
+            }) => {
+                let _ = keys_status.try_set(Some("Keystrokes are not available to you.".into()));
+            }
+            Err(e) => {
+                let _ = keys_status.try_set(Some(format!("Could not load keystrokes: {e}")));
+            }
+        }
+    });
+
+    // Seeking: reset the terminal and write everything up to `t` in one go.
+    let seek = move |t: f64| {
+        let t = t.clamp(0.0, duration_ms);
+        pb.update_value(|p| {
+            let state = p.cast.seek(t);
+            if let Some(term) = &p.term {
+                term.reset();
+                term.resize(state.cols, state.rows);
+                term.write(&state.output);
+            }
+            p.next = state.next;
+            p.at_ms = t;
+            p.last_tick = None;
+        });
+        at.set(t);
+    };
+
+    let tick = move || {
+        if !playing.get_untracked() {
+            return;
+        }
+        let sp = speed.get_untracked();
+        let mut finished = false;
+        let mut pos = 0.0;
+        pb.update_value(|p| {
+            let now = perf_now();
+            let dt = p.last_tick.map_or(0.0, |l| now - l);
+            p.last_tick = Some(now);
+            p.at_ms = (p.at_ms + dt * sp).min(duration_ms);
+            let (out, resize, next) = p.cast.advance(p.next, p.at_ms);
+            if let Some(term) = &p.term {
+                if let Some((c, r)) = resize {
+                    term.resize(c, r);
+                }
+                term.write(&out);
+            }
+            p.next = next;
+            pos = p.at_ms;
+            finished = p.at_ms >= duration_ms;
+        });
+        at.set(pos);
+        if finished {
+            playing.set(false);
+        }
+    };
+    if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(40)) {
+        on_cleanup(move || handle.clear());
+    }
+
+    let toggle = move || {
+        if playing.get_untracked() {
+            playing.set(false);
+        } else {
+            if at.get_untracked() >= duration_ms {
+                seek(0.0);
+            }
+            pb.update_value(|p| p.last_tick = None);
+            playing.set(true);
+        }
+    };
+
+    let node = NodeRef::<Div>::new();
+    Effect::new(move |_| {
+        let Some(el) = node.get() else { return };
+        if pb.with_value(|p| p.term.is_some()) {
+            return;
+        }
+        match Term::open(
+            &el,
+            TermOptions {
+                read_only: true,
+                font_size: 14,
+                cursor_blink: false,
+            },
+        ) {
+            Ok(t) => {
+                pb.update_value(|p| {
+                    t.resize(p.cast.cols, p.cast.rows);
+                    p.term = Some(t);
+                });
+                seek(0.0);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+    on_cleanup(move || pb.update_value(|p| p.term = None));
+
+    let time_text = move || {
+        format!(
+            "{} / {}",
+            util::mmss(at.get() as u64),
+            util::mmss(duration_ms as u64)
+        )
+    };
+    view! {
+        {move || error.get().map(|e| view! { <ErrorBox message=e/> })}
+        {torn.then(|| view! {
+            <p class="alert alert-info" role="status">"The recording ends in an incomplete line (the session was cut short); it was skipped."</p>
+        })}
+        {(skipped > 0).then(|| view! {
+            <p class="alert alert-info" role="status">{format!("{skipped} unreadable line(s) of the recording were skipped.")}</p>
+        })}
+        {empty.then(|| view! { <p class="alert alert-info" role="status">"This recording has no output."</p> })}
+        <div class="replay-controls" role="group" aria-label="Playback">
+            <button type="button" class="btn btn-primary play" data-testid="replay-play"
+                aria-pressed=move || playing.get().to_string()
+                on:click=move |_| toggle()>
+                {move || if playing.get() { "Pause" } else { "Play" }}
+            </button>
+            <label class="sr-only" for="replay-seek">"Position"</label>
+            <input id="replay-seek" class="seek" type="range" data-testid="replay-seek"
+                min="0" max=duration_ms.ceil().to_string() step="100"
+                prop:value=move || at.get().round().to_string()
+                on:input=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                        seek(v);
+                    }
+                }/>
+            <span class="time mono" data-testid="replay-time" aria-live="off">{time_text}</span>
+            <label for="replay-speed">"Speed"</label>
+            <select id="replay-speed" data-testid="replay-speed"
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                        speed.set(v);
+                    }
+                }>
+                {SPEEDS.iter().map(|(v, label)| view! {
+                    <option value=*v selected=*v == "1">{*label}</option>
+                }).collect_view()}
+            </select>
+        </div>
+        <div class="player-body">
+            <div class="term-scroll">
+                <div class="term-host" data-testid="replay-terminal" node_ref=node></div>
+            </div>
+            <KeystrokesPanel keys selectable=true status=keys_status
+                on_pick=Callback::new(move |at_ms: u64| seek(at_ms as f64))/>
+        </div>
+    }
+}

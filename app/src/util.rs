@@ -1,0 +1,146 @@
+//! Small pure helpers: formatting, the keystroke log, URLs. Tested natively.
+
+use vigil_wire::api::Keystroke;
+
+/// `mm:ss` from milliseconds (minutes keep counting past 59: `75:02`).
+pub fn mmss(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{:02}:{:02}", s / 60, s % 60)
+}
+
+/// A duration as `m:ss` or `h:mm:ss`; negative durations show as `0:00`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Adds `k` to a log kept in `seq` order, ignoring one already there (the initial
+/// GET and the live stream overlap). Returns whether it was new.
+pub fn merge_keystroke(log: &mut Vec<Keystroke>, k: Keystroke) -> bool {
+    match log.binary_search_by_key(&k.seq, |x| x.seq) {
+        Ok(_) => false,
+        Err(pos) => {
+            log.insert(pos, k);
+            true
+        }
+    }
+}
+
+/// Merges a batch (for instance the initial GET) into the log.
+pub fn merge_keystrokes(log: &mut Vec<Keystroke>, batch: impl IntoIterator<Item = Keystroke>) {
+    for k in batch {
+        merge_keystroke(log, k);
+    }
+}
+
+/// The label of the Keystrokes sort toggle: the order currently shown.
+pub fn sort_label(newest_first: bool) -> &'static str {
+    if newest_first {
+        "Newest to Oldest"
+    } else {
+        "Oldest to Newest"
+    }
+}
+
+/// Where to go after logging in: only a local path of this app, never another
+/// origin (`//evil`, `https://…`) and never back to the login page.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.starts_with("/login")
+                && !n.starts_with("/api/") =>
+        {
+            n.to_string()
+        }
+        _ => "/active".to_string(),
+    }
+}
+
+/// The WebSocket URL for an API path, from the page's `location.protocol` and `host`.
+pub fn ws_url(page_protocol: &str, host: &str, path: &str) -> String {
+    let scheme = if page_protocol == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{host}{path}")
+}
+
+/// A request status as `(data-status value, label)`; the value is the wire name.
+pub fn status_label(status: vigil_wire::api::RequestStatus) -> (&'static str, &'static str) {
+    use vigil_wire::api::RequestStatus::*;
+    match status {
+        Pending => ("pending", "Pending"),
+        Approved => ("approved", "Approved"),
+        Denied => ("denied", "Denied"),
+        CheckedIn => ("checked_in", "Checked in"),
+        Expired => ("expired", "Expired"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ks(seq: u64) -> Keystroke {
+        Keystroke {
+            seq,
+            at_ms: seq * 100,
+            key: format!("k{seq}"),
+            raw: "61".into(),
+        }
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(mmss(0), "00:00");
+        assert_eq!(mmss(61_999), "01:01");
+        assert_eq!(mmss(75 * 60_000 + 2_000), "75:02");
+        assert_eq!(duration(-5), "0:00");
+        assert_eq!(duration(59_000), "0:59");
+        assert_eq!(duration(3_600_000 + 62_000), "1:01:02");
+    }
+
+    #[test]
+    fn keystroke_log_is_ordered_and_deduplicated() {
+        let mut log = Vec::new();
+        merge_keystrokes(&mut log, [ks(2), ks(0)]);
+        assert!(merge_keystroke(&mut log, ks(1)));
+        assert!(!merge_keystroke(&mut log, ks(2)));
+        merge_keystrokes(&mut log, [ks(3), ks(1)]);
+        assert_eq!(log.iter().map(|k| k.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(sort_label(false), "Oldest to Newest");
+        assert_eq!(sort_label(true), "Newest to Oldest");
+    }
+
+    #[test]
+    fn next_is_local_only() {
+        assert_eq!(safe_next(Some("/sessions/abc")), "/sessions/abc");
+        assert_eq!(safe_next(Some("/replay/x?y=1")), "/replay/x?y=1");
+        assert_eq!(safe_next(Some("//evil.example")), "/active");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/active");
+        assert_eq!(safe_next(Some("https://evil.example")), "/active");
+        assert_eq!(safe_next(Some("/login?next=/x")), "/active");
+        assert_eq!(safe_next(None), "/active");
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_page() {
+        assert_eq!(
+            ws_url("https:", "vigil.example:8443", "/api/v1/live"),
+            "wss://vigil.example:8443/api/v1/live"
+        );
+        assert_eq!(
+            ws_url("http:", "127.0.0.1:8080", "/api/v1/live"),
+            "ws://127.0.0.1:8080/api/v1/live"
+        );
+    }
+}

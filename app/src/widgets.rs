@@ -1,0 +1,194 @@
+//! Pieces shared by several pages: session controls, the Keystrokes panel, clocks.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vigil_wire::api::{Keystroke, Session};
+
+use crate::api::{self, SessionAction};
+use crate::util;
+
+/// Local date and time (`2024-05-01 13:04:05`) of a Unix-milliseconds timestamp.
+pub fn local_time(ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
+}
+
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A clock that ticks every second while the calling component lives.
+pub fn use_now() -> ReadSignal<i64> {
+    let (now, set_now) = signal(now_ms());
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            let _ = set_now.try_set(now_ms());
+        },
+        Duration::from_secs(1),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    now
+}
+
+/// Lock / Unlock, Terminate, Terminate and Cancel, as the session's `controls` allow.
+/// `on_done` gets the session as the relay returns it; `on_error` a message.
+#[component]
+pub fn SessionControlsBar(
+    #[prop(into)] session: Signal<Option<Session>>,
+    #[prop(into)] on_done: Callback<Session>,
+    #[prop(into)] on_error: Callback<String>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let act = move |action: SessionAction| {
+        let Some(id) = session.with_untracked(|s| s.as_ref().map(|s| s.id.clone())) else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = api::session_action(&id, action).await;
+            let _ = busy.try_set(false);
+            match result {
+                Ok(s) => on_done.run(s),
+                Err(e) => {
+                    let what = match action {
+                        SessionAction::Lock => "Lock",
+                        SessionAction::Unlock => "Unlock",
+                        SessionAction::Terminate => "Terminate",
+                        SessionAction::TerminateAndCancel => "Terminate and Cancel",
+                    };
+                    on_error.run(format!("{what} failed: {e}"));
+                }
+            }
+        });
+    };
+    let live = move || session.with(|s| s.as_ref().is_some_and(|s| s.ended_at.is_none()));
+    let controls = move || session.with(|s| s.as_ref().map(|s| (s.controls, s.locked)));
+    view! {
+        <div class="controls" role="group" aria-label="Session controls">
+            {move || {
+                let (c, locked) = controls()?;
+                if !live() {
+                    return None;
+                }
+                Some(view! {
+                    {c.lock.then(|| if locked {
+                        view! {
+                            <button type="button" class="btn btn-warn" data-testid="unlock-button"
+                                disabled=move || busy.get()
+                                on:click=move |_| act(SessionAction::Unlock)>"Unlock"</button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button type="button" class="btn btn-warn" data-testid="lock-button"
+                                disabled=move || busy.get()
+                                on:click=move |_| act(SessionAction::Lock)>"Lock"</button>
+                        }.into_any()
+                    })}
+                    {c.terminate.then(|| view! {
+                        <button type="button" class="btn btn-danger" data-testid="terminate-button"
+                            disabled=move || busy.get()
+                            on:click=move |_| act(SessionAction::Terminate)>"Terminate"</button>
+                    })}
+                    {c.terminate_and_cancel.then(|| view! {
+                        <button type="button" class="btn btn-danger" data-testid="terminate-cancel-button"
+                            disabled=move || busy.get()
+                            on:click=move |_| act(SessionAction::TerminateAndCancel)>"Terminate and Cancel"</button>
+                    })}
+                })
+            }}
+        </div>
+    }
+}
+
+/// The Keystrokes panel. While `selectable` is false the entries cannot be selected
+/// (CSS `user-select: none`). With `on_pick`, each entry is a button (replay: seek).
+#[component]
+pub fn KeystrokesPanel(
+    #[prop(into)] keys: Signal<Vec<Keystroke>>,
+    #[prop(into)] selectable: Signal<bool>,
+    #[prop(into)] status: Signal<Option<String>>,
+    #[prop(optional, into)] on_pick: Option<Callback<u64>>,
+) -> impl IntoView {
+    let newest_first = RwSignal::new(false);
+    let ordered = move || {
+        let mut v = keys.get();
+        if newest_first.get() {
+            v.reverse();
+        }
+        v
+    };
+    view! {
+        <section
+            class="keystrokes"
+            class:no-select=move || !selectable.get()
+            data-testid="keystrokes"
+            aria-labelledby="keystrokes-heading"
+        >
+            <div class="keystrokes-head">
+                <h2 id="keystrokes-heading">"Keystrokes"</h2>
+                <span class="count">{move || keys.with(Vec::len)}</span>
+                <button
+                    type="button"
+                    class="btn btn-small"
+                    data-testid="keystroke-sort"
+                    title="Change the order"
+                    on:click=move |_| newest_first.update(|n| *n = !*n)
+                >
+                    {move || util::sort_label(newest_first.get())}
+                </button>
+            </div>
+            {move || status.get().map(|s| view! { <p class="state">{s}</p> })}
+            <ol class="keystroke-list">
+                <For each=ordered key=|k| k.seq let:k>
+                    {
+                        let time = util::mmss(k.at_ms);
+                        let at = k.at_ms;
+                        let key = k.key.clone();
+                        let raw = k.raw.clone();
+                        match on_pick {
+                            Some(cb) => view! {
+                                <li data-testid="keystroke" class="keystroke">
+                                    <button type="button" class="keystroke-pick" title="Go to this moment"
+                                        on:click=move |_| cb.run(at)>
+                                        <span class="k-time">{time}</span>
+                                        <span class="k-key">{key}</span>
+                                        <span class="k-raw">{raw}</span>
+                                    </button>
+                                </li>
+                            }.into_any(),
+                            None => view! {
+                                <li data-testid="keystroke" class="keystroke">
+                                    <span class="k-time">{time}</span>
+                                    <span class="k-key">{key}</span>
+                                    <span class="k-raw">{raw}</span>
+                                </li>
+                            }.into_any(),
+                        }
+                    }
+                </For>
+            </ol>
+            {move || keys.with(Vec::is_empty).then(|| view! { <p class="empty">"No keystrokes yet."</p> })}
+        </section>
+    }
+}
+
+/// The pill that shows a session's connection state (`data-testid="session-status"`).
+#[component]
+pub fn StatusPill(#[prop(into)] status: Signal<&'static str>) -> impl IntoView {
+    view! {
+        <span class="pill" data-testid="session-status" data-status=move || status.get() role="status">
+            {move || status.get()}
+        </span>
+    }
+}
