@@ -259,7 +259,7 @@ async fn wait_output(ws: &mut Ws, pred: impl Fn(&[u8]) -> bool) -> Result<()> {
                 bail!("{code}: {message}")
             }
             ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
-            ServerMsg::Control(_) => {}
+            ServerMsg::Control(_) | ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
         }
     }
 }

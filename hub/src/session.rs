@@ -232,6 +232,10 @@ impl Session {
             // Input while locked is dropped: it is neither forwarded nor logged as a
             // keystroke, since the keystroke log is what reached the target.
             ClientMsg::Input(_) | ClientMsg::Control(ClientControl::Hello { .. }) => Vec::new(),
+            // Desktop messages mean nothing to a terminal session.
+            ClientMsg::Control(
+                ClientControl::Input { .. } | ClientControl::FrameDecoded { .. },
+            ) => Vec::new(),
         }
     }
 

@@ -18,6 +18,8 @@ pub enum DecodeError {
     Empty,
     #[error("unknown binary frame tag {0:#04x}")]
     UnknownTag(u8),
+    #[error("binary frame shorter than its header")]
+    Truncated,
     #[error("malformed control message: {0}")]
     Json(String),
 }
@@ -25,6 +27,11 @@ pub enum DecodeError {
 const TAG_OUTPUT: u8 = 0x01;
 const TAG_INPUT: u8 = 0x02;
 const TAG_SNAPSHOT: u8 = 0x03;
+/// Graphics PDU: `[tag][pdu]`.
+const TAG_GRAPHICS: u8 = 0x04;
+/// Graphics PDU ending a frame: `[tag][frame id, u32 big-endian][pdu]`.
+const TAG_GRAPHICS_FRAME_END: u8 = 0x05;
+const TAG_DESKTOP_SNAPSHOT: u8 = 0x06;
 
 fn tagged(tag: u8, bytes: &[u8]) -> Frame {
     let mut out = Vec::with_capacity(bytes.len() + 1);
@@ -73,6 +80,21 @@ impl ServerMsg {
         match self {
             ServerMsg::Output(bytes) => tagged(TAG_OUTPUT, bytes),
             ServerMsg::Snapshot(bytes) => tagged(TAG_SNAPSHOT, bytes),
+            ServerMsg::Graphics {
+                frame_end: None,
+                pdu,
+            } => tagged(TAG_GRAPHICS, pdu),
+            ServerMsg::Graphics {
+                frame_end: Some(id),
+                pdu,
+            } => {
+                let mut out = Vec::with_capacity(pdu.len() + 5);
+                out.push(TAG_GRAPHICS_FRAME_END);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(pdu);
+                Frame::Binary(out)
+            }
+            ServerMsg::DesktopSnapshot(bytes) => tagged(TAG_DESKTOP_SNAPSHOT, bytes),
             ServerMsg::Control(c) => json(c),
         }
     }
@@ -83,6 +105,19 @@ impl ServerMsg {
             Frame::Binary(b) => match split_tag(b)? {
                 (TAG_OUTPUT, rest) => Ok(ServerMsg::Output(rest.to_vec())),
                 (TAG_SNAPSHOT, rest) => Ok(ServerMsg::Snapshot(rest.to_vec())),
+                (TAG_GRAPHICS, rest) => Ok(ServerMsg::Graphics {
+                    frame_end: None,
+                    pdu: rest.to_vec(),
+                }),
+                (TAG_GRAPHICS_FRAME_END, rest) => {
+                    let (id, pdu) = rest.split_at_checked(4).ok_or(DecodeError::Truncated)?;
+                    let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+                    Ok(ServerMsg::Graphics {
+                        frame_end: Some(id),
+                        pdu: pdu.to_vec(),
+                    })
+                }
+                (TAG_DESKTOP_SNAPSHOT, rest) => Ok(ServerMsg::DesktopSnapshot(rest.to_vec())),
                 (tag, _) => Err(DecodeError::UnknownTag(tag)),
             },
         }
@@ -153,6 +188,24 @@ mod tests {
         let msgs = [
             ServerMsg::Output(vec![0x1b, b'[', b'H', 0xff]),
             ServerMsg::Snapshot(b"screen".to_vec()),
+            ServerMsg::Graphics {
+                frame_end: None,
+                pdu: vec![0, 1, 2],
+            },
+            ServerMsg::Graphics {
+                frame_end: Some(0xdead_beef),
+                pdu: vec![9],
+            },
+            ServerMsg::DesktopSnapshot(vec![0x78, 0x9c]),
+            ServerMsg::Control(ServerControl::DesktopActivated {
+                params: crate::desktop::DesktopParams {
+                    io_channel_id: 1003,
+                    user_channel_id: 1002,
+                    share_id: 0x103ea,
+                    width: 1024,
+                    height: 768,
+                },
+            }),
             ServerMsg::Control(ServerControl::Welcome {
                 version: 1,
                 participant: Participant::Observer,

@@ -7,9 +7,11 @@
 //! - [`live`]: messages on the WebSockets (a session's stream, the Active Sessions feed).
 //! - [`codec`]: how those messages map onto WebSocket text and binary frames.
 //! - [`keys`]: readable names for the bytes a terminal user types.
+//! - [`desktop`]: RDP activation parameters and typed input events.
 
 pub mod api;
 pub mod codec;
+pub mod desktop;
 pub mod keys;
 pub mod live;
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Keystroke, Session, SessionId};
+use crate::desktop::{DesktopParams, InputEvent};
 
 /// From the browser to the relay on a session stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,11 @@ pub enum ClientControl {
     Hello { version: u16 },
     /// The user's terminal changed size. Ignored from observers and while locked.
     Resize { cols: u16, rows: u16 },
+    /// Desktop input from the user. Dropped for observers and while locked.
+    Input { events: Vec<InputEvent> },
+    /// The browser has decoded the graphics up to the end of frame `frame_id`. Only the
+    /// user's reports pace the server (frame acknowledgements); observers' are ignored.
+    FrameDecoded { frame_id: u32 },
 }
 
 /// From the relay to the browser on a session stream.
@@ -35,6 +41,16 @@ pub enum ServerMsg {
     /// The whole current screen, sent once to a joiner before live output:
     /// the browser resets its terminal and writes it (binary frame).
     Snapshot(Vec<u8>),
+    /// One fast-path PDU of desktop graphics (binary frame). `frame_end` is set when the
+    /// PDU ends frame N: the user's browser reports it back with `FrameDecoded`.
+    Graphics {
+        frame_end: Option<u32>,
+        pdu: Vec<u8>,
+    },
+    /// A complete desktop picture for a joiner or a replay seek: fast-path PDUs
+    /// (RemoteFX headers, then the screen as uncompressed tiles), concatenated and
+    /// deflate-compressed (zlib format) (binary frame).
+    DesktopSnapshot(Vec<u8>),
     Control(ServerControl),
 }
 
@@ -65,6 +81,10 @@ pub enum ServerControl {
     },
     /// The target is connected and the stream is live.
     Connected,
+    /// A desktop session is (re)activated: (re)build the decoder with these values.
+    DesktopActivated {
+        params: DesktopParams,
+    },
     /// The user's terminal size as the target now has it.
     Resized {
         cols: u16,

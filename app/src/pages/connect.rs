@@ -87,6 +87,8 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.status.set("connected");
             }
         }
+        // Desktop graphics are drawn by the desktop view, not the terminal.
+        ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
         ServerMsg::Control(c) => match c {
             ServerControl::Welcome {
                 participant,
@@ -131,6 +133,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 }
                 ctx.detail.set(Some(message));
             }
+            ServerControl::DesktopActivated { .. } => {}
             ServerControl::Connected => {
                 if ctx.status.get_untracked() != "locked" {
                     ctx.status.set("connected");

@@ -113,6 +113,8 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             });
             live(ctx);
         }
+        // Desktop graphics are drawn by the desktop view, not the terminal.
+        ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
         ServerMsg::Control(c) => match c {
             ServerControl::Welcome {
                 session,
@@ -126,6 +128,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.status.set(if locked { "locked" } else { "connected" });
             }
             ServerControl::Connecting { .. } => ctx.status.set("connecting"),
+            ServerControl::DesktopActivated { .. } => {}
             ServerControl::Connected => live(ctx),
             ServerControl::Resized { cols, rows } => ctx.term(|t| t.resize(cols, rows)),
             ServerControl::Locked { .. } => {

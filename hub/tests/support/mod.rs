@@ -145,7 +145,7 @@ pub async fn until_control(
         match next(att).await? {
             ServerMsg::Output(b) | ServerMsg::Snapshot(b) => seen.extend(b),
             ServerMsg::Control(c) if want(&c) => return Ok(seen),
-            ServerMsg::Control(_) => {}
+            ServerMsg::Control(_) | ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
         }
     }
 }
@@ -159,7 +159,7 @@ pub async fn until_output(att: &mut Attachment, needle: &str) -> Result<()> {
             ServerMsg::Control(ServerControl::Ended { reason }) => {
                 bail!("ended ({reason}) before {needle:?}")
             }
-            ServerMsg::Control(_) => {}
+            ServerMsg::Control(_) | ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
         }
     }
     Ok(())

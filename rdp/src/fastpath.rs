@@ -1,0 +1,320 @@
+//! Fast-path helpers shared by the stream splitter and the screen: a cheap structural peek into
+//! fast-path output PDUs (no pixel decoding) and the encoders for PDUs the relay synthesises.
+
+use ironrdp_core::{decode_cursor, Decode as _, Encode as _, ReadCursor, WriteCursor};
+use ironrdp_pdu::codecs::rfx;
+use ironrdp_pdu::fast_path::{
+    EncryptionFlags, FastPathHeader, FastPathUpdate, FastPathUpdatePdu, Fragmentation, UpdateCode,
+};
+use ironrdp_pdu::geometry::ExclusiveRectangle;
+use ironrdp_pdu::surface_commands::{
+    ExtendedBitmapDataPdu, FrameAction, SurfaceBitsPdu, SurfaceCommand,
+};
+
+/// A fast-path PDU's length field has 15 bits; keep the payload of each fragment well below.
+pub(crate) const MAX_FRAGMENT: usize = 32_000;
+
+/// RemoteFX's codec id as negotiated by IronRDP's client capabilities.
+const CODEC_ID_REMOTEFX: u8 = 3;
+
+/// What one fast-path PDU told the peek.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct PeekResult {
+    /// Frame ids of the End frame markers completed by this PDU.
+    pub frame_ends: Vec<u32>,
+    /// The PDU carried bulk-compressed data, which this relay never negotiates.
+    pub compressed: bool,
+    /// The PDU could not be parsed.
+    pub malformed: bool,
+}
+
+/// Structural state of the fast-path stream: reassembly of fragmented updates (to see frame
+/// markers and RFX headers inside them) and the cached RemoteFX header blocks.
+///
+/// Both servers we test send TS_RFX_SYNC/CodecVersions/Channels/Context only in the first RFX
+/// message, so a decoder started later needs them replayed (see [`Peek::rfx_prelude`]).
+#[derive(Default)]
+pub(crate) struct Peek {
+    frag: Option<(UpdateCode, Vec<u8>)>,
+    rfx_context: Option<rfx::ContextPdu>,
+    rfx_channels: Option<rfx::ChannelsPdu>,
+}
+
+impl Peek {
+    /// Inside a First…Last fragment sequence: a fresh decoder must not start here.
+    pub fn in_fragment(&self) -> bool {
+        self.frag.is_some()
+    }
+
+    /// Forget everything (after a reactivation the server starts a new RFX stream).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    pub fn inspect(&mut self, pdu: &[u8]) -> PeekResult {
+        let mut result = PeekResult::default();
+        let mut cur = ReadCursor::new(pdu);
+        if decode_cursor::<FastPathHeader>(&mut cur).is_err() {
+            result.malformed = true;
+            return result;
+        }
+        while !cur.is_empty() {
+            let Ok(update) = decode_cursor::<FastPathUpdatePdu<'_>>(&mut cur) else {
+                result.malformed = true;
+                return result;
+            };
+            if update.compression_flags.is_some_and(|f| !f.is_empty()) {
+                result.compressed = true;
+            }
+            match update.fragmentation {
+                Fragmentation::Single => {
+                    self.frag = None;
+                    self.update(update.update_code, update.data, &mut result);
+                }
+                Fragmentation::First => {
+                    self.frag = Some((update.update_code, update.data.to_vec()))
+                }
+                Fragmentation::Next => match self.frag.as_mut() {
+                    Some((_, buf)) => buf.extend_from_slice(update.data),
+                    None => result.malformed = true,
+                },
+                Fragmentation::Last => match self.frag.take() {
+                    Some((code, mut buf)) => {
+                        buf.extend_from_slice(update.data);
+                        self.update(code, &buf, &mut result);
+                    }
+                    None => result.malformed = true,
+                },
+            }
+        }
+        result
+    }
+
+    fn update(&mut self, code: UpdateCode, data: &[u8], result: &mut PeekResult) {
+        // Only surface commands matter here; bitmaps, pointers and palettes carry no state
+        // a joiner's decoder could miss (caches and orders are negotiated off).
+        if code != UpdateCode::SurfaceCommands {
+            return;
+        }
+        let Ok(FastPathUpdate::SurfaceCommands(commands)) =
+            FastPathUpdate::decode_with_code(data, code)
+        else {
+            result.malformed = true;
+            return;
+        };
+        for command in commands {
+            match command {
+                SurfaceCommand::SetSurfaceBits(bits) | SurfaceCommand::StreamSurfaceBits(bits) => {
+                    if bits.extended_bitmap_data.codec_id == CODEC_ID_REMOTEFX {
+                        self.peek_rfx(bits.extended_bitmap_data.data);
+                    }
+                }
+                SurfaceCommand::FrameMarker(marker) => {
+                    if marker.frame_action == FrameAction::End {
+                        result.frame_ends.push(marker.frame_id.unwrap_or(0));
+                    }
+                }
+            }
+        }
+    }
+
+    fn peek_rfx(&mut self, data: &[u8]) {
+        let mut cur = ReadCursor::new(data);
+        while !cur.is_empty() {
+            let Ok(block) = rfx::Block::decode(&mut cur) else {
+                break;
+            };
+            match block {
+                rfx::Block::Channels(channels) => self.rfx_channels = Some(channels),
+                rfx::Block::CodecChannel(rfx::CodecChannel::Context(context)) => {
+                    self.rfx_context = Some(context)
+                }
+                // Headers come first in a message; once a frame starts there are none left.
+                rfx::Block::CodecChannel(rfx::CodecChannel::FrameBegin(_)) => break,
+                _ => {}
+            }
+        }
+    }
+
+    /// A one-PDU "prelude" for a fresh decoder: one SurfaceBits command carrying the cached RFX
+    /// Sync, CodecVersions, Channels and Context blocks plus an empty frame (no tiles). The
+    /// decoder stores the context and paints nothing. `None` when the stream is not RemoteFX.
+    pub fn rfx_prelude(&self) -> Option<Vec<u8>> {
+        let context = self.rfx_context.clone()?;
+        let channels = self.rfx_channels.clone()?;
+        let entropy_algorithm = context.entropy_algorithm;
+        let blocks = [
+            rfx::Block::Sync(rfx::SyncPdu),
+            rfx::Block::CodecVersions(rfx::CodecVersionsPdu),
+            rfx::Block::Channels(channels),
+            rfx::Block::CodecChannel(rfx::CodecChannel::Context(context)),
+            rfx::Block::CodecChannel(rfx::CodecChannel::FrameBegin(rfx::FrameBeginPdu {
+                index: 0,
+                number_of_regions: 1,
+            })),
+            rfx::Block::CodecChannel(rfx::CodecChannel::Region(rfx::RegionPdu {
+                rectangles: vec![rfx::RfxRectangle {
+                    x: 0,
+                    y: 0,
+                    width: 1,
+                    height: 1,
+                }],
+            })),
+            rfx::Block::CodecChannel(rfx::CodecChannel::TileSet(rfx::TileSetPdu {
+                entropy_algorithm,
+                quants: vec![rfx::Quant::default()],
+                tiles: vec![],
+            })),
+            rfx::Block::CodecChannel(rfx::CodecChannel::FrameEnd(rfx::FrameEndPdu)),
+        ];
+        let mut rfx_data = Vec::new();
+        for block in &blocks {
+            rfx_data.extend(ironrdp_core::encode_vec(block).ok()?);
+        }
+        let command = SurfaceCommand::SetSurfaceBits(SurfaceBitsPdu {
+            destination: ExclusiveRectangle {
+                left: 0,
+                top: 0,
+                right: 1,
+                bottom: 1,
+            },
+            extended_bitmap_data: ExtendedBitmapDataPdu {
+                bpp: 32,
+                codec_id: CODEC_ID_REMOTEFX,
+                width: 1,
+                height: 1,
+                header: None,
+                data: &rfx_data,
+            },
+        });
+        let payload = ironrdp_core::encode_vec(&command).ok()?;
+        wrap(UpdateCode::SurfaceCommands, &payload)
+            .ok()?
+            .into_iter()
+            .next()
+    }
+}
+
+/// Wrap an update payload as fast-path PDUs, fragmenting so each PDU stays below 0x7FFF bytes.
+pub(crate) fn wrap(
+    code: UpdateCode,
+    data: &[u8],
+) -> Result<Vec<Vec<u8>>, ironrdp_core::EncodeError> {
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![data]
+    } else {
+        data.chunks(MAX_FRAGMENT).collect()
+    };
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let fragmentation = match (last, i) {
+                (0, _) => Fragmentation::Single,
+                (_, 0) => Fragmentation::First,
+                (_, i) if i == last => Fragmentation::Last,
+                _ => Fragmentation::Next,
+            };
+            let update = FastPathUpdatePdu {
+                fragmentation,
+                update_code: code,
+                compression_flags: None,
+                compression_type: None,
+                data: chunk,
+            };
+            let update = ironrdp_core::encode_vec(&update)?;
+            let header = FastPathHeader::new(EncryptionFlags::empty(), update.len());
+            let mut out = vec![0u8; header.size() + update.len()];
+            let mut w = WriteCursor::new(&mut out);
+            header.encode(&mut w)?;
+            w.write_slice(&update);
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Encode an RGBA image region as uncompressed (codec NONE) 32 bpp SurfaceBits PDUs in 64×64
+/// tiles: the format any `fast_path::Processor` decodes without prior state.
+pub(crate) fn none_codec_tiles(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<Vec<Vec<u8>>, ironrdp_core::EncodeError> {
+    const TILE: usize = 64;
+    let mut out = Vec::new();
+    let mut px = Vec::with_capacity(TILE * TILE * 4);
+    for ty in (0..height).step_by(TILE) {
+        for tx in (0..width).step_by(TILE) {
+            let tw = TILE.min(width - tx);
+            let th = TILE.min(height - ty);
+            px.clear();
+            // Codec NONE is a bottom-up BGRX DIB.
+            for row in (0..th).rev() {
+                let off = ((ty + row) * width + tx) * 4;
+                for p in rgba[off..off + tw * 4].chunks_exact(4) {
+                    px.extend_from_slice(&[p[2], p[1], p[0], 0xff]);
+                }
+            }
+            #[allow(clippy::cast_possible_truncation)] // tiles lie inside a u16-sized desktop
+            let command = SurfaceCommand::SetSurfaceBits(SurfaceBitsPdu {
+                destination: ExclusiveRectangle {
+                    left: tx as u16,
+                    top: ty as u16,
+                    right: (tx + tw) as u16,
+                    bottom: (ty + th) as u16,
+                },
+                extended_bitmap_data: ExtendedBitmapDataPdu {
+                    bpp: 32,
+                    codec_id: 0,
+                    width: tw as u16,
+                    height: th as u16,
+                    header: None,
+                    data: &px,
+                },
+            });
+            let payload = ironrdp_core::encode_vec(&command)?;
+            out.extend(wrap(UpdateCode::SurfaceCommands, &payload)?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_fragments_large_payloads_below_the_fast_path_limit() {
+        let data = vec![7u8; 100_000];
+        let pdus = wrap(UpdateCode::Bitmap, &data).expect("wrap");
+        assert_eq!(pdus.len(), 4);
+        let mut peek = Peek::default();
+        for (i, pdu) in pdus.iter().enumerate() {
+            let info = ironrdp_pdu::find_size(pdu)
+                .expect("size")
+                .expect("complete");
+            assert_eq!(info.length, pdu.len());
+            assert!(pdu.len() <= 0x7FFF);
+            let r = peek.inspect(pdu);
+            assert!(!r.malformed);
+            assert_eq!(peek.in_fragment(), i + 1 < pdus.len());
+        }
+    }
+
+    #[test]
+    fn small_payload_is_a_single_pdu() {
+        let pdus = wrap(UpdateCode::Bitmap, &[1, 0, 0, 0]).expect("wrap");
+        assert_eq!(pdus.len(), 1);
+        let mut peek = Peek::default();
+        assert!(!peek.inspect(&pdus[0]).malformed);
+        assert!(!peek.in_fragment());
+    }
+
+    #[test]
+    fn garbage_is_reported_not_panicked_on() {
+        let mut peek = Peek::default();
+        assert!(peek.inspect(&[0x00]).malformed);
+        assert!(peek.inspect(&[0x00, 0x05, 0xff, 0xff, 0xff]).malformed);
+    }
+}

@@ -1,0 +1,252 @@
+//! Sans-IO input gate: typed input events from the user's browser → RDP input PDUs, with a
+//! keystroke log and Lock. Browsers never send raw input PDUs; everything upstream is built
+//! here from typed events, so a locked session provably sends nothing but the releases.
+
+use ironrdp_core::WriteBuf;
+use ironrdp_input::{Database, MouseButton, MousePosition, Operation, Scancode, WheelRotations};
+use ironrdp_pdu::input::fast_path::{
+    FastPathInput, FastPathInputEvent, KeyboardFlags as FpKeyFlags,
+};
+use ironrdp_pdu::input::scan_code::KeyboardFlags as ScanFlags;
+use ironrdp_pdu::input::sync::SyncToggleFlags;
+use ironrdp_pdu::input::unicode::KeyboardFlags as UnicodeFlags;
+use ironrdp_pdu::input::{
+    InputEvent as SlowEvent, InputEventPdu, ScanCodePdu, SyncPdu, UnicodePdu,
+};
+use ironrdp_pdu::rdp::headers::ShareDataPdu;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StreamError;
+use crate::SessionParams;
+
+/// The most events one fast-path input PDU may carry (its count is 4 bits).
+const MAX_EVENTS_PER_PDU: usize = 15;
+
+/// One user input event as the browser reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InputEvent {
+    /// A key by its PC/AT set-1 scancode. `key_text` is what the key produced in the browser
+    /// (e.g. "a", "Enter"); it is only logged, never sent.
+    Key {
+        scancode: u8,
+        extended: bool,
+        down: bool,
+        key_text: Option<String>,
+    },
+    MouseMove {
+        x: u16,
+        y: u16,
+    },
+    /// `button` uses the DOM numbering: 0 left, 1 middle, 2 right, 3 back, 4 forward.
+    MouseButton {
+        button: u8,
+        down: bool,
+    },
+    /// Wheel rotation in RDP units (120 per notch); positive is away from the user / right.
+    Wheel {
+        delta: i16,
+        horizontal: bool,
+    },
+}
+
+/// One keystroke-log line: what the relay sent to the target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeystrokeEntry {
+    pub scancode: u8,
+    pub extended: bool,
+    pub down: bool,
+    pub key_text: Option<String>,
+}
+
+/// The effects of one batch of input events.
+#[derive(Debug, Default)]
+pub struct InputOutput {
+    /// Framed PDUs for the server, in order.
+    pub to_server: Vec<Vec<u8>>,
+    /// One entry per key event that went upstream.
+    pub keystrokes: Vec<KeystrokeEntry>,
+    /// Events dropped because the session is locked (or the event was invalid).
+    pub dropped: usize,
+}
+
+pub struct InputGate {
+    db: Database,
+    params: SessionParams,
+    locked: bool,
+}
+
+impl InputGate {
+    pub fn new(params: &SessionParams) -> Self {
+        Self {
+            db: Database::new(),
+            params: params.clone(),
+            locked: false,
+        }
+    }
+
+    /// New activation values (after a reactivation): the encoding may change.
+    pub fn set_params(&mut self, params: &SessionParams) {
+        self.params = params.clone();
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    /// Translate events to input PDUs; nothing at all while locked.
+    pub fn handle(&mut self, events: &[InputEvent]) -> Result<InputOutput, StreamError> {
+        let mut out = InputOutput::default();
+        if self.locked {
+            out.dropped = events.len();
+            return Ok(out);
+        }
+        let mut fp_events = Vec::new();
+        for event in events {
+            let Some(op) = self.operation(event) else {
+                out.dropped += 1;
+                continue;
+            };
+            let produced = self.db.apply([op]);
+            if let InputEvent::Key {
+                scancode,
+                extended,
+                down,
+                key_text,
+            } = event
+            {
+                // Log only what actually goes upstream: the database suppresses a release of
+                // a key that is not down (and repeats are sent as presses).
+                if !produced.is_empty() {
+                    out.keystrokes.push(KeystrokeEntry {
+                        scancode: *scancode,
+                        extended: *extended,
+                        down: *down,
+                        key_text: key_text.clone(),
+                    });
+                }
+            }
+            fp_events.extend(produced);
+        }
+        out.to_server = self.encode(fp_events)?;
+        Ok(out)
+    }
+
+    /// Lock: release every key and button the relay forwarded as pressed (so nothing stays
+    /// held on the target), then drop all input until [`InputGate::unlock`].
+    pub fn lock(&mut self) -> Result<Vec<Vec<u8>>, StreamError> {
+        self.locked = true;
+        let releases: Vec<FastPathInputEvent> = self.db.release_all().into_iter().collect();
+        self.encode(releases)
+    }
+
+    pub fn unlock(&mut self) {
+        self.locked = false;
+    }
+
+    /// Releases for a disconnect (the same PDUs as `lock`, without locking).
+    pub fn release_all(&mut self) -> Result<Vec<Vec<u8>>, StreamError> {
+        let releases: Vec<FastPathInputEvent> = self.db.release_all().into_iter().collect();
+        self.encode(releases)
+    }
+
+    fn operation(&self, event: &InputEvent) -> Option<Operation> {
+        Some(match *event {
+            InputEvent::Key {
+                scancode,
+                extended,
+                down,
+                ..
+            } => {
+                let code = Scancode::from_u8(extended, scancode);
+                if down {
+                    Operation::KeyPressed(code)
+                } else {
+                    Operation::KeyReleased(code)
+                }
+            }
+            InputEvent::MouseMove { x, y } => Operation::MouseMove(MousePosition {
+                x: x.min(self.params.width.saturating_sub(1)),
+                y: y.min(self.params.height.saturating_sub(1)),
+            }),
+            InputEvent::MouseButton { button, down } => {
+                let button = MouseButton::from_web_button(button)?;
+                if down {
+                    Operation::MouseButtonPressed(button)
+                } else {
+                    Operation::MouseButtonReleased(button)
+                }
+            }
+            InputEvent::Wheel { delta, horizontal } => {
+                if horizontal && !self.params.horizontal_wheel() {
+                    return None;
+                }
+                Operation::WheelRotations(WheelRotations {
+                    is_vertical: !horizontal,
+                    rotation_units: delta,
+                })
+            }
+        })
+    }
+
+    /// Fast-path input when the server allows it, else slow-path Input PDUs.
+    fn encode(&self, events: Vec<FastPathInputEvent>) -> Result<Vec<Vec<u8>>, StreamError> {
+        let enc = |e: ironrdp_core::EncodeError| StreamError::Encode(e.to_string());
+        let mut pdus = Vec::new();
+        for chunk in events.chunks(MAX_EVENTS_PER_PDU) {
+            if self.params.fast_path_input() {
+                let pdu = FastPathInput::new(chunk.to_vec())
+                    .map_err(|e| StreamError::Encode(e.to_string()))?;
+                pdus.push(ironrdp_core::encode_vec(&pdu).map_err(enc)?);
+            } else {
+                let slow = InputEventPdu(chunk.iter().filter_map(to_slow_path).collect());
+                let mut w = WriteBuf::new();
+                ironrdp_pdu::rdp::headers::encode_share_data(
+                    self.params.user_channel_id,
+                    self.params.io_channel_id,
+                    self.params.share_id,
+                    ShareDataPdu::Input(slow),
+                    &mut w,
+                )
+                .map_err(enc)?;
+                pdus.push(w.into_inner());
+            }
+        }
+        Ok(pdus)
+    }
+}
+
+/// The slow-path equivalent of a fast-path input event (MS-RDPBCGR 2.2.8.1.1.3.1.1).
+fn to_slow_path(event: &FastPathInputEvent) -> Option<SlowEvent> {
+    Some(match event {
+        FastPathInputEvent::KeyboardEvent(flags, code) => {
+            let mut f = ScanFlags::empty();
+            f.set(ScanFlags::RELEASE, flags.contains(FpKeyFlags::RELEASE));
+            f.set(ScanFlags::EXTENDED, flags.contains(FpKeyFlags::EXTENDED));
+            f.set(ScanFlags::EXTENDED_1, flags.contains(FpKeyFlags::EXTENDED1));
+            SlowEvent::ScanCode(ScanCodePdu {
+                flags: f,
+                key_code: u16::from(*code),
+            })
+        }
+        FastPathInputEvent::UnicodeKeyboardEvent(flags, code) => SlowEvent::Unicode(UnicodePdu {
+            flags: if flags.contains(FpKeyFlags::RELEASE) {
+                UnicodeFlags::RELEASE
+            } else {
+                UnicodeFlags::empty()
+            },
+            unicode_code: *code,
+        }),
+        FastPathInputEvent::MouseEvent(m) => SlowEvent::Mouse(*m),
+        FastPathInputEvent::MouseEventEx(m) => SlowEvent::MouseX(*m),
+        FastPathInputEvent::MouseEventRel(m) => SlowEvent::MouseRel(*m),
+        FastPathInputEvent::SyncEvent(flags) => SlowEvent::Sync(SyncPdu {
+            flags: SyncToggleFlags::from_bits_truncate(u32::from(flags.bits())),
+        }),
+        FastPathInputEvent::QoeEvent(_) => return None,
+    })
+}
+
+#[cfg(test)]
+#[path = "input_tests.rs"]
+mod tests;

@@ -1,0 +1,278 @@
+//! The relay's decoded copy of a session's screen: fed the same fast-path PDUs as browsers,
+//! it serves late joiners (a snapshot any fresh decoder turns into the identical image),
+//! thumbnails and replay keyframes.
+
+use std::time::{Duration, Instant};
+
+use ironrdp_core::WriteBuf;
+use ironrdp_graphics::image_processing::PixelFormat;
+use ironrdp_session::fast_path;
+use ironrdp_session::image::DecodedImage;
+use tracing::debug;
+
+use crate::error::ScreenError;
+use crate::fastpath::{self, Peek};
+use crate::SessionParams;
+
+pub struct Screen {
+    processor: fast_path::Processor,
+    image: DecodedImage,
+    peek: Peek,
+    decode_time: Duration,
+    errors: u64,
+}
+
+/// A fresh browser-equivalent decoder for `params`: the exact construction the browser uses.
+pub fn decoder(params: &SessionParams) -> (fast_path::Processor, DecodedImage) {
+    let processor = fast_path::ProcessorBuilder {
+        io_channel_id: params.io_channel_id,
+        user_channel_id: params.user_channel_id,
+        share_id: params.share_id,
+        enable_server_pointer: false,
+        pointer_software_rendering: false,
+    }
+    .build();
+    (
+        processor,
+        DecodedImage::new(PixelFormat::RgbA32, params.width, params.height),
+    )
+}
+
+impl Screen {
+    pub fn new(params: &SessionParams) -> Self {
+        let (processor, image) = decoder(params);
+        Self {
+            processor,
+            image,
+            peek: Peek::default(),
+            decode_time: Duration::ZERO,
+            errors: 0,
+        }
+    }
+
+    /// Start over after a reactivation (the desktop size or channel ids may have changed).
+    pub fn reset(&mut self, params: &SessionParams) {
+        *self = Self::new(params);
+    }
+
+    /// Decode one fast-path PDU (an [`crate::Output::ToBrowsers`] payload). Decoding errors are
+    /// counted, not fatal: the copy recovers with the next repaint of the damaged area.
+    pub fn feed(&mut self, pdu: &[u8]) {
+        self.peek.inspect(pdu);
+        // The processor writes frame acks here; the relay's acks come from `Stream` instead.
+        let mut discard = WriteBuf::new();
+        let started = Instant::now();
+        let result = self
+            .processor
+            .process(&mut self.image, pdu, &mut discard, &mut None);
+        self.decode_time += started.elapsed();
+        if let Err(e) = result {
+            self.errors += 1;
+            debug!(error = %e, "relay screen decode error");
+        }
+    }
+
+    /// Total time spent decoding (CPU cost of keeping this copy).
+    pub fn decode_time(&self) -> Duration {
+        self.decode_time
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    pub fn width(&self) -> u16 {
+        self.image.width()
+    }
+
+    pub fn height(&self) -> u16 {
+        self.image.height()
+    }
+
+    /// RGBA pixels, row-major. The alpha channel is not meaningful (codecs leave it 0).
+    pub fn rgba(&self) -> &[u8] {
+        self.image.data()
+    }
+
+    pub fn at_fragment_boundary(&self) -> bool {
+        !self.peek.in_fragment()
+    }
+
+    /// Fast-path PDUs that bring a fresh decoder (built from the session's [`SessionParams`])
+    /// to this exact image: the cached RemoteFX prelude if the stream is RemoteFX (so the
+    /// joiner can decode the RFX updates that follow), then the image as 64×64 codec-NONE
+    /// tiles. Only at a fragment boundary: the next live PDU must start an update.
+    pub fn snapshot(&self) -> Result<Vec<Vec<u8>>, ScreenError> {
+        if self.peek.in_fragment() {
+            return Err(ScreenError::MidFragment);
+        }
+        let mut pdus = Vec::new();
+        if let Some(prelude) = self.peek.rfx_prelude() {
+            pdus.push(prelude);
+        }
+        let tiles = fastpath::none_codec_tiles(
+            self.image.data(),
+            usize::from(self.image.width()),
+            usize::from(self.image.height()),
+        )
+        .map_err(|e| ScreenError::Encode(e.to_string()))?;
+        pdus.extend(tiles);
+        Ok(pdus)
+    }
+
+    /// A PNG of the screen scaled down to at most `max_w` pixels wide (never up).
+    pub fn thumbnail_png(&self, max_w: u16) -> Result<Vec<u8>, ScreenError> {
+        let (w, h) = (
+            usize::from(self.image.width()),
+            usize::from(self.image.height()),
+        );
+        let tw = usize::from(max_w).clamp(1, w.max(1));
+        let th = (h * tw).div_ceil(w.max(1)).max(1);
+        let src = self.image.data();
+        let mut rgb = Vec::with_capacity(tw * th * 3);
+        // Box filter: average the source pixels each thumbnail pixel covers, so thin text and
+        // lines fade instead of flickering in and out as nearest-neighbour would.
+        for ty in 0..th {
+            let (y0, y1) = (ty * h / th, ((ty + 1) * h / th).max(ty * h / th + 1).min(h));
+            for tx in 0..tw {
+                let (x0, x1) = (tx * w / tw, ((tx + 1) * w / tw).max(tx * w / tw + 1).min(w));
+                let mut sum = [0u32; 3];
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        let i = (y * w + x) * 4;
+                        for (c, s) in sum.iter_mut().enumerate() {
+                            *s += u32::from(src[i + c]);
+                        }
+                    }
+                }
+                let n = u32::try_from((y1 - y0) * (x1 - x0))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+                #[allow(clippy::cast_possible_truncation)] // an average of u8 values
+                rgb.extend(sum.iter().map(|s| (s / n) as u8));
+            }
+        }
+        encode_png(&rgb, tw, th, png::ColorType::Rgb)
+    }
+
+    /// The full-size screen as PNG (for keyframes and debugging).
+    pub fn png(&self) -> Result<Vec<u8>, ScreenError> {
+        let rgb: Vec<u8> = self
+            .image
+            .data()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        encode_png(
+            &rgb,
+            usize::from(self.image.width()),
+            usize::from(self.image.height()),
+            png::ColorType::Rgb,
+        )
+    }
+}
+
+fn encode_png(
+    data: &[u8],
+    w: usize,
+    h: usize,
+    color: png::ColorType,
+) -> Result<Vec<u8>, ScreenError> {
+    let err = |e: png::EncodingError| ScreenError::Encode(e.to_string());
+    let mut out = Vec::new();
+    let w = u32::try_from(w).map_err(|e| ScreenError::Encode(e.to_string()))?;
+    let h = u32::try_from(h).map_err(|e| ScreenError::Encode(e.to_string()))?;
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(data).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}
+
+/// Pixels that differ in colour (alpha ignored) between two RGBA images of the same size.
+pub fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
+    a.chunks_exact(4)
+        .zip(b.chunks_exact(4))
+        .filter(|(p, q)| p[..3] != q[..3])
+        .count()
+        + a.len().abs_diff(b.len()) / 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(width: u16, height: u16) -> SessionParams {
+        SessionParams {
+            io_channel_id: 1003,
+            user_channel_id: 1002,
+            share_id: 0x103ea,
+            width,
+            height,
+            input_flags: 0,
+        }
+    }
+
+    /// A pattern with a different colour in every pixel, so any misplaced tile shows.
+    fn pattern(w: usize, h: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            for x in 0..w {
+                #[allow(clippy::cast_possible_truncation)]
+                v.extend_from_slice(&[(x * 7) as u8, (y * 3) as u8, ((x ^ y) * 5) as u8, 0xff]);
+            }
+        }
+        v
+    }
+
+    /// Feed an image through codec-NONE tiles into a Screen, snapshot it, decode the snapshot
+    /// in a fresh browser-equivalent decoder: both must hold the original image exactly.
+    /// The size is deliberately not a multiple of 64.
+    #[test]
+    fn snapshot_round_trip_reproduces_the_image() {
+        let (w, h) = (300usize, 200usize);
+        let p = params(300, 200);
+        let original = pattern(w, h);
+        let mut screen = Screen::new(&p);
+        for pdu in fastpath::none_codec_tiles(&original, w, h).expect("tiles") {
+            screen.feed(&pdu);
+        }
+        assert_eq!(screen.errors(), 0);
+        assert_eq!(differing_pixels(screen.rgba(), &original), 0);
+
+        let snapshot = screen.snapshot().expect("at a boundary");
+        let (mut joiner, mut image) = decoder(&p);
+        for pdu in &snapshot {
+            let mut out = WriteBuf::new();
+            joiner
+                .process(&mut image, pdu, &mut out, &mut None)
+                .expect("decodes");
+        }
+        assert_eq!(differing_pixels(image.data(), screen.rgba()), 0);
+    }
+
+    #[test]
+    fn snapshot_is_refused_inside_a_fragment() {
+        let p = params(64, 64);
+        let mut screen = Screen::new(&p);
+        // One update split across PDUs: stop after the first fragment.
+        let big = vec![0u8; 40_000];
+        let pdus = fastpath::wrap(ironrdp_pdu::fast_path::UpdateCode::Bitmap, &big).expect("wrap");
+        assert!(pdus.len() > 1);
+        screen.feed(&pdus[0]);
+        assert!(!screen.at_fragment_boundary());
+        assert!(matches!(screen.snapshot(), Err(ScreenError::MidFragment)));
+    }
+
+    #[test]
+    fn thumbnail_keeps_the_aspect_ratio() {
+        let p = params(1024, 768);
+        let screen = Screen::new(&p);
+        let png = screen.thumbnail_png(256).expect("png");
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let reader = decoder.read_info().expect("valid png");
+        assert_eq!((reader.info().width, reader.info().height), (256, 192));
+    }
+}
