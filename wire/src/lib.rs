@@ -8,12 +8,14 @@
 //! - [`codec`]: how those messages map onto WebSocket text and binary frames.
 //! - [`keys`]: readable names for the bytes a terminal user types.
 //! - [`desktop`]: RDP activation parameters and typed input events.
+//! - [`recording`]: the desktop recording format (written by the relay, replayed by the app).
 
 pub mod api;
 pub mod codec;
 pub mod desktop;
 pub mod keys;
 pub mod live;
+pub mod recording;
 
 /// Version of the WebSocket protocol. The relay refuses a `Hello` that names another.
 pub const PROTOCOL_VERSION: u16 = 1;

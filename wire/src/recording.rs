@@ -1,0 +1,243 @@
+//! Vigil's desktop (RDP) recording format, version 1. The relay writes it; the browser
+//! replays it with the same fast-path decoder as the live view.
+//!
+//! A file is [`MAGIC`] followed by records `[kind u8][t_ms u32 BE][len u32 BE][payload]`,
+//! appended and flushed one at a time, so a relay killed mid-session leaves a file that
+//! reads up to its last whole record ([`Reader`] stops at a torn tail).
+//!
+//! Seeking: at intervals the relay writes a [`Kind::Params`] record immediately followed
+//! by a [`Kind::Keyframe`]; a seek starts at such a `Params` record. The offsets of those
+//! records are also listed in an index ([`IndexEntry`], one JSON object a line in a file
+//! beside the recording), which the relay can rebuild by scanning when it is missing.
+
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 8] = b"VGDESK01";
+/// Size of a record's header.
+pub const HEADER_LEN: usize = 9;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// JSON [`crate::desktop::DesktopParams`]: (re)build the decoder.
+    Params = 1,
+    /// One fast-path graphics PDU.
+    Graphics = 2,
+    /// A complete picture: same payload as `ServerMsg::DesktopSnapshot` (zlib-compressed
+    /// fast-path PDUs). Always directly after a `Params` record.
+    Keyframe = 3,
+    /// UTF-8 text: `lock`, `unlock`, `terminate: …`.
+    Marker = 4,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        Some(match b {
+            1 => Kind::Params,
+            2 => Kind::Graphics,
+            3 => Kind::Keyframe,
+            4 => Kind::Marker,
+            _ => return None,
+        })
+    }
+}
+
+/// One line of the keyframe index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub t_ms: u32,
+    /// Byte offset of the `Params` record that starts the keyframe.
+    pub offset: u64,
+}
+
+/// What `GET /api/v1/sessions/{id}/recording/index` answers for a desktop recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingIndex {
+    pub duration_ms: u32,
+    /// Size in bytes of the recording file (whole records only).
+    pub size: u64,
+    pub keyframes: Vec<IndexEntry>,
+}
+
+/// Encodes one record.
+pub fn encode(kind: Kind, t_ms: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.push(kind as u8);
+    out.extend_from_slice(&t_ms.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&payload[..len as usize]);
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Offset of the record's first byte in the buffer the reader was given, plus the
+    /// reader's base offset.
+    pub offset: u64,
+    pub kind: Kind,
+    pub t_ms: u32,
+    pub payload: &'a [u8],
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("not a Vigil desktop recording")]
+    BadMagic,
+    #[error("unknown record kind {kind} at offset {offset}")]
+    UnknownKind { kind: u8, offset: u64 },
+}
+
+/// Iterates over the whole records of a buffer. The buffer may start at the file's
+/// beginning ([`Reader::file`], which checks the magic) or at any record boundary
+/// ([`Reader::at`], e.g. a keyframe offset fetched with an HTTP range). A torn last
+/// record ends the iteration; [`Reader::consumed`] tells how far it got.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: u64,
+}
+
+impl<'a> Reader<'a> {
+    pub fn file(buf: &'a [u8]) -> Result<Reader<'a>, FormatError> {
+        if buf.len() < MAGIC.len() || &buf[..MAGIC.len()] != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        Ok(Reader {
+            buf,
+            pos: MAGIC.len(),
+            base: 0,
+        })
+    }
+
+    /// `buf` starts at byte `base` of the file, on a record boundary.
+    pub fn at(buf: &'a [u8], base: u64) -> Reader<'a> {
+        Reader { buf, pos: 0, base }
+    }
+
+    /// Bytes of `buf` consumed by whole records so far.
+    pub fn consumed(&self) -> usize {
+        self.pos
+    }
+
+    pub fn next_record(&mut self) -> Result<Option<Record<'a>>, FormatError> {
+        let rest = &self.buf[self.pos..];
+        if rest.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let offset = self.base + self.pos as u64;
+        let kind = Kind::from_u8(rest[0]).ok_or(FormatError::UnknownKind {
+            kind: rest[0],
+            offset,
+        })?;
+        let t_ms = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]);
+        let len = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) as usize;
+        let Some(payload) = rest.get(HEADER_LEN..HEADER_LEN + len) else {
+            return Ok(None);
+        };
+        self.pos += HEADER_LEN + len;
+        Ok(Some(Record {
+            offset,
+            kind,
+            t_ms,
+            payload,
+        }))
+    }
+}
+
+/// Rebuilds the index of a recording by scanning it (for a file whose index is missing
+/// or torn). Returns the index and the duration.
+pub fn scan_index(file: &[u8]) -> Result<RecordingIndex, FormatError> {
+    let mut reader = Reader::file(file)?;
+    let mut keyframes = Vec::new();
+    let mut duration_ms = 0;
+    let mut pending_params: Option<IndexEntry> = None;
+    while let Some(r) = reader.next_record()? {
+        duration_ms = duration_ms.max(r.t_ms);
+        match r.kind {
+            Kind::Params => {
+                pending_params = Some(IndexEntry {
+                    t_ms: r.t_ms,
+                    offset: r.offset,
+                })
+            }
+            Kind::Keyframe => keyframes.extend(pending_params.take()),
+            _ => pending_params = None,
+        }
+    }
+    let size = reader.consumed() as u64;
+    Ok(RecordingIndex {
+        duration_ms,
+        size,
+        keyframes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(records: &[(Kind, u32, &[u8])]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for (k, t, p) in records {
+            out.extend(encode(*k, *t, p));
+        }
+        out
+    }
+
+    #[test]
+    fn records_round_trip_and_a_torn_tail_is_ignored() {
+        let mut f = file(&[
+            (Kind::Params, 0, b"{}"),
+            (Kind::Keyframe, 0, b"kf"),
+            (Kind::Graphics, 40, b"pdu"),
+        ]);
+        let whole = f.len();
+        f.extend(&encode(Kind::Graphics, 80, b"torn")[..6]);
+        let mut r = Reader::file(&f).expect("magic");
+        let kinds: Vec<_> = std::iter::from_fn(|| r.next_record().ok().flatten())
+            .map(|r| (r.kind, r.t_ms))
+            .collect();
+        assert_eq!(
+            kinds,
+            [(Kind::Params, 0), (Kind::Keyframe, 0), (Kind::Graphics, 40)]
+        );
+        assert_eq!(r.consumed(), whole);
+    }
+
+    #[test]
+    fn index_finds_keyframes_and_reader_starts_at_one() {
+        let f = file(&[
+            (Kind::Params, 0, b"{}"),
+            (Kind::Keyframe, 0, b"a"),
+            (Kind::Graphics, 500, b"g"),
+            (Kind::Marker, 700, b"lock"),
+            (Kind::Params, 10_000, b"{}"),
+            (Kind::Keyframe, 10_000, b"b"),
+            (Kind::Graphics, 12_000, b"h"),
+        ]);
+        let idx = scan_index(&f).expect("scan");
+        assert_eq!(idx.duration_ms, 12_000);
+        assert_eq!(idx.keyframes.len(), 2);
+        assert_eq!(idx.size as usize, f.len());
+        let second = idx.keyframes[1];
+        let mut r = Reader::at(&f[second.offset as usize..], second.offset);
+        let first = r.next_record().expect("ok").expect("record");
+        assert_eq!(
+            (first.kind, first.t_ms, first.offset),
+            (Kind::Params, 10_000, second.offset)
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert_eq!(Reader::file(b"nope").err(), Some(FormatError::BadMagic));
+        let mut f = MAGIC.to_vec();
+        f.extend([9u8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut r = Reader::file(&f).expect("magic");
+        assert!(matches!(
+            r.next_record(),
+            Err(FormatError::UnknownKind { kind: 9, .. })
+        ));
+    }
+}
