@@ -233,6 +233,47 @@ pub async fn recording(id: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Decode(e.to_string()))
 }
 
+/// The keyframe index of a desktop recording.
+pub async fn recording_index(id: &str) -> Result<vigil_wire::recording::RecordingIndex, ApiError> {
+    get(&format!("/sessions/{}/recording/index", seg(id))).await
+}
+
+/// Bytes `start..end` (end exclusive) of a recording, with an HTTP Range request. A relay
+/// that ignores the range answers 200 with the whole file: the span is cut out of it.
+pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, ApiError> {
+    let range = format!("bytes={}-{}", start, end.saturating_sub(1));
+    let resp = check(
+        Request::get(&recording_url(id))
+            .header("Range", &range)
+            .send()
+            .await,
+    )
+    .await?;
+    let partial = resp.status() == 206;
+    let bytes = resp
+        .binary()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    if partial {
+        return Ok(bytes);
+    }
+    let (s, e) = (
+        usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len()),
+        usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len()),
+    );
+    Ok(bytes[s..e.max(s)].to_vec())
+}
+
+/// A whole recording as bytes.
+pub async fn recording_bytes(id: &str) -> Result<Vec<u8>, ApiError> {
+    let resp = check(Request::get(&recording_url(id)).send().await).await?;
+    resp.binary()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
 /// The path of a session's stream WebSocket.
 pub fn stream_path(id: &str) -> String {
     url(&format!("/sessions/{}/stream", seg(id)))

@@ -9,8 +9,8 @@ use vigil_wire::api::Me;
 
 use crate::api;
 use crate::pages::{
-    active::ActivePage, assets::AssetsPage, connect::ConnectPage, login::LoginPage,
-    player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
+    active::ActivePage, assets::AssetsPage, bench::BenchPage, connect::ConnectPage,
+    login::LoginPage, player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
     requests::RequestsPage,
 };
 
@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/requests") view=|| view! { <Protected><RequestsPage/></Protected> }/>
                         <Route path=path!("/sessions/:id") view=|| view! { <Protected><PlayerPage/></Protected> }/>
                         <Route path=path!("/replay/:id") view=|| view! { <Protected><ReplayPlayerPage/></Protected> }/>
+                        <Route path=path!("/bench/decode/:id") view=|| view! { <Protected><BenchPage/></Protected> }/>
                         <Route path=path!("/connect/:id") view=|| view! { <Protected><ConnectPage/></Protected> }/>
                     </Routes>
                 </main>

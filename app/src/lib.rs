@@ -7,6 +7,7 @@
 //!   and one module per page under `pages`.
 
 pub mod cast;
+pub mod desktop;
 pub mod util;
 
 #[cfg(target_arch = "wasm32")]

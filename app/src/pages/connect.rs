@@ -8,12 +8,13 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use vigil_wire::api::Session;
+use vigil_wire::api::{Protocol, Session};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
 use crate::api;
 use crate::app::set_title;
+use crate::desktop::view::{Desktop, DesktopView};
 use crate::term::{Term, TermOptions};
 use crate::widgets::StatusPill;
 use crate::ws::{Socket, SocketEvent};
@@ -42,6 +43,9 @@ struct Ctx {
     participant: RwSignal<Option<Participant>>,
     term: StoredValue<Option<Term>, LocalStorage>,
     socket: StoredValue<Option<Socket>, LocalStorage>,
+    /// The session is a desktop (RDP): the canvas replaces the terminal.
+    rdp: RwSignal<bool>,
+    desktop: Desktop,
 }
 
 impl Ctx {
@@ -68,6 +72,10 @@ impl Ctx {
     fn is_user(&self) -> bool {
         self.participant.get_untracked() != Some(Participant::Observer)
     }
+
+    fn is_rdp(&self) -> bool {
+        self.rdp.get_untracked()
+    }
 }
 
 fn handle(ctx: Ctx, msg: ServerMsg) {
@@ -87,8 +95,24 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.status.set("connected");
             }
         }
-        // Desktop graphics are drawn by the desktop view, not the terminal.
-        ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
+        ServerMsg::Graphics { frame_end, pdu } => {
+            ctx.desktop.graphics(&pdu, frame_end.is_some());
+            // Only the user's reports pace the server; observers never send them.
+            if let Some(frame_id) = frame_end {
+                if ctx.participant.get_untracked() == Some(Participant::User) && !ctx.finished() {
+                    ctx.send(ClientMsg::Control(ClientControl::FrameDecoded { frame_id }));
+                }
+            }
+            if ctx.status.get_untracked() == "connecting" {
+                ctx.status.set("connected");
+            }
+        }
+        ServerMsg::DesktopSnapshot(zlib) => {
+            ctx.desktop.snapshot(&zlib);
+            if ctx.status.get_untracked() == "connecting" {
+                ctx.status.set("connected");
+            }
+        }
         ServerMsg::Control(c) => match c {
             ServerControl::Welcome {
                 participant,
@@ -98,7 +122,13 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ..
             } => {
                 ctx.participant.set(Some(participant));
-                set_title(&format!("{} — terminal", session.asset_name));
+                let rdp = session.protocol == Protocol::Rdp;
+                ctx.rdp.set(rdp);
+                set_title(&format!(
+                    "{} — {}",
+                    session.asset_name,
+                    if rdp { "desktop" } else { "terminal" }
+                ));
                 let locked = session.locked;
                 let lock_message = match session.protocol {
                     vigil_wire::api::Protocol::Ssh => vigil_wire::SSH_LOCK_MESSAGE,
@@ -109,7 +139,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                     ctx.term(|t| t.set_read_only(true));
                     ctx.detail
                         .set(Some("You are watching this session (read-only).".into()));
-                } else {
+                } else if !rdp {
                     // Tell the target our real size if the launch guessed another.
                     ctx.term(|t| {
                         if (t.cols(), t.rows()) != (cols, rows) {
@@ -133,13 +163,22 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 }
                 ctx.detail.set(Some(message));
             }
-            ServerControl::DesktopActivated { .. } => {}
+            ServerControl::DesktopActivated { params } => {
+                ctx.rdp.set(true);
+                ctx.desktop.activate(&params);
+            }
             ServerControl::Connected => {
                 if ctx.status.get_untracked() != "locked" {
                     ctx.status.set("connected");
                 }
                 ctx.detail.set(None);
-                ctx.term(|t| t.focus());
+                if ctx.is_rdp() {
+                    if let Some(c) = ctx.desktop.canvas_element() {
+                        let _ = c.focus();
+                    }
+                } else {
+                    ctx.term(|t| t.focus());
+                }
             }
             ServerControl::Resized { .. } => {}
             ServerControl::Locked { message } => {
@@ -268,6 +307,8 @@ fn ConnectView(id: String) -> impl IntoView {
         participant: RwSignal::new(None),
         term: StoredValue::new_local(None),
         socket: StoredValue::new_local(None),
+        rdp: RwSignal::new(false),
+        desktop: Desktop::new(),
     };
     let node = NodeRef::<Div>::new();
     Effect::new(move |_| {
@@ -294,12 +335,12 @@ fn ConnectView(id: String) -> impl IntoView {
             leptos::logging::warn!("{e}");
         }
         term.on_data(move |data| {
-            if !ctx.finished() && ctx.is_user() {
+            if !ctx.finished() && ctx.is_user() && !ctx.is_rdp() {
                 ctx.send(ClientMsg::Input(data.into_bytes()));
             }
         });
         term.on_resize(move |cols, rows| {
-            if !ctx.finished() && ctx.is_user() {
+            if !ctx.finished() && ctx.is_user() && !ctx.is_rdp() {
                 ctx.send(ClientMsg::Control(ClientControl::Resize { cols, rows }));
             }
         });
@@ -323,6 +364,19 @@ fn ConnectView(id: String) -> impl IntoView {
             None => "Terminal".to_string(),
         })
     };
+    let locked = Signal::derive(move || ctx.lock.with(Option::is_some));
+    // Input goes out only from the user, while the session is live and not locked.
+    let capture = Signal::derive(move || {
+        ctx.participant.get() == Some(Participant::User)
+            && ctx.lock.with(Option::is_none)
+            && ctx.ended.with(Option::is_none)
+            && !matches!(ctx.status.get(), "error" | "unavailable" | "disconnected")
+    });
+    let on_input = Callback::new(move |events: Vec<vigil_wire::desktop::InputEvent>| {
+        if !ctx.finished() && ctx.is_user() && ctx.lock.with_untracked(Option::is_none) {
+            ctx.send(ClientMsg::Control(ClientControl::Input { events }));
+        }
+    });
     view! {
         <section class="term-page">
             <div class="term-bar">
@@ -350,7 +404,12 @@ fn ConnectView(id: String) -> impl IntoView {
                     })}
                 </div>
             })}
-            <div class="term-host term-fill" data-testid="terminal" node_ref=node></div>
+            <div class="term-host term-fill" class:hidden=move || ctx.rdp.get() data-testid="terminal" node_ref=node></div>
+            {move || ctx.rdp.get().then(|| view! {
+                <div class="desktop-fill">
+                    <DesktopView desktop=ctx.desktop testid="desktop-canvas" locked capture on_input/>
+                </div>
+            })}
         </section>
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod active;
 pub mod assets;
+pub mod bench;
 pub mod connect;
+pub mod desktop_replay;
 pub mod login;
 pub mod player;
 pub mod replay;

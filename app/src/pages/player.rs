@@ -4,7 +4,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use vigil_wire::api::{Keystroke, Session};
+use vigil_wire::api::{Keystroke, Protocol, Session};
 use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
@@ -12,6 +12,7 @@ use super::connect::NOT_AVAILABLE;
 use super::{ErrorBox, Loading};
 use crate::api::{self, ApiError};
 use crate::app::set_title;
+use crate::desktop::view::{Desktop, DesktopView};
 use crate::term::{Term, TermOptions};
 use crate::util;
 use crate::widgets::{
@@ -66,6 +67,9 @@ struct Ctx {
     keys: RwSignal<Vec<Keystroke>>,
     term: StoredValue<Option<Term>, LocalStorage>,
     socket: StoredValue<Option<Socket>, LocalStorage>,
+    /// Desktop sessions are drawn here instead of a terminal. Observers never send input
+    /// or frame acknowledgements.
+    desktop: Desktop,
 }
 
 impl Ctx {
@@ -113,8 +117,14 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             });
             live(ctx);
         }
-        // Desktop graphics are drawn by the desktop view, not the terminal.
-        ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
+        ServerMsg::Graphics { frame_end, pdu } => {
+            ctx.desktop.graphics(&pdu, frame_end.is_some());
+            live(ctx);
+        }
+        ServerMsg::DesktopSnapshot(zlib) => {
+            ctx.desktop.snapshot(&zlib);
+            live(ctx);
+        }
         ServerMsg::Control(c) => match c {
             ServerControl::Welcome {
                 session,
@@ -128,7 +138,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.status.set(if locked { "locked" } else { "connected" });
             }
             ServerControl::Connecting { .. } => ctx.status.set("connecting"),
-            ServerControl::DesktopActivated { .. } => {}
+            ServerControl::DesktopActivated { params } => ctx.desktop.activate(&params),
             ServerControl::Connected => live(ctx),
             ServerControl::Resized { cols, rows } => ctx.term(|t| t.resize(cols, rows)),
             ServerControl::Locked { .. } => {
@@ -223,7 +233,9 @@ fn LivePlayer(initial: Session) -> impl IntoView {
         keys: RwSignal::new(Vec::new()),
         term: StoredValue::new_local(None),
         socket: StoredValue::new_local(None),
+        desktop: Desktop::new(),
     };
+    let rdp = ctx.session.with_untracked(|s| s.protocol == Protocol::Rdp);
     let now = use_now();
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
     let action_error = RwSignal::new(None::<String>);
@@ -247,7 +259,10 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     });
 
     let node = NodeRef::<Div>::new();
-    if !was_ended {
+    if !was_ended && rdp {
+        // The canvas mounts with the view; decoding starts before it does.
+        open_stream(ctx);
+    } else if !was_ended {
         Effect::new(move |_| {
             let Some(el) = node.get() else { return };
             if ctx.term.with_value(Option::is_some) {
@@ -331,7 +346,10 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             {move || ctx.error.get().map(|e| view! { <div class="banner banner-error" data-testid="session-error" role="alert">{e}</div> })}
             <div class="player-body">
                 <div class="term-scroll">
-                    {(!was_ended).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=node></div> })}
+                    {(!was_ended && !rdp).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=node></div> })}
+                    {(!was_ended && rdp).then(|| view! {
+                        <DesktopView desktop=ctx.desktop testid="player-canvas" locked=false capture=false/>
+                    })}
                 </div>
                 <KeystrokesPanel keys=ctx.keys selectable=Signal::derive(move || !active.get()) status=keys_status/>
             </div>

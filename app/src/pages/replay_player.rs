@@ -8,9 +8,11 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use vigil_wire::api::Keystroke;
+use vigil_wire::api::{Keystroke, Protocol};
+use vigil_wire::recording::RecordingIndex;
 
 use super::connect::NOT_AVAILABLE;
+use super::desktop_replay::DesktopReplay;
 use super::{ErrorBox, Loading};
 use crate::api::{self, ApiError};
 use crate::app::set_title;
@@ -19,7 +21,7 @@ use crate::term::{Term, TermOptions};
 use crate::util;
 use crate::widgets::{local_time, KeystrokesPanel};
 
-const SPEEDS: [(&str, &str); 5] = [
+pub(crate) const SPEEDS: [(&str, &str); 5] = [
     ("0.5", "0.5×"),
     ("1", "1×"),
     ("2", "2×"),
@@ -39,6 +41,8 @@ pub fn ReplayPlayerPage() -> impl IntoView {
 #[derive(Debug, Clone)]
 enum Loaded {
     Ready(Rc<Cast>),
+    /// A desktop (RDP) recording: its keyframe index; spans are fetched while playing.
+    Desktop(Rc<RecordingIndex>),
     Failed(String),
 }
 
@@ -49,6 +53,15 @@ fn ReplayLoader(id: String) -> impl IntoView {
     let recording = LocalResource::new(move || {
         let id = fetch_id.clone();
         async move {
+            if let Ok(s) = api::session(&id).await {
+                if s.protocol == Protocol::Rdp {
+                    return match api::recording_index(&id).await {
+                        Ok(i) => Loaded::Desktop(Rc::new(i)),
+                        Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
+                        Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
+                    };
+                }
+            }
             match api::recording(&id).await {
                 Ok(text) => match cast::parse(&text) {
                     Ok(c) => Loaded::Ready(Rc::new(c)),
@@ -83,6 +96,10 @@ fn ReplayLoader(id: String) -> impl IntoView {
                 Some(Loaded::Failed(e)) => view! {
                     <div class="alert alert-error" role="alert" data-testid="replay-error">{e}</div>
                 }.into_any(),
+                Some(Loaded::Desktop(i)) => {
+                    let id = id.clone();
+                    view! { <DesktopReplay index=i id/> }.into_any()
+                }
                 Some(Loaded::Ready(c)) => {
                     let id = id.clone();
                     view! { <ReplayPlayer cast=c id/> }.into_any()

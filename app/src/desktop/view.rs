@@ -1,0 +1,549 @@
+//! The desktop view shared by the live pages, the replay and the decode benchmark: a
+//! [`Desktop`] (decoder + canvas + timing stats) and the [`DesktopView`] component
+//! (canvas, lock overlay, hidden stats, and for the user the input capture).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::html::Canvas as CanvasTag;
+use leptos::prelude::*;
+use vigil_wire::desktop::{DesktopParams, InputEvent};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    AddEventListenerOptions, Event, EventTarget, HtmlCanvasElement, KeyboardEvent, MouseEvent,
+    WheelEvent,
+};
+
+use super::canvas::Canvas;
+use super::decoder::{coalesce, Decoder, Rect};
+use super::input::{key_text, scancode, to_desktop, ClientBox, WheelAcc};
+
+pub fn perf_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+/// Running decode+draw timings, published as JSON for tests (`decode-stats`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Graphics PDUs decoded (snapshots and keyframes are counted apart).
+    pub pdus: u64,
+    /// Graphics PDUs that ended a frame (`frame_end` set).
+    pub frames: u64,
+    /// Decode + draw time of those PDUs.
+    pub total_ms: f64,
+    pub max_ms: f64,
+    pub snapshots: u64,
+    pub snapshot_max_ms: f64,
+    pub errors: u64,
+}
+
+impl Stats {
+    pub fn json(&self) -> String {
+        format!(
+            r#"{{"pdus":{},"frames":{},"total_ms":{:.3},"max_ms":{:.3},"snapshots":{},"snapshot_max_ms":{:.3},"errors":{}}}"#,
+            self.pdus,
+            self.frames,
+            self.total_ms,
+            self.max_ms,
+            self.snapshots,
+            self.snapshot_max_ms,
+            self.errors
+        )
+    }
+}
+
+#[derive(Default)]
+struct Engine {
+    decoder: Option<Decoder>,
+    canvas: Option<Canvas>,
+    /// Off while a seek replays records: the picture is drawn once at the end.
+    quiet: bool,
+    dirty: Vec<Rect>,
+    stats: Stats,
+}
+
+impl Engine {
+    fn flush(&mut self) {
+        if self.quiet {
+            self.dirty.clear();
+            return;
+        }
+        coalesce(&mut self.dirty);
+        if let (Some(d), Some(c)) = (&self.decoder, &mut self.canvas) {
+            c.draw(d, &self.dirty);
+        }
+        self.dirty.clear();
+    }
+}
+
+/// A desktop picture: decoder, canvas and stats. Decodes even before its canvas is
+/// mounted; attaching draws what it has.
+#[derive(Clone, Copy)]
+pub struct Desktop {
+    engine: StoredValue<Engine, LocalStorage>,
+    pub stats: RwSignal<String>,
+    pub size: RwSignal<Option<(u16, u16)>>,
+}
+
+impl Default for Desktop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Desktop {
+    pub fn new() -> Self {
+        Desktop {
+            engine: StoredValue::new_local(Engine::default()),
+            stats: RwSignal::new(Stats::default().json()),
+            size: RwSignal::new(None),
+        }
+    }
+
+    pub fn attach(&self, el: HtmlCanvasElement) -> Result<(), String> {
+        let canvas = Canvas::new(el)?;
+        self.engine.update_value(|e| {
+            e.canvas = Some(canvas);
+            if let Some(d) = &e.decoder {
+                e.dirty.push(d.full());
+            }
+            e.flush();
+        });
+        Ok(())
+    }
+
+    pub fn detach(&self) {
+        let _ = self.engine.try_update_value(|e| e.canvas = None);
+    }
+
+    pub fn canvas_element(&self) -> Option<HtmlCanvasElement> {
+        self.engine
+            .try_with_value(|e| e.canvas.as_ref().map(|c| c.element().clone()))
+            .flatten()
+    }
+
+    /// (Re)builds the decoder for `params` (a blank picture until the next snapshot).
+    pub fn activate(&self, params: &DesktopParams) {
+        self.engine.update_value(|e| {
+            e.decoder = Some(Decoder::new(params));
+            if let Some(c) = &e.canvas {
+                c.resize(params.width, params.height);
+            }
+        });
+        let _ = self.size.try_set(Some((params.width, params.height)));
+    }
+
+    pub fn params(&self) -> Option<DesktopParams> {
+        self.engine
+            .try_with_value(|e| e.decoder.as_ref().map(|d| d.params().clone()))
+            .flatten()
+    }
+
+    /// Decodes and draws one Graphics PDU; returns the time it took (ms).
+    pub fn graphics(&self, pdu: &[u8], frame_end: bool) -> f64 {
+        let t0 = perf_now();
+        let mut ms = 0.0;
+        self.engine.update_value(|e| {
+            let Some(d) = e.decoder.as_mut() else {
+                return;
+            };
+            let mut dirty = std::mem::take(&mut e.dirty);
+            if d.feed(pdu, &mut dirty).is_err() {
+                e.stats.errors += 1;
+            }
+            e.dirty = dirty;
+            e.flush();
+            ms = perf_now() - t0;
+            e.stats.pdus += 1;
+            e.stats.frames += u64::from(frame_end);
+            e.stats.total_ms += ms;
+            e.stats.max_ms = e.stats.max_ms.max(ms);
+        });
+        self.publish();
+        ms
+    }
+
+    /// Decodes and draws a `DesktopSnapshot` / keyframe; returns the time it took (ms).
+    pub fn snapshot(&self, zlib: &[u8]) -> f64 {
+        let t0 = perf_now();
+        let mut ms = 0.0;
+        self.engine.update_value(|e| {
+            let Some(d) = e.decoder.as_mut() else {
+                return;
+            };
+            let mut dirty = std::mem::take(&mut e.dirty);
+            if let Err(err) = d.feed_snapshot(zlib, &mut dirty) {
+                leptos::logging::warn!("desktop snapshot: {err}");
+                e.stats.errors += 1;
+            }
+            e.dirty = dirty;
+            e.flush();
+            ms = perf_now() - t0;
+            e.stats.snapshots += 1;
+            e.stats.snapshot_max_ms = e.stats.snapshot_max_ms.max(ms);
+        });
+        self.publish();
+        ms
+    }
+
+    /// While quiet, decoding does not draw; leaving quiet draws the whole picture once.
+    pub fn set_quiet(&self, quiet: bool) {
+        self.engine.update_value(|e| {
+            e.quiet = quiet;
+            if !quiet {
+                e.dirty.clear();
+                if let Some(d) = &e.decoder {
+                    e.dirty.push(d.full());
+                }
+                e.flush();
+            }
+        });
+    }
+
+    pub fn current_stats(&self) -> Stats {
+        self.engine.with_value(|e| e.stats)
+    }
+
+    fn publish(&self) {
+        let json = self.engine.with_value(|e| e.stats.json());
+        let _ = self.stats.try_set(json);
+    }
+}
+
+/// Batches input events per animation frame (consecutive mouse moves collapse to the last).
+struct Batcher {
+    queue: Vec<InputEvent>,
+    scheduled: bool,
+    send: Callback<Vec<InputEvent>>,
+}
+
+type Shared = Rc<RefCell<Batcher>>;
+
+fn flush(b: &Shared) {
+    let events = {
+        let mut b = b.borrow_mut();
+        b.scheduled = false;
+        std::mem::take(&mut b.queue)
+    };
+    if !events.is_empty() {
+        let send = b.borrow().send;
+        send.run(events);
+    }
+}
+
+fn push(b: &Shared, ev: InputEvent) {
+    let schedule = {
+        let mut bm = b.borrow_mut();
+        match (bm.queue.last_mut(), &ev) {
+            (Some(last @ InputEvent::MouseMove { .. }), InputEvent::MouseMove { .. }) => *last = ev,
+            _ => bm.queue.push(ev),
+        }
+        !std::mem::replace(&mut bm.scheduled, true)
+    };
+    if schedule {
+        let b2 = b.clone();
+        let cb = Closure::once_into_js(move || flush(&b2));
+        let ok = web_sys::window()
+            .map(|w| w.request_animation_frame(cb.unchecked_ref()).is_ok())
+            .unwrap_or(false);
+        if !ok {
+            flush(b);
+        }
+    }
+}
+
+/// An event listener removed when dropped.
+struct Listener {
+    target: EventTarget,
+    name: &'static str,
+    f: Closure<dyn FnMut(Event)>,
+}
+
+impl Listener {
+    fn new(target: &EventTarget, name: &'static str, f: impl FnMut(Event) + 'static) -> Self {
+        let f = Closure::<dyn FnMut(Event)>::new(f);
+        let opts = AddEventListenerOptions::new();
+        // Not passive: wheel and keys are prevented from scrolling the page.
+        opts.set_passive(false);
+        let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
+            name,
+            f.as_ref().unchecked_ref(),
+            &opts,
+        );
+        Listener {
+            target: target.clone(),
+            name,
+            f,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.name, self.f.as_ref().unchecked_ref());
+    }
+}
+
+fn client_box(el: &HtmlCanvasElement) -> ClientBox {
+    let r = el.get_bounding_client_rect();
+    ClientBox {
+        left: r.left(),
+        top: r.top(),
+        width: r.width(),
+        height: r.height(),
+    }
+}
+
+/// Keyboard, mouse and wheel on the canvas → `on_input` batches, while `capture` is true.
+fn capture_input(
+    el: &HtmlCanvasElement,
+    capture: Signal<bool>,
+    on_input: Callback<Vec<InputEvent>>,
+) -> Vec<Listener> {
+    let batch: Shared = Rc::new(RefCell::new(Batcher {
+        queue: Vec::new(),
+        scheduled: false,
+        send: on_input,
+    }));
+    let buttons = Rc::new(RefCell::new(0u8));
+    let wheel = Rc::new(RefCell::new(WheelAcc::default()));
+    let target: &EventTarget = el.as_ref();
+    let active = move || capture.try_get_untracked().unwrap_or(false);
+    let release_all = {
+        let (b, buttons) = (batch.clone(), buttons.clone());
+        move || {
+            *buttons.borrow_mut() = 0;
+            push(&b, InputEvent::ReleaseAll);
+            flush(&b);
+        }
+    };
+    let mut ls = Vec::new();
+
+    for (name, down) in [("keydown", true), ("keyup", false)] {
+        let b = batch.clone();
+        ls.push(Listener::new(target, name, move |ev| {
+            let Ok(ev) = ev.dyn_into::<KeyboardEvent>() else {
+                return;
+            };
+            if !active() {
+                return;
+            }
+            let Some((sc, extended)) = scancode(&ev.code()) else {
+                return;
+            };
+            ev.prevent_default();
+            ev.stop_propagation();
+            push(
+                &b,
+                InputEvent::Key {
+                    scancode: sc,
+                    extended,
+                    down,
+                    key_text: key_text(&ev.key()),
+                },
+            );
+        }));
+    }
+
+    let el2 = el.clone();
+    let size = move || el2.width() > 0 && el2.height() > 0;
+    let pos = {
+        let el = el.clone();
+        move |ev: &MouseEvent| {
+            to_desktop(
+                f64::from(ev.client_x()),
+                f64::from(ev.client_y()),
+                client_box(&el),
+                u16::try_from(el.width()).unwrap_or(u16::MAX),
+                u16::try_from(el.height()).unwrap_or(u16::MAX),
+            )
+        }
+    };
+    {
+        let (b, pos) = (batch.clone(), pos.clone());
+        let size = size.clone();
+        ls.push(Listener::new(target, "mousemove", move |ev| {
+            let Ok(ev) = ev.dyn_into::<MouseEvent>() else {
+                return;
+            };
+            if !active() || !size() {
+                return;
+            }
+            if let Some((x, y)) = pos(&ev) {
+                push(&b, InputEvent::MouseMove { x, y });
+            }
+        }));
+    }
+    {
+        let (b, pos, buttons, el) = (batch.clone(), pos.clone(), buttons.clone(), el.clone());
+        ls.push(Listener::new(target, "mousedown", move |ev| {
+            let Ok(ev) = ev.dyn_into::<MouseEvent>() else {
+                return;
+            };
+            let _ = el.focus();
+            ev.prevent_default();
+            if !active() {
+                return;
+            }
+            let button = u8::try_from(ev.button()).unwrap_or(0).min(4);
+            if let Some((x, y)) = pos(&ev) {
+                push(&b, InputEvent::MouseMove { x, y });
+            }
+            *buttons.borrow_mut() |= 1 << button;
+            push(&b, InputEvent::MouseButton { button, down: true });
+        }));
+    }
+    // Button releases are watched on the window: a drag may end outside the canvas.
+    if let Some(win) = web_sys::window() {
+        let (b, pos, buttons) = (batch.clone(), pos.clone(), buttons.clone());
+        ls.push(Listener::new(win.as_ref(), "mouseup", move |ev| {
+            let Ok(ev) = ev.dyn_into::<MouseEvent>() else {
+                return;
+            };
+            let button = u8::try_from(ev.button()).unwrap_or(0).min(4);
+            let held = *buttons.borrow() & (1 << button) != 0;
+            if !held {
+                return;
+            }
+            *buttons.borrow_mut() &= !(1 << button);
+            if !active() {
+                return;
+            }
+            if let Some((x, y)) = pos(&ev) {
+                push(&b, InputEvent::MouseMove { x, y });
+            }
+            push(
+                &b,
+                InputEvent::MouseButton {
+                    button,
+                    down: false,
+                },
+            );
+        }));
+    }
+    ls.push(Listener::new(target, "contextmenu", |ev| {
+        ev.prevent_default()
+    }));
+    {
+        let (b, wheel) = (batch.clone(), wheel.clone());
+        ls.push(Listener::new(target, "wheel", move |ev| {
+            let Ok(ev) = ev.dyn_into::<WheelEvent>() else {
+                return;
+            };
+            ev.prevent_default();
+            if !active() {
+                return;
+            }
+            let (v, h) = wheel
+                .borrow_mut()
+                .add(ev.delta_x(), ev.delta_y(), ev.delta_mode());
+            if v != 0 {
+                push(
+                    &b,
+                    InputEvent::Wheel {
+                        delta: v,
+                        horizontal: false,
+                    },
+                );
+            }
+            if h != 0 {
+                push(
+                    &b,
+                    InputEvent::Wheel {
+                        delta: h,
+                        horizontal: true,
+                    },
+                );
+            }
+        }));
+    }
+    {
+        let release = release_all.clone();
+        ls.push(Listener::new(target, "blur", move |_| {
+            if active() {
+                release();
+            }
+        }));
+    }
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        let d2 = doc.clone();
+        ls.push(Listener::new(doc.as_ref(), "visibilitychange", move |_| {
+            if d2.hidden() && active() {
+                release_all();
+            }
+        }));
+    }
+    ls
+}
+
+/// The desktop canvas. `on_input` (the user's view only) receives batched input while
+/// `capture` is true; observers and replays pass none. The lock overlay shows while
+/// `locked` is true.
+#[component]
+pub fn DesktopView(
+    desktop: Desktop,
+    testid: &'static str,
+    #[prop(into)] locked: Signal<bool>,
+    #[prop(into)] capture: Signal<bool>,
+    #[prop(optional, into)] on_input: Option<Callback<Vec<InputEvent>>>,
+) -> impl IntoView {
+    let node = NodeRef::<CanvasTag>::new();
+    let listeners = StoredValue::new_local(Vec::<Listener>::new());
+    Effect::new(move |_| {
+        let Some(el) = node.get() else { return };
+        if desktop.canvas_element().is_some() {
+            return;
+        }
+        if let Err(e) = desktop.attach(el.clone()) {
+            leptos::logging::error!("desktop canvas: {e}");
+            return;
+        }
+        if let Some(cb) = on_input {
+            listeners.set_value(capture_input(&el, capture, cb));
+            let _ = el.focus();
+        }
+    });
+    on_cleanup(move || {
+        listeners.set_value(Vec::new());
+        desktop.detach();
+    });
+    let interactive = on_input.is_some();
+    let label = if interactive {
+        "Remote desktop: click to type and use the mouse"
+    } else {
+        "Remote desktop (view only)"
+    };
+    view! {
+        <div class="desktop-host" class:desktop-locked=move || locked.get()>
+            <canvas
+                class="desktop-canvas"
+                class:interactive=interactive
+                data-testid=testid
+                tabindex=if interactive { "0" } else { "-1" }
+                aria-label=label
+                // Sized by `Canvas::resize` only: setting width/height clears a canvas.
+                class:sized=move || desktop.size.with(Option::is_some)
+                width="0"
+                height="0"
+                node_ref=node
+            ></canvas>
+            {move || desktop.size.with(Option::is_none).then(|| view! {
+                <p class="desktop-waiting muted" role="status">"Waiting for the desktop…"</p>
+            })}
+            {move || locked.get().then(|| view! {
+                <div class="lock-overlay" data-testid="lock-overlay" role="alert">
+                    <svg class="lock-icon" viewBox="0 0 24 24" width="56" height="56" aria-hidden="true">
+                        <path fill="currentColor" d="M12 1a5 5 0 0 0-5 5v4H6a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-9a2 2 0 0 0-2-2h-1V6a5 5 0 0 0-5-5zm-3 5a3 3 0 0 1 6 0v4H9V6zm3 8a2 2 0 0 1 1 3.73V20h-2v-2.27A2 2 0 0 1 12 14z"/>
+                    </svg>
+                    <p class="lock-text">{vigil_wire::RDP_LOCK_MESSAGE}</p>
+                </div>
+            })}
+            <div hidden data-testid="decode-stats">{move || desktop.stats.get()}</div>
+        </div>
+    }
+}
