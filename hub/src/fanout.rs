@@ -26,13 +26,15 @@ pub(crate) struct Fanout {
 
 /// Built at most once per delivery, and only if some viewer needs it.
 struct LazySnapshot<'a> {
-    make: &'a dyn Fn() -> Vec<ServerMsg>,
+    make: Option<&'a dyn Fn() -> Vec<ServerMsg>>,
     made: Option<Vec<ServerMsg>>,
 }
 
 impl LazySnapshot<'_> {
-    fn get(&mut self) -> &[ServerMsg] {
-        self.made.get_or_insert_with(self.make)
+    /// `None`: no snapshot can be taken now (a desktop inside a fragmented update).
+    fn get(&mut self) -> Option<&[ServerMsg]> {
+        let make = self.make?;
+        Some(self.made.get_or_insert_with(make))
     }
 }
 
@@ -65,6 +67,31 @@ impl Fanout {
         rx
     }
 
+    /// A new queue that starts out lagging: it gets nothing until its first resync
+    /// (for a desktop joiner that arrives inside a fragmented update).
+    pub(crate) fn add_pending(&mut self, participant: Participant) -> mpsc::Receiver<ServerMsg> {
+        let (tx, rx) = mpsc::channel(self.queue + RESERVED);
+        self.viewers.push(Viewer {
+            tx,
+            participant,
+            lagging: true,
+        });
+        rx
+    }
+
+    /// Like [`Fanout::output`] where no snapshot can be taken: lagging viewers stay
+    /// lagging until a later delivery can resynchronise them.
+    pub(crate) fn output_no_resync(&mut self, msg: ServerMsg) {
+        self.shed_with(Some(msg), None, None);
+    }
+
+    /// Whether a viewer in `participant`'s role is still connected.
+    pub(crate) fn has(&self, participant: Participant) -> bool {
+        self.viewers
+            .iter()
+            .any(|v| v.participant == participant && !v.tx.is_closed())
+    }
+
     /// Live output (and other messages a snapshot makes up for). `resync` gives what a
     /// lagging viewer gets instead: the snapshot taken after this output, and state.
     pub(crate) fn output(&mut self, msg: ServerMsg, resync: &dyn Fn() -> Vec<ServerMsg>) {
@@ -93,6 +120,15 @@ impl Fanout {
         only: Option<Participant>,
         resync: &dyn Fn() -> Vec<ServerMsg>,
     ) {
+        self.shed_with(msg, only, Some(resync));
+    }
+
+    pub(crate) fn shed_with(
+        &mut self,
+        msg: Option<ServerMsg>,
+        only: Option<Participant>,
+        resync: Option<&dyn Fn() -> Vec<ServerMsg>>,
+    ) {
         let mut snapshot = LazySnapshot {
             make: resync,
             made: None,
@@ -106,8 +142,11 @@ impl Fanout {
             }
             if v.lagging {
                 if v.tx.capacity() >= resume_at {
+                    let Some(msgs) = snapshot.get() else {
+                        return true;
+                    };
                     // The snapshot already contains this output: do not send it again.
-                    for m in snapshot.get() {
+                    for m in msgs {
                         if v.tx.try_send(m.clone()).is_err() {
                             return true;
                         }

@@ -15,12 +15,64 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vigil_wire::api::{Keystroke, SessionId};
-use vigil_wire::live::{ClientMsg, Participant, Thumbnail};
+use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
 
+use crate::desktop;
 use crate::recording::FileRecorder;
 use crate::session::{Session, SessionParams, TargetCmd};
 use crate::ssh::{self, SshConn};
-use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle};
+use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, SshTarget, Target};
+
+/// What the [`crate::Hub`] handle needs of a session core, terminal or desktop alike.
+/// Every call is synchronous and made under the session's std mutex.
+pub(crate) trait CoreApi: Send {
+    /// The queue of a new participant, the size to report, and the lock state.
+    fn attach(&mut self, participant: Participant)
+        -> Option<(mpsc::Receiver<ServerMsg>, u16, u16)>;
+    fn set_locked(&mut self, locked: bool, at: Duration);
+    fn terminate(&mut self, reason: &str, at: Duration);
+    fn is_ended(&self) -> bool;
+    fn is_locked(&self) -> bool;
+    fn thumbnail(&self) -> Thumbnail;
+    fn keystrokes(&self) -> Vec<Keystroke>;
+    fn take_lifecycle(&mut self) -> Vec<Lifecycle>;
+    fn end_reason(&self) -> Option<String>;
+}
+
+impl CoreApi for Session {
+    fn attach(
+        &mut self,
+        participant: Participant,
+    ) -> Option<(mpsc::Receiver<ServerMsg>, u16, u16)> {
+        let rx = Session::attach(self, participant)?;
+        let (cols, rows) = self.size();
+        Some((rx, cols, rows))
+    }
+    fn set_locked(&mut self, locked: bool, at: Duration) {
+        Session::set_locked(self, locked, at)
+    }
+    fn terminate(&mut self, reason: &str, at: Duration) {
+        Session::terminate(self, reason, at)
+    }
+    fn is_ended(&self) -> bool {
+        Session::is_ended(self)
+    }
+    fn is_locked(&self) -> bool {
+        Session::is_locked(self)
+    }
+    fn thumbnail(&self) -> Thumbnail {
+        Session::thumbnail(self)
+    }
+    fn keystrokes(&self) -> Vec<Keystroke> {
+        Session::keystrokes(self).to_vec()
+    }
+    fn take_lifecycle(&mut self) -> Vec<Lifecycle> {
+        Session::take_lifecycle(self)
+    }
+    fn end_reason(&self) -> Option<String> {
+        Session::end_reason(self).map(str::to_string)
+    }
+}
 
 /// Capacity of the live-feed broadcast; a subscriber further behind misses events.
 const EVENTS_CAPACITY: usize = 1024;
@@ -30,35 +82,37 @@ const INPUT_QUEUE: usize = 64;
 /// How often lagging viewers are checked for room when the session is quiet.
 const RESYNC_EVERY: Duration = Duration::from_millis(200);
 
-const SHUTDOWN_REASON: &str = "relay shutting down";
+pub(crate) const SHUTDOWN_REASON: &str = "relay shutting down";
 
 /// What the handle and the task share about one session.
 #[derive(Clone)]
-struct Live {
-    core: Arc<Mutex<Session>>,
-    started: Instant,
+pub(crate) struct Live {
+    pub(crate) core: Arc<Mutex<dyn CoreApi>>,
+    pub(crate) started: Instant,
     /// Wakes the task when the handle left work in the core (lifecycle, deferred).
-    wake: Arc<Notify>,
+    pub(crate) wake: Arc<Notify>,
     /// Ends the task: terminate, shutdown.
-    cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     input: mpsc::Sender<ClientMsg>,
 }
 
+/// Locks a session core. A panic inside a core call must not wedge the whole session:
+/// its state is still the best we have, and the task will end it.
+pub(crate) fn lock_core<T: ?Sized>(core: &Mutex<T>) -> MutexGuard<'_, T> {
+    core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Live {
-    fn core(&self) -> MutexGuard<'_, Session> {
-        // A panic inside a core call must not wedge the whole session: its state is
-        // still the best we have, and the task will end it.
-        self.core
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn core(&self) -> MutexGuard<'_, dyn CoreApi + 'static> {
+        lock_core(&self.core)
     }
 
-    fn at(&self) -> Duration {
+    pub(crate) fn at(&self) -> Duration {
         self.started.elapsed()
     }
 }
 
-type Registry = Arc<Mutex<HashMap<SessionId, Live>>>;
+pub(crate) type Registry = Arc<Mutex<HashMap<SessionId, Live>>>;
 
 pub(crate) struct Inner {
     config: HubConfig,
@@ -112,54 +166,96 @@ impl Inner {
         if sessions.contains_key(&id) {
             return Err(HubError::Duplicate(id));
         }
-        let recorder = FileRecorder::create(
-            &self.recording_path(&id),
-            &self.keystrokes_path(&id),
-            spec.cols,
-            spec.rows,
-            &spec.title,
-        )
-        .map_err(|e| HubError::Recording(e.to_string()))?;
-        let core = Session::new(SessionParams {
-            id: id.clone(),
-            cols: spec.cols,
-            rows: spec.rows,
-            viewer_queue: self.config.viewer_queue,
-            thumbnail_interval: self.config.thumbnail_interval,
-            recorder: Box::new(recorder),
-            events: self.events.clone(),
-        });
         let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
-        let live = Live {
-            core: Arc::new(Mutex::new(core)),
-            started: Instant::now(),
-            wake: Arc::new(Notify::new()),
-            cancel: self.shutdown.child_token(),
-            input,
-        };
-        sessions.insert(id, live.clone());
-        drop(sessions);
-        let driver = Driver {
-            id: spec.session_id.clone(),
-            live,
-            sessions: self.sessions.clone(),
-            lifecycle: self.lifecycle.clone(),
-            connect_timeout: self.config.connect_timeout,
-            tick: self
-                .config
-                .thumbnail_interval
-                .min(RESYNC_EVERY)
-                .max(Duration::from_millis(10)),
-        };
-        self.tracker.spawn(driver.run(spec, input_rx));
+        let started = Instant::now();
+        let wake = Arc::new(Notify::new());
+        let cancel = self.shutdown.child_token();
+        let tick = self
+            .config
+            .thumbnail_interval
+            .min(RESYNC_EVERY)
+            .max(Duration::from_millis(10));
+        match spec.target.clone() {
+            Target::Ssh(target) => {
+                let recorder = FileRecorder::create(
+                    &self.recording_path(&id),
+                    &self.keystrokes_path(&id),
+                    spec.cols,
+                    spec.rows,
+                    &spec.title,
+                )
+                .map_err(|e| HubError::Recording(e.to_string()))?;
+                let core = Arc::new(Mutex::new(Session::new(SessionParams {
+                    id: id.clone(),
+                    cols: spec.cols,
+                    rows: spec.rows,
+                    viewer_queue: self.config.viewer_queue,
+                    thumbnail_interval: self.config.thumbnail_interval,
+                    recorder: Box::new(recorder),
+                    events: self.events.clone(),
+                })));
+                let live = Live {
+                    core: core.clone(),
+                    started,
+                    wake,
+                    cancel,
+                    input,
+                };
+                sessions.insert(id, live.clone());
+                drop(sessions);
+                let driver = Driver {
+                    id: spec.session_id.clone(),
+                    core,
+                    live,
+                    sessions: self.sessions.clone(),
+                    lifecycle: self.lifecycle.clone(),
+                    connect_timeout: self.config.connect_timeout,
+                    tick,
+                };
+                self.tracker.spawn(driver.run(target, spec, input_rx));
+            }
+            Target::Rdp(target) => {
+                let recorder = desktop::recorder::FileDesktopRecorder::create(
+                    &self.desktop_path(&id),
+                    &self.desktop_index_path(&id),
+                    &self.keystrokes_path(&id),
+                )
+                .map_err(|e| HubError::Recording(e.to_string()))?;
+                let core = Arc::new(Mutex::new(desktop::Desktop::new(desktop::DesktopConfig {
+                    id: id.clone(),
+                    viewer_queue: self.config.viewer_queue,
+                    thumbnail_interval: self.config.thumbnail_interval,
+                    recorder: Box::new(recorder),
+                    events: self.events.clone(),
+                })));
+                let live = Live {
+                    core: core.clone(),
+                    started,
+                    wake,
+                    cancel,
+                    input,
+                };
+                sessions.insert(id, live.clone());
+                drop(sessions);
+                let driver = desktop::task::DesktopDriver {
+                    id: spec.session_id.clone(),
+                    core,
+                    live,
+                    sessions: self.sessions.clone(),
+                    lifecycle: self.lifecycle.clone(),
+                    connect_timeout: self.config.connect_timeout,
+                    tick,
+                };
+                self.tracker.spawn(driver.run(target, input_rx));
+            }
+        }
         Ok(())
     }
 
     pub(crate) fn attach(&self, id: &str, participant: Participant) -> Option<Attachment> {
         let live = self.live(id)?;
         let mut core = live.core();
-        let rx = core.attach(participant)?;
-        let (cols, rows) = core.size();
+        let (rx, cols, rows) = core.attach(participant)?;
         let input = (participant == Participant::User).then(|| live.input.clone());
         Some(Attachment {
             rx,
@@ -214,7 +310,7 @@ impl Inner {
     }
 
     pub(crate) fn keystrokes(&self, id: &str) -> Option<Vec<Keystroke>> {
-        Some(self.live(id)?.core().keystrokes().to_vec())
+        Some(self.live(id)?.core().keystrokes())
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
@@ -240,11 +336,43 @@ impl Inner {
     pub(crate) fn keystrokes_path(&self, id: &str) -> PathBuf {
         self.config.recordings_dir.join(format!("{id}.keys.jsonl"))
     }
+
+    pub(crate) fn desktop_path(&self, id: &str) -> PathBuf {
+        self.config.recordings_dir.join(format!("{id}.desktop"))
+    }
+
+    pub(crate) fn desktop_index_path(&self, id: &str) -> PathBuf {
+        self.config.recordings_dir.join(format!("{id}.desktop.idx"))
+    }
+}
+
+/// Hands the relay what the core queued on its lifecycle channel.
+pub(crate) async fn deliver_lifecycle(live: &Live, lifecycle: &mpsc::Sender<Lifecycle>) {
+    let events = live.core().take_lifecycle();
+    for event in events {
+        // The relay persists these: wait for room rather than lose one. An error
+        // means the relay dropped its receiver; nobody is left to tell.
+        let _ = lifecycle.send(event).await;
+    }
+}
+
+/// Leaves the registry, then reports what is left, `Ended` last.
+pub(crate) async fn finish(
+    id: SessionId,
+    live: &Live,
+    sessions: &Registry,
+    lifecycle: &mpsc::Sender<Lifecycle>,
+) {
+    let reason = live.core().end_reason().unwrap_or_else(|| "closed".into());
+    registry(sessions).remove(&id);
+    deliver_lifecycle(live, lifecycle).await;
+    let _ = lifecycle.send(Lifecycle::Ended { id, reason }).await;
 }
 
 /// The task of one session: owns the target connection and drives the core.
 struct Driver {
     id: SessionId,
+    core: Arc<Mutex<Session>>,
     live: Live,
     sessions: Registry,
     lifecycle: mpsc::Sender<Lifecycle>,
@@ -253,8 +381,12 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(self, spec: LaunchSpec, input: mpsc::Receiver<ClientMsg>) {
-        let connect = ssh::connect(&spec.target, spec.cols, spec.rows, self.connect_timeout);
+    fn core(&self) -> MutexGuard<'_, Session> {
+        lock_core(&self.core)
+    }
+
+    async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<ClientMsg>) {
+        let connect = ssh::connect(&target, spec.cols, spec.rows, self.connect_timeout);
         let outcome = tokio::select! {
             r = connect => Some(r),
             _ = self.live.cancel.cancelled() => None,
@@ -263,17 +395,17 @@ impl Driver {
             Some(Ok(conn)) => self.serve(conn, input).await,
             Some(Err(e)) => {
                 tracing::info!(id = %self.id, code = e.code, message = %e.message, "Connection failed");
-                self.live.core().failed(e.code, &e.message, self.live.at());
+                self.core().failed(e.code, &e.message, self.live.at());
             }
             // Terminated (or shut down) while connecting: the core already knows.
-            None => self.live.core().terminate(SHUTDOWN_REASON, self.live.at()),
+            None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
         }
         self.finish().await;
     }
 
     async fn serve(&self, mut conn: SshConn, mut input: mpsc::Receiver<ClientMsg>) {
         {
-            let mut core = self.live.core();
+            let mut core = self.core();
             core.connected(conn.learned_host_key.take());
             let early = std::mem::take(&mut conn.early_output);
             if !early.is_empty() {
@@ -284,9 +416,9 @@ impl Driver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let closed = loop {
             self.deliver_lifecycle().await;
-            let deferred = self.live.core().take_deferred();
+            let deferred = self.core().take_deferred();
             perform(&conn, deferred).await;
-            if self.live.core().is_ended() {
+            if self.core().is_ended() {
                 break None;
             }
             tokio::select! {
@@ -297,56 +429,31 @@ impl Driver {
                 msg = conn.read.wait() => match msg {
                     Some(russh::ChannelMsg::Data { data })
                     | Some(russh::ChannelMsg::ExtendedData { data, .. }) => {
-                        self.live.core().target_output(&data, self.live.at());
+                        self.core().target_output(&data, self.live.at());
                     }
                     Some(russh::ChannelMsg::Close) | None => break Some("closed"),
                     Some(_) => {}
                 },
                 Some(msg) = input.recv() => {
-                    let cmds = self.live.core().user_msg(msg, self.live.at());
+                    let cmds = self.core().user_msg(msg, self.live.at());
                     perform(&conn, cmds).await;
                 }
-                _ = tick.tick() => self.live.core().tick(self.live.at()),
+                _ = tick.tick() => self.core().tick(self.live.at()),
             }
         };
         if let Some(reason) = closed {
-            self.live.core().closed(reason, self.live.at());
+            self.core().closed(reason, self.live.at());
         }
-        let reason = self
-            .live
-            .core()
-            .end_reason()
-            .unwrap_or("closed")
-            .to_string();
+        let reason = self.core().end_reason().unwrap_or("closed").to_string();
         conn.close(&reason).await;
     }
 
     async fn deliver_lifecycle(&self) {
-        let events = self.live.core().take_lifecycle();
-        for event in events {
-            // The relay persists these: wait for room rather than lose one. An error
-            // means the relay dropped its receiver; nobody is left to tell.
-            let _ = self.lifecycle.send(event).await;
-        }
+        deliver_lifecycle(&self.live, &self.lifecycle).await;
     }
 
-    /// Leaves the registry, then reports what is left, `Ended` last.
     async fn finish(self) {
-        let reason = self
-            .live
-            .core()
-            .end_reason()
-            .unwrap_or("closed")
-            .to_string();
-        registry(&self.sessions).remove(&self.id);
-        self.deliver_lifecycle().await;
-        let _ = self
-            .lifecycle
-            .send(Lifecycle::Ended {
-                id: self.id,
-                reason,
-            })
-            .await;
+        finish(self.id, &self.live, &self.sessions, &self.lifecycle).await;
     }
 }
 

@@ -6,9 +6,16 @@
 //! HTTP or the database: the relay decides who may attach, and persists what the
 //! hub reports on its lifecycle channel.
 //!
-//! Files: each session writes `<recordings_dir>/<id>.cast` (asciicast v2) and
-//! `<recordings_dir>/<id>.keys.jsonl` (one [`vigil_wire::api::Keystroke`] a line),
-//! append-only and flushed per event, so a killed relay leaves both readable.
+//! Files: each SSH session writes `<recordings_dir>/<id>.cast` (asciicast v2), each RDP
+//! session `<recordings_dir>/<id>.desktop` ([`vigil_wire::recording`]) with its keyframe
+//! index `<id>.desktop.idx` ([`desktop_index`]); both write
+//! `<recordings_dir>/<id>.keys.jsonl` (one [`vigil_wire::api::Keystroke`] a line).
+//! All are append-only and written per event, so a killed relay leaves them readable.
+//!
+//! Desktop sessions ([`Target::Rdp`]): a joiner's queue starts with
+//! `DesktopActivated` and a `DesktopSnapshot` taken at a fragment boundary, then live
+//! `Graphics`; only the user's `FrameDecoded` paces the server (auto-acknowledgement
+//! while no user's browser reports); input goes through the lock gate.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +26,8 @@ use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
 
 mod secret;
 pub use secret::Secret;
+/// The RDP graphics codec an asset asks for.
+pub use vigil_rdp::Codec as RdpCodec;
 
 /// How the relay logs in to an SSH target with the asset's managed account.
 #[derive(Debug, Clone)]
@@ -41,11 +50,40 @@ pub struct SshTarget {
     pub pinned_host_key: Option<String>,
 }
 
+/// How the relay logs in to an RDP target with the asset's managed account.
+#[derive(Debug, Clone)]
+pub struct RdpTarget {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Secret,
+    pub domain: Option<String>,
+    /// The certificate key pinned for this asset (`sha256:<hex>` of the certificate's
+    /// SubjectPublicKeyInfo). `None`: trust on first use and report it as
+    /// [`Lifecycle::HostKeyLearned`] (the same column as an SSH host key). A different
+    /// key refuses the connection, before the credential is sent, with the error code
+    /// `cert_changed`.
+    pub pinned_cert: Option<String>,
+    /// How the server is asked to encode graphics.
+    pub codec: vigil_rdp::Codec,
+}
+
+/// What a session connects to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A terminal: recorded as `<id>.cast`.
+    Ssh(SshTarget),
+    /// A desktop: recorded as `<id>.desktop` (see [`vigil_wire::recording`]) with its
+    /// keyframe index `<id>.desktop.idx`.
+    Rdp(RdpTarget),
+}
+
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
     pub session_id: SessionId,
-    pub target: SshTarget,
-    /// The user's terminal size; the PTY opens at this size.
+    pub target: Target,
+    /// The user's terminal size; the PTY opens at this size. Ignored for RDP (the desktop
+    /// size is the relay's default, 1024×768).
     pub cols: u16,
     pub rows: u16,
     /// Title written into the recording's header (e.g. `alice@web-1`).
@@ -81,7 +119,9 @@ pub enum Lifecycle {
     Connected {
         id: SessionId,
     },
-    /// First connection to an asset with no pinned key: pin this one.
+    /// First connection to an asset with no pinned key: pin this one. For SSH it is the
+    /// host key in OpenSSH form; for RDP it is the certificate key pin `sha256:<hex>`
+    /// (both go to the asset's one pinned-key column).
     HostKeyLearned {
         id: SessionId,
         host_key: String,
@@ -200,8 +240,18 @@ impl Hub {
         self.inner.shutdown().await
     }
 
+    /// The terminal recording (`<id>.cast`), whether or not the session was SSH.
     pub fn recording_path(&self, id: &str) -> PathBuf {
         self.inner.recording_path(id)
+    }
+
+    /// The desktop recording (`<id>.desktop`); its index is [`Hub::desktop_index_path`].
+    pub fn desktop_recording_path(&self, id: &str) -> PathBuf {
+        self.inner.desktop_path(id)
+    }
+
+    pub fn desktop_index_path(&self, id: &str) -> PathBuf {
+        self.inner.desktop_index_path(id)
     }
 
     pub fn keystrokes_path(&self, id: &str) -> PathBuf {
@@ -215,8 +265,19 @@ pub fn read_keystrokes(path: &std::path::Path) -> std::io::Result<Vec<Keystroke>
     recording::read_keystrokes(path)
 }
 
+/// The keyframe index of a desktop recording: read from `<file>.idx` (written as the
+/// session runs), or rebuilt by scanning the recording when the index is missing, torn or
+/// does not fit the file. `size` counts whole records only, so a client never asks for a
+/// torn tail.
+pub fn desktop_index(
+    path: &std::path::Path,
+) -> std::io::Result<vigil_wire::recording::RecordingIndex> {
+    desktop::recorder::read_index(path)
+}
+
 mod recording;
 
+mod desktop;
 mod fanout;
 mod screen;
 mod session;

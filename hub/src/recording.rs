@@ -46,9 +46,29 @@ pub(crate) fn cast_line(at: Duration, event: &CastEvent) -> String {
     line
 }
 
+/// The keystroke log `<id>.keys.jsonl`, shared by terminal and desktop sessions: one
+/// JSON [`Keystroke`] a line, each written with one unbuffered `write(2)`.
+pub(crate) struct KeyLog {
+    file: File,
+}
+
+impl KeyLog {
+    /// Creates the log, failing if it exists (a record is never overwritten).
+    pub(crate) fn create(path: &Path) -> io::Result<KeyLog> {
+        let file = File::options().append(true).create_new(true).open(path)?;
+        Ok(KeyLog { file })
+    }
+
+    pub(crate) fn write(&mut self, keystroke: &Keystroke) -> io::Result<()> {
+        let mut line = serde_json::to_string(keystroke).map_err(io::Error::other)?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes())
+    }
+}
+
 pub(crate) struct FileRecorder {
     cast: File,
-    keys: File,
+    keys: KeyLog,
 }
 
 impl FileRecorder {
@@ -66,7 +86,7 @@ impl FileRecorder {
         }
         let open = |p: &Path| File::options().append(true).create_new(true).open(p);
         let mut cast = open(cast_path)?;
-        let keys = open(keys_path)?;
+        let keys = KeyLog::create(keys_path)?;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -91,9 +111,7 @@ impl Recorder for FileRecorder {
     }
 
     fn keystroke(&mut self, keystroke: &Keystroke) -> io::Result<()> {
-        let mut line = serde_json::to_string(keystroke).map_err(io::Error::other)?;
-        line.push('\n');
-        self.keys.write_all(line.as_bytes())
+        self.keys.write(keystroke)
     }
 }
 
@@ -201,7 +219,7 @@ mod tests {
             raw: "61".into(),
         };
         rec.keystroke(&k).expect("write");
-        rec.keys.write_all(b"{\"seq\":1,\"at_").expect("write");
+        rec.keys.file.write_all(b"{\"seq\":1,\"at_").expect("write");
         assert_eq!(read_keystrokes(&keys).expect("read"), vec![k]);
         assert!(
             FileRecorder::create(&cast, &keys, 80, 24, "t").is_err(),

@@ -15,40 +15,13 @@ use ironrdp_pdu::input::{
 };
 use ironrdp_pdu::rdp::headers::ShareDataPdu;
 use serde::{Deserialize, Serialize};
+pub use vigil_wire::desktop::InputEvent;
 
 use crate::error::StreamError;
 use crate::SessionParams;
 
 /// The most events one fast-path input PDU may carry (its count is 4 bits).
 const MAX_EVENTS_PER_PDU: usize = 15;
-
-/// One user input event as the browser reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum InputEvent {
-    /// A key by its PC/AT set-1 scancode. `key_text` is what the key produced in the browser
-    /// (e.g. "a", "Enter"); it is only logged, never sent.
-    Key {
-        scancode: u8,
-        extended: bool,
-        down: bool,
-        key_text: Option<String>,
-    },
-    MouseMove {
-        x: u16,
-        y: u16,
-    },
-    /// `button` uses the DOM numbering: 0 left, 1 middle, 2 right, 3 back, 4 forward.
-    MouseButton {
-        button: u8,
-        down: bool,
-    },
-    /// Wheel rotation in RDP units (120 per notch); positive is away from the user / right.
-    Wheel {
-        delta: i16,
-        horizontal: bool,
-    },
-}
 
 /// One keystroke-log line: what the relay sent to the target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +76,11 @@ impl InputGate {
         }
         let mut fp_events = Vec::new();
         for event in events {
+            if *event == InputEvent::ReleaseAll {
+                // The user's page lost focus: nothing stays held on the target.
+                fp_events.extend(self.db.release_all());
+                continue;
+            }
             let Some(op) = self.operation(event) else {
                 out.dropped += 1;
                 continue;
@@ -186,6 +164,7 @@ impl InputGate {
                     rotation_units: delta,
                 })
             }
+            InputEvent::ReleaseAll => return None,
         })
     }
 

@@ -141,3 +141,16 @@ fn events_have_a_stable_json_form() {
         serde_json::from_str(r#"{"type":"mouse_move","x":3,"y":4}"#).expect("parse");
     assert_eq!(back, InputEvent::MouseMove { x: 3, y: 4 });
 }
+
+#[test]
+fn release_all_event_releases_what_is_held() {
+    let mut gate = fast();
+    gate.handle(&[key(0x1e, true, "a")]).expect("ok");
+    let out = gate.handle(&[InputEvent::ReleaseAll]).expect("ok");
+    assert_eq!(out.to_server.len(), 1);
+    assert_eq!(events_of(&out.to_server[0]).len(), 1);
+    assert!(out.keystrokes.is_empty());
+    // Nothing is held any more: a second one sends nothing.
+    let again = gate.handle(&[InputEvent::ReleaseAll]).expect("ok");
+    assert!(again.to_server.is_empty());
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol};
 
 use crate::config::Config;
@@ -80,7 +80,26 @@ pub enum AssetCmd {
         private_key_file: Option<PathBuf>,
         #[arg(long = "tag", value_name = "T")]
         tags: Vec<String>,
+        /// How an RDP target is asked to encode graphics.
+        #[arg(long, value_enum, default_value = "remotefx")]
+        rdp_codec: RdpCodecArg,
     },
+}
+
+/// `--rdp-codec`: the values of the asset's `rdp_codec` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RdpCodecArg {
+    Remotefx,
+    Bitmap,
+}
+
+impl From<RdpCodecArg> for vigil_hub::RdpCodec {
+    fn from(c: RdpCodecArg) -> Self {
+        match c {
+            RdpCodecArg::Remotefx => vigil_hub::RdpCodec::RemoteFx,
+            RdpCodecArg::Bitmap => vigil_hub::RdpCodec::Bitmap,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +198,7 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         password_env,
         private_key_file,
         tags,
+        rdp_codec,
     } = cmd;
     let password = password_env.as_deref().map(secret_from_env).transpose()?;
     let private_key = private_key_file
@@ -200,6 +220,10 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
     let id = api::assets::create_asset(&db, &vault, &new)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let codec = vigil_hub::RdpCodec::from(rdp_codec);
+    if codec != vigil_hub::RdpCodec::default() {
+        store::assets::set_rdp_codec(&db, id, codec).await?;
+    }
     let cred = if new.password.is_some() {
         "password"
     } else if new.private_key.is_some() {

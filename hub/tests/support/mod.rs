@@ -112,13 +112,13 @@ pub fn spec(
     };
     LaunchSpec {
         session_id: id.into(),
-        target: SshTarget {
+        target: vigil_hub::Target::Ssh(SshTarget {
             host: "127.0.0.1".into(),
             port,
             username,
             auth,
             pinned_host_key: pinned,
-        },
+        }),
         cols: 80,
         rows: 24,
         title: format!("test@{id}"),

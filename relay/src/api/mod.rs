@@ -85,6 +85,8 @@ pub async fn audit(
         AuditEntry,
         NewAsset,
         NewSmartRule,
+        sessions::RecordingIndexDoc,
+        sessions::IndexEntryDoc,
     )),
     paths(
         auth::login,
@@ -109,6 +111,7 @@ pub async fn audit(
         sessions::terminate_and_cancel,
         sessions::keystrokes,
         sessions::recording,
+        sessions::recording_index,
         ws::stream,
         ws::live,
         audit,
@@ -178,6 +181,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sessions/{id}/keystrokes", get(sessions::keystrokes))
         .route("/sessions/{id}/recording", get(sessions::recording))
+        .route(
+            "/sessions/{id}/recording/index",
+            get(sessions::recording_index),
+        )
         .route("/sessions/{id}/stream", get(ws::stream))
         .route("/live", get(ws::live))
         .route("/audit", get(audit))

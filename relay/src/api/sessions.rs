@@ -3,13 +3,14 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use vigil_hub::{HubError, LaunchSpec, SshAuth, SshTarget};
+use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{
     ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, SessionKind,
 };
+use vigil_wire::recording::RecordingIndex;
 
 use super::ApiJson;
 use crate::auth::{self, CurrentUser, Viewer};
@@ -144,29 +145,69 @@ pub async fn launch(
         }
         _ => None,
     };
-    if asset.protocol != Protocol::Ssh {
-        return Err(AppError::Unsupported(
-            "this relay launches SSH sessions only".into(),
-        ));
-    }
     let sealed = asset.credential.as_deref();
-    let auth = match (asset.credential_kind, sealed) {
-        (CredentialKind::Password, Some(s)) => SshAuth::Password(
-            state
-                .vault
-                .open("password", s)
-                .map_err(AppError::internal)?,
-        ),
-        (CredentialKind::PrivateKey, Some(s)) => SshAuth::PrivateKey(
-            state
-                .vault
-                .open("private_key", s)
-                .map_err(AppError::internal)?,
-        ),
-        _ => {
-            return Err(AppError::BadRequest(
-                "the asset has no managed credential".into(),
-            ))
+    let target = match asset.protocol {
+        Protocol::Ssh => {
+            let auth = match (asset.credential_kind, sealed) {
+                (CredentialKind::Password, Some(s)) => SshAuth::Password(
+                    state
+                        .vault
+                        .open("password", s)
+                        .map_err(AppError::internal)?,
+                ),
+                (CredentialKind::PrivateKey, Some(s)) => SshAuth::PrivateKey(
+                    state
+                        .vault
+                        .open("private_key", s)
+                        .map_err(AppError::internal)?,
+                ),
+                _ => {
+                    return Err(AppError::BadRequest(
+                        "the asset has no managed credential".into(),
+                    ))
+                }
+            };
+            Target::Ssh(SshTarget {
+                host: asset.host.clone(),
+                port: asset.port,
+                username: asset.account.clone(),
+                auth,
+                pinned_host_key: asset.host_key.clone(),
+            })
+        }
+        Protocol::Rdp => {
+            let password = match (asset.credential_kind, sealed) {
+                (CredentialKind::Password, Some(s)) => state
+                    .vault
+                    .open("password", s)
+                    .map_err(AppError::internal)?,
+                (CredentialKind::PrivateKey, _) => {
+                    return Err(AppError::BadRequest(
+                        "RDP assets need a password credential; private keys are for SSH only"
+                            .into(),
+                    ))
+                }
+                _ => {
+                    return Err(AppError::BadRequest(
+                        "the asset has no managed credential".into(),
+                    ))
+                }
+            };
+            // `DOMAIN\user` accounts carry their domain.
+            let (domain, username) = match asset.account.split_once('\\') {
+                Some((d, u)) => (Some(d.to_string()), u.to_string()),
+                None => (None, asset.account.clone()),
+            };
+            Target::Rdp(RdpTarget {
+                host: asset.host.clone(),
+                port: asset.port,
+                username,
+                password,
+                domain,
+                // The certificate pin lives in the same column as an SSH host key.
+                pinned_cert: asset.host_key.clone(),
+                codec: asset.rdp_codec,
+            })
         }
     };
     let cols = if body.cols == 0 {
@@ -196,13 +237,7 @@ pub async fn launch(
     .await?;
     let spec = LaunchSpec {
         session_id: id.clone(),
-        target: SshTarget {
-            host: asset.host.clone(),
-            port: asset.port,
-            username: asset.account.clone(),
-            auth,
-            pinned_host_key: asset.host_key.clone(),
-        },
+        target,
         cols,
         rows,
         title: format!("{}@{}", v.user.username, asset.name),
@@ -391,44 +426,124 @@ pub async fn keystrokes(
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", tag = "sessions",
-    params(("id" = String, Path, description = "session id")),
+    params(("id" = String, Path, description = "session id"),
+        ("Range" = Option<String>, Header, description = "optional byte range (`bytes=START-END`), e.g. from a keyframe offset of the index")),
     responses(
-        (status = 200, description = "The asciicast v2 recording", content_type = "application/x-asciicast"),
+        (status = 200, description = "The recording: asciicast v2 for SSH, the Vigil desktop format for RDP", content(
+            (String = "application/x-asciicast"),
+            (Vec<u8> = "application/octet-stream"))),
+        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may not download it"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
+        (status = 416, description = "The range is not satisfiable"),
     ))]
 pub async fn recording(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request: axum::extract::Request,
 ) -> AppResult<Response> {
     let v = Viewer::load(&state, user.user).await?;
     let row = load_visible(&state, &v, &id).await?;
     decide(&v.actor, row.asset_id, Some(&row.facts()), Action::Download)?;
-    let file = match tokio::fs::File::open(state.hub.recording_path(&id)).await {
-        Ok(f) => f,
+    let (path, content_type, ext) = match row.protocol {
+        Protocol::Rdp => (
+            state.hub.desktop_recording_path(&id),
+            "application/octet-stream",
+            "desktop",
+        ),
+        Protocol::Ssh => (
+            state.hub.recording_path(&id),
+            "application/x-asciicast",
+            "cast",
+        ),
+    };
+    match tokio::fs::metadata(&path).await {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(AppError::internal(e)),
-    };
-    store::audit::record(
-        &state.db,
-        &v.user.username,
-        "download",
-        Some(&id),
-        &row.asset_name,
+    }
+    // Seeking a desktop recording fetches many ranges: audit the download once, at its
+    // start, not once per range.
+    let ranged = request.headers().contains_key(header::RANGE);
+    if !ranged {
+        store::audit::record(
+            &state.db,
+            &v.user.username,
+            "download",
+            Some(&id),
+            &row.asset_name,
+        )
+        .await?;
+    }
+    // ServeFile answers Range requests (206, 416) and HEAD.
+    let served = tower::ServiceExt::oneshot(
+        tower_http::services::ServeFile::new_with_mime(
+            &path,
+            &content_type.parse().map_err(AppError::internal)?,
+        ),
+        request,
     )
-    .await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-asciicast".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{id}.cast\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    .await
+    .map_err(AppError::internal)?;
+    let mut response = served.map(Body::new);
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{id}.{ext}\"")
+            .parse()
+            .map_err(AppError::internal)?,
+    );
+    Ok(response)
+}
+
+/// OpenAPI form of [`vigil_wire::recording::RecordingIndex`] (the wire crate has no
+/// schema for it; this mirror only documents the same JSON).
+#[derive(utoipa::ToSchema)]
+#[schema(as = RecordingIndex)]
+#[allow(dead_code)]
+pub struct RecordingIndexDoc {
+    pub duration_ms: u32,
+    /// Size in bytes of the recording file (whole records only).
+    pub size: u64,
+    pub keyframes: Vec<IndexEntryDoc>,
+}
+
+/// One keyframe: the `Params` record at `offset` starts it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = IndexEntry)]
+#[allow(dead_code)]
+pub struct IndexEntryDoc {
+    pub t_ms: u32,
+    pub offset: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/recording/index", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses(
+        (status = 200, body = RecordingIndexDoc, description = "Keyframes of a desktop recording, with its duration and size in whole records"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may not download the recording"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible, not a desktop session, or no recording"),
+    ))]
+pub async fn recording_index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<RecordingIndex>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let row = load_visible(&state, &v, &id).await?;
+    decide(&v.actor, row.asset_id, Some(&row.facts()), Action::Download)?;
+    if row.protocol != Protocol::Rdp {
+        return Err(AppError::NotFound);
+    }
+    let path = state.hub.desktop_recording_path(&id);
+    let index = tokio::task::spawn_blocking(move || vigil_hub::desktop_index(&path))
+        .await
+        .map_err(AppError::internal)?;
+    match index {
+        Ok(index) => Ok(Json(index)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),
+        Err(e) => Err(AppError::internal(e)),
+    }
 }

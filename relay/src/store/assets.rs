@@ -40,7 +40,18 @@ pub struct AssetRow {
     pub tags: Vec<String>,
     pub credential_kind: CredentialKind,
     pub credential: Option<Vec<u8>>,
+    /// For SSH the pinned host key; for RDP the pinned certificate key (`sha256:<hex>`).
     pub host_key: Option<String>,
+    /// How an RDP target is asked to encode graphics (ignored for SSH).
+    pub rdp_codec: vigil_hub::RdpCodec,
+}
+
+/// The `rdp_codec` column's text for a codec.
+pub fn codec_str(codec: vigil_hub::RdpCodec) -> &'static str {
+    match codec {
+        vigil_hub::RdpCodec::RemoteFx => "remotefx",
+        vigil_hub::RdpCodec::Bitmap => "bitmap",
+    }
 }
 
 impl AssetRow {
@@ -66,6 +77,7 @@ struct Raw {
     credential_kind: String,
     credential: Option<Vec<u8>>,
     host_key: Option<String>,
+    rdp_codec: String,
 }
 
 impl TryFrom<Raw> for AssetRow {
@@ -82,12 +94,16 @@ impl TryFrom<Raw> for AssetRow {
             credential_kind: CredentialKind::parse(&r.credential_kind),
             credential: r.credential,
             host_key: r.host_key,
+            rdp_codec: match r.rdp_codec.as_str() {
+                "bitmap" => vigil_hub::RdpCodec::Bitmap,
+                _ => vigil_hub::RdpCodec::RemoteFx,
+            },
         })
     }
 }
 
 const COLS: &str =
-    "id, name, protocol, host, port, account, tags, credential_kind, credential, host_key";
+    "id, name, protocol, host, port, account, tags, credential_kind, credential, host_key, rdp_codec";
 
 pub struct NewAssetRow<'a> {
     pub name: &'a str,
@@ -157,4 +173,17 @@ pub async fn clear_host_key(db: &Db, id: AssetId) -> Result<bool, sqlx::Error> {
         .execute(db)
         .await?;
     Ok(r.rows_affected() > 0)
+}
+
+pub async fn set_rdp_codec(
+    db: &Db,
+    id: AssetId,
+    codec: vigil_hub::RdpCodec,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET rdp_codec = $1 WHERE id = $2")
+        .bind(codec_str(codec))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
 }

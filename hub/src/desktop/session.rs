@@ -1,0 +1,640 @@
+//! The sans-IO core of one desktop (RDP) session: fan-out of graphics with join and
+//! resync at fragment boundaries, the relay's decoded screen, input gating and Lock,
+//! frame-acknowledgement policy, keystrokes, thumbnails and the recording.
+//!
+//! The driver owns the sockets and the [`vigil_rdp::Stream`]; it hands the core the
+//! stream's outputs and the user's messages, and performs the [`DeskCmd`]s it gets back.
+
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::sync::{broadcast, mpsc};
+use vigil_rdp::{InputGate, Screen, SessionParams};
+use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::desktop::{describe_key, DesktopParams, InputEvent};
+use vigil_wire::live::{
+    ClientControl, ClientMsg, Participant, ServerControl, ServerMsg, Thumbnail,
+};
+use vigil_wire::recording::Kind;
+use vigil_wire::RDP_LOCK_MESSAGE;
+
+use super::recorder::DesktopRecorder;
+use crate::fanout::Fanout;
+use crate::{HubEvent, Lifecycle};
+
+/// A keyframe at most this often (and only if graphics arrived since the last one).
+pub(crate) const KEYFRAME_EVERY: Duration = Duration::from_secs(10);
+/// The user's browser paces the server only while it reports within this long.
+pub(crate) const ACK_GRACE: Duration = Duration::from_secs(1);
+/// Width of the thumbnails in the Active Sessions feed.
+const THUMBNAIL_WIDTH: u16 = 320;
+
+/// What the driver must do upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeskCmd {
+    /// Framed bytes for the server (input, releases).
+    Send(Vec<u8>),
+    /// The user's browser decoded up to the end of this frame: `Stream::on_primary_decoded`.
+    Ack(u32),
+    /// `Stream::set_auto_ack`: on while no user's browser paces the server.
+    AutoAck(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Live,
+    Ended,
+}
+
+/// The decoded screen and input gate of the current activation.
+struct Active {
+    screen: Screen,
+    gate: InputGate,
+    params: DesktopParams,
+}
+
+pub(crate) struct DesktopConfig {
+    pub id: SessionId,
+    pub viewer_queue: usize,
+    pub thumbnail_interval: Duration,
+    pub recorder: Box<dyn DesktopRecorder>,
+    pub events: broadcast::Sender<HubEvent>,
+}
+
+pub(crate) struct Desktop {
+    id: SessionId,
+    phase: Phase,
+    locked: bool,
+    active: Option<Active>,
+    /// Between the server's Deactivate All and the next activation: no decoder.
+    deactivated: bool,
+    fanout: Fanout,
+    recorder: Box<dyn DesktopRecorder>,
+    keystrokes: Vec<Keystroke>,
+    thumbnail: Option<Thumbnail>,
+    thumbnail_interval: Duration,
+    last_thumbnail_at: Option<Duration>,
+    graphics_since_thumbnail: bool,
+    last_keyframe_at: Duration,
+    events: broadcast::Sender<HubEvent>,
+    lifecycle: VecDeque<Lifecycle>,
+    deferred: Vec<DeskCmd>,
+    end_reason: Option<String>,
+    /// A user participant is attached.
+    user_present: bool,
+    /// When the first frame the user's browser has not reported yet ended.
+    unreported_since: Option<Duration>,
+    auto_ack: bool,
+    last_frame_end: Option<u32>,
+}
+
+pub(crate) fn wire_params(p: &SessionParams) -> DesktopParams {
+    DesktopParams {
+        io_channel_id: p.io_channel_id,
+        user_channel_id: p.user_channel_id,
+        share_id: p.share_id,
+        width: p.width,
+        height: p.height,
+    }
+}
+
+/// The `DesktopSnapshot` (and keyframe) payload: the screen's snapshot PDUs,
+/// concatenated and zlib-compressed. Only at a fragment boundary.
+pub(crate) fn snapshot_payload(screen: &Screen) -> Result<Vec<u8>, String> {
+    let pdus = screen.snapshot().map_err(|e| e.to_string())?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    for pdu in &pdus {
+        z.write_all(pdu).map_err(|e| e.to_string())?;
+    }
+    z.finish().map_err(|e| e.to_string())
+}
+
+fn t_ms(at: Duration) -> u32 {
+    u32::try_from(at.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// What a joiner (or a resynchronised viewer) gets: the decoder values, the picture,
+/// then the lock state.
+fn join_messages(active: &Active, locked: bool) -> Vec<ServerMsg> {
+    let mut msgs = vec![ServerMsg::Control(ServerControl::DesktopActivated {
+        params: active.params.clone(),
+    })];
+    match snapshot_payload(&active.screen) {
+        Ok(payload) => msgs.push(ServerMsg::DesktopSnapshot(payload)),
+        Err(error) => tracing::warn!(%error, "Desktop snapshot failed"),
+    }
+    if locked {
+        msgs.push(ServerMsg::Control(ServerControl::Locked {
+            message: RDP_LOCK_MESSAGE.into(),
+        }));
+    }
+    msgs
+}
+
+impl Desktop {
+    pub(crate) fn new(c: DesktopConfig) -> Desktop {
+        Desktop {
+            id: c.id,
+            phase: Phase::Connecting,
+            locked: false,
+            active: None,
+            deactivated: false,
+            fanout: Fanout::new(c.viewer_queue),
+            recorder: c.recorder,
+            keystrokes: Vec::new(),
+            thumbnail: None,
+            thumbnail_interval: c.thumbnail_interval,
+            last_thumbnail_at: None,
+            graphics_since_thumbnail: false,
+            last_keyframe_at: Duration::ZERO,
+            events: c.events,
+            lifecycle: VecDeque::new(),
+            deferred: Vec::new(),
+            end_reason: None,
+            user_present: false,
+            unreported_since: None,
+            auto_ack: false,
+            last_frame_end: None,
+        }
+    }
+
+    // ---- getters -------------------------------------------------------------------
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    pub(crate) fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    pub(crate) fn size(&self) -> (u16, u16) {
+        self.active
+            .as_ref()
+            .map_or((0, 0), |a| (a.params.width, a.params.height))
+    }
+
+    pub(crate) fn keystrokes(&self) -> &[Keystroke] {
+        &self.keystrokes
+    }
+
+    pub(crate) fn end_reason(&self) -> Option<&str> {
+        self.end_reason.as_deref()
+    }
+
+    pub(crate) fn thumbnail(&self) -> Thumbnail {
+        self.thumbnail
+            .clone()
+            .unwrap_or(Thumbnail::Text { rows: Vec::new() })
+    }
+
+    pub(crate) fn take_lifecycle(&mut self) -> Vec<Lifecycle> {
+        self.lifecycle.drain(..).collect()
+    }
+
+    /// Commands produced outside the driver (the releases of a lock).
+    pub(crate) fn take_deferred(&mut self) -> Vec<DeskCmd> {
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// The relay's decoded screen (tests and measurements).
+    #[allow(dead_code)]
+    pub(crate) fn screen(&self) -> Option<&Screen> {
+        self.active.as_ref().map(|a| &a.screen)
+    }
+
+    fn can_snapshot(&self) -> bool {
+        !self.deactivated
+            && self
+                .active
+                .as_ref()
+                .is_some_and(|a| a.screen.at_fragment_boundary())
+    }
+
+    // ---- inputs --------------------------------------------------------------------
+
+    /// A participant joins. Its queue starts with the activation values and a snapshot
+    /// taken at a fragment boundary; inside a fragmented update both wait for the end of
+    /// it (the viewer starts out lagging and is resynchronised there).
+    pub(crate) fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>> {
+        let rx = match self.phase {
+            Phase::Ended => return None,
+            Phase::Connecting => {
+                let mut first = vec![ServerMsg::Control(ServerControl::Connecting {
+                    message: "connecting to the target".into(),
+                })];
+                if self.locked {
+                    first.push(ServerMsg::Control(ServerControl::Locked {
+                        message: RDP_LOCK_MESSAGE.into(),
+                    }));
+                }
+                self.fanout.add(participant, first)
+            }
+            Phase::Live => match &self.active {
+                Some(active) if self.can_snapshot() => {
+                    let first = join_messages(active, self.locked);
+                    self.fanout.add(participant, first)
+                }
+                _ => self.fanout.add_pending(participant),
+            },
+        };
+        if participant == Participant::User {
+            self.user_present = true;
+        }
+        Some(rx)
+    }
+
+    /// Connected and activated: `learned_pin` is the certificate pin on first use.
+    pub(crate) fn connected(
+        &mut self,
+        params: &SessionParams,
+        learned_pin: Option<String>,
+        at: Duration,
+    ) {
+        if self.phase != Phase::Connecting {
+            return;
+        }
+        self.phase = Phase::Live;
+        if let Some(host_key) = learned_pin {
+            self.lifecycle.push_back(Lifecycle::HostKeyLearned {
+                id: self.id.clone(),
+                host_key,
+            });
+        }
+        self.lifecycle.push_back(Lifecycle::Connected {
+            id: self.id.clone(),
+        });
+        self.fanout.control(ServerControl::Connected);
+        self.activated(params, at);
+    }
+
+    /// A (re)activation: fresh screen and encoder values; every viewer rebuilds its
+    /// decoder; the recording gets `Params` and a (blank) keyframe.
+    pub(crate) fn activated(&mut self, params: &SessionParams, at: Duration) {
+        if self.phase != Phase::Live {
+            return;
+        }
+        let wire = wire_params(params);
+        match &mut self.active {
+            Some(a) => {
+                a.screen.reset(params);
+                a.gate.set_params(params);
+                a.params = wire.clone();
+            }
+            None => {
+                let mut gate = InputGate::new(params);
+                if self.locked {
+                    // Locked before the connection: nothing is held yet.
+                    let _ = gate.lock();
+                }
+                self.active = Some(Active {
+                    screen: Screen::new(params),
+                    gate,
+                    params: wire.clone(),
+                });
+            }
+        }
+        self.deactivated = false;
+        self.fanout
+            .control(ServerControl::DesktopActivated { params: wire });
+        self.write_keyframe(at);
+        let (active, locked) = (&self.active, self.locked);
+        if let Some(active) = active {
+            // Every viewer starts from a picture, as a joiner does (here a blank one, which
+            // compresses to almost nothing); lagging ones get the whole join instead.
+            match snapshot_payload(&active.screen) {
+                Ok(payload) => self
+                    .fanout
+                    .output(ServerMsg::DesktopSnapshot(payload), &|| {
+                        join_messages(active, locked)
+                    }),
+                Err(_) => self.fanout.resync(&|| join_messages(active, locked)),
+            }
+        }
+    }
+
+    /// The server deactivated the session: hold everything until it is activated again.
+    pub(crate) fn deactivated(&mut self) {
+        self.deactivated = true;
+    }
+
+    /// One fast-path PDU for the browsers: recorder first (it never drops), then the
+    /// relay's screen, then the viewers (who may drop and be resynchronised).
+    pub(crate) fn graphics(&mut self, pdu: &[u8], frame_end: Option<u32>, at: Duration) {
+        if self.phase != Phase::Live || self.deactivated {
+            return;
+        }
+        if let Err(e) = self.recorder.record(Kind::Graphics, t_ms(at), pdu) {
+            self.recording_failed(e);
+            return;
+        }
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        active.screen.feed(pdu);
+        self.graphics_since_thumbnail = true;
+        if let Some(id) = frame_end {
+            self.last_frame_end = Some(id);
+            self.unreported_since.get_or_insert(at);
+        }
+        let msg = ServerMsg::Graphics {
+            frame_end,
+            pdu: pdu.to_vec(),
+        };
+        let boundary = active.screen.at_fragment_boundary();
+        if boundary {
+            let (active, locked) = (&self.active, self.locked);
+            if let Some(active) = active {
+                self.fanout.output(msg, &|| join_messages(active, locked));
+            }
+            if at.saturating_sub(self.last_keyframe_at) >= KEYFRAME_EVERY {
+                self.write_keyframe(at);
+            }
+        } else {
+            self.fanout.output_no_resync(msg);
+        }
+    }
+
+    /// A message from a participant. Only the user's count: observers can neither type
+    /// nor pace the server (their `FrameDecoded` is ignored).
+    pub(crate) fn client_msg(
+        &mut self,
+        from: Participant,
+        msg: ClientMsg,
+        at: Duration,
+    ) -> Vec<DeskCmd> {
+        if from != Participant::User || self.phase != Phase::Live {
+            return Vec::new();
+        }
+        match msg {
+            ClientMsg::Control(ClientControl::FrameDecoded { frame_id }) => {
+                self.unreported_since = None;
+                let mut cmds = Vec::new();
+                if self.auto_ack && self.user_present {
+                    self.auto_ack = false;
+                    cmds.push(DeskCmd::AutoAck(false));
+                }
+                cmds.push(DeskCmd::Ack(frame_id));
+                cmds
+            }
+            ClientMsg::Control(ClientControl::Input { events }) => self.input(&events, at),
+            // Terminal messages mean nothing to a desktop.
+            ClientMsg::Input(_)
+            | ClientMsg::Control(ClientControl::Hello { .. } | ClientControl::Resize { .. }) => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The user's input through the gate. While locked the gate drops everything: there is
+    /// no other path to the server (no clipboard or other virtual channel is attached at
+    /// all, so there is no client → server clipboard to gate either).
+    fn input(&mut self, events: &[InputEvent], at: Duration) -> Vec<DeskCmd> {
+        if self.locked || self.deactivated {
+            return Vec::new();
+        }
+        let Some(active) = self.active.as_mut() else {
+            return Vec::new();
+        };
+        let out = match active.gate.handle(events) {
+            Ok(out) => out,
+            Err(error) => {
+                tracing::warn!(id = %self.id, %error, "Desktop input not encoded");
+                return Vec::new();
+            }
+        };
+        let at_ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+        for entry in out.keystrokes {
+            let (key, raw) = describe_key(
+                entry.scancode,
+                entry.extended,
+                entry.down,
+                entry.key_text.as_deref(),
+            );
+            let keystroke = Keystroke {
+                seq: self.keystrokes.len() as u64,
+                at_ms,
+                key,
+                raw,
+            };
+            if let Err(e) = self.recorder.keystroke(&keystroke) {
+                self.recording_failed(e);
+                return Vec::new();
+            }
+            let msg = ServerMsg::Control(ServerControl::Keystroke {
+                keystroke: keystroke.clone(),
+            });
+            let can = self.can_snapshot();
+            let (active, locked) = (&self.active, self.locked);
+            let resync = |a: &Active| join_messages(a, locked);
+            match active.as_ref().filter(|_| can) {
+                Some(a) => self.fanout.shed_with(
+                    Some(msg),
+                    Some(Participant::Observer),
+                    Some(&|| resync(a)),
+                ),
+                None => self
+                    .fanout
+                    .shed_with(Some(msg), Some(Participant::Observer), None),
+            }
+            let _ = self.events.send(HubEvent::Keystroke {
+                id: self.id.clone(),
+                keystroke: keystroke.clone(),
+            });
+            self.keystrokes.push(keystroke);
+        }
+        out.to_server.into_iter().map(DeskCmd::Send).collect()
+    }
+
+    /// Lock: the gate releases whatever the user holds (deferred to the driver, which
+    /// the hub wakes), then drops all input. Unlock lets input through again.
+    pub(crate) fn set_locked(&mut self, locked: bool, at: Duration) {
+        if self.phase == Phase::Ended || self.locked == locked {
+            return;
+        }
+        self.locked = locked;
+        let id = self.id.clone();
+        if locked {
+            if let Some(active) = self.active.as_mut() {
+                match active.gate.lock() {
+                    Ok(pdus) => self.deferred.extend(pdus.into_iter().map(DeskCmd::Send)),
+                    Err(error) => tracing::warn!(%id, %error, "Release PDUs not encoded"),
+                }
+            }
+            self.marker(at, "lock");
+            self.fanout.control(ServerControl::Locked {
+                message: RDP_LOCK_MESSAGE.into(),
+            });
+            self.lifecycle.push_back(Lifecycle::Locked { id });
+        } else {
+            if let Some(active) = self.active.as_mut() {
+                active.gate.unlock();
+            }
+            self.marker(at, "unlock");
+            self.fanout.control(ServerControl::Unlocked);
+            self.lifecycle.push_back(Lifecycle::Unlocked { id });
+        }
+    }
+
+    /// Periodic work: the user leaving (release what they held, pace by auto-ack),
+    /// the acknowledgement mode, thumbnails, and lagging viewers with room again.
+    pub(crate) fn tick(&mut self, at: Duration) -> Vec<DeskCmd> {
+        let mut cmds = Vec::new();
+        if self.phase != Phase::Live {
+            return cmds;
+        }
+        if self.user_present && !self.fanout.has(Participant::User) {
+            self.user_present = false;
+            cmds.extend(self.release_all().into_iter().map(DeskCmd::Send));
+        }
+        let stalled = self
+            .unreported_since
+            .is_some_and(|since| at.saturating_sub(since) > ACK_GRACE);
+        let want_auto = !self.user_present || stalled;
+        if want_auto != self.auto_ack {
+            self.auto_ack = want_auto;
+            cmds.push(DeskCmd::AutoAck(want_auto));
+            if want_auto {
+                // Frames the absent browser never reported: acknowledge them all now.
+                cmds.extend(self.last_frame_end.map(DeskCmd::Ack));
+            }
+        }
+        self.maybe_thumbnail(at);
+        if self.can_snapshot() {
+            let (active, locked) = (&self.active, self.locked);
+            if let Some(active) = active {
+                self.fanout.resync(&|| join_messages(active, locked));
+            }
+        }
+        cmds
+    }
+
+    fn maybe_thumbnail(&mut self, at: Duration) {
+        let due = self
+            .last_thumbnail_at
+            .is_none_or(|last| at.saturating_sub(last) >= self.thumbnail_interval);
+        if !(self.graphics_since_thumbnail && due) {
+            return;
+        }
+        let Some(active) = &self.active else { return };
+        self.graphics_since_thumbnail = false;
+        self.last_thumbnail_at = Some(at);
+        match active.screen.thumbnail_png(THUMBNAIL_WIDTH) {
+            Ok(png) => {
+                let thumbnail = Thumbnail::Png {
+                    base64: base64::engine::general_purpose::STANDARD.encode(png),
+                };
+                self.thumbnail = Some(thumbnail.clone());
+                let _ = self.events.send(HubEvent::Thumbnail {
+                    id: self.id.clone(),
+                    thumbnail,
+                });
+            }
+            Err(error) => tracing::debug!(%error, "Thumbnail not encoded"),
+        }
+    }
+
+    /// Releases for every key and button the user holds (user left, disconnect).
+    pub(crate) fn release_all(&mut self) -> Vec<Vec<u8>> {
+        let Some(active) = self.active.as_mut() else {
+            return Vec::new();
+        };
+        active.gate.release_all().unwrap_or_else(|error| {
+            tracing::warn!(%error, "Release PDUs not encoded");
+            Vec::new()
+        })
+    }
+
+    pub(crate) fn failed(&mut self, code: &str, message: &str, at: Duration) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.fanout.control(ServerControl::Error {
+            code: code.into(),
+            message: message.into(),
+        });
+        self.end(
+            format!("{code}: {message}"),
+            Some(format!("error: {code}")),
+            at,
+        );
+    }
+
+    pub(crate) fn terminate(&mut self, reason: &str, at: Duration) {
+        self.end(reason.to_string(), Some(format!("terminate: {reason}")), at);
+    }
+
+    /// The server ended the session (or the connection broke).
+    pub(crate) fn closed(&mut self, reason: &str, at: Duration) {
+        self.end(reason.to_string(), None, at);
+    }
+
+    fn end(&mut self, reason: String, marker: Option<String>, at: Duration) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        if let Some(marker) = marker {
+            self.marker(at, &marker);
+        }
+        self.fanout.control(ServerControl::Ended {
+            reason: reason.clone(),
+        });
+        self.fanout.close();
+        self.end_reason = Some(reason);
+    }
+
+    fn write_keyframe(&mut self, at: Duration) {
+        let Some(active) = &self.active else { return };
+        if !active.screen.at_fragment_boundary() {
+            return;
+        }
+        let payload = match snapshot_payload(&active.screen) {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "Keyframe not taken");
+                return;
+            }
+        };
+        let params = serde_json::to_vec(&active.params).unwrap_or_default();
+        if let Err(e) = self.recorder.keyframe(t_ms(at), &params, &payload) {
+            self.recording_failed(e);
+            return;
+        }
+        self.last_keyframe_at = at;
+    }
+
+    fn marker(&mut self, at: Duration, text: &str) {
+        if let Err(e) = self
+            .recorder
+            .record(Kind::Marker, t_ms(at), text.as_bytes())
+        {
+            self.recording_failed(e);
+        }
+    }
+
+    /// A session that cannot be recorded must not go on unrecorded: end it.
+    fn recording_failed(&mut self, error: std::io::Error) {
+        tracing::error!(id = %self.id, %error, "Recording failed, ending the session");
+        if self.phase != Phase::Ended {
+            self.phase = Phase::Ended;
+            let reason = format!("recording failed: {error}");
+            self.fanout.control(ServerControl::Error {
+                code: "recording_failed".into(),
+                message: reason.clone(),
+            });
+            self.fanout.control(ServerControl::Ended {
+                reason: reason.clone(),
+            });
+            self.fanout.close();
+            self.end_reason = Some(reason);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

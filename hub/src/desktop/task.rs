@@ -1,0 +1,204 @@
+//! The task of one desktop session: connects with `vigil_rdp::connect`, then reads the
+//! target, splits its stream ([`vigil_rdp::Stream`], owned here) and drives the core.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, WriteHalf};
+use tokio::sync::mpsc;
+use vigil_rdp::connect::Transport;
+use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
+use vigil_wire::api::SessionId;
+use vigil_wire::live::{ClientMsg, Participant};
+
+use super::session::{DeskCmd, Desktop};
+use crate::hub::{deliver_lifecycle, finish, lock_core, Live, Registry, SHUTDOWN_REASON};
+use crate::{Lifecycle, RdpTarget};
+
+/// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
+/// refused NLA login must surface as `auth_failed`, not as a timeout.
+const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bound on the polite goodbye to a target that may be gone.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+const READ_BUF: usize = 64 * 1024;
+
+pub(crate) struct DesktopDriver {
+    pub(crate) id: SessionId,
+    pub(crate) core: Arc<Mutex<Desktop>>,
+    pub(crate) live: Live,
+    pub(crate) sessions: Registry,
+    pub(crate) lifecycle: mpsc::Sender<Lifecycle>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tick: Duration,
+}
+
+type Writer = WriteHalf<Transport>;
+
+impl DesktopDriver {
+    fn core(&self) -> MutexGuard<'_, Desktop> {
+        lock_core(&self.core)
+    }
+
+    pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<ClientMsg>) {
+        let rdp_target = vigil_rdp::Target {
+            host: target.host.clone(),
+            port: target.port,
+            username: target.username.clone(),
+            password: target.password.expose().to_string(),
+            domain: target.domain.clone(),
+        };
+        let options = ConnectOptions {
+            codec: target.codec,
+            pinned: target.pinned_cert.clone(),
+            timeout: self.connect_timeout.max(MIN_CONNECT_TIMEOUT),
+            ..ConnectOptions::default()
+        };
+        let outcome = tokio::select! {
+            r = vigil_rdp::connect(&rdp_target, &options) => Some(r),
+            _ = self.live.cancel.cancelled() => None,
+        };
+        drop(rdp_target);
+        match outcome {
+            Some(Ok(conn)) => {
+                let learned = target.pinned_cert.is_none().then(|| conn.pin.clone());
+                self.serve(conn, learned, input).await;
+            }
+            Some(Err(e)) => {
+                tracing::info!(id = %self.id, code = e.code(), message = %e.detail, "RDP connection failed");
+                self.core().failed(e.code(), &e.detail, self.live.at());
+            }
+            None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
+        }
+        finish(self.id.clone(), &self.live, &self.sessions, &self.lifecycle).await;
+    }
+
+    async fn serve(
+        &self,
+        conn: Connected,
+        learned: Option<String>,
+        mut input: mpsc::Receiver<ClientMsg>,
+    ) {
+        let Connected {
+            params,
+            mut stream,
+            transport,
+            ..
+        } = conn;
+        let (mut rd, mut wr) = tokio::io::split(transport);
+        self.core().connected(&params, learned, self.live.at());
+        // Bytes read past the connection sequence are already in the stream.
+        let early = stream.feed(&[]);
+        let mut closed = match early {
+            Ok(outputs) => self.apply(&mut stream, &mut wr, outputs).await,
+            Err(e) => Some(format!("target_error: {e}")),
+        };
+        let mut buf = vec![0u8; READ_BUF];
+        let mut tick = tokio::time::interval(self.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while closed.is_none() {
+            deliver_lifecycle(&self.live, &self.lifecycle).await;
+            let deferred = self.core().take_deferred();
+            if let Err(e) = perform(&mut stream, &mut wr, deferred).await {
+                closed = Some(format!("write to the target failed: {e}"));
+                break;
+            }
+            if self.core().is_ended() {
+                break;
+            }
+            tokio::select! {
+                // Terminate first: nothing more reaches the target once it is asked.
+                biased;
+                _ = self.live.cancel.cancelled() => break,
+                _ = self.live.wake.notified() => {}
+                read = rd.read(&mut buf) => match read {
+                    Ok(0) => closed = Some("the target closed the connection".into()),
+                    Err(e) => closed = Some(format!("reading from the target failed: {e}")),
+                    Ok(n) => match stream.feed(&buf[..n]) {
+                        Ok(outputs) => closed = self.apply(&mut stream, &mut wr, outputs).await,
+                        Err(e) => closed = Some(format!("target_error: {e}")),
+                    },
+                },
+                Some(msg) = input.recv() => {
+                    let cmds = self.core().client_msg(Participant::User, msg, self.live.at());
+                    if let Err(e) = perform(&mut stream, &mut wr, cmds).await {
+                        closed = Some(format!("write to the target failed: {e}"));
+                    }
+                }
+                _ = tick.tick() => {
+                    let cmds = self.core().tick(self.live.at());
+                    if let Err(e) = perform(&mut stream, &mut wr, cmds).await {
+                        closed = Some(format!("write to the target failed: {e}"));
+                    }
+                }
+            }
+        }
+        if let Some(reason) = &closed {
+            self.core().closed(reason, self.live.at());
+        }
+        // Both legs close at once: viewers already got `Ended`; the target gets the
+        // releases of whatever the user held and a Shutdown Request, then the socket
+        // is dropped (bounded: the target may be gone).
+        let mut goodbye = self.core().release_all();
+        goodbye.extend(stream.shutdown_request().ok());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            for pdu in goodbye {
+                wr.write_all(&pdu).await?;
+            }
+            wr.shutdown().await
+        })
+        .await;
+    }
+
+    /// Hands a batch of stream outputs to the core (one lock), then writes what goes
+    /// upstream. `Some(reason)`: the target ended the session.
+    async fn apply(
+        &self,
+        stream: &mut Stream,
+        wr: &mut Writer,
+        outputs: Vec<Output>,
+    ) -> Option<String> {
+        let mut to_server = Vec::new();
+        let mut ended = None;
+        {
+            let at = self.live.at();
+            let mut core = self.core();
+            for output in outputs {
+                match output {
+                    Output::ToBrowsers { pdu, frame_end } => core.graphics(&pdu, frame_end, at),
+                    Output::ToServer(bytes) => to_server.push(DeskCmd::Send(bytes)),
+                    Output::Activated(params) => core.activated(&params, at),
+                    Output::Deactivated => core.deactivated(),
+                    Output::Ended(reason) => {
+                        tracing::info!(id = %self.id, %reason, "The RDP target ended the session");
+                        ended = Some("the target ended the session".to_string());
+                    }
+                }
+            }
+        }
+        if let Err(e) = perform(stream, wr, to_server).await {
+            return Some(format!("write to the target failed: {e}"));
+        }
+        ended
+    }
+}
+
+/// Performs the core's commands, in order.
+async fn perform(stream: &mut Stream, wr: &mut Writer, cmds: Vec<DeskCmd>) -> std::io::Result<()> {
+    for cmd in cmds {
+        match cmd {
+            DeskCmd::Send(bytes) => wr.write_all(&bytes).await?,
+            DeskCmd::AutoAck(on) => stream.set_auto_ack(on),
+            DeskCmd::Ack(frame_id) => match stream.on_primary_decoded(frame_id) {
+                Ok(outputs) => {
+                    for output in outputs {
+                        if let Output::ToServer(bytes) = output {
+                            wr.write_all(&bytes).await?;
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "Frame acknowledgement not sent"),
+            },
+        }
+    }
+    wr.flush().await
+}

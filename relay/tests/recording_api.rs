@@ -1,0 +1,199 @@
+//! `GET /sessions/{id}/recording` (with HTTP ranges) and `/recording/index` for desktop
+//! recordings written by hand: no RDP server involved.
+
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+use vigil_relay::auth;
+use vigil_relay::config::Config;
+use vigil_relay::store::{self, now_ms, sessions::NewSession};
+use vigil_relay::AppState;
+use vigil_wire::api::{Protocol, SessionKind};
+use vigil_wire::recording::{encode, Kind, RecordingIndex, MAGIC};
+
+type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+struct Relay {
+    base: String,
+    state: AppState,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn relay() -> R<Relay> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::with_data_dir(dir.path().join("data"));
+    config.dist_dir = dir.path().join("dist");
+    std::fs::create_dir_all(&config.dist_dir)?;
+    std::fs::write(config.dist_dir.join("index.html"), "<!doctype html>")?;
+    let state = vigil_relay::app::start(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = state.clone();
+    tokio::spawn(async move {
+        let _ = vigil_relay::app::serve(s, listener, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok(Relay {
+        base: format!("http://{addr}/api/v1"),
+        state,
+        _dir: dir,
+        _stop: stop,
+    })
+}
+
+impl Relay {
+    async fn user(&self, name: &str, admin: bool, groups: &[&str]) -> R<i64> {
+        let hash = auth::hash_password(&format!("pw-{name}"))?;
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        Ok(store::users::create(&self.state.db, name, name, &hash, admin, &groups).await?)
+    }
+
+    async fn login(&self, name: &str) -> R<Client> {
+        let c = Client::builder().cookie_store(true).build()?;
+        let resp = c
+            .post(format!("{}/auth/login", self.base))
+            .json(&json!({"username": name, "password": format!("pw-{name}")}))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
+        Ok(c)
+    }
+
+    async fn asset(&self, name: &'static str, protocol: Protocol) -> R<i64> {
+        Ok(store::assets::insert(
+            &self.state.db,
+            store::assets::NewAssetRow {
+                name,
+                protocol,
+                host: "127.0.0.1",
+                port: 1,
+                account: "svc",
+                tags: &[],
+                credential_kind: store::assets::CredentialKind::None,
+                credential: None,
+            },
+        )
+        .await?)
+    }
+
+    async fn session(&self, user: i64, asset: i64) -> R<String> {
+        let id = auth::new_session_id();
+        store::sessions::insert(
+            &self.state.db,
+            NewSession {
+                id: &id,
+                user_id: user,
+                asset_id: asset,
+                kind: SessionKind::Admin,
+                request_id: None,
+                started_at: now_ms(),
+                cols: 80,
+                rows: 24,
+            },
+        )
+        .await?;
+        store::sessions::end(&self.state.db, &id, now_ms(), "closed").await?;
+        Ok(id)
+    }
+}
+
+/// A small desktop recording: two keyframes, graphics, a marker, and a torn tail.
+/// Returns the file, its size in whole records, and its index file.
+fn desktop_file() -> (Vec<u8>, u64, String) {
+    let mut f = MAGIC.to_vec();
+    let first = f.len() as u64;
+    f.extend(encode(Kind::Params, 0, b"{}"));
+    f.extend(encode(Kind::Keyframe, 0, b"kf-1"));
+    f.extend(encode(Kind::Graphics, 40, b"pdu"));
+    let second = f.len() as u64;
+    f.extend(encode(Kind::Params, 10_000, b"{}"));
+    f.extend(encode(Kind::Keyframe, 10_000, b"kf-2"));
+    f.extend(encode(Kind::Marker, 10_500, b"terminate: done"));
+    let whole = f.len() as u64;
+    f.extend(&encode(Kind::Graphics, 11_000, b"torn")[..5]);
+    let idx =
+        format!("{{\"t_ms\":0,\"offset\":{first}}}\n{{\"t_ms\":10000,\"offset\":{second}}}\n");
+    (f, whole, idx)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn desktop_recording_ranges_and_index_share_the_recording_authorization() -> R {
+    let r = relay().await?;
+    let root = r.user("root", true, &[]).await?;
+    r.user("outsider", false, &[]).await?;
+    let rdp = r.asset("win-1", Protocol::Rdp).await?;
+    let ssh = r.asset("web-1", Protocol::Ssh).await?;
+    let s_rdp = r.session(root, rdp).await?;
+    let s_ssh = r.session(root, ssh).await?;
+
+    let (file, whole, idx) = desktop_file();
+    let path = r.state.hub.desktop_recording_path(&s_rdp);
+    std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;
+    std::fs::write(&path, &file)?;
+    std::fs::write(r.state.hub.desktop_index_path(&s_rdp), idx)?;
+    std::fs::write(r.state.hub.recording_path(&s_ssh), "{\"version\":2}\n")?;
+
+    let admin = r.login("root").await?;
+    let url = |id: &str, tail: &str| format!("{}/sessions/{id}/recording{tail}", r.base);
+
+    // The index: whole records only, both keyframes.
+    let resp = admin.get(url(&s_rdp, "/index")).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let index: RecordingIndex = resp.json().await?;
+    assert_eq!(index.size, whole);
+    assert_eq!(index.duration_ms, 10_500);
+    assert_eq!(index.keyframes.len(), 2);
+
+    // The whole file, then a range starting at the second keyframe.
+    let resp = admin.get(url(&s_rdp, "")).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"].to_str()?,
+        "application/octet-stream"
+    );
+    assert_eq!(resp.bytes().await?.as_ref(), &file[..]);
+    let from = index.keyframes[1].offset;
+    let resp = admin
+        .get(url(&s_rdp, ""))
+        .header("range", format!("bytes={from}-{}", whole - 1))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    let part = resp.bytes().await?;
+    let mut reader = vigil_wire::recording::Reader::at(&part, from);
+    let first = reader.next_record()?.ok_or("no record")?;
+    assert_eq!((first.kind, first.t_ms), (Kind::Params, 10_000));
+
+    // SSH: the cast, and no index.
+    let resp = admin.get(url(&s_ssh, "")).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"].to_str()?,
+        "application/x-asciicast"
+    );
+    let resp = admin.get(url(&s_ssh, "/index")).send().await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Someone who may not see the session gets 404 from both; nobody logged in, 401.
+    let outsider = r.login("outsider").await?;
+    for tail in ["", "/index"] {
+        let resp = outsider.get(url(&s_rdp, tail)).send().await?;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "outsider {tail}");
+        let resp = Client::new().get(url(&s_rdp, tail)).send().await?;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "anonymous {tail}");
+    }
+
+    // A missing index file is rebuilt by scanning.
+    std::fs::remove_file(r.state.hub.desktop_index_path(&s_rdp))?;
+    let again: RecordingIndex = admin
+        .get(url(&s_rdp, "/index"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(again, index);
+    Ok(())
+}
