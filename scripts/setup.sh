@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Prepares this machine to build, run and test Vigil. Idempotent: every step checks
+# what is already there and does only what is missing.
+#
+#   VIGIL_PROFILE=release|dev   profile of the relay build (default: release)
+#
+# Steps: Debian packages (Chromium and its driver, OpenSSH server and client, sshpass),
+# the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the relay
+# binary, and the browser bundle in dist/ (`cargo xtask dist`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROFILE=${VIGIL_PROFILE:-release}
+case "$PROFILE" in
+  release) PROFILE_FLAG=(--release) ;;
+  dev) PROFILE_FLAG=() ;;
+  *) echo "setup.sh: VIGIL_PROFILE must be release or dev, not '$PROFILE'" >&2; exit 2 ;;
+esac
+
+SETUP_T0=$SECONDS
+step() {
+  local name=$1
+  shift
+  local t0=$SECONDS
+  echo "==> setup: $name"
+  "$@"
+  echo "==> setup: $name done in $((SECONDS - t0)) s"
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    echo "setup.sh: '$*' needs root (no sudo here)" >&2
+    return 1
+  fi
+}
+
+APT_PACKAGES=(chromium chromium-driver openssh-server openssh-client sshpass)
+
+apt_packages() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+  fi
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "all present: ${APT_PACKAGES[*]}"
+    return 0
+  fi
+  echo "installing: ${missing[*]}"
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+  # The package lists of a fresh machine are empty or stale: update them once first.
+  as_root "${apt[@]}" update -qq
+  as_root "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+wasm_target() {
+  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "wasm32-unknown-unknown already installed"
+  else
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+npm_packages() {
+  # `npm ci` wipes and reinstalls node_modules; skip it while the lockfile it was run
+  # for is unchanged.
+  local stamp=node_modules/.vigil-npm-ci.sha256
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x node_modules/.bin/wasm-opt ]; then
+    echo "node_modules matches package-lock.json"
+    return 0
+  fi
+  npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
+}
+
+relay_build() {
+  cargo build --locked "${PROFILE_FLAG[@]}" -p vigil-relay --bin vigil
+}
+
+dist_bundle() {
+  cargo xtask dist
+}
+
+step "Debian packages" apt_packages
+step "Rust target wasm32-unknown-unknown" wasm_target
+step "npm ci" npm_packages
+step "cargo build ($PROFILE) of the relay" relay_build
+step "cargo xtask dist" dist_bundle
+echo "==> setup: finished in $((SECONDS - SETUP_T0)) s"

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Sets the machine up (scripts/setup.sh, dev profile), then checks everything:
+# formatting, clippy (native and wasm32), unit tests, and the end-to-end tests against
+# the real relay, a real sshd and headless Chromium. Exits non-zero if any step fails;
+# the last line sums up the test runners' results.
+#
+#   VIGIL_E2E_TIMEOUT   seconds the e2e step may take (default 2400)
+#   VIGIL_SKIP_SETUP=1  skip scripts/setup.sh (everything already built)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+T0=$SECONDS
+
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/vigil-test-logs.XXXXXX")
+FAILED=()
+
+elapsed() { echo "$((SECONDS - T0)) s"; }
+
+# run NAME CMD...: runs one step, keeps its output in $LOGS/NAME.log, records failure.
+run() {
+  local name=$1
+  shift
+  local t0=$SECONDS rc
+  echo
+  echo "==> test: $name"
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" = 0 ]; then
+    echo "==> test: $name ok ($((SECONDS - t0)) s)"
+  else
+    echo "==> test: $name FAILED (exit $rc, $((SECONDS - t0)) s)"
+    FAILED+=("$name")
+  fi
+  return 0
+}
+
+# Adds up cargo test's `test result:` lines of every log.
+summary() {
+  local passed=0 failed=0 ignored=0 p f i line
+  while IFS= read -r line; do
+    p=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
+    f=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
+    i=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$line")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    ignored=$((ignored + ${i:-0}))
+  done < <(cat "$LOGS"/*.log 2>/dev/null | grep -E '^test result: ')
+  echo
+  echo "==> test: total time $(elapsed)"
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "==> test: failed steps: ${FAILED[*]} (logs in $LOGS)"
+    case " ${FAILED[*]} " in
+      *" e2e "*) echo "==> test: e2e page sources and screenshots: $VIGIL_TEST_ARTIFACTS" ;;
+    esac
+  fi
+  if [ "$ignored" -gt 0 ]; then
+    echo "tests: $passed passed, $failed failed, $ignored skipped"
+  else
+    echo "tests: $passed passed, $failed failed"
+  fi
+}
+
+echo "==> test: setup"
+if [ "${VIGIL_SKIP_SETUP:-0}" != 1 ]; then
+  if ! VIGIL_PROFILE=dev bash scripts/setup.sh; then
+    echo "==> test: setup FAILED after $(elapsed); nothing else can run"
+    echo "tests: 0 passed, 1 failed"
+    exit 1
+  fi
+fi
+
+run fmt cargo fmt --all --check
+run clippy-native cargo clippy --workspace --exclude vigil-app --all-targets --locked -- -D warnings
+run clippy-wasm cargo clippy -p vigil-app --target wasm32-unknown-unknown --locked -- -D warnings
+# Unit tests of every crate, the app's pure modules included (they build natively).
+run unit cargo test --workspace --exclude vigil-tests --locked --no-fail-fast
+# End-to-end: the relay binary built by setup (dev), dist/ from `cargo xtask dist`.
+export VIGIL_BIN=$TARGET_DIR/debug/vigil
+export VIGIL_DIST_DIR=$ROOT/dist
+export VIGIL_TEST_ARTIFACTS=$TARGET_DIR/e2e-artifacts
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+run e2e timeout --kill-after=30 "${VIGIL_E2E_TIMEOUT:-2400}" cargo test -p vigil-tests --locked --no-fail-fast
+
+summary
+[ ${#FAILED[@]} -eq 0 ]
