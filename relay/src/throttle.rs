@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const FREE_FAILURES: u32 = 5;
+/// An address is shared by many people (a kiosk room, a NAT), so it may fail more
+/// often before it is locked out; a username is one account under attack.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 const BASE_LOCKOUT: Duration = Duration::from_secs(30);
 const MAX_LOCKOUT: Duration = Duration::from_secs(3600);
 /// Counts older than this (since the last failure) are forgotten.
@@ -26,8 +29,16 @@ pub struct Throttle {
     entries: Mutex<HashMap<String, Entry>>,
 }
 
-fn lockout(failures: u32) -> Duration {
-    let extra = failures.saturating_sub(FREE_FAILURES).min(16);
+fn free_failures(key: &str) -> u32 {
+    if key.starts_with("ip:") {
+        FREE_FAILURES_PER_ADDRESS
+    } else {
+        FREE_FAILURES
+    }
+}
+
+fn lockout(failures: u32, free: u32) -> Duration {
+    let extra = failures.saturating_sub(free).min(16);
     BASE_LOCKOUT.saturating_mul(1 << extra).min(MAX_LOCKOUT)
 }
 
@@ -57,8 +68,9 @@ impl Throttle {
             });
             e.failures += 1;
             e.last = now;
-            if e.failures >= FREE_FAILURES {
-                e.locked_until = Some(now + lockout(e.failures));
+            let free = free_failures(k);
+            if e.failures >= free {
+                e.locked_until = Some(now + lockout(e.failures, free));
             }
         }
     }
@@ -103,20 +115,33 @@ mod tests {
             t.blocked(&[user_key("bob"), "ip:10.0.0.2".into()], now),
             None
         );
-        // The address stays locked even if the user's count is cleared.
+        // A success clears the username; the shared address is far from its own limit.
         t.success(&user_key("alice"));
-        assert!(t
-            .blocked(
+        assert_eq!(
+            t.blocked(
                 &[user_key("alice"), "ip:10.0.0.1".into()],
                 now + BASE_LOCKOUT
-            )
-            .is_some());
-        assert_eq!(t.blocked(&[user_key("alice")], now + BASE_LOCKOUT), None);
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn an_address_is_locked_out_after_more_failures_across_usernames() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        let ip = "ip:10.0.0.9".to_string();
+        for i in 0..FREE_FAILURES_PER_ADDRESS - 1 {
+            t.failure(&[user_key(&format!("user{i}")), ip.clone()], now);
+        }
+        assert_eq!(t.blocked(&[user_key("fresh"), ip.clone()], now), None);
+        t.failure(&[user_key("last"), ip.clone()], now);
+        assert_eq!(t.blocked(&[user_key("fresh"), ip], now), Some(BASE_LOCKOUT));
     }
 
     #[test]
     fn lockout_is_capped() {
-        assert_eq!(lockout(100), MAX_LOCKOUT);
-        assert_eq!(lockout(FREE_FAILURES), BASE_LOCKOUT);
+        assert_eq!(lockout(100, FREE_FAILURES), MAX_LOCKOUT);
+        assert_eq!(lockout(FREE_FAILURES, FREE_FAILURES), BASE_LOCKOUT);
     }
 }

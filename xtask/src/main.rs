@@ -65,8 +65,13 @@ const USAGE: &str = "usage: cargo xtask dist [--dev]\n\
     \n  dist        build the browser bundle into dist/ (wasm-release profile + wasm-opt)\
     \n  dist --dev  fast build: dev profile, no wasm-opt";
 
+/// The workspace the xtask was run from. Read at run time: one built xtask binary may
+/// serve several checkouts that share a target directory.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

@@ -388,7 +388,7 @@ fn ConnectView(id: String) -> impl IntoView {
             </div>
             {move || ctx.lock.get().map(|m| view! {
                 <div class="banner banner-lock" data-testid="lock-banner" role="alert">
-                    <strong>"Locked. "</strong>{m}
+                    {m}
                 </div>
             })}
             {move || ctx.ended.get().map(|r| view! {
