@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vigil_wire::api::{Keystroke, Session};
 
-use crate::api::{self, SessionAction};
+use crate::api::{self, ApiError, SessionAction};
 use crate::util;
 
 /// Local date and time (`2024-05-01 13:04:05`) of a Unix-milliseconds timestamp.
@@ -109,6 +109,31 @@ pub fn SessionControlsBar(
             }}
         </div>
     }
+}
+
+/// Loads a session's keystroke log into `keys`; `status` says why it is missing
+/// (`None` once loaded).
+pub fn load_keystrokes(
+    id: String,
+    keys: RwSignal<Vec<Keystroke>>,
+    status: RwSignal<Option<String>>,
+) {
+    spawn_local(async move {
+        match api::keystrokes(&id).await {
+            Ok(list) => {
+                let _ = keys.try_update(|k| util::merge_keystrokes(k, list));
+                let _ = status.try_set(None);
+            }
+            Err(ApiError::Http {
+                status: 403 | 404, ..
+            }) => {
+                let _ = status.try_set(Some("Keystrokes are not available to you.".into()));
+            }
+            Err(e) => {
+                let _ = status.try_set(Some(format!("Could not load keystrokes: {e}")));
+            }
+        }
+    });
 }
 
 /// The Keystrokes panel. While `selectable` is false the entries cannot be selected

@@ -98,16 +98,6 @@ impl Fanout {
         self.shed(Some(msg), None, resync);
     }
 
-    /// Like [`Fanout::output`], only to viewers in `participant`'s role.
-    pub(crate) fn output_to(
-        &mut self,
-        participant: Participant,
-        msg: ServerMsg,
-        resync: &dyn Fn() -> Vec<ServerMsg>,
-    ) {
-        self.shed(Some(msg), Some(participant), resync);
-    }
-
     /// Gives lagging viewers that have room again their snapshot (called on a timer, so
     /// that a quiet session still resynchronises them).
     pub(crate) fn resync(&mut self, resync: &dyn Fn() -> Vec<ServerMsg>) {

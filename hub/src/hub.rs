@@ -15,64 +15,14 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vigil_wire::api::{Keystroke, SessionId};
-use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
+use vigil_wire::live::{ClientMsg, Participant, Thumbnail};
 
+use crate::common::SessionCore;
 use crate::desktop;
 use crate::recording::FileRecorder;
 use crate::session::{Session, SessionParams, TargetCmd};
 use crate::ssh::{self, SshConn};
 use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, SshTarget, Target};
-
-/// What the [`crate::Hub`] handle needs of a session core, terminal or desktop alike.
-/// Every call is synchronous and made under the session's std mutex.
-pub(crate) trait CoreApi: Send {
-    /// The queue of a new participant, the size to report, and the lock state.
-    fn attach(&mut self, participant: Participant)
-        -> Option<(mpsc::Receiver<ServerMsg>, u16, u16)>;
-    fn set_locked(&mut self, locked: bool, at: Duration);
-    fn terminate(&mut self, reason: &str, at: Duration);
-    fn is_ended(&self) -> bool;
-    fn is_locked(&self) -> bool;
-    fn thumbnail(&self) -> Thumbnail;
-    fn keystrokes(&self) -> Vec<Keystroke>;
-    fn take_lifecycle(&mut self) -> Vec<Lifecycle>;
-    fn end_reason(&self) -> Option<String>;
-}
-
-impl CoreApi for Session {
-    fn attach(
-        &mut self,
-        participant: Participant,
-    ) -> Option<(mpsc::Receiver<ServerMsg>, u16, u16)> {
-        let rx = Session::attach(self, participant)?;
-        let (cols, rows) = self.size();
-        Some((rx, cols, rows))
-    }
-    fn set_locked(&mut self, locked: bool, at: Duration) {
-        Session::set_locked(self, locked, at)
-    }
-    fn terminate(&mut self, reason: &str, at: Duration) {
-        Session::terminate(self, reason, at)
-    }
-    fn is_ended(&self) -> bool {
-        Session::is_ended(self)
-    }
-    fn is_locked(&self) -> bool {
-        Session::is_locked(self)
-    }
-    fn thumbnail(&self) -> Thumbnail {
-        Session::thumbnail(self)
-    }
-    fn keystrokes(&self) -> Vec<Keystroke> {
-        Session::keystrokes(self).to_vec()
-    }
-    fn take_lifecycle(&mut self) -> Vec<Lifecycle> {
-        Session::take_lifecycle(self)
-    }
-    fn end_reason(&self) -> Option<String> {
-        Session::end_reason(self).map(str::to_string)
-    }
-}
 
 /// Capacity of the live-feed broadcast; a subscriber further behind misses events.
 const EVENTS_CAPACITY: usize = 1024;
@@ -87,7 +37,7 @@ pub(crate) const SHUTDOWN_REASON: &str = "relay shutting down";
 /// What the handle and the task share about one session.
 #[derive(Clone)]
 pub(crate) struct Live {
-    pub(crate) core: Arc<Mutex<dyn CoreApi>>,
+    pub(crate) core: Arc<Mutex<dyn SessionCore>>,
     pub(crate) started: Instant,
     /// Wakes the task when the handle left work in the core (lifecycle, deferred).
     pub(crate) wake: Arc<Notify>,
@@ -103,7 +53,7 @@ pub(crate) fn lock_core<T: ?Sized>(core: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Live {
-    fn core(&self) -> MutexGuard<'_, dyn CoreApi + 'static> {
+    fn core(&self) -> MutexGuard<'_, dyn SessionCore + 'static> {
         lock_core(&self.core)
     }
 
@@ -162,19 +112,19 @@ impl Inner {
                 "session id `{id}` is not a safe file name"
             )));
         }
-        let mut sessions = registry(&self.sessions);
+        let sessions = registry(&self.sessions);
         if sessions.contains_key(&id) {
             return Err(HubError::Duplicate(id));
         }
         let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
         let started = Instant::now();
-        let wake = Arc::new(Notify::new());
-        let cancel = self.shutdown.child_token();
-        let tick = self
-            .config
-            .thumbnail_interval
-            .min(RESYNC_EVERY)
-            .max(Duration::from_millis(10));
+        let live = |core: Arc<Mutex<dyn SessionCore>>| Live {
+            core,
+            started,
+            wake: Arc::new(Notify::new()),
+            cancel: self.shutdown.child_token(),
+            input,
+        };
         match spec.target.clone() {
             Target::Ssh(target) => {
                 let recorder = FileRecorder::create(
@@ -194,24 +144,7 @@ impl Inner {
                     recorder: Box::new(recorder),
                     events: self.events.clone(),
                 })));
-                let live = Live {
-                    core: core.clone(),
-                    started,
-                    wake,
-                    cancel,
-                    input,
-                };
-                sessions.insert(id, live.clone());
-                drop(sessions);
-                let driver = Driver {
-                    id: spec.session_id.clone(),
-                    core,
-                    live,
-                    sessions: self.sessions.clone(),
-                    lifecycle: self.lifecycle.clone(),
-                    connect_timeout: self.config.connect_timeout,
-                    tick,
-                };
+                let driver = self.register(sessions, id, core.clone(), live(core));
                 self.tracker.spawn(driver.run(target, spec, input_rx));
             }
             Target::Rdp(target) => {
@@ -228,34 +161,44 @@ impl Inner {
                     recorder: Box::new(recorder),
                     events: self.events.clone(),
                 })));
-                let live = Live {
-                    core: core.clone(),
-                    started,
-                    wake,
-                    cancel,
-                    input,
-                };
-                sessions.insert(id, live.clone());
-                drop(sessions);
-                let driver = desktop::task::DesktopDriver {
-                    id: spec.session_id.clone(),
-                    core,
-                    live,
-                    sessions: self.sessions.clone(),
-                    lifecycle: self.lifecycle.clone(),
-                    connect_timeout: self.config.connect_timeout,
-                    tick,
-                };
+                let driver = self.register(sessions, id, core.clone(), live(core));
                 self.tracker.spawn(driver.run(target, input_rx));
             }
         }
         Ok(())
     }
 
+    /// Enters a new session in the registry (then lets go of it) and makes its driver.
+    fn register<C>(
+        &self,
+        mut sessions: MutexGuard<'_, HashMap<SessionId, Live>>,
+        id: SessionId,
+        core: Arc<Mutex<C>>,
+        live: Live,
+    ) -> Driver<C> {
+        sessions.insert(id.clone(), live.clone());
+        drop(sessions);
+        let tick = self
+            .config
+            .thumbnail_interval
+            .min(RESYNC_EVERY)
+            .max(Duration::from_millis(10));
+        Driver {
+            id,
+            core,
+            live,
+            sessions: self.sessions.clone(),
+            lifecycle: self.lifecycle.clone(),
+            connect_timeout: self.config.connect_timeout,
+            tick,
+        }
+    }
+
     pub(crate) fn attach(&self, id: &str, participant: Participant) -> Option<Attachment> {
         let live = self.live(id)?;
         let mut core = live.core();
-        let (rx, cols, rows) = core.attach(participant)?;
+        let rx = core.attach(participant)?;
+        let (cols, rows) = core.size();
         let input = (participant == Participant::User).then(|| live.input.clone());
         Some(Attachment {
             rx,
@@ -310,7 +253,7 @@ impl Inner {
     }
 
     pub(crate) fn keystrokes(&self, id: &str) -> Option<Vec<Keystroke>> {
-        Some(self.live(id)?.core().keystrokes())
+        Some(self.live(id)?.core().keystrokes().to_vec())
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
@@ -363,28 +306,42 @@ pub(crate) async fn finish(
     sessions: &Registry,
     lifecycle: &mpsc::Sender<Lifecycle>,
 ) {
-    let reason = live.core().end_reason().unwrap_or_else(|| "closed".into());
+    let reason = live
+        .core()
+        .end_reason()
+        .map_or_else(|| "closed".into(), str::to_string);
     registry(sessions).remove(&id);
     deliver_lifecycle(live, lifecycle).await;
     let _ = lifecycle.send(Lifecycle::Ended { id, reason }).await;
 }
 
-/// The task of one session: owns the target connection and drives the core.
-struct Driver {
-    id: SessionId,
-    core: Arc<Mutex<Session>>,
-    live: Live,
-    sessions: Registry,
-    lifecycle: mpsc::Sender<Lifecycle>,
-    connect_timeout: Duration,
-    tick: Duration,
+/// The task of one session: owns the target connection and drives the core
+/// (`C`: [`Session`] here, [`desktop::Desktop`] in [`desktop::task`]).
+pub(crate) struct Driver<C> {
+    pub(crate) id: SessionId,
+    pub(crate) core: Arc<Mutex<C>>,
+    pub(crate) live: Live,
+    pub(crate) sessions: Registry,
+    pub(crate) lifecycle: mpsc::Sender<Lifecycle>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tick: Duration,
 }
 
-impl Driver {
-    fn core(&self) -> MutexGuard<'_, Session> {
+impl<C> Driver<C> {
+    pub(crate) fn core(&self) -> MutexGuard<'_, C> {
         lock_core(&self.core)
     }
 
+    pub(crate) async fn deliver_lifecycle(&self) {
+        deliver_lifecycle(&self.live, &self.lifecycle).await;
+    }
+
+    pub(crate) async fn finish(self) {
+        finish(self.id, &self.live, &self.sessions, &self.lifecycle).await;
+    }
+}
+
+impl Driver<Session> {
     async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<ClientMsg>) {
         let connect = ssh::connect(&target, spec.cols, spec.rows, self.connect_timeout);
         let outcome = tokio::select! {
@@ -446,14 +403,6 @@ impl Driver {
         }
         let reason = self.core().end_reason().unwrap_or("closed").to_string();
         conn.close(&reason).await;
-    }
-
-    async fn deliver_lifecycle(&self) {
-        deliver_lifecycle(&self.live, &self.lifecycle).await;
-    }
-
-    async fn finish(self) {
-        finish(self.id, &self.live, &self.sessions, &self.lifecycle).await;
     }
 }
 

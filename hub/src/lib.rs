@@ -277,6 +277,7 @@ pub fn desktop_index(
 
 mod recording;
 
+mod common;
 mod desktop;
 mod fanout;
 mod screen;

@@ -2,6 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use vigil_wire::api::Keystroke;
+
+use crate::Lifecycle;
+
 use super::*;
 
 #[derive(Default, Clone)]

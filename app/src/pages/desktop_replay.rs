@@ -17,11 +17,11 @@ use vigil_wire::recording::{Kind, RecordingIndex};
 
 use super::replay_player::SPEEDS;
 use super::ErrorBox;
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::desktop::replay::{next_span, plan_seek, Segment, Span};
 use crate::desktop::view::{perf_now, Desktop, DesktopView};
 use crate::util;
-use crate::widgets::KeystrokesPanel;
+use crate::widgets::{load_keystrokes, KeystrokesPanel};
 
 /// Decodes one record into `desktop` (Markers are only shown on the timeline).
 pub fn apply(desktop: &Desktop, kind: Kind, payload: &[u8]) {
@@ -73,22 +73,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     let keys = RwSignal::new(Vec::<Keystroke>::new());
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
 
-    spawn_local(async move {
-        match api::keystrokes(&id).await {
-            Ok(list) => {
-                let _ = keys.try_update(|k| util::merge_keystrokes(k, list));
-                let _ = keys_status.try_set(None);
-            }
-            Err(ApiError::Http {
-                status: 403 | 404, ..
-            }) => {
-                let _ = keys_status.try_set(Some("Keystrokes are not available to you.".into()));
-            }
-            Err(e) => {
-                let _ = keys_status.try_set(Some(format!("Could not load keystrokes: {e}")));
-            }
-        }
-    });
+    load_keystrokes(id, keys, keys_status);
 
     let note_markers = move |seg: &Segment| {
         let found: Vec<(u32, String)> = seg

@@ -10,13 +10,13 @@ use vigil_wire::PROTOCOL_VERSION;
 
 use super::connect::NOT_AVAILABLE;
 use super::{ErrorBox, Loading};
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::app::set_title;
 use crate::desktop::view::{Desktop, DesktopView};
 use crate::term::{Term, TermOptions};
 use crate::util;
 use crate::widgets::{
-    local_time, now_ms, use_now, KeystrokesPanel, SessionControlsBar, StatusPill,
+    load_keystrokes, local_time, now_ms, use_now, KeystrokesPanel, SessionControlsBar, StatusPill,
 };
 use crate::ws::{Socket, SocketEvent};
 
@@ -241,22 +241,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let action_error = RwSignal::new(None::<String>);
 
     let id = ctx.id.get_value();
-    spawn_local(async move {
-        match api::keystrokes(&id).await {
-            Ok(list) => {
-                let _ = ctx.keys.try_update(|k| util::merge_keystrokes(k, list));
-                let _ = keys_status.try_set(None);
-            }
-            Err(ApiError::Http {
-                status: 403 | 404, ..
-            }) => {
-                let _ = keys_status.try_set(Some("Keystrokes are not available to you.".into()));
-            }
-            Err(e) => {
-                let _ = keys_status.try_set(Some(format!("Could not load keystrokes: {e}")));
-            }
-        }
-    });
+    load_keystrokes(id, ctx.keys, keys_status);
 
     let node = NodeRef::<Div>::new();
     if !was_ended && rdp {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use leptos::html::Div;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use vigil_wire::api::{Keystroke, Protocol};
 use vigil_wire::recording::RecordingIndex;
@@ -14,12 +13,12 @@ use vigil_wire::recording::RecordingIndex;
 use super::connect::NOT_AVAILABLE;
 use super::desktop_replay::DesktopReplay;
 use super::{ErrorBox, Loading};
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::app::set_title;
 use crate::cast::{self, Cast};
 use crate::term::{Term, TermOptions};
 use crate::util;
-use crate::widgets::{local_time, KeystrokesPanel};
+use crate::widgets::{load_keystrokes, local_time, KeystrokesPanel};
 
 pub(crate) const SPEEDS: [(&str, &str); 5] = [
     ("0.5", "0.5×"),
@@ -146,22 +145,7 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
     let keys = RwSignal::new(Vec::<Keystroke>::new());
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
 
-    spawn_local(async move {
-        match api::keystrokes(&id).await {
-            Ok(list) => {
-                let _ = keys.try_update(|k| util::merge_keystrokes(k, list));
-                let _ = keys_status.try_set(None);
-            }
-            Err(ApiError::Http {
-                status: 403 | 404, ..
-            }) => {
-                let _ = keys_status.try_set(Some("Keystrokes are not available to you.".into()));
-            }
-            Err(e) => {
-                let _ = keys_status.try_set(Some(format!("Could not load keystrokes: {e}")));
-            }
-        }
-    });
+    load_keystrokes(id, keys, keys_status);
 
     // Seeking: reset the terminal and write everything up to `t` in one go.
     let seek = move |t: f64| {

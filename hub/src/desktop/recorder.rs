@@ -83,53 +83,36 @@ impl DesktopRecorder for FileDesktopRecorder {
 /// the file, else by scanning the recording.
 pub(crate) fn read_index(path: &Path) -> io::Result<RecordingIndex> {
     let data = std::fs::read(path)?;
+    // Size, duration and the keyframes from the records (cheap: headers only); the
+    // keyframes are taken from the index when every entry points at a Params record
+    // followed by a Keyframe.
     let scanned =
-        || recording::scan_index(&data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+        recording::scan_index(&data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut idx_path = path.as_os_str().to_owned();
     idx_path.push(".idx");
     let Ok(idx) = File::open(&idx_path) else {
-        return scanned();
+        return Ok(scanned);
     };
-    // Size and duration come from the records (cheap: headers only); the keyframes from
-    // the index when every entry points at a Params record followed by a Keyframe.
-    let mut reader = recording::Reader::file(&data)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let mut duration_ms = 0;
-    let mut starts = std::collections::HashMap::new();
-    let mut prev: Option<(u64, Kind)> = None;
-    loop {
-        match reader.next_record() {
-            Ok(Some(r)) => {
-                duration_ms = duration_ms.max(r.t_ms);
-                if let (Some((off, Kind::Params)), Kind::Keyframe) = (prev, r.kind) {
-                    starts.insert(off, ());
-                }
-                prev = Some((r.offset, r.kind));
-            }
-            Ok(None) => break,
-            Err(_) => return scanned(),
-        }
-    }
-    let size = reader.consumed() as u64;
+    let starts: std::collections::HashSet<u64> =
+        scanned.keyframes.iter().map(|k| k.offset).collect();
     let mut keyframes = Vec::new();
     for line in io::BufReader::new(idx).lines() {
-        let Ok(line) = line else { return scanned() };
+        let Ok(line) = line else { return Ok(scanned) };
         let Ok(entry) = serde_json::from_str::<IndexEntry>(&line) else {
             // A torn last line: the scan knows better.
-            return scanned();
+            return Ok(scanned);
         };
-        if !starts.contains_key(&entry.offset) {
-            return scanned();
+        if !starts.contains(&entry.offset) {
+            return Ok(scanned);
         }
         keyframes.push(entry);
     }
     if keyframes.len() != starts.len() {
-        return scanned();
+        return Ok(scanned);
     }
     Ok(RecordingIndex {
-        duration_ms,
-        size,
         keyframes,
+        ..scanned
     })
 }
 

@@ -5,14 +5,13 @@
 //! The driver owns the sockets and the [`vigil_rdp::Stream`]; it hands the core the
 //! stream's outputs and the user's messages, and performs the [`DeskCmd`]s it gets back.
 
-use std::collections::VecDeque;
 use std::io::Write as _;
 use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::sync::{broadcast, mpsc};
 use vigil_rdp::{InputGate, Screen, SessionParams};
-use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::api::SessionId;
 use vigil_wire::desktop::{describe_key, DesktopParams, InputEvent};
 use vigil_wire::live::{
     ClientControl, ClientMsg, Participant, ServerControl, ServerMsg, Thumbnail,
@@ -21,8 +20,8 @@ use vigil_wire::recording::Kind;
 use vigil_wire::RDP_LOCK_MESSAGE;
 
 use super::recorder::DesktopRecorder;
-use crate::fanout::Fanout;
-use crate::{HubEvent, Lifecycle};
+use crate::common::{Common, Phase, SessionCore};
+use crate::HubEvent;
 
 /// A keyframe at most this often (and only if graphics arrived since the last one).
 pub(crate) const KEYFRAME_EVERY: Duration = Duration::from_secs(10);
@@ -42,13 +41,6 @@ pub(crate) enum DeskCmd {
     AutoAck(bool),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Connecting,
-    Live,
-    Ended,
-}
-
 /// The decoded screen and input gate of the current activation.
 struct Active {
     screen: Screen,
@@ -65,24 +57,14 @@ pub(crate) struct DesktopConfig {
 }
 
 pub(crate) struct Desktop {
-    id: SessionId,
-    phase: Phase,
-    locked: bool,
+    common: Common,
     active: Option<Active>,
     /// Between the server's Deactivate All and the next activation: no decoder.
     deactivated: bool,
-    fanout: Fanout,
     recorder: Box<dyn DesktopRecorder>,
-    keystrokes: Vec<Keystroke>,
-    thumbnail: Option<Thumbnail>,
-    thumbnail_interval: Duration,
-    last_thumbnail_at: Option<Duration>,
     graphics_since_thumbnail: bool,
     last_keyframe_at: Duration,
-    events: broadcast::Sender<HubEvent>,
-    lifecycle: VecDeque<Lifecycle>,
     deferred: Vec<DeskCmd>,
-    end_reason: Option<String>,
     /// A user participant is attached.
     user_present: bool,
     /// When the first frame the user's browser has not reported yet ended.
@@ -137,23 +119,13 @@ fn join_messages(active: &Active, locked: bool) -> Vec<ServerMsg> {
 impl Desktop {
     pub(crate) fn new(c: DesktopConfig) -> Desktop {
         Desktop {
-            id: c.id,
-            phase: Phase::Connecting,
-            locked: false,
+            common: Common::new(c.id, c.viewer_queue, c.thumbnail_interval, c.events),
             active: None,
             deactivated: false,
-            fanout: Fanout::new(c.viewer_queue),
             recorder: c.recorder,
-            keystrokes: Vec::new(),
-            thumbnail: None,
-            thumbnail_interval: c.thumbnail_interval,
-            last_thumbnail_at: None,
             graphics_since_thumbnail: false,
             last_keyframe_at: Duration::ZERO,
-            events: c.events,
-            lifecycle: VecDeque::new(),
             deferred: Vec::new(),
-            end_reason: None,
             user_present: false,
             unreported_since: None,
             auto_ack: false,
@@ -162,38 +134,6 @@ impl Desktop {
     }
 
     // ---- getters -------------------------------------------------------------------
-
-    pub(crate) fn is_ended(&self) -> bool {
-        self.phase == Phase::Ended
-    }
-
-    pub(crate) fn is_locked(&self) -> bool {
-        self.locked
-    }
-
-    pub(crate) fn size(&self) -> (u16, u16) {
-        self.active
-            .as_ref()
-            .map_or((0, 0), |a| (a.params.width, a.params.height))
-    }
-
-    pub(crate) fn keystrokes(&self) -> &[Keystroke] {
-        &self.keystrokes
-    }
-
-    pub(crate) fn end_reason(&self) -> Option<&str> {
-        self.end_reason.as_deref()
-    }
-
-    pub(crate) fn thumbnail(&self) -> Thumbnail {
-        self.thumbnail
-            .clone()
-            .unwrap_or(Thumbnail::Text { rows: Vec::new() })
-    }
-
-    pub(crate) fn take_lifecycle(&mut self) -> Vec<Lifecycle> {
-        self.lifecycle.drain(..).collect()
-    }
 
     /// Commands produced outside the driver (the releases of a lock).
     pub(crate) fn take_deferred(&mut self) -> Vec<DeskCmd> {
@@ -216,37 +156,6 @@ impl Desktop {
 
     // ---- inputs --------------------------------------------------------------------
 
-    /// A participant joins. Its queue starts with the activation values and a snapshot
-    /// taken at a fragment boundary; inside a fragmented update both wait for the end of
-    /// it (the viewer starts out lagging and is resynchronised there).
-    pub(crate) fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>> {
-        let rx = match self.phase {
-            Phase::Ended => return None,
-            Phase::Connecting => {
-                let mut first = vec![ServerMsg::Control(ServerControl::Connecting {
-                    message: "connecting to the target".into(),
-                })];
-                if self.locked {
-                    first.push(ServerMsg::Control(ServerControl::Locked {
-                        message: RDP_LOCK_MESSAGE.into(),
-                    }));
-                }
-                self.fanout.add(participant, first)
-            }
-            Phase::Live => match &self.active {
-                Some(active) if self.can_snapshot() => {
-                    let first = join_messages(active, self.locked);
-                    self.fanout.add(participant, first)
-                }
-                _ => self.fanout.add_pending(participant),
-            },
-        };
-        if participant == Participant::User {
-            self.user_present = true;
-        }
-        Some(rx)
-    }
-
     /// Connected and activated: `learned_pin` is the certificate pin on first use.
     pub(crate) fn connected(
         &mut self,
@@ -254,27 +163,15 @@ impl Desktop {
         learned_pin: Option<String>,
         at: Duration,
     ) {
-        if self.phase != Phase::Connecting {
-            return;
+        if self.common.connected(learned_pin) {
+            self.activated(params, at);
         }
-        self.phase = Phase::Live;
-        if let Some(host_key) = learned_pin {
-            self.lifecycle.push_back(Lifecycle::HostKeyLearned {
-                id: self.id.clone(),
-                host_key,
-            });
-        }
-        self.lifecycle.push_back(Lifecycle::Connected {
-            id: self.id.clone(),
-        });
-        self.fanout.control(ServerControl::Connected);
-        self.activated(params, at);
     }
 
     /// A (re)activation: fresh screen and encoder values; every viewer rebuilds its
     /// decoder; the recording gets `Params` and a (blank) keyframe.
     pub(crate) fn activated(&mut self, params: &SessionParams, at: Duration) {
-        if self.phase != Phase::Live {
+        if self.common.phase != Phase::Live {
             return;
         }
         let wire = wire_params(params);
@@ -286,7 +183,7 @@ impl Desktop {
             }
             None => {
                 let mut gate = InputGate::new(params);
-                if self.locked {
+                if self.common.locked {
                     // Locked before the connection: nothing is held yet.
                     let _ = gate.lock();
                 }
@@ -298,20 +195,22 @@ impl Desktop {
             }
         }
         self.deactivated = false;
-        self.fanout
+        self.common
+            .fanout
             .control(ServerControl::DesktopActivated { params: wire });
         self.write_keyframe(at);
-        let (active, locked) = (&self.active, self.locked);
+        let (active, locked) = (&self.active, self.common.locked);
         if let Some(active) = active {
             // Every viewer starts from a picture, as a joiner does (here a blank one, which
             // compresses to almost nothing); lagging ones get the whole join instead.
             match snapshot_payload(&active.screen) {
                 Ok(payload) => self
+                    .common
                     .fanout
                     .output(ServerMsg::DesktopSnapshot(payload), &|| {
                         join_messages(active, locked)
                     }),
-                Err(_) => self.fanout.resync(&|| join_messages(active, locked)),
+                Err(_) => self.common.fanout.resync(&|| join_messages(active, locked)),
             }
         }
     }
@@ -324,11 +223,11 @@ impl Desktop {
     /// One fast-path PDU for the browsers: recorder first (it never drops), then the
     /// relay's screen, then the viewers (who may drop and be resynchronised).
     pub(crate) fn graphics(&mut self, pdu: &[u8], frame_end: Option<u32>, at: Duration) {
-        if self.phase != Phase::Live || self.deactivated {
+        if self.common.phase != Phase::Live || self.deactivated {
             return;
         }
         if let Err(e) = self.recorder.record(Kind::Graphics, t_ms(at), pdu) {
-            self.recording_failed(e);
+            self.common.recording_failed(e);
             return;
         }
         let Some(active) = self.active.as_mut() else {
@@ -346,15 +245,17 @@ impl Desktop {
         };
         let boundary = active.screen.at_fragment_boundary();
         if boundary {
-            let (active, locked) = (&self.active, self.locked);
+            let (active, locked) = (&self.active, self.common.locked);
             if let Some(active) = active {
-                self.fanout.output(msg, &|| join_messages(active, locked));
+                self.common
+                    .fanout
+                    .output(msg, &|| join_messages(active, locked));
             }
             if at.saturating_sub(self.last_keyframe_at) >= KEYFRAME_EVERY {
                 self.write_keyframe(at);
             }
         } else {
-            self.fanout.output_no_resync(msg);
+            self.common.fanout.output_no_resync(msg);
         }
     }
 
@@ -366,7 +267,7 @@ impl Desktop {
         msg: ClientMsg,
         at: Duration,
     ) -> Vec<DeskCmd> {
-        if from != Participant::User || self.phase != Phase::Live {
+        if from != Participant::User || self.common.phase != Phase::Live {
             return Vec::new();
         }
         match msg {
@@ -393,7 +294,7 @@ impl Desktop {
     /// no other path to the server (no clipboard or other virtual channel is attached at
     /// all, so there is no client → server clipboard to gate either).
     fn input(&mut self, events: &[InputEvent], at: Duration) -> Vec<DeskCmd> {
-        if self.locked || self.deactivated {
+        if self.common.locked || self.deactivated {
             return Vec::new();
         }
         let Some(active) = self.active.as_mut() else {
@@ -402,11 +303,10 @@ impl Desktop {
         let out = match active.gate.handle(events) {
             Ok(out) => out,
             Err(error) => {
-                tracing::warn!(id = %self.id, %error, "Desktop input not encoded");
+                tracing::warn!(id = %self.common.id, %error, "Desktop input not encoded");
                 return Vec::new();
             }
         };
-        let at_ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
         for entry in out.keystrokes {
             let (key, raw) = describe_key(
                 entry.scancode,
@@ -414,79 +314,31 @@ impl Desktop {
                 entry.down,
                 entry.key_text.as_deref(),
             );
-            let keystroke = Keystroke {
-                seq: self.keystrokes.len() as u64,
-                at_ms,
-                key,
-                raw,
-            };
+            let keystroke = self.common.next_keystroke(at, key, raw);
             if let Err(e) = self.recorder.keystroke(&keystroke) {
-                self.recording_failed(e);
+                self.common.recording_failed(e);
                 return Vec::new();
             }
-            let msg = ServerMsg::Control(ServerControl::Keystroke {
-                keystroke: keystroke.clone(),
-            });
             let can = self.can_snapshot();
-            let (active, locked) = (&self.active, self.locked);
-            let resync = |a: &Active| join_messages(a, locked);
-            match active.as_ref().filter(|_| can) {
-                Some(a) => self.fanout.shed_with(
-                    Some(msg),
-                    Some(Participant::Observer),
-                    Some(&|| resync(a)),
-                ),
-                None => self
-                    .fanout
-                    .shed_with(Some(msg), Some(Participant::Observer), None),
-            }
-            let _ = self.events.send(HubEvent::Keystroke {
-                id: self.id.clone(),
-                keystroke: keystroke.clone(),
-            });
-            self.keystrokes.push(keystroke);
+            let (active, locked) = (&self.active, self.common.locked);
+            let resync = active
+                .as_ref()
+                .filter(|_| can)
+                .map(|a| move || join_messages(a, locked));
+            let resync = resync.as_ref().map(|f| f as &dyn Fn() -> Vec<ServerMsg>);
+            self.common.publish_keystroke(keystroke, resync);
         }
         out.to_server.into_iter().map(DeskCmd::Send).collect()
-    }
-
-    /// Lock: the gate releases whatever the user holds (deferred to the driver, which
-    /// the hub wakes), then drops all input. Unlock lets input through again.
-    pub(crate) fn set_locked(&mut self, locked: bool, at: Duration) {
-        if self.phase == Phase::Ended || self.locked == locked {
-            return;
-        }
-        self.locked = locked;
-        let id = self.id.clone();
-        if locked {
-            if let Some(active) = self.active.as_mut() {
-                match active.gate.lock() {
-                    Ok(pdus) => self.deferred.extend(pdus.into_iter().map(DeskCmd::Send)),
-                    Err(error) => tracing::warn!(%id, %error, "Release PDUs not encoded"),
-                }
-            }
-            self.marker(at, "lock");
-            self.fanout.control(ServerControl::Locked {
-                message: RDP_LOCK_MESSAGE.into(),
-            });
-            self.lifecycle.push_back(Lifecycle::Locked { id });
-        } else {
-            if let Some(active) = self.active.as_mut() {
-                active.gate.unlock();
-            }
-            self.marker(at, "unlock");
-            self.fanout.control(ServerControl::Unlocked);
-            self.lifecycle.push_back(Lifecycle::Unlocked { id });
-        }
     }
 
     /// Periodic work: the user leaving (release what they held, pace by auto-ack),
     /// the acknowledgement mode, thumbnails, and lagging viewers with room again.
     pub(crate) fn tick(&mut self, at: Duration) -> Vec<DeskCmd> {
         let mut cmds = Vec::new();
-        if self.phase != Phase::Live {
+        if self.common.phase != Phase::Live {
             return cmds;
         }
-        if self.user_present && !self.fanout.has(Participant::User) {
+        if self.user_present && !self.common.fanout.has(Participant::User) {
             self.user_present = false;
             cmds.extend(self.release_all().into_iter().map(DeskCmd::Send));
         }
@@ -504,34 +356,28 @@ impl Desktop {
         }
         self.maybe_thumbnail(at);
         if self.can_snapshot() {
-            let (active, locked) = (&self.active, self.locked);
+            let (active, locked) = (&self.active, self.common.locked);
             if let Some(active) = active {
-                self.fanout.resync(&|| join_messages(active, locked));
+                self.common.fanout.resync(&|| join_messages(active, locked));
             }
         }
         cmds
     }
 
     fn maybe_thumbnail(&mut self, at: Duration) {
-        let due = self
-            .last_thumbnail_at
-            .is_none_or(|last| at.saturating_sub(last) >= self.thumbnail_interval);
+        let due = self.common.thumbnail_due(at);
         if !(self.graphics_since_thumbnail && due) {
             return;
         }
         let Some(active) = &self.active else { return };
         self.graphics_since_thumbnail = false;
-        self.last_thumbnail_at = Some(at);
+        self.common.thumbnail_taken(at);
         match active.screen.thumbnail_png(THUMBNAIL_WIDTH) {
             Ok(png) => {
                 let thumbnail = Thumbnail::Png {
                     base64: base64::engine::general_purpose::STANDARD.encode(png),
                 };
-                self.thumbnail = Some(thumbnail.clone());
-                let _ = self.events.send(HubEvent::Thumbnail {
-                    id: self.id.clone(),
-                    thumbnail,
-                });
+                self.common.publish_thumbnail(thumbnail);
             }
             Err(error) => tracing::debug!(%error, "Thumbnail not encoded"),
         }
@@ -548,45 +394,6 @@ impl Desktop {
         })
     }
 
-    pub(crate) fn failed(&mut self, code: &str, message: &str, at: Duration) {
-        if self.phase == Phase::Ended {
-            return;
-        }
-        self.fanout.control(ServerControl::Error {
-            code: code.into(),
-            message: message.into(),
-        });
-        self.end(
-            format!("{code}: {message}"),
-            Some(format!("error: {code}")),
-            at,
-        );
-    }
-
-    pub(crate) fn terminate(&mut self, reason: &str, at: Duration) {
-        self.end(reason.to_string(), Some(format!("terminate: {reason}")), at);
-    }
-
-    /// The server ended the session (or the connection broke).
-    pub(crate) fn closed(&mut self, reason: &str, at: Duration) {
-        self.end(reason.to_string(), None, at);
-    }
-
-    fn end(&mut self, reason: String, marker: Option<String>, at: Duration) {
-        if self.phase == Phase::Ended {
-            return;
-        }
-        self.phase = Phase::Ended;
-        if let Some(marker) = marker {
-            self.marker(at, &marker);
-        }
-        self.fanout.control(ServerControl::Ended {
-            reason: reason.clone(),
-        });
-        self.fanout.close();
-        self.end_reason = Some(reason);
-    }
-
     fn write_keyframe(&mut self, at: Duration) {
         let Some(active) = &self.active else { return };
         if !active.screen.at_fragment_boundary() {
@@ -601,37 +408,91 @@ impl Desktop {
         };
         let params = serde_json::to_vec(&active.params).unwrap_or_default();
         if let Err(e) = self.recorder.keyframe(t_ms(at), &params, &payload) {
-            self.recording_failed(e);
+            self.common.recording_failed(e);
             return;
         }
         self.last_keyframe_at = at;
     }
+}
 
-    fn marker(&mut self, at: Duration, text: &str) {
-        if let Err(e) = self
-            .recorder
-            .record(Kind::Marker, t_ms(at), text.as_bytes())
-        {
-            self.recording_failed(e);
-        }
+impl SessionCore for Desktop {
+    fn common(&self) -> &Common {
+        &self.common
     }
 
-    /// A session that cannot be recorded must not go on unrecorded: end it.
-    fn recording_failed(&mut self, error: std::io::Error) {
-        tracing::error!(id = %self.id, %error, "Recording failed, ending the session");
-        if self.phase != Phase::Ended {
-            self.phase = Phase::Ended;
-            let reason = format!("recording failed: {error}");
-            self.fanout.control(ServerControl::Error {
-                code: "recording_failed".into(),
-                message: reason.clone(),
-            });
-            self.fanout.control(ServerControl::Ended {
-                reason: reason.clone(),
-            });
-            self.fanout.close();
-            self.end_reason = Some(reason);
+    fn common_mut(&mut self) -> &mut Common {
+        &mut self.common
+    }
+
+    /// A participant joins. Its queue starts with the activation values and a snapshot
+    /// taken at a fragment boundary; inside a fragmented update both wait for the end of
+    /// it (the viewer starts out lagging and is resynchronised there).
+    fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>> {
+        let rx = match self.common.phase {
+            Phase::Ended => return None,
+            Phase::Connecting => {
+                let mut first = vec![ServerMsg::Control(ServerControl::Connecting {
+                    message: "connecting to the target".into(),
+                })];
+                if self.common.locked {
+                    first.push(ServerMsg::Control(ServerControl::Locked {
+                        message: RDP_LOCK_MESSAGE.into(),
+                    }));
+                }
+                self.common.fanout.add(participant, first)
+            }
+            Phase::Live => match &self.active {
+                Some(active) if self.can_snapshot() => {
+                    let first = join_messages(active, self.common.locked);
+                    self.common.fanout.add(participant, first)
+                }
+                _ => self.common.fanout.add_pending(participant),
+            },
+        };
+        if participant == Participant::User {
+            self.user_present = true;
         }
+        Some(rx)
+    }
+
+    fn size(&self) -> (u16, u16) {
+        self.active
+            .as_ref()
+            .map_or((0, 0), |a| (a.params.width, a.params.height))
+    }
+
+    /// Lock: the gate releases whatever the user holds (deferred to the driver, which
+    /// the hub wakes), then drops all input. Unlock lets input through again.
+    fn set_locked(&mut self, locked: bool, at: Duration) {
+        if !self.common.switch_lock(locked) {
+            return;
+        }
+        if let Some(active) = self.active.as_mut() {
+            if locked {
+                match active.gate.lock() {
+                    Ok(pdus) => self.deferred.extend(pdus.into_iter().map(DeskCmd::Send)),
+                    Err(error) => {
+                        tracing::warn!(id = %self.common.id, %error, "Release PDUs not encoded")
+                    }
+                }
+            } else {
+                active.gate.unlock();
+            }
+        }
+        self.marker(at, if locked { "lock" } else { "unlock" });
+        self.common.announce_lock(RDP_LOCK_MESSAGE);
+    }
+
+    fn thumbnail(&self) -> Thumbnail {
+        self.common
+            .thumbnail
+            .clone()
+            .unwrap_or(Thumbnail::Text { rows: Vec::new() })
+    }
+
+    fn write_marker(&mut self, at: Duration, text: &str) -> std::io::Result<()> {
+        self.recorder
+            .record(Kind::Marker, t_ms(at), text.as_bytes())
     }
 }
 

@@ -3,6 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use vigil_wire::api::Keystroke;
+
+use crate::Lifecycle;
+
 use super::*;
 
 type Records = Arc<Mutex<Vec<(Kind, u32, Vec<u8>)>>>;

@@ -1,19 +1,18 @@
 //! The task of one desktop session: connects with `vigil_rdp::connect`, then reads the
 //! target, splits its stream ([`vigil_rdp::Stream`], owned here) and drives the core.
 
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, WriteHalf};
 use tokio::sync::mpsc;
 use vigil_rdp::connect::Transport;
 use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
-use vigil_wire::api::SessionId;
 use vigil_wire::live::{ClientMsg, Participant};
 
 use super::session::{DeskCmd, Desktop};
-use crate::hub::{deliver_lifecycle, finish, lock_core, Live, Registry, SHUTDOWN_REASON};
-use crate::{Lifecycle, RdpTarget};
+use crate::common::SessionCore;
+use crate::hub::{Driver, SHUTDOWN_REASON};
+use crate::RdpTarget;
 
 /// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
 /// refused NLA login must surface as `auth_failed`, not as a timeout.
@@ -22,23 +21,9 @@ const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const READ_BUF: usize = 64 * 1024;
 
-pub(crate) struct DesktopDriver {
-    pub(crate) id: SessionId,
-    pub(crate) core: Arc<Mutex<Desktop>>,
-    pub(crate) live: Live,
-    pub(crate) sessions: Registry,
-    pub(crate) lifecycle: mpsc::Sender<Lifecycle>,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) tick: Duration,
-}
-
 type Writer = WriteHalf<Transport>;
 
-impl DesktopDriver {
-    fn core(&self) -> MutexGuard<'_, Desktop> {
-        lock_core(&self.core)
-    }
-
+impl Driver<Desktop> {
     pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<ClientMsg>) {
         let rdp_target = vigil_rdp::Target {
             host: target.host.clone(),
@@ -69,7 +54,7 @@ impl DesktopDriver {
             }
             None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
         }
-        finish(self.id.clone(), &self.live, &self.sessions, &self.lifecycle).await;
+        self.finish().await;
     }
 
     async fn serve(
@@ -96,7 +81,7 @@ impl DesktopDriver {
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while closed.is_none() {
-            deliver_lifecycle(&self.live, &self.lifecycle).await;
+            self.deliver_lifecycle().await;
             let deferred = self.core().take_deferred();
             if let Err(e) = perform(&mut stream, &mut wr, deferred).await {
                 closed = Some(format!("write to the target failed: {e}"));

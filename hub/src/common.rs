@@ -1,0 +1,265 @@
+//! What the terminal core ([`crate::session::Session`]) and the desktop core
+//! ([`crate::desktop::Desktop`]) share: the phase, the lock flag, the fan-out, the
+//! keystroke log, the thumbnail, the lifecycle queue and the end reason ([`Common`]),
+//! and how a session ends, fails or is terminated ([`SessionCore`]).
+//!
+//! Each core keeps its own recorder and model of the target; it hooks in through
+//! [`SessionCore::write_marker`] and [`SessionCore::before_end`].
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::live::{Participant, ServerControl, ServerMsg, Thumbnail};
+
+use crate::fanout::Fanout;
+use crate::{HubEvent, Lifecycle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Connecting,
+    Live,
+    Ended,
+}
+
+/// The state both cores keep the same way.
+pub(crate) struct Common {
+    pub(crate) id: SessionId,
+    pub(crate) phase: Phase,
+    pub(crate) locked: bool,
+    pub(crate) fanout: Fanout,
+    pub(crate) keystrokes: Vec<Keystroke>,
+    pub(crate) thumbnail: Option<Thumbnail>,
+    thumbnail_interval: Duration,
+    last_thumbnail_at: Option<Duration>,
+    events: broadcast::Sender<HubEvent>,
+    /// Lifecycle events for the driver to deliver (it awaits the relay's channel).
+    lifecycle: VecDeque<Lifecycle>,
+    end_reason: Option<String>,
+}
+
+impl Common {
+    pub(crate) fn new(
+        id: SessionId,
+        viewer_queue: usize,
+        thumbnail_interval: Duration,
+        events: broadcast::Sender<HubEvent>,
+    ) -> Common {
+        Common {
+            id,
+            phase: Phase::Connecting,
+            locked: false,
+            fanout: Fanout::new(viewer_queue),
+            keystrokes: Vec::new(),
+            thumbnail: None,
+            thumbnail_interval,
+            last_thumbnail_at: None,
+            events,
+            lifecycle: VecDeque::new(),
+            end_reason: None,
+        }
+    }
+
+    /// Connecting → Live: the lifecycle learns it (and the pin learned on first use), the
+    /// participants get `Connected`. `false` if the session was not connecting.
+    pub(crate) fn connected(&mut self, host_key_learned: Option<String>) -> bool {
+        if self.phase != Phase::Connecting {
+            return false;
+        }
+        self.phase = Phase::Live;
+        if let Some(host_key) = host_key_learned {
+            self.lifecycle.push_back(Lifecycle::HostKeyLearned {
+                id: self.id.clone(),
+                host_key,
+            });
+        }
+        self.lifecycle.push_back(Lifecycle::Connected {
+            id: self.id.clone(),
+        });
+        self.fanout.control(ServerControl::Connected);
+        true
+    }
+
+    /// Takes the new lock state; `false` (nothing to do) once ended or if unchanged.
+    pub(crate) fn switch_lock(&mut self, locked: bool) -> bool {
+        if self.phase == Phase::Ended || self.locked == locked {
+            return false;
+        }
+        self.locked = locked;
+        true
+    }
+
+    /// Tells the participants and the lifecycle the lock state just taken.
+    pub(crate) fn announce_lock(&mut self, lock_message: &str) {
+        let id = self.id.clone();
+        if self.locked {
+            self.fanout.control(ServerControl::Locked {
+                message: lock_message.into(),
+            });
+            self.lifecycle.push_back(Lifecycle::Locked { id });
+        } else {
+            self.fanout.control(ServerControl::Unlocked);
+            self.lifecycle.push_back(Lifecycle::Unlocked { id });
+        }
+    }
+
+    /// A thumbnail is due: none yet, or the interval has passed since the last one.
+    pub(crate) fn thumbnail_due(&self, at: Duration) -> bool {
+        self.last_thumbnail_at
+            .is_none_or(|last| at.saturating_sub(last) >= self.thumbnail_interval)
+    }
+
+    pub(crate) fn thumbnail_taken(&mut self, at: Duration) {
+        self.last_thumbnail_at = Some(at);
+    }
+
+    /// Keeps the thumbnail and tells the live feed.
+    pub(crate) fn publish_thumbnail(&mut self, thumbnail: Thumbnail) {
+        self.thumbnail = Some(thumbnail.clone());
+        // Lossy by contract: no live-feed subscriber is an error, not a problem.
+        let _ = self.events.send(HubEvent::Thumbnail {
+            id: self.id.clone(),
+            thumbnail,
+        });
+    }
+
+    /// The next keystroke of the log (not yet recorded nor published).
+    pub(crate) fn next_keystroke(&self, at: Duration, key: String, raw: String) -> Keystroke {
+        Keystroke {
+            seq: self.keystrokes.len() as u64,
+            at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+            key,
+            raw,
+        }
+    }
+
+    /// A recorded keystroke goes to the observers (`resync` for lagging ones), the live
+    /// feed and the log.
+    pub(crate) fn publish_keystroke(
+        &mut self,
+        keystroke: Keystroke,
+        resync: Option<&dyn Fn() -> Vec<ServerMsg>>,
+    ) {
+        let msg = ServerMsg::Control(ServerControl::Keystroke {
+            keystroke: keystroke.clone(),
+        });
+        self.fanout
+            .shed_with(Some(msg), Some(Participant::Observer), resync);
+        // Lossy by contract: no live-feed subscriber is an error, not a problem.
+        let _ = self.events.send(HubEvent::Keystroke {
+            id: self.id.clone(),
+            keystroke: keystroke.clone(),
+        });
+        self.keystrokes.push(keystroke);
+    }
+
+    /// The participants see `Ended` after what was queued, then the end of their stream.
+    fn close(&mut self, reason: String) {
+        self.fanout.control(ServerControl::Ended {
+            reason: reason.clone(),
+        });
+        self.fanout.close();
+        self.end_reason = Some(reason);
+    }
+
+    /// A session that cannot be recorded must not go on unrecorded: end it.
+    pub(crate) fn recording_failed(&mut self, error: std::io::Error) {
+        tracing::error!(id = %self.id, %error, "Recording failed, ending the session");
+        if self.phase != Phase::Ended {
+            self.phase = Phase::Ended;
+            let reason = format!("recording failed: {error}");
+            self.fanout.control(ServerControl::Error {
+                code: "recording_failed".into(),
+                message: reason.clone(),
+            });
+            self.close(reason);
+        }
+    }
+}
+
+/// A session core as the hub and the drivers see it. Every call is synchronous and made
+/// under the session's std mutex.
+pub(crate) trait SessionCore: Send {
+    fn common(&self) -> &Common;
+    fn common_mut(&mut self) -> &mut Common;
+
+    /// A participant joins; `None` once ended.
+    fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>>;
+    /// The size to report to a joiner.
+    fn size(&self) -> (u16, u16);
+    fn set_locked(&mut self, locked: bool, at: Duration);
+    fn thumbnail(&self) -> Thumbnail;
+
+    /// Writes a marker into the recording.
+    fn write_marker(&mut self, at: Duration, text: &str) -> std::io::Result<()>;
+
+    /// Runs once as the session ends, before the end marker: what the recording still owes.
+    fn before_end(&mut self, _at: Duration) {}
+
+    fn is_ended(&self) -> bool {
+        self.common().phase == Phase::Ended
+    }
+
+    fn is_locked(&self) -> bool {
+        self.common().locked
+    }
+
+    fn keystrokes(&self) -> &[Keystroke] {
+        &self.common().keystrokes
+    }
+
+    fn end_reason(&self) -> Option<&str> {
+        self.common().end_reason.as_deref()
+    }
+
+    /// Lifecycle events produced since the last call, oldest first.
+    fn take_lifecycle(&mut self) -> Vec<Lifecycle> {
+        self.common_mut().lifecycle.drain(..).collect()
+    }
+
+    /// A marker in the recording; a failure to write it ends the session.
+    fn marker(&mut self, at: Duration, text: &str) {
+        if let Err(e) = self.write_marker(at, text) {
+            self.common_mut().recording_failed(e);
+        }
+    }
+
+    /// The connection could not be made: the user sees the error, then the end.
+    fn failed(&mut self, code: &str, message: &str, at: Duration) {
+        if self.is_ended() {
+            return;
+        }
+        self.common_mut().fanout.control(ServerControl::Error {
+            code: code.into(),
+            message: message.into(),
+        });
+        self.end(
+            format!("{code}: {message}"),
+            Some(format!("error: {code}")),
+            at,
+        );
+    }
+
+    /// Terminated by someone: the marker names the reason.
+    fn terminate(&mut self, reason: &str, at: Duration) {
+        self.end(reason.to_string(), Some(format!("terminate: {reason}")), at);
+    }
+
+    /// The target ended the session (or the connection broke).
+    fn closed(&mut self, reason: &str, at: Duration) {
+        self.end(reason.to_string(), None, at);
+    }
+
+    fn end(&mut self, reason: String, marker: Option<String>, at: Duration) {
+        if self.is_ended() {
+            return;
+        }
+        self.common_mut().phase = Phase::Ended;
+        self.before_end(at);
+        if let Some(marker) = marker {
+            self.marker(at, &marker);
+        }
+        self.common_mut().close(reason);
+    }
+}
