@@ -217,3 +217,66 @@ pub fn StatusPill(#[prop(into)] status: Signal<&'static str>) -> impl IntoView {
         </span>
     }
 }
+
+/// Playback speeds offered by both replay players.
+pub(crate) const SPEEDS: [(&str, &str); 5] = [
+    ("0.5", "0.5×"),
+    ("1", "1×"),
+    ("2", "2×"),
+    ("4", "4×"),
+    ("8", "8×"),
+];
+
+/// Play/Pause, the seek slider, the time and the speed of a replay. `overlay` is drawn
+/// over the slider (e.g. lock and terminate markers).
+#[component]
+pub fn ReplayControls(
+    playing: RwSignal<bool>,
+    at: RwSignal<f64>,
+    speed: RwSignal<f64>,
+    duration_ms: f64,
+    on_toggle: Callback<()>,
+    on_seek: Callback<f64>,
+    #[prop(optional)] overlay: Option<ViewFn>,
+) -> impl IntoView {
+    let time_text = move || {
+        format!(
+            "{} / {}",
+            util::mmss(at.get() as u64),
+            util::mmss(duration_ms as u64)
+        )
+    };
+    view! {
+        <div class="replay-controls" role="group" aria-label="Playback">
+            <button type="button" class="btn btn-primary play" data-testid="replay-play"
+                aria-pressed=move || playing.get().to_string()
+                on:click=move |_| on_toggle.run(())>
+                {move || if playing.get() { "Pause" } else { "Play" }}
+            </button>
+            <label class="sr-only" for="replay-seek">"Position"</label>
+            <div class="seek-wrap">
+                <input id="replay-seek" class="seek" type="range" data-testid="replay-seek"
+                    min="0" max=duration_ms.ceil().to_string() step="100"
+                    prop:value=move || at.get().round().to_string()
+                    on:input=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                            on_seek.run(v);
+                        }
+                    }/>
+                <div class="markers">{overlay.map(|f| f.run())}</div>
+            </div>
+            <span class="time mono" data-testid="replay-time" aria-live="off">{time_text}</span>
+            <label for="replay-speed">"Speed"</label>
+            <select id="replay-speed" data-testid="replay-speed"
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
+                        speed.set(v);
+                    }
+                }>
+                {SPEEDS.iter().map(|(v, label)| view! {
+                    <option value=*v selected=*v == "1">{*label}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}

@@ -15,13 +15,12 @@ use vigil_wire::api::Keystroke;
 use vigil_wire::desktop::DesktopParams;
 use vigil_wire::recording::{Kind, RecordingIndex};
 
-use super::replay_player::SPEEDS;
 use super::ErrorBox;
 use crate::api;
 use crate::desktop::replay::{next_span, plan_seek, Segment, Span};
 use crate::desktop::view::{perf_now, Desktop, DesktopView};
 use crate::util;
-use crate::widgets::{load_keystrokes, KeystrokesPanel};
+use crate::widgets::{load_keystrokes, KeystrokesPanel, ReplayControls};
 
 /// Decodes one record into `desktop` (Markers are only shown on the timeline).
 pub fn apply(desktop: &Desktop, kind: Kind, payload: &[u8]) {
@@ -220,13 +219,6 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
             playing.set(true);
         }
     };
-    let time_text = move || {
-        format!(
-            "{} / {}",
-            util::mmss(at.get() as u64),
-            util::mmss(duration_ms as u64)
-        )
-    };
     let marker_list = move || {
         markers
             .get()
@@ -248,37 +240,10 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     };
     view! {
         {move || error.get().map(|e| view! { <ErrorBox message=e/> })}
-        <div class="replay-controls" role="group" aria-label="Playback">
-            <button type="button" class="btn btn-primary play" data-testid="replay-play"
-                aria-pressed=move || playing.get().to_string()
-                on:click=move |_| toggle()>
-                {move || if playing.get() { "Pause" } else { "Play" }}
-            </button>
-            <label class="sr-only" for="replay-seek">"Position"</label>
-            <div class="seek-wrap">
-                <input id="replay-seek" class="seek" type="range" data-testid="replay-seek"
-                    min="0" max=duration_ms.ceil().to_string() step="100"
-                    prop:value=move || at.get().round().to_string()
-                    on:input=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                            seek(v);
-                        }
-                    }/>
-                <div class="markers">{marker_list}</div>
-            </div>
-            <span class="time mono" data-testid="replay-time" aria-live="off">{time_text}</span>
-            <label for="replay-speed">"Speed"</label>
-            <select id="replay-speed" data-testid="replay-speed"
-                on:change=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                        speed.set(v);
-                    }
-                }>
-                {SPEEDS.iter().map(|(v, label)| view! {
-                    <option value=*v selected=*v == "1">{*label}</option>
-                }).collect_view()}
-            </select>
-        </div>
+        <ReplayControls playing at speed duration_ms
+            on_toggle=Callback::new(move |()| toggle())
+            on_seek=Callback::new(move |t: f64| seek(t))
+            overlay=ViewFn::from(marker_list)/>
         <div class="player-body">
             <div class="replay-desktop">
                 <DesktopView desktop testid="replay-canvas" locked=false capture=false/>

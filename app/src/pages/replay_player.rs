@@ -17,16 +17,7 @@ use crate::api;
 use crate::app::set_title;
 use crate::cast::{self, Cast};
 use crate::term::{Term, TermOptions};
-use crate::util;
-use crate::widgets::{load_keystrokes, local_time, KeystrokesPanel};
-
-pub(crate) const SPEEDS: [(&str, &str); 5] = [
-    ("0.5", "0.5×"),
-    ("1", "1×"),
-    ("2", "2×"),
-    ("4", "4×"),
-    ("8", "8×"),
-];
+use crate::widgets::{load_keystrokes, local_time, KeystrokesPanel, ReplayControls};
 
 #[component]
 pub fn ReplayPlayerPage() -> impl IntoView {
@@ -234,13 +225,6 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
     });
     on_cleanup(move || pb.update_value(|p| p.term = None));
 
-    let time_text = move || {
-        format!(
-            "{} / {}",
-            util::mmss(at.get() as u64),
-            util::mmss(duration_ms as u64)
-        )
-    };
     view! {
         {move || error.get().map(|e| view! { <ErrorBox message=e/> })}
         {torn.then(|| view! {
@@ -250,34 +234,9 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
             <p class="alert alert-info" role="status">{format!("{skipped} unreadable line(s) of the recording were skipped.")}</p>
         })}
         {empty.then(|| view! { <p class="alert alert-info" role="status">"This recording has no output."</p> })}
-        <div class="replay-controls" role="group" aria-label="Playback">
-            <button type="button" class="btn btn-primary play" data-testid="replay-play"
-                aria-pressed=move || playing.get().to_string()
-                on:click=move |_| toggle()>
-                {move || if playing.get() { "Pause" } else { "Play" }}
-            </button>
-            <label class="sr-only" for="replay-seek">"Position"</label>
-            <input id="replay-seek" class="seek" type="range" data-testid="replay-seek"
-                min="0" max=duration_ms.ceil().to_string() step="100"
-                prop:value=move || at.get().round().to_string()
-                on:input=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                        seek(v);
-                    }
-                }/>
-            <span class="time mono" data-testid="replay-time" aria-live="off">{time_text}</span>
-            <label for="replay-speed">"Speed"</label>
-            <select id="replay-speed" data-testid="replay-speed"
-                on:change=move |ev| {
-                    if let Ok(v) = event_target_value(&ev).parse::<f64>() {
-                        speed.set(v);
-                    }
-                }>
-                {SPEEDS.iter().map(|(v, label)| view! {
-                    <option value=*v selected=*v == "1">{*label}</option>
-                }).collect_view()}
-            </select>
-        </div>
+        <ReplayControls playing at speed duration_ms
+            on_toggle=Callback::new(move |()| toggle())
+            on_seek=Callback::new(move |t: f64| seek(t))/>
         <div class="player-body">
             <div class="term-scroll">
                 <div class="term-host" data-testid="replay-terminal" node_ref=node></div>
