@@ -4,8 +4,9 @@
 #
 #   VIGIL_PROFILE=release|dev   profile of the relay build (default: release)
 #
-# Steps: Debian packages (Chromium and its driver, OpenSSH server and client, sshpass),
-# the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the relay
+# Steps: Debian packages (Chromium and its driver, OpenSSH server and client, sshpass,
+# and the RDP targets': xrdp with xorgxrdp, FreeRDP's shadow server, Xvfb and the X
+# clients the target desktops show), the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the relay
 # binary, and the browser bundle in dist/ (`cargo xtask dist`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,10 @@ as_root() {
 }
 
 APT_PACKAGES=(chromium chromium-driver openssh-server openssh-client sshpass)
+# What scripts/targets/start-xrdp.sh and start-shadow.sh need (they install what is
+# missing themselves too; installing here keeps apt out of the tests' time limits).
+APT_PACKAGES+=(xrdp xorgxrdp freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
+  x11-xserver-utils x11-utils dbus-x11 procps iproute2 openssl)
 
 apt_packages() {
   local missing=() p

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets the machine up (scripts/setup.sh, dev profile), then checks everything:
 # formatting, clippy (native and wasm32), unit tests, and the end-to-end tests against
-# the real relay, a real sshd and headless Chromium. Exits non-zero if any step fails;
+# the real relay, a real sshd, real RDP servers (xrdp, freerdp-shadow) and headless
+# Chromium (tests/tests/e2e_*.rs, all run by `cargo test -p vigil-tests`). Exits non-zero if any step fails;
 # the last line sums up the test runners' results.
 #
 #   VIGIL_E2E_TIMEOUT   seconds the e2e step may take (default 2400)
@@ -81,7 +82,28 @@ export VIGIL_BIN=$TARGET_DIR/debug/vigil
 export VIGIL_DIST_DIR=$ROOT/dist
 export VIGIL_TEST_ARTIFACTS=$TARGET_DIR/e2e-artifacts
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
-run e2e timeout --kill-after=30 "${VIGIL_E2E_TIMEOUT:-2400}" cargo test -p vigil-tests --locked --no-fail-fast
+# The tests' temporary dirs (targets, relays, browser profiles) go under a dir of this
+# run, so what this run started can be told apart from anything else on the machine.
+# Traversable by the targets' own accounts (the sshd key account's files live below it).
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vigil-e2e-run.XXXXXX")
+chmod 755 "$E2E_TMP"
+run e2e env TMPDIR="$E2E_TMP" timeout --kill-after=30 "${VIGIL_E2E_TIMEOUT:-2400}" cargo test -p vigil-tests --locked --no-fail-fast
+
+# The e2e binaries stop their targets (by PID, with their process trees) once they exit;
+# report, without killing anything, whatever of theirs is still running a moment later.
+leftovers() {
+  local left=""
+  for _ in $(seq 1 20); do
+    left=$(pgrep -af "$E2E_TMP/" 2>/dev/null || true)
+    [ -z "$left" ] && return 0
+    sleep 0.5
+  done
+  echo "processes of the e2e targets still running:"
+  echo "$left"
+  return 1
+}
+run e2e-cleanup leftovers
+rmdir "$E2E_TMP" 2>/dev/null || true
 
 summary
 [ ${#FAILED[@]} -eq 0 ]

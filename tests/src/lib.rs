@@ -35,6 +35,12 @@ use vigil_wire::codec::Frame;
 pub use fantoccini;
 pub use vigil_wire;
 
+pub mod rdp;
+pub use rdp::{
+    compare_canvases, rdp_targets, unique_word, CanvasDiff, CanvasShot, RdpAssets, RdpServer,
+    RdpTargets,
+};
+
 /// How often every wait polls.
 pub const POLL: Duration = Duration::from_millis(100);
 
@@ -333,6 +339,8 @@ pub struct Cast {
     /// Asset only the outsider reviews.
     pub vault: String,
     pub linux_tag: String,
+    /// Desktop assets (seeded only by [`Relay::shared_with_rdp`] / [`Relay::start_with_rdp`]).
+    pub rdp: RdpAssets,
 }
 
 impl Cast {
@@ -356,6 +364,7 @@ impl Cast {
             db: format!("db-{tag}"),
             vault: format!("vault-{tag}"),
             linux_tag: format!("linux-{tag}"),
+            rdp: RdpAssets::new(tag),
         }
     }
 
@@ -387,6 +396,16 @@ pub struct Relay {
 impl Relay {
     /// Seeds one [`Cast`] per tag through the CLI, then serves and waits for readiness.
     pub fn start(tags: &[&str]) -> Result<Relay> {
+        Relay::start_seeded(tags, false)
+    }
+
+    /// Like [`Relay::start`], and also seeds every cast's desktop assets ([`RdpAssets`])
+    /// on the RDP targets ([`rdp_targets`], started if need be).
+    pub fn start_with_rdp(tags: &[&str]) -> Result<Relay> {
+        Relay::start_seeded(tags, true)
+    }
+
+    fn start_seeded(tags: &[&str], with_rdp: bool) -> Result<Relay> {
         let bin = vigil_bin();
         if !bin.exists() {
             bail!(
@@ -413,6 +432,10 @@ impl Relay {
         for tag in tags {
             let cast = Cast::new(tag);
             seed(&data_dir, sshd, &cast).with_context(|| format!("seeding cast `{tag}`"))?;
+            if with_rdp {
+                rdp::seed_rdp(&data_dir, tag, rdp_targets())
+                    .with_context(|| format!("seeding the desktop assets of cast `{tag}`"))?;
+            }
             casts.push(cast);
         }
         let log = dir.path().join("relay.log");
@@ -486,9 +509,18 @@ impl Relay {
     /// One relay per test binary, seeded with `tags` (every caller in one binary must
     /// pass the same list). It is ended when the binary exits.
     pub fn shared(tags: &[&str]) -> &'static Relay {
+        Relay::shared_seeded(tags, false)
+    }
+
+    /// [`Relay::shared`], with every cast's desktop assets seeded too.
+    pub fn shared_with_rdp(tags: &[&str]) -> &'static Relay {
+        Relay::shared_seeded(tags, true)
+    }
+
+    fn shared_seeded(tags: &[&str], with_rdp: bool) -> &'static Relay {
         static RELAY: OnceLock<Relay> = OnceLock::new();
         let relay = RELAY.get_or_init(|| {
-            let relay = match Relay::start(tags) {
+            let relay = match Relay::start_seeded(tags, with_rdp) {
                 Ok(r) => r,
                 Err(e) => panic!("could not start the shared relay: {e:#}"),
             };
