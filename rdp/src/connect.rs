@@ -162,7 +162,13 @@ async fn handshake(
         credssp(&mut connector, &mut framed, &target.host, credssp_key)
             .await
             .map_err(|e| {
-                ConnectError::new(ConnectErrorKind::AuthFailed, format!("NLA: {}", e.report()))
+                // IronRDP's report names internals ("read frame by hint"); people need the
+                // verdict. The report goes to the log.
+                tracing::warn!(error = %e.report(), host = %target.host, "NLA refused");
+                ConnectError::new(
+                    ConnectErrorKind::AuthFailed,
+                    "the target refused the managed credential (NLA)",
+                )
             })?;
     }
     let outcome = ironrdp_tokio::connect_finalize(

@@ -78,22 +78,27 @@ impl Ctx {
     }
 }
 
+/// The stream is live once the first screen arrives: `Connected` is only sent to those
+/// attached when the target connected, not to later joiners.
+fn mark_live(ctx: Ctx) {
+    if ctx.status.get_untracked() == "connecting" {
+        ctx.status.set("connected");
+        ctx.detail.set(None);
+    }
+}
+
 fn handle(ctx: Ctx, msg: ServerMsg) {
     match msg {
         ServerMsg::Output(bytes) => {
             ctx.term(|t| t.write_bytes(&bytes));
-            if ctx.status.get_untracked() == "connecting" {
-                ctx.status.set("connected");
-            }
+            mark_live(ctx);
         }
         ServerMsg::Snapshot(bytes) => {
             ctx.term(|t| {
                 t.reset();
                 t.write_bytes(&bytes);
             });
-            if ctx.status.get_untracked() == "connecting" {
-                ctx.status.set("connected");
-            }
+            mark_live(ctx);
         }
         ServerMsg::Graphics { frame_end, pdu } => {
             ctx.desktop.graphics(&pdu, frame_end.is_some());
@@ -166,6 +171,8 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             ServerControl::DesktopActivated { params } => {
                 ctx.rdp.set(true);
                 ctx.desktop.activate(&params);
+                // A joiner's stream starts here (the session connected before it attached).
+                mark_live(ctx);
             }
             ServerControl::Connected => {
                 if ctx.status.get_untracked() != "locked" {
