@@ -74,7 +74,7 @@ fi
 
 run fmt cargo fmt --all --check
 run clippy-native cargo clippy --workspace --exclude vigil-app --all-targets --locked -- -D warnings
-run clippy-wasm cargo clippy -p vigil-app --target wasm32-unknown-unknown --locked -- -D warnings
+run clippy-wasm cargo clippy -p vigil-app -p vigil-decode-worker --target wasm32-unknown-unknown --locked -- -D warnings
 # Unit tests of every crate, the app's pure modules included (they build natively).
 run unit cargo test --workspace --exclude vigil-tests --locked --no-fail-fast
 # End-to-end: the relay binary built by setup (dev), dist/ from `cargo xtask dist`.

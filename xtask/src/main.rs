@@ -1,9 +1,10 @@
 //! `cargo xtask dist [--dev]`: builds Vigil's browser bundle into `dist/`.
 //!
-//! 1. `cargo build -p vigil-app --lib --target wasm32-unknown-unknown` (`--profile
-//!    wasm-release`, or the dev profile with `--dev`);
-//! 2. wasm-bindgen through its library, pinned by the workspace lock (target `web`,
-//!    out name `vigil_app`);
+//! 1. `cargo build -p vigil-app -p vigil-decode-worker --lib --target wasm32-unknown-unknown`
+//!    (`--profile wasm-release`, or the dev profile with `--dev`): the page and its RDP
+//!    decode worker, two wasm modules;
+//! 2. wasm-bindgen through its library, pinned by the workspace lock (target `web`, out
+//!    names `vigil_app` and `vigil_decode_worker`);
 //! 3. wasm-opt from npm binaryen (`node_modules/.bin/wasm-opt`, version 116 or later;
 //!    skipped with `--dev`);
 //! 4. copies `public/*`, `style/*.css` and the xterm.js assets from `node_modules`;
@@ -18,9 +19,9 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 
-const APP_PACKAGE: &str = "vigil-app";
+/// The wasm packages of the bundle; each is bound and optimised under its crate name.
+const WASM_PACKAGES: &[&str] = &["vigil-app", "vigil-decode-worker"];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-const OUT_NAME: &str = "vigil_app";
 /// Older binaryen (Debian's 108) silently corrupts the externref table export.
 const MIN_WASM_OPT: u32 = 116;
 /// Rust 1.95 emits these wasm features; wasm-opt must be told it may keep them.
@@ -126,68 +127,33 @@ fn dist(dev: bool) -> Result<()> {
     // 1. cargo build
     let profile = if dev { "dev" } else { "wasm-release" };
     let profile_dir = if dev { "debug" } else { "wasm-release" };
-    println!("xtask: building {APP_PACKAGE} ({profile}, {WASM_TARGET})");
-    let status = Command::new(cargo())
-        .current_dir(&root)
-        .args([
-            "build",
-            "-p",
-            APP_PACKAGE,
-            "--lib",
-            "--target",
-            WASM_TARGET,
-            "--profile",
-            profile,
-        ])
+    println!(
+        "xtask: building {} ({profile}, {WASM_TARGET})",
+        WASM_PACKAGES.join(", ")
+    );
+    let mut build = Command::new(cargo());
+    build.current_dir(&root).arg("build");
+    for p in WASM_PACKAGES {
+        build.args(["-p", p]);
+    }
+    let status = build
+        .args(["--lib", "--target", WASM_TARGET, "--profile", profile])
         .status()
         .context("running cargo build")?;
-    ensure!(status.success(), "cargo build of {APP_PACKAGE} failed");
-    let input = target_dir(&root)?
-        .join(WASM_TARGET)
-        .join(profile_dir)
-        .join(format!("{}.wasm", APP_PACKAGE.replace('-', "_")));
-    ensure!(input.exists(), "cargo did not produce {}", input.display());
+    ensure!(status.success(), "cargo build of the wasm packages failed");
+    let out_dir = target_dir(&root)?.join(WASM_TARGET).join(profile_dir);
 
-    // 2. wasm-bindgen
     let dist = root.join("dist");
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }
     std::fs::create_dir_all(&dist)?;
-    println!("xtask: wasm-bindgen → {}", dist.display());
-    let t = Instant::now();
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&input)
-        .web(true)?
-        .out_name(OUT_NAME)
-        // The library defaults to `true`, which leaves `init()` without a default URL.
-        .omit_default_module_path(false)
-        .typescript(false)
-        .debug(dev)
-        .keep_debug(dev)
-        .remove_name_section(!dev)
-        .remove_producers_section(!dev)
-        .generate(&dist)
-        .context("wasm-bindgen")?;
-    println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
-    let wasm = dist.join(format!("{OUT_NAME}_bg.wasm"));
-    let bindgen_size = file_size(&wasm)?;
-
-    // 3. wasm-opt
-    if dev {
-        println!("xtask: --dev: skipping wasm-opt");
-    } else {
-        println!("xtask: wasm-opt {}", WASM_OPT_FLAGS.join(" "));
-        let t = Instant::now();
-        let status = Command::new(&wasm_opt)
-            .args(WASM_OPT_FLAGS)
-            .arg(&wasm)
-            .arg("-o")
-            .arg(&wasm)
-            .status()
-            .with_context(|| format!("running {}", wasm_opt.display()))?;
-        ensure!(status.success(), "wasm-opt failed");
-        println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
+    let mut wasms = Vec::new();
+    for package in WASM_PACKAGES {
+        let name = package.replace('-', "_");
+        let input = out_dir.join(format!("{name}.wasm"));
+        ensure!(input.exists(), "cargo did not produce {}", input.display());
+        wasms.push(bind_and_optimise(&input, &name, &dist, dev, &wasm_opt)?);
     }
 
     // 4. static files
@@ -202,12 +168,57 @@ fn dist(dev: bool) -> Result<()> {
     }
 
     // 5. sizes
-    report_sizes(&dist, &wasm, bindgen_size)?;
+    report_sizes(&dist, &wasms)?;
     println!(
         "xtask: dist ready in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// wasm-bindgen (and, unless `dev`, wasm-opt) of one module into `dist` as `name`.
+/// Returns the output file and its size straight after wasm-bindgen.
+fn bind_and_optimise(
+    input: &Path,
+    name: &str,
+    dist: &Path,
+    dev: bool,
+    wasm_opt: &Path,
+) -> Result<(PathBuf, u64)> {
+    println!("xtask: wasm-bindgen {name} → {}", dist.display());
+    let t = Instant::now();
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(input)
+        .web(true)?
+        .out_name(name)
+        // The library defaults to `true`, which leaves `init()` without a default URL.
+        .omit_default_module_path(false)
+        .typescript(false)
+        .debug(dev)
+        .keep_debug(dev)
+        .remove_name_section(!dev)
+        .remove_producers_section(!dev)
+        .generate(dist)
+        .with_context(|| format!("wasm-bindgen of {name}"))?;
+    println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
+    let wasm = dist.join(format!("{name}_bg.wasm"));
+    let bindgen_size = file_size(&wasm)?;
+    if dev {
+        println!("xtask: --dev: skipping wasm-opt");
+    } else {
+        println!("xtask: wasm-opt {name} {}", WASM_OPT_FLAGS.join(" "));
+        let t = Instant::now();
+        let status = Command::new(wasm_opt)
+            .args(WASM_OPT_FLAGS)
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&wasm)
+            .status()
+            .with_context(|| format!("running {}", wasm_opt.display()))?;
+        ensure!(status.success(), "wasm-opt of {name} failed");
+        println!("xtask:   done in {:.1}s", t.elapsed().as_secs_f64());
+    }
+    Ok((wasm, bindgen_size))
 }
 
 fn check_wasm_opt_version(wasm_opt: &Path) -> Result<()> {
@@ -265,7 +276,7 @@ fn gzip_size(bytes: &[u8]) -> Result<u64> {
     Ok(enc.finish()?.len() as u64)
 }
 
-fn report_sizes(dist: &Path, wasm: &Path, bindgen_size: u64) -> Result<()> {
+fn report_sizes(dist: &Path, wasms: &[(PathBuf, u64)]) -> Result<()> {
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
@@ -283,12 +294,14 @@ fn report_sizes(dist: &Path, wasm: &Path, bindgen_size: u64) -> Result<()> {
     for (name, raw, gz) in &rows {
         println!("xtask: {name:<28} {raw:>10} {gz:>10}");
     }
-    let wasm_name = wasm
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if let Some((_, raw, gz)) = rows.iter().find(|r| r.0 == wasm_name) {
-        println!("xtask: wasm: {raw} bytes raw, {gz} bytes gzip (after wasm-bindgen: {bindgen_size} raw)");
+    for (wasm, bindgen_size) in wasms {
+        let wasm_name = wasm
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some((_, raw, gz)) = rows.iter().find(|r| r.0 == wasm_name) {
+            println!("xtask: {wasm_name}: {raw} bytes raw, {gz} bytes gzip (after wasm-bindgen: {bindgen_size} raw)");
+        }
     }
     let (raw, gz) = rows
         .iter()

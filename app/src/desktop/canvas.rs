@@ -1,14 +1,13 @@
-//! Drawing decoded desktop regions on a `<canvas>` the size of the desktop (CSS scales it).
+//! Drawing a decode worker's updates on a `<canvas>` the size of the desktop (CSS scales it).
 
-use wasm_bindgen::{Clamped, JsCast};
+use js_sys::{ArrayBuffer, Uint8ClampedArray};
+use vigil_decode::Rect;
+use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
-
-use super::decoder::{copy_opaque, Decoder, Rect};
 
 pub struct Canvas {
     el: HtmlCanvasElement,
     ctx: CanvasRenderingContext2d,
-    scratch: Vec<u8>,
 }
 
 impl Canvas {
@@ -19,11 +18,7 @@ impl Canvas {
             .ok_or("this browser has no 2D canvas")?
             .dyn_into::<CanvasRenderingContext2d>()
             .map_err(|_| "unexpected canvas context".to_string())?;
-        Ok(Canvas {
-            el,
-            ctx,
-            scratch: Vec::new(),
-        })
+        Ok(Canvas { el, ctx })
     }
 
     pub fn element(&self) -> &HtmlCanvasElement {
@@ -38,13 +33,15 @@ impl Canvas {
         }
     }
 
-    /// Copies `rects` of the decoder's image onto the canvas (alpha forced opaque).
-    pub fn draw(&mut self, dec: &Decoder, rects: &[Rect]) {
-        self.resize(dec.width(), dec.height());
+    /// Puts `rects` whose opaque RGBA pixels lie back to back in `pixels` from byte `at`.
+    /// The pixels are viewed in place: they never enter wasm memory.
+    pub fn draw(&self, rects: &[Rect], pixels: &ArrayBuffer, mut at: u32) {
         for r in rects {
-            copy_opaque(dec.rgba(), dec.width(), *r, &mut self.scratch);
-            let Ok(img) = ImageData::new_with_u8_clamped_array_and_sh(
-                Clamped(&self.scratch),
+            let len = u32::from(r.w) * u32::from(r.h) * 4;
+            let view = Uint8ClampedArray::new_with_byte_offset_and_length(pixels, at, len);
+            at += len;
+            let Ok(img) = ImageData::new_with_js_u8_clamped_array_and_sh(
+                &view,
                 u32::from(r.w),
                 u32::from(r.h),
             ) else {

@@ -1,10 +1,10 @@
-//! The desktop (RDP) view: decode the relay's fast-path PDUs with IronRDP, draw them on
-//! a canvas, capture the user's keyboard and mouse.
+//! The desktop (RDP) view: the relay's fast-path PDUs go to a decode Web Worker
+//! (`vigil-decode`), its dirty pixels come back to a canvas; the user's keyboard and mouse
+//! are captured.
 //!
-//! `decoder`, `input` and `replay` are pure and tested natively; `canvas` and `view`
-//! touch the DOM (wasm32 only).
+//! `input` and `replay` are pure and tested natively; `canvas`, `worker` and `view` touch
+//! the DOM (wasm32 only).
 
-pub mod decoder;
 pub mod input;
 pub mod replay;
 
@@ -12,3 +12,5 @@ pub mod replay;
 pub mod canvas;
 #[cfg(target_arch = "wasm32")]
 pub mod view;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;

@@ -1,5 +1,5 @@
 //! The desktop view shared by the live pages, the replay and the decode benchmark: a
-//! [`Desktop`] (decoder + canvas + timing stats) and the [`DesktopView`] component
+//! [`Desktop`] (decode worker + canvas + timing stats) and the [`DesktopView`] component
 //! (canvas, lock overlay, hidden stats, and for the user the input capture).
 
 use std::cell::RefCell;
@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use leptos::html::Canvas as CanvasTag;
 use leptos::prelude::*;
+use vigil_decode::{DecodeStats, ToWorker};
 use vigil_wire::desktop::{DesktopParams, InputEvent};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -16,8 +17,8 @@ use web_sys::{
 };
 
 use super::canvas::Canvas;
-use super::decoder::{coalesce, Decoder, Rect};
 use super::input::{key_text, scancode, to_desktop, ClientBox, WheelAcc};
+use super::worker::{DecodeWorker, Reply};
 
 pub fn perf_now() -> f64 {
     web_sys::window()
@@ -25,67 +26,68 @@ pub fn perf_now() -> f64 {
         .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
-/// Running decode+draw timings, published as JSON for tests (`decode-stats`).
+/// The worker's decode timings and the page's drawing timings, published as JSON for
+/// tests and benchmarks (`decode-stats`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
-    /// Graphics PDUs decoded (snapshots and keyframes are counted apart).
-    pub pdus: u64,
-    /// Graphics PDUs that ended a frame (`frame_end` set).
-    pub frames: u64,
-    /// Decode + draw time of those PDUs.
-    pub total_ms: f64,
-    pub max_ms: f64,
-    pub snapshots: u64,
-    pub snapshot_max_ms: f64,
-    pub errors: u64,
+    pub decode: DecodeStats,
+    /// Updates drawn on the page's main thread, and the time that took.
+    pub draws: u64,
+    pub draw_total_ms: f64,
+    pub draw_max_ms: f64,
 }
 
 impl Stats {
     pub fn json(&self) -> String {
+        let d = &self.decode;
         format!(
-            r#"{{"pdus":{},"frames":{},"total_ms":{:.3},"max_ms":{:.3},"snapshots":{},"snapshot_max_ms":{:.3},"errors":{}}}"#,
-            self.pdus,
-            self.frames,
-            self.total_ms,
-            self.max_ms,
-            self.snapshots,
-            self.snapshot_max_ms,
-            self.errors
+            r#"{{"pdus":{},"frames":{},"total_ms":{:.3},"max_ms":{:.3},"snapshots":{},"snapshot_total_ms":{:.3},"snapshot_max_ms":{:.3},"errors":{},"draws":{},"draw_total_ms":{:.3},"draw_max_ms":{:.3}}}"#,
+            d.pdus,
+            d.frames,
+            d.total_ms,
+            d.max_ms,
+            d.snapshots,
+            d.snapshot_total_ms,
+            d.snapshot_max_ms,
+            d.errors,
+            self.draws,
+            self.draw_total_ms,
+            self.draw_max_ms
         )
     }
 }
 
+type Fence = Box<dyn FnOnce()>;
+
 #[derive(Default)]
 struct Engine {
-    decoder: Option<Decoder>,
+    worker: Option<DecodeWorker>,
     canvas: Option<Canvas>,
-    /// Off while a seek replays records: the picture is drawn once at the end.
-    quiet: bool,
-    dirty: Vec<Rect>,
+    params: Option<DesktopParams>,
     stats: Stats,
+    on_frame: Option<Callback<u32>>,
+    fences: Vec<(u32, Fence)>,
+    next_fence: u32,
+    failed: bool,
 }
 
 impl Engine {
-    fn flush(&mut self) {
-        if self.quiet {
-            self.dirty.clear();
-            return;
+    fn send(&self, msg: &ToWorker<'_>) {
+        if let Some(w) = &self.worker {
+            w.send(msg);
         }
-        coalesce(&mut self.dirty);
-        if let (Some(d), Some(c)) = (&self.decoder, &mut self.canvas) {
-            c.draw(d, &self.dirty);
-        }
-        self.dirty.clear();
     }
 }
 
-/// A desktop picture: decoder, canvas and stats. Decodes even before its canvas is
-/// mounted; attaching draws what it has.
+/// A desktop picture, decoded by its own Web Worker and drawn on a canvas. Decodes even
+/// before its canvas is mounted; attaching draws what it has.
 #[derive(Clone, Copy)]
 pub struct Desktop {
     engine: StoredValue<Engine, LocalStorage>,
     pub stats: RwSignal<String>,
     pub size: RwSignal<Option<(u16, u16)>>,
+    /// Set when the decoder cannot run; the view shows it.
+    pub error: RwSignal<Option<String>>,
 }
 
 impl Default for Desktop {
@@ -100,17 +102,85 @@ impl Desktop {
             engine: StoredValue::new_local(Engine::default()),
             stats: RwSignal::new(Stats::default().json()),
             size: RwSignal::new(None),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Starts the worker (and the fetch and compile of its wasm) ahead of the first
+    /// activation. Called by itself on first use; a terminal session never starts one.
+    pub fn prepare(&self) {
+        if self.engine.with_value(|e| e.worker.is_some()) {
+            return;
+        }
+        let desktop = *self;
+        match DecodeWorker::spawn(move |reply| desktop.on_reply(reply)) {
+            Ok(w) => self.engine.update_value(|e| e.worker = Some(w)),
+            Err(e) => {
+                let _ = self.error.try_set(Some(e));
+            }
+        }
+    }
+
+    fn on_reply(self, reply: Reply) {
+        let (update, pixels, at) = match reply {
+            Reply::Update { update, pixels, at } => (update, pixels, at),
+            Reply::Failed(why) => {
+                leptos::logging::error!("desktop decoder: {why}");
+                let _ = self.error.try_set(Some(why));
+                // Nothing more will be drawn: release whoever waits for a fence.
+                let waiting = self
+                    .engine
+                    .try_update_value(|e| {
+                        e.failed = true;
+                        std::mem::take(&mut e.fences)
+                    })
+                    .unwrap_or_default();
+                for (_, f) in waiting {
+                    f();
+                }
+                return;
+            }
+        };
+        let t0 = perf_now();
+        let Some((on_frame, fence)) = self.engine.try_update_value(|e| {
+            if let Some(c) = &e.canvas {
+                if update.width > 0 && update.height > 0 {
+                    c.resize(update.width, update.height);
+                }
+                c.draw(&update.rects, &pixels, at);
+            }
+            let ms = perf_now() - t0;
+            e.stats.decode = update.stats;
+            if !update.rects.is_empty() {
+                e.stats.draws += 1;
+                e.stats.draw_total_ms += ms;
+                e.stats.draw_max_ms = e.stats.draw_max_ms.max(ms);
+            }
+            let fence = update.fence.and_then(|token| {
+                let i = e.fences.iter().position(|(t, _)| *t == token)?;
+                Some(e.fences.swap_remove(i).1)
+            });
+            (update.frame.and(e.on_frame), fence)
+        }) else {
+            return;
+        };
+        self.publish();
+        if let (Some(cb), Some(frame)) = (on_frame, update.frame) {
+            cb.run(frame);
+        }
+        if let Some(f) = fence {
+            f();
         }
     }
 
     pub fn attach(&self, el: HtmlCanvasElement) -> Result<(), String> {
         let canvas = Canvas::new(el)?;
         self.engine.update_value(|e| {
-            e.canvas = Some(canvas);
-            if let Some(d) = &e.decoder {
-                e.dirty.push(d.full());
+            if let Some(p) = &e.params {
+                canvas.resize(p.width, p.height);
             }
-            e.flush();
+            e.canvas = Some(canvas);
+            e.send(&ToWorker::Redraw);
         });
         Ok(())
     }
@@ -125,82 +195,74 @@ impl Desktop {
             .flatten()
     }
 
+    /// Called with each frame id once that frame is decoded and drawn (the user's page
+    /// reports these to the relay, which paces the server's acknowledgements on them).
+    pub fn on_frame(&self, cb: Callback<u32>) {
+        self.engine.update_value(|e| e.on_frame = Some(cb));
+    }
+
     /// (Re)builds the decoder for `params` (a blank picture until the next snapshot).
     pub fn activate(&self, params: &DesktopParams) {
+        self.prepare();
         self.engine.update_value(|e| {
-            e.decoder = Some(Decoder::new(params));
-            if let Some(c) = &e.canvas {
-                c.resize(params.width, params.height);
-            }
+            e.params = Some(params.clone());
+            e.send(&ToWorker::Activate(params.clone()));
         });
         let _ = self.size.try_set(Some((params.width, params.height)));
     }
 
     pub fn params(&self) -> Option<DesktopParams> {
-        self.engine
-            .try_with_value(|e| e.decoder.as_ref().map(|d| d.params().clone()))
-            .flatten()
+        self.engine.try_with_value(|e| e.params.clone()).flatten()
     }
 
-    /// Decodes and draws one Graphics PDU; returns the time it took (ms).
-    pub fn graphics(&self, pdu: &[u8], frame_end: bool) -> f64 {
-        let t0 = perf_now();
-        let mut ms = 0.0;
-        self.engine.update_value(|e| {
-            let Some(d) = e.decoder.as_mut() else {
-                return;
-            };
-            let mut dirty = std::mem::take(&mut e.dirty);
-            if d.feed(pdu, &mut dirty).is_err() {
-                e.stats.errors += 1;
-            }
-            e.dirty = dirty;
-            e.flush();
-            ms = perf_now() - t0;
-            e.stats.pdus += 1;
-            e.stats.frames += u64::from(frame_end);
-            e.stats.total_ms += ms;
-            e.stats.max_ms = e.stats.max_ms.max(ms);
-        });
-        self.publish();
-        ms
+    /// Queues one Graphics PDU; `frame` is the frame it ends, if any.
+    pub fn graphics(&self, pdu: &[u8], frame: Option<u32>) {
+        let _ = self
+            .engine
+            .try_with_value(|e| e.send(&ToWorker::Graphics { frame, pdu }));
     }
 
-    /// Decodes and draws a `DesktopSnapshot` / keyframe; returns the time it took (ms).
-    pub fn snapshot(&self, zlib: &[u8]) -> f64 {
-        let t0 = perf_now();
-        let mut ms = 0.0;
-        self.engine.update_value(|e| {
-            let Some(d) = e.decoder.as_mut() else {
-                return;
-            };
-            let mut dirty = std::mem::take(&mut e.dirty);
-            if let Err(err) = d.feed_snapshot(zlib, &mut dirty) {
-                leptos::logging::warn!("desktop snapshot: {err}");
-                e.stats.errors += 1;
-            }
-            e.dirty = dirty;
-            e.flush();
-            ms = perf_now() - t0;
-            e.stats.snapshots += 1;
-            e.stats.snapshot_max_ms = e.stats.snapshot_max_ms.max(ms);
-        });
-        self.publish();
-        ms
+    /// Queues a `DesktopSnapshot` / keyframe.
+    pub fn snapshot(&self, zlib: &[u8]) {
+        let _ = self
+            .engine
+            .try_with_value(|e| e.send(&ToWorker::Snapshot(zlib)));
     }
 
     /// While quiet, decoding does not draw; leaving quiet draws the whole picture once.
     pub fn set_quiet(&self, quiet: bool) {
-        self.engine.update_value(|e| {
-            e.quiet = quiet;
-            if !quiet {
-                e.dirty.clear();
-                if let Some(d) = &e.decoder {
-                    e.dirty.push(d.full());
-                }
-                e.flush();
+        let _ = self
+            .engine
+            .try_with_value(|e| e.send(&ToWorker::Quiet(quiet)));
+    }
+
+    /// Runs `then` once everything queued so far is decoded and drawn.
+    pub fn fence(&self, then: impl FnOnce() + 'static) {
+        let then: Fence = Box::new(then);
+        let idle = self.engine.try_update_value(|e| {
+            if e.worker.is_none() || e.failed {
+                return Some(then);
             }
+            e.next_fence = e.next_fence.wrapping_add(1);
+            let token = e.next_fence;
+            e.fences.push((token, then));
+            e.send(&ToWorker::Fence(token));
+            None
         });
+        // Nothing is queued without a worker.
+        if let Some(Some(then)) = idle {
+            then();
+        }
+    }
+
+    /// A future that resolves once everything queued so far is decoded and drawn.
+    pub async fn drawn(&self) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            self.fence(move || {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            });
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
 
     pub fn current_stats(&self) -> Stats {
@@ -208,8 +270,9 @@ impl Desktop {
     }
 
     fn publish(&self) {
-        let json = self.engine.with_value(|e| e.stats.json());
-        let _ = self.stats.try_set(json);
+        if let Some(json) = self.engine.try_with_value(|e| e.stats.json()) {
+            let _ = self.stats.try_set(json);
+        }
     }
 }
 
@@ -542,6 +605,9 @@ pub fn DesktopView(
                     </svg>
                     <p class="lock-text">{vigil_wire::RDP_LOCK_MESSAGE}</p>
                 </div>
+            })}
+            {move || desktop.error.get().map(|e| view! {
+                <p class="alert alert-error" role="alert" data-testid="desktop-error">{e}</p>
             })}
             <div hidden data-testid="decode-stats">{move || desktop.stats.get()}</div>
         </div>

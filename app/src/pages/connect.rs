@@ -101,13 +101,8 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             mark_live(ctx);
         }
         ServerMsg::Graphics { frame_end, pdu } => {
-            ctx.desktop.graphics(&pdu, frame_end.is_some());
-            // Only the user's reports pace the server; observers never send them.
-            if let Some(frame_id) = frame_end {
-                if ctx.participant.get_untracked() == Some(Participant::User) && !ctx.finished() {
-                    ctx.send(ClientMsg::Control(ClientControl::FrameDecoded { frame_id }));
-                }
-            }
+            // The worker reports the frame once drawn (`Desktop::on_frame`).
+            ctx.desktop.graphics(&pdu, frame_end);
             if ctx.status.get_untracked() == "connecting" {
                 ctx.status.set("connected");
             }
@@ -128,6 +123,9 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             } => {
                 ctx.participant.set(Some(participant));
                 let rdp = session.protocol == Protocol::Rdp;
+                if rdp {
+                    ctx.desktop.prepare();
+                }
                 ctx.rdp.set(rdp);
                 set_title(&format!(
                     "{} — {}",
@@ -317,6 +315,12 @@ fn ConnectView(id: String) -> impl IntoView {
         rdp: RwSignal::new(false),
         desktop: Desktop::new(),
     };
+    // Only the user's reports pace the server; observers never send them.
+    ctx.desktop.on_frame(Callback::new(move |frame_id: u32| {
+        if ctx.participant.get_untracked() == Some(Participant::User) && !ctx.finished() {
+            ctx.send(ClientMsg::Control(ClientControl::FrameDecoded { frame_id }));
+        }
+    }));
     let node = NodeRef::<Div>::new();
     Effect::new(move |_| {
         let Some(el) = node.get() else { return };

@@ -33,7 +33,7 @@ pub fn apply(desktop: &Desktop, kind: Kind, payload: &[u8]) {
             desktop.snapshot(payload);
         }
         Kind::Graphics => {
-            desktop.graphics(payload, false);
+            desktop.graphics(payload, None);
         }
         Kind::Marker => {}
     }
@@ -71,6 +71,8 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     let markers = RwSignal::new(Vec::<(u32, String)>::new());
     let keys = RwSignal::new(Vec::<Keystroke>::new());
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
+    // (seeks painted, ms from the seek to its picture on the canvas, target ms): for tests.
+    let seeks = RwSignal::new((0u64, 0.0f64, 0.0f64));
 
     load_keystrokes(id, keys, keys_status);
 
@@ -126,6 +128,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
 
     let seek = move |t: f64| {
         let t = t.clamp(0.0, duration_ms);
+        let started = perf_now();
         at.set(t);
         let generation = pb
             .try_update_value(|p| {
@@ -145,6 +148,14 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
                     apply(&desktop, r.kind, seg.payload(r));
                 }
                 desktop.set_quiet(false);
+                desktop.fence(move || {
+                    let ms = perf_now() - started;
+                    let _ = seeks.try_update(|s| {
+                        s.0 += 1;
+                        s.1 = ms;
+                        s.2 = t;
+                    });
+                });
                 pb.update_value(|p| {
                     p.seg = Some(seg);
                     p.next = upto;
@@ -247,6 +258,9 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
         <div class="player-body">
             <div class="replay-desktop">
                 <DesktopView desktop testid="replay-canvas" locked=false capture=false/>
+                <div hidden data-testid="seek-stats">{move || seeks.with(|(n, ms, t)| format!(
+                    r#"{{"seeks":{n},"last_ms":{ms:.1},"last_target_ms":{t:.0}}}"#
+                ))}</div>
             </div>
             <KeystrokesPanel keys selectable=true status=keys_status
                 on_pick=Callback::new(move |at_ms: u64| seek(at_ms as f64))/>

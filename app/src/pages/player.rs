@@ -118,7 +118,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             live(ctx);
         }
         ServerMsg::Graphics { frame_end, pdu } => {
-            ctx.desktop.graphics(&pdu, frame_end.is_some());
+            ctx.desktop.graphics(&pdu, frame_end);
             live(ctx);
         }
         ServerMsg::DesktopSnapshot(zlib) => {
@@ -245,7 +245,9 @@ fn LivePlayer(initial: Session) -> impl IntoView {
 
     let node = NodeRef::<Div>::new();
     if !was_ended && rdp {
-        // The canvas mounts with the view; decoding starts before it does.
+        // The decoder loads while the socket opens; the canvas mounts with the view and
+        // decoding starts before it does.
+        ctx.desktop.prepare();
         open_stream(ctx);
     } else if !was_ended {
         Effect::new(move |_| {

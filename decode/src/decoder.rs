@@ -2,8 +2,8 @@
 //! the plain [`DesktopParams`] the relay sends (the relay's screen copy is built the same
 //! way, so both decode the same stream to the same picture).
 //!
-//! Pure: no DOM. [`Decoder::feed`] returns the dirty rectangles the caller must redraw;
-//! [`copy_opaque`] extracts one of them with alpha forced to 0xFF (the codecs leave it 0).
+//! [`Decoder::feed`] returns the dirty rectangles the caller must redraw;
+//! [`append_opaque`] copies one of them out with alpha forced to 0xFF (the codecs leave it 0).
 
 use ironrdp_core::WriteBuf;
 use ironrdp_graphics::image_processing::PixelFormat;
@@ -179,20 +179,21 @@ pub fn split_pdus(buf: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     Ok(out)
 }
 
-/// Copies `rect` of an RGBA image `width` pixels wide into `out` (replaced), alpha 0xFF.
-pub fn copy_opaque(rgba: &[u8], width: u16, rect: Rect, out: &mut Vec<u8>) {
-    out.clear();
+/// Appends `rect` of an RGBA image `width` pixels wide to `out`, alpha 0xFF. Rows outside
+/// the image are filled opaque black, so the output is always `4 × w × h` bytes.
+pub fn append_opaque(rgba: &[u8], width: u16, rect: Rect, out: &mut Vec<u8>) {
+    let begin = out.len();
     let stride = usize::from(width) * 4;
     let (x, w) = (usize::from(rect.x) * 4, usize::from(rect.w) * 4);
     out.reserve(w * usize::from(rect.h));
     for row in 0..usize::from(rect.h) {
         let start = (usize::from(rect.y) + row) * stride + x;
-        let Some(src) = rgba.get(start..start + w) else {
-            break;
-        };
-        out.extend_from_slice(src);
+        match rgba.get(start..start + w) {
+            Some(src) => out.extend_from_slice(src),
+            None => out.resize(out.len() + w, 0),
+        }
     }
-    for px in out.chunks_exact_mut(4) {
+    for px in out[begin..].chunks_exact_mut(4) {
         px[3] = 0xff;
     }
 }
@@ -271,8 +272,8 @@ mod tests {
         for i in 0..6u8 {
             img.extend([i, i, i, 0]);
         }
-        let mut out = Vec::new();
-        copy_opaque(
+        let mut out = vec![9];
+        append_opaque(
             &img,
             3,
             Rect {
@@ -285,7 +286,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            [1, 1, 1, 255, 2, 2, 2, 255, 4, 4, 4, 255, 5, 5, 5, 255]
+            [9, 1, 1, 1, 255, 2, 2, 2, 255, 4, 4, 4, 255, 5, 5, 5, 255]
         );
     }
 
