@@ -5,8 +5,11 @@
 //! [`Decoder::feed`] returns the dirty rectangles the caller must redraw;
 //! [`append_opaque`] copies one of them out with alpha forced to 0xFF (the codecs leave it 0).
 
+use std::sync::Arc;
+
 use ironrdp_core::WriteBuf;
 use ironrdp_graphics::image_processing::PixelFormat;
+use ironrdp_graphics::pointer::DecodedPointer;
 use ironrdp_session::fast_path::{self, UpdateKind};
 use ironrdp_session::image::DecodedImage;
 use vigil_wire::desktop::DesktopParams;
@@ -65,6 +68,35 @@ pub struct Decoder {
     params: DesktopParams,
     processor: fast_path::Processor,
     image: DecodedImage,
+    pointer: PointerState,
+}
+
+/// The server pointer's look.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Hidden,
+    /// The system's default arrow.
+    Default,
+    /// RGBA, not premultiplied.
+    Bitmap(Arc<DecodedPointer>),
+}
+
+impl Shape {
+    /// The same look (bitmaps compared by identity: a cached pointer re-selected is one).
+    pub fn same(&self, other: &Shape) -> bool {
+        match (self, other) {
+            (Shape::Hidden, Shape::Hidden) | (Shape::Default, Shape::Default) => true,
+            (Shape::Bitmap(a), Shape::Bitmap(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Pointer state: the latest shape and position, each `None` until the server sends one.
+#[derive(Debug, Clone, Default)]
+pub struct PointerState {
+    pub shape: Option<Shape>,
+    pub position: Option<(u16, u16)>,
 }
 
 impl Decoder {
@@ -73,7 +105,9 @@ impl Decoder {
             io_channel_id: params.io_channel_id,
             user_channel_id: params.user_channel_id,
             share_id: params.share_id,
-            enable_server_pointer: false,
+            // Shapes come out as bitmaps for the page to show; the picture stays pointer-free
+            // (as the relay's copy is), so snapshots and replays compare pixel for pixel.
+            enable_server_pointer: true,
             pointer_software_rendering: false,
         }
         .build();
@@ -81,6 +115,7 @@ impl Decoder {
             params: params.clone(),
             processor,
             image: DecodedImage::new(PixelFormat::RgbA32, params.width, params.height),
+            pointer: PointerState::default(),
         }
     }
 
@@ -94,6 +129,11 @@ impl Decoder {
 
     pub fn height(&self) -> u16 {
         self.image.height()
+    }
+
+    /// The pointer as the stream has set it so far.
+    pub fn pointer(&self) -> &PointerState {
+        &self.pointer
     }
 
     /// RGBA pixels, row-major, alpha not meaningful.
@@ -121,17 +161,24 @@ impl Decoder {
             .map_err(|e| DecodeError::Rdp(e.to_string()))?;
         let (w, h) = (self.width(), self.height());
         for u in updates {
-            if let UpdateKind::Region(r) = u {
-                if r.right < r.left || r.bottom < r.top {
-                    continue;
+            match u {
+                UpdateKind::Region(r) => {
+                    if r.right < r.left || r.bottom < r.top {
+                        continue;
+                    }
+                    let rect = Rect {
+                        x: r.left,
+                        y: r.top,
+                        w: (r.right - r.left).saturating_add(1),
+                        h: (r.bottom - r.top).saturating_add(1),
+                    };
+                    dirty.extend(rect.clip(w, h));
                 }
-                let rect = Rect {
-                    x: r.left,
-                    y: r.top,
-                    w: (r.right - r.left).saturating_add(1),
-                    h: (r.bottom - r.top).saturating_add(1),
-                };
-                dirty.extend(rect.clip(w, h));
+                UpdateKind::PointerHidden => self.pointer.shape = Some(Shape::Hidden),
+                UpdateKind::PointerDefault => self.pointer.shape = Some(Shape::Default),
+                UpdateKind::PointerBitmap(p) => self.pointer.shape = Some(Shape::Bitmap(p)),
+                UpdateKind::PointerPosition { x, y } => self.pointer.position = Some((x, y)),
+                UpdateKind::None | UpdateKind::Orders(_) => {}
             }
         }
         Ok(())

@@ -1,8 +1,8 @@
 //! The decode worker's core, without IO: encoded [`ToWorker`] messages in, encoded
 //! [`Update`]s (header + pixels) out. The wasm glue only moves buffers and reads the clock.
 
-use crate::decoder::{append_opaque, coalesce, Decoder, Rect};
-use crate::protocol::{DecodeStats, ProtocolError, ToWorker, Update};
+use crate::decoder::{append_opaque, coalesce, Decoder, Rect, Shape};
+use crate::protocol::{DecodeStats, PointerShape, ProtocolError, ToWorker, Update};
 
 #[derive(Default)]
 pub struct Engine {
@@ -10,6 +10,23 @@ pub struct Engine {
     quiet: bool,
     stats: DecodeStats,
     dirty: Vec<Rect>,
+    /// The pointer as the page last heard of it.
+    sent_shape: Option<Shape>,
+    sent_at: Option<(u16, u16)>,
+}
+
+fn page_shape(s: &Shape) -> PointerShape {
+    match s {
+        Shape::Hidden => PointerShape::Hidden,
+        Shape::Default => PointerShape::Default,
+        Shape::Bitmap(p) => PointerShape::Bitmap {
+            width: p.width,
+            height: p.height,
+            hot_x: p.hotspot_x,
+            hot_y: p.hotspot_y,
+            rgba: p.bitmap_data.clone(),
+        },
+    }
 }
 
 impl Engine {
@@ -31,6 +48,7 @@ impl Engine {
             ToWorker::Activate(params) => {
                 self.decoder = Some(Decoder::new(&params));
                 self.dirty.clear();
+                (self.sent_shape, self.sent_at) = (None, None);
                 // Empty, but it tells the page the new size at the right point in the stream.
                 self.reply(None, None)
             }
@@ -72,18 +90,31 @@ impl Engine {
         Ok(reply)
     }
 
-    /// After a decode: the dirty pixels (none while quiet), and the frame it ended.
+    /// After a decode: the dirty pixels and pointer changes (none while quiet), and the
+    /// frame it ended.
     fn drawn(&mut self, frame: Option<u32>) -> Option<Vec<u8>> {
         if self.quiet {
             self.dirty.clear();
+            return frame.and_then(|f| self.reply(Some(f), None));
         }
-        (frame.is_some() || !self.dirty.is_empty()).then(|| self.reply(frame, None))?
+        let pointer_moved = self.decoder.as_ref().is_some_and(|d| {
+            let p = d.pointer();
+            p.position != self.sent_at
+                || match (&p.shape, &self.sent_shape) {
+                    (Some(a), Some(b)) => !a.same(b),
+                    (a, b) => a.is_some() != b.is_some(),
+                }
+        });
+        (frame.is_some() || pointer_moved || !self.dirty.is_empty())
+            .then(|| self.reply(frame, None))?
     }
 
+    /// The whole picture and the whole pointer state.
     fn whole(&mut self) -> Option<Vec<u8>> {
         let full = self.decoder.as_ref()?.full();
         self.dirty.clear();
         self.dirty.push(full);
+        (self.sent_shape, self.sent_at) = (None, None);
         self.reply(None, None)
     }
 
@@ -95,6 +126,19 @@ impl Engine {
             .decoder
             .as_ref()
             .map_or((0, 0), |d| (d.width(), d.height()));
+        let (mut pointer, mut pointer_at) = (None, None);
+        if let Some(p) = self.decoder.as_ref().map(Decoder::pointer) {
+            if let Some(shape) = &p.shape {
+                if !self.sent_shape.as_ref().is_some_and(|s| s.same(shape)) {
+                    pointer = Some(page_shape(shape));
+                    self.sent_shape = Some(shape.clone());
+                }
+            }
+            if p.position.is_some() && p.position != self.sent_at {
+                pointer_at = p.position;
+                self.sent_at = p.position;
+            }
+        }
         let update = Update {
             width,
             height,
@@ -102,10 +146,11 @@ impl Engine {
             fence,
             stats: self.stats,
             rects,
+            pointer,
+            pointer_at,
         };
         let pixels: usize = update.pixel_lens().sum();
-        let mut out =
-            Vec::with_capacity(Update::FIXED_HEADER_LEN + 8 * update.rects.len() + pixels);
+        let mut out = Vec::with_capacity(256 + 8 * update.rects.len() + pixels);
         update.encode_header(&mut out);
         if let Some(d) = &self.decoder {
             for r in &update.rects {
@@ -146,8 +191,7 @@ mod tests {
         let out = e
             .handle(&m.encode(), &mut clock())
             .expect("valid message")?;
-        let fixed = &out[..Update::FIXED_HEADER_LEN];
-        let len = Update::header_len(fixed).expect("header length");
+        let len = Update::header_len(&out).expect("header length");
         let u = Update::decode_header(&out[..len]).expect("header");
         let pixels = out[len..].to_vec();
         assert_eq!(pixels.len(), u.pixel_lens().sum::<usize>());
@@ -245,6 +289,78 @@ mod tests {
         assert_eq!(
             e.handle(&[0xee], &mut clock()),
             Err(ProtocolError::Tag(0xee))
+        );
+    }
+
+    /// A fast-path output PDU holding one unfragmented update.
+    fn fast_path(code: u8, data: &[u8]) -> Vec<u8> {
+        let len = 5 + data.len();
+        let mut pdu = vec![0x00, u8::try_from(len).expect("short PDU"), code];
+        pdu.extend(u16::try_from(data.len()).expect("short").to_le_bytes());
+        pdu.extend(data);
+        pdu
+    }
+
+    #[test]
+    fn pointer_shapes_and_moves_reach_the_page_once_each() {
+        let mut e = Engine::new();
+        run(&mut e, ToWorker::Activate(params(64, 48)));
+        // TS_COLORPOINTERATTRIBUTE: cache 0, hotspot (0,0), 1×1, 24 bpp, opaque red.
+        let mut color = Vec::new();
+        for v in [0u16, 0, 0, 1, 1, 2, 4] {
+            color.extend(v.to_le_bytes());
+        }
+        color.extend([0x00, 0x00, 0xff, 0x00, 0x00, 0x00]);
+        let (u, _) = run(
+            &mut e,
+            ToWorker::Graphics {
+                frame: None,
+                pdu: &fast_path(0x09, &color),
+            },
+        )
+        .expect("shape");
+        match u.pointer {
+            Some(PointerShape::Bitmap {
+                width: 1,
+                height: 1,
+                ref rgba,
+                ..
+            }) => assert_eq!(rgba.len(), 4),
+            ref other => panic!("expected a 1×1 bitmap, got {other:?}"),
+        }
+        let at = fast_path(0x08, &[10, 0, 20, 0]);
+        let (u, _) = run(
+            &mut e,
+            ToWorker::Graphics {
+                frame: None,
+                pdu: &at,
+            },
+        )
+        .expect("position");
+        assert_eq!((u.pointer.is_none(), u.pointer_at), (true, Some((10, 20))));
+        // Nothing changed: nothing to send.
+        assert!(run(
+            &mut e,
+            ToWorker::Graphics {
+                frame: None,
+                pdu: &at
+            }
+        )
+        .is_none());
+        let (u, _) = run(
+            &mut e,
+            ToWorker::Graphics {
+                frame: None,
+                pdu: &fast_path(0x05, &[]),
+            },
+        )
+        .expect("hidden");
+        assert_eq!(u.pointer, Some(PointerShape::Hidden));
+        // A redraw (a canvas attached) repeats the whole pointer state.
+        let (u, _) = run(&mut e, ToWorker::Redraw).expect("redraw");
+        assert_eq!(
+            (u.pointer, u.pointer_at),
+            (Some(PointerShape::Hidden), Some((10, 20)))
         );
     }
 }

@@ -171,25 +171,56 @@ pub struct Update {
     pub fence: Option<u32>,
     pub stats: DecodeStats,
     pub rects: Vec<Rect>,
+    /// A new pointer look, if it changed.
+    pub pointer: Option<PointerShape>,
+    /// A new pointer position (desktop pixels), if it moved.
+    pub pointer_at: Option<(u16, u16)>,
 }
 
-const FIXED_HEADER: usize = 2 + 2 + 5 + 5 + 8 * 8 + 2;
+/// The server pointer's look, as the page needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerShape {
+    Hidden,
+    /// The system's default arrow.
+    Default,
+    Bitmap {
+        width: u16,
+        height: u16,
+        hot_x: u16,
+        hot_y: u16,
+        /// `4 × width × height` bytes, RGBA, not premultiplied.
+        rgba: Vec<u8>,
+    },
+}
+
+const P_NONE: u8 = 0;
+const P_HIDDEN: u8 = 1;
+const P_DEFAULT: u8 = 2;
+const P_BITMAP: u8 = 3;
 
 impl Update {
-    /// The encoded header; the caller appends the pixels.
+    /// Bytes the page reads first: the header's length, little-endian.
+    pub const LEN_PREFIX: usize = 4;
+
+    /// Encodes `[header length u32][header]`; the caller appends the pixels.
     pub fn encode_header(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend([0; Self::LEN_PREFIX]);
         out.extend(self.width.to_le_bytes());
         out.extend(self.height.to_le_bytes());
         put_opt_u32(out, self.frame);
         put_opt_u32(out, self.fence);
         let s = &self.stats;
-        out.extend(s.pdus.to_le_bytes());
-        out.extend(s.frames.to_le_bytes());
-        out.extend(s.total_ms.to_le_bytes());
-        out.extend(s.max_ms.to_le_bytes());
+        for v in [s.pdus, s.frames] {
+            out.extend(v.to_le_bytes());
+        }
+        for v in [s.total_ms, s.max_ms] {
+            out.extend(v.to_le_bytes());
+        }
         out.extend(s.snapshots.to_le_bytes());
-        out.extend(s.snapshot_total_ms.to_le_bytes());
-        out.extend(s.snapshot_max_ms.to_le_bytes());
+        for v in [s.snapshot_total_ms, s.snapshot_max_ms] {
+            out.extend(v.to_le_bytes());
+        }
         out.extend(s.errors.to_le_bytes());
         let n = u16::try_from(self.rects.len()).unwrap_or(u16::MAX);
         out.extend(n.to_le_bytes());
@@ -198,22 +229,50 @@ impl Update {
                 out.extend(v.to_le_bytes());
             }
         }
+        match &self.pointer {
+            None => out.push(P_NONE),
+            Some(PointerShape::Hidden) => out.push(P_HIDDEN),
+            Some(PointerShape::Default) => out.push(P_DEFAULT),
+            Some(PointerShape::Bitmap {
+                width,
+                height,
+                hot_x,
+                hot_y,
+                rgba,
+            }) => {
+                out.push(P_BITMAP);
+                for v in [width, height, hot_x, hot_y] {
+                    out.extend(v.to_le_bytes());
+                }
+                let len = usize::from(*width) * usize::from(*height) * 4;
+                out.extend(rgba.iter().copied().chain(std::iter::repeat(0)).take(len));
+            }
+        }
+        put_opt_u32(
+            out,
+            self.pointer_at
+                .map(|(x, y)| u32::from(x) << 16 | u32::from(y)),
+        );
+        let len = u32::try_from(out.len() - start).unwrap_or(u32::MAX);
+        out[start..start + Self::LEN_PREFIX].copy_from_slice(&len.to_le_bytes());
     }
 
-    /// How many leading bytes the page must read to decode the header: the fixed part,
-    /// then (once it knows the rectangle count) [`Update::header_len`].
-    pub const FIXED_HEADER_LEN: usize = FIXED_HEADER;
-
-    /// The whole header's length, from its fixed part.
-    pub fn header_len(fixed: &[u8]) -> Result<usize, ProtocolError> {
-        let n = fixed
-            .get(FIXED_HEADER - 2..FIXED_HEADER)
+    /// The header's length (prefix included), from the first [`Update::LEN_PREFIX`] bytes.
+    pub fn header_len(prefix: &[u8]) -> Result<usize, ProtocolError> {
+        let b = prefix
+            .get(..Self::LEN_PREFIX)
             .ok_or(ProtocolError::Truncated)?;
-        Ok(FIXED_HEADER + 8 * usize::from(u16::from_le_bytes([n[0], n[1]])))
+        let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if len < Self::LEN_PREFIX {
+            return Err(ProtocolError::Truncated);
+        }
+        Ok(len)
     }
 
+    /// Decodes a header (prefix included) of [`Update::header_len`] bytes.
     pub fn decode_header(buf: &[u8]) -> Result<Update, ProtocolError> {
         let mut c = Cursor(buf);
+        c.take(Self::LEN_PREFIX)?;
         let width = c.u16()?;
         let height = c.u16()?;
         let frame = c.opt_u32()?;
@@ -239,6 +298,28 @@ impl Update {
                 })
             })
             .collect::<Result<_, ProtocolError>>()?;
+        let pointer = match c.u8()? {
+            P_NONE => None,
+            P_HIDDEN => Some(PointerShape::Hidden),
+            P_DEFAULT => Some(PointerShape::Default),
+            P_BITMAP => {
+                let (width, height, hot_x, hot_y) = (c.u16()?, c.u16()?, c.u16()?, c.u16()?);
+                let rgba = c
+                    .take(usize::from(width) * usize::from(height) * 4)?
+                    .to_vec();
+                Some(PointerShape::Bitmap {
+                    width,
+                    height,
+                    hot_x,
+                    hot_y,
+                    rgba,
+                })
+            }
+            other => return Err(ProtocolError::Tag(other)),
+        };
+        let pointer_at = c
+            .opt_u32()?
+            .map(|v| ((v >> 16) as u16, (v & 0xffff) as u16));
         Ok(Update {
             width,
             height,
@@ -246,6 +327,8 @@ impl Update {
             fence,
             stats,
             rects,
+            pointer,
+            pointer_at,
         })
     }
 
@@ -305,16 +388,23 @@ mod tests {
             ToWorker::decode(&[T_FENCE, 1]),
             Err(ProtocolError::Truncated)
         );
-        assert_eq!(Update::header_len(&[0; 4]), Err(ProtocolError::Truncated));
+        assert_eq!(Update::header_len(&[9, 0]), Err(ProtocolError::Truncated));
         assert_eq!(
-            Update::decode_header(&[0; FIXED_HEADER - 1]),
+            Update::header_len(&[2, 0, 0, 0]),
             Err(ProtocolError::Truncated)
         );
+        let mut buf = Vec::new();
+        sample().encode_header(&mut buf);
+        for cut in [5, buf.len() / 2, buf.len() - 1] {
+            assert_eq!(
+                Update::decode_header(&buf[..cut]),
+                Err(ProtocolError::Truncated)
+            );
+        }
     }
 
-    #[test]
-    fn update_header_round_trips() {
-        let u = Update {
+    fn sample() -> Update {
+        Update {
             width: 1024,
             height: 768,
             frame: Some(3),
@@ -343,11 +433,38 @@ mod tests {
                     h: 64,
                 },
             ],
-        };
-        let mut buf = Vec::new();
-        u.encode_header(&mut buf);
-        assert_eq!(Update::header_len(&buf[..FIXED_HEADER]), Ok(buf.len()));
-        assert_eq!(Update::decode_header(&buf), Ok(u.clone()));
-        assert_eq!(u.pixel_lens().collect::<Vec<_>>(), [48, 64 * 64 * 4]);
+            pointer: Some(PointerShape::Bitmap {
+                width: 2,
+                height: 1,
+                hot_x: 1,
+                hot_y: 0,
+                rgba: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            }),
+            pointer_at: Some((1023, 767)),
+        }
+    }
+
+    #[test]
+    fn update_header_round_trips() {
+        for u in [
+            sample(),
+            Update {
+                pointer: Some(PointerShape::Hidden),
+                pointer_at: None,
+                ..sample()
+            },
+            Update {
+                pointer: None,
+                rects: Vec::new(),
+                ..sample()
+            },
+        ] {
+            let mut buf = vec![0xaa];
+            u.encode_header(&mut buf);
+            let header = &buf[1..];
+            assert_eq!(Update::header_len(header), Ok(header.len()));
+            assert_eq!(Update::decode_header(header), Ok(u.clone()));
+        }
+        assert_eq!(sample().pixel_lens().collect::<Vec<_>>(), [48, 64 * 64 * 4]);
     }
 }

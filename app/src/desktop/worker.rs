@@ -43,9 +43,8 @@ fn read(data: JsValue) -> Reply {
         (from.checked_add(len)? <= total)
             .then(|| Uint8Array::new_with_byte_offset_and_length(&buf, from, len).to_vec())
     };
-    let fixed_len = Update::FIXED_HEADER_LEN as u32;
-    let parsed = bytes(0, fixed_len)
-        .and_then(|fixed| Update::header_len(&fixed).ok())
+    let parsed = bytes(0, Update::LEN_PREFIX as u32)
+        .and_then(|prefix| Update::header_len(&prefix).ok())
         .and_then(|len| u32::try_from(len).ok())
         .and_then(|len| Some((bytes(0, len)?, len)))
         .and_then(|(header, len)| Some((Update::decode_header(&header).ok()?, len)));
