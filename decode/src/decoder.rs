@@ -387,28 +387,4 @@ mod tests {
         let junk = miniz_oxide::deflate::compress_to_vec_zlib(&[0xff; 10], 6);
         assert!(d.feed_snapshot(&junk, &mut dirty).is_err());
     }
-
-    /// The relay's snapshot of its screen, compressed as `DesktopSnapshot`, decodes in a
-    /// fresh browser decoder and covers the whole desktop.
-    #[test]
-    fn relay_snapshot_decodes_to_the_whole_screen() {
-        let sp = vigil_rdp::SessionParams {
-            io_channel_id: 1003,
-            user_channel_id: 1007,
-            share_id: 0x0001_03ea,
-            width: 200,
-            height: 130,
-            input_flags: 0,
-        };
-        let screen = vigil_rdp::Screen::new(&sp);
-        let pdus = screen.snapshot().expect("snapshot");
-        let raw: Vec<u8> = pdus.concat();
-        let zlib = miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6);
-        let mut d = Decoder::new(&params(200, 130));
-        let mut dirty = Vec::new();
-        let n = d.feed_snapshot(&zlib, &mut dirty).expect("decodes");
-        assert_eq!(n, pdus.len());
-        let bounds = dirty.iter().copied().reduce(Rect::union).expect("dirty");
-        assert_eq!(bounds, d.full());
-    }
 }

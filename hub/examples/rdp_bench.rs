@@ -11,7 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use vigil_hub::{Attachment, Hub, HubConfig, LaunchSpec, RdpCodec, RdpTarget, Secret, Target};
+use vigil_hub::{
+    Attachment, Hub, HubConfig, LaunchSpec, RdpCodec, RdpSize, RdpTarget, Secret, Target,
+};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerMsg};
 
 /// User + system CPU time of this process, from /proc/self/stat.
@@ -111,6 +113,7 @@ async fn bench(kind: &'static str) {
             domain: None,
             pinned_cert: None,
             codec: RdpCodec::RemoteFx,
+            size: RdpSize::default(),
         }),
         cols: 80,
         rows: 24,

@@ -28,6 +28,8 @@ mod secret;
 pub use secret::Secret;
 /// The RDP graphics codec an asset asks for.
 pub use vigil_rdp::Codec as RdpCodec;
+/// The RDP desktop size an asset asks for.
+pub use vigil_rdp::DesktopSize as RdpSize;
 
 /// How the relay logs in to an SSH target with the asset's managed account.
 #[derive(Debug, Clone)]
@@ -66,6 +68,9 @@ pub struct RdpTarget {
     pub pinned_cert: Option<String>,
     /// How the server is asked to encode graphics.
     pub codec: vigil_rdp::Codec,
+    /// The desktop size asked for. The server's answer (the `DesktopActivated` params) is
+    /// what the session uses: xrdp gives the size asked for, a shadow server its own.
+    pub size: vigil_rdp::DesktopSize,
 }
 
 /// What a session connects to.
@@ -83,7 +88,7 @@ pub struct LaunchSpec {
     pub session_id: SessionId,
     pub target: Target,
     /// The user's terminal size; the PTY opens at this size. Ignored for RDP (the desktop
-    /// size is the relay's default, 1024×768).
+    /// size is [`RdpTarget::size`]).
     pub cols: u16,
     pub rows: u16,
     /// Title written into the recording's header (e.g. `alice@web-1`).

@@ -1,22 +1,25 @@
 //! Desktop sessions through the hub against real RDP servers started by
 //! `scripts/targets/start-xrdp.sh` (TLS, RemoteFX) and `start-shadow.sh` (NLA): what the
 //! user and a late observer receive decodes to the relay's picture, input and Lock reach
-//! (or do not reach) the target, and the recording reads to its end.
+//! (or do not reach) the target, and the recording reads to its end; a session asked for
+//! 1920×1080 comes up at that size; a relay SIGKILLed mid-session leaves a recording that
+//! plays up to the kill.
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{
-    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpTarget, Secret, Target,
+    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret, Target,
 };
 use vigil_rdp::screen::differing_pixels;
 use vigil_rdp::{Screen, SessionParams};
-use vigil_wire::desktop::InputEvent;
+use vigil_wire::desktop::{DesktopParams, InputEvent};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
+use vigil_wire::recording::{Kind, Reader};
 use vigil_wire::RDP_LOCK_MESSAGE;
 
 const USER: &str = "gwrdp";
@@ -32,13 +35,30 @@ fn scripts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/targets")
 }
 
+/// xrdp finds its session manager on a fixed port (3350), so every xrdp started on this
+/// machine shares the first one's, and stopping that server kills the others' sessions:
+/// tests that start xrdp take turns.
+static XRDP_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 impl Server {
     fn start(kind: &'static str) -> Server {
+        Server::start_with(kind, &[])
+    }
+
+    /// With extra variables for the start script (e.g. `SHADOW_GEOMETRY`).
+    fn start_with(kind: &'static str, env: &[(&str, &str)]) -> Server {
+        // One start at a time: a shadow server makes its certificate on its first start, and
+        // the scripts may install packages.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let dir = std::env::temp_dir().join(format!("vigil-hub-rdp-{}-{kind}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "vigil-hub-rdp-{}-{kind}-{port}",
+            std::process::id()
+        ));
         let port_var = if kind == "xrdp" {
             "XRDP_PORT"
         } else {
@@ -47,6 +67,7 @@ impl Server {
         let out = Command::new(scripts().join(format!("start-{kind}.sh")))
             .env("VIGIL_TARGETS_DIR", &dir)
             .env(port_var, port.to_string())
+            .envs(env.iter().copied())
             .output()
             .expect("run the start script");
         assert!(
@@ -72,21 +93,45 @@ impl Drop for Server {
 }
 
 fn spec(id: &str, server: &Server, password: &str, codec: RdpCodec) -> LaunchSpec {
+    spec_at(id, server.port, password, codec, RdpSize::default())
+}
+
+fn spec_at(id: &str, port: u16, password: &str, codec: RdpCodec, size: RdpSize) -> LaunchSpec {
     LaunchSpec {
         session_id: id.into(),
         target: Target::Rdp(RdpTarget {
             host: "127.0.0.1".into(),
-            port: server.port,
+            port,
             username: USER.into(),
             password: Secret::new(password),
             domain: None,
             pinned_cert: None,
             codec,
+            size,
         }),
         cols: 80,
         rows: 24,
         title: format!("test@{id}"),
     }
+}
+
+/// A fresh decoder for activation values, as a browser builds one.
+fn screen_for(params: &DesktopParams) -> Screen {
+    Screen::new(&SessionParams {
+        io_channel_id: params.io_channel_id,
+        user_channel_id: params.user_channel_id,
+        share_id: params.share_id,
+        width: params.width,
+        height: params.height,
+        input_flags: 0,
+    })
+}
+
+/// Pixels that are not black (a fresh decoder's picture is all black).
+fn lit(rgba: &[u8]) -> usize {
+    rgba.chunks_exact(4)
+        .filter(|p| p[..3].iter().any(|&c| c != 0))
+        .count()
 }
 
 /// The fast-path PDUs of a `DesktopSnapshot` payload.
@@ -115,6 +160,8 @@ struct Browser {
     att: Attachment,
     screen: Option<Screen>,
     activations: usize,
+    /// The size of every `DesktopActivated`, in order.
+    sizes: Vec<(u16, u16)>,
     snapshots: usize,
     graphics: usize,
     /// (first message kinds) for the order check.
@@ -132,6 +179,7 @@ impl Browser {
             att,
             screen: None,
             activations: 0,
+            sizes: Vec::new(),
             snapshots: 0,
             graphics: 0,
             first: Vec::new(),
@@ -157,14 +205,8 @@ impl Browser {
         match msg {
             ServerMsg::Control(ServerControl::DesktopActivated { params }) => {
                 self.activations += 1;
-                self.screen = Some(Screen::new(&SessionParams {
-                    io_channel_id: params.io_channel_id,
-                    user_channel_id: params.user_channel_id,
-                    share_id: params.share_id,
-                    width: params.width,
-                    height: params.height,
-                    input_flags: 0,
-                }));
+                self.sizes.push((params.width, params.height));
+                self.screen = Some(screen_for(&params));
             }
             ServerMsg::DesktopSnapshot(z) => {
                 self.snapshots += 1;
@@ -513,6 +555,7 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xrdp_remotefx_session_through_the_hub() -> Result<()> {
+    let _turn = XRDP_TURN.lock().await;
     let server = Server::start("xrdp");
     exercise(&server, "xrdp-rfx", RdpCodec::RemoteFx, false).await
 }
@@ -546,5 +589,322 @@ async fn shadow_nla_session_through_the_hub_and_a_refused_password() -> Result<(
     ensure!(user.ended.is_some(), "no Ended after the error");
     let reason = wait_lifecycle_end(&mut lifecycle, "rdp-badpw").await?;
     ensure!(reason.starts_with("auth_failed: "), "reason {reason}");
+    Ok(())
+}
+
+/// The `Params` records of a desktop recording, as (t_ms, width, height).
+fn recorded_params(data: &[u8]) -> Result<Vec<(u32, u16, u16)>> {
+    let mut reader = Reader::file(data)?;
+    let mut out = Vec::new();
+    while let Some(r) = reader.next_record()? {
+        if r.kind == Kind::Params {
+            let p: DesktopParams = serde_json::from_slice(r.payload)?;
+            out.push((r.t_ms, p.width, p.height));
+        }
+    }
+    Ok(out)
+}
+
+/// A session asked for `size` on the server at `port` comes up at `expect`: the user's
+/// `DesktopActivated`, the decoded picture (not blank), a joiner's attachment and the
+/// recording's `Params` all say so.
+async fn sized_session(port: u16, label: &str, size: RdpSize, expect: (u16, u16)) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (tx, mut lifecycle) = mpsc::channel(64);
+    let hub = Hub::new(HubConfig::new(dir.path().to_path_buf()), tx);
+    let id = format!("rdp-size-{label}");
+    let started = Instant::now();
+    hub.launch(spec_at(&id, port, PASSWORD, RdpCodec::RemoteFx, size))?;
+    let mut user = Browser::new(hub.attach(&id, Participant::User).context("attach")?);
+    let area = usize::from(expect.0) * usize::from(expect.1);
+    // The desktop's background covers the screen once the session's X clients are up.
+    let shown = pump_until(&mut [&mut user], Duration::from_secs(30), |b| {
+        b[0].ended.is_some() || lit(b[0].rgba()) > area / 2
+    })
+    .await?;
+    ensure!(
+        shown && user.ended.is_none(),
+        "[{label}] no desktop: {:?} {:?}; activations {:?}, {} lit pixels",
+        user.error,
+        user.ended,
+        user.sizes,
+        lit(user.rgba())
+    );
+    let screen = user.screen.as_ref().context("no screen")?;
+    println!(
+        "[{label}] asked {size}: activations {:?}, picture {}x{} with {} lit pixels after {} ms",
+        user.sizes,
+        screen.width(),
+        screen.height(),
+        lit(user.rgba()),
+        started.elapsed().as_millis()
+    );
+    ensure!(
+        user.sizes.last() == Some(&expect),
+        "[{label}] activated at {:?}, not {expect:?}",
+        user.sizes
+    );
+    ensure!(
+        (screen.width(), screen.height()) == expect && screen.errors() == 0,
+        "[{label}] the user's decoder is {}x{} with {} errors",
+        screen.width(),
+        screen.height(),
+        screen.errors()
+    );
+    let observer = hub
+        .attach(&id, Participant::Observer)
+        .context("attach observer")?;
+    ensure!(
+        (observer.cols, observer.rows) == expect,
+        "[{label}] a joiner is told {}x{}",
+        observer.cols,
+        observer.rows
+    );
+    drop(observer);
+    hub.terminate(&id, "size checked".into())?;
+    wait_lifecycle_end(&mut lifecycle, &id).await?;
+    let data = std::fs::read(hub.desktop_recording_path(&id))?;
+    let params = recorded_params(&data)?;
+    ensure!(
+        params.last().map(|p| (p.1, p.2)) == Some(expect),
+        "[{label}] the recording's Params: {params:?}"
+    );
+    hub.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xrdp_session_at_1920x1080() -> Result<()> {
+    let _turn = XRDP_TURN.lock().await;
+    let server = Server::start("xrdp");
+    let size = RdpSize::new(1920, 1080)?;
+    sized_session(server.port, "xrdp-1080p", size, (1920, 1080)).await
+}
+
+/// freerdp-shadow shares its own screen: asked 1920×1080 on a 1920×1080 display it gives
+/// that, and asked the default size it still gives its own (the server's answer wins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_session_at_1920x1080() -> Result<()> {
+    let server = Server::start_with("shadow", &[("SHADOW_GEOMETRY", "1920x1080")]);
+    let size = RdpSize::new(1920, 1080)?;
+    sized_session(server.port, "shadow-1080p", size, (1920, 1080)).await?;
+    sized_session(
+        server.port,
+        "shadow-asked-default",
+        RdpSize::default(),
+        (1920, 1080),
+    )
+    .await
+}
+
+const KILL_DIR_ENV: &str = "VIGIL_HUB_RDP_SIGKILL_DIR";
+const KILL_PORT_ENV: &str = "VIGIL_HUB_RDP_SIGKILL_PORT";
+const KILL_ID: &str = "rdpkill1";
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Run only as the child of `sigkill_mid_rdp_session_leaves_a_recording_that_plays_to_the_kill`:
+/// records an xrdp session with a user who decodes and acknowledges, writes `ready` (holding
+/// the wall-clock time of the launch, in ms) once the recording holds a keyframe and a few
+/// seconds of graphics, then keeps the session going until it is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of sigkill_mid_rdp_session_leaves_a_recording_that_plays_to_the_kill"]
+async fn rdp_sigkill_child() -> Result<()> {
+    let (Ok(dir), Ok(port)) = (std::env::var(KILL_DIR_ENV), std::env::var(KILL_PORT_ENV)) else {
+        return Ok(());
+    };
+    let dir = PathBuf::from(dir);
+    let (tx, mut lifecycle) = mpsc::channel(64);
+    tokio::spawn(async move { while lifecycle.recv().await.is_some() {} });
+    let hub = Hub::new(HubConfig::new(dir.clone()), tx);
+    let launched = SystemTime::now();
+    hub.launch(spec_at(
+        KILL_ID,
+        port.parse()?,
+        PASSWORD,
+        RdpCodec::RemoteFx,
+        RdpSize::default(),
+    ))?;
+    let mut user = Browser::new(hub.attach(KILL_ID, Participant::User).context("attach")?);
+    let path = hub.desktop_recording_path(KILL_ID);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut typed = false;
+    loop {
+        pump(&mut [&mut user], Duration::from_millis(250)).await?;
+        ensure!(user.ended.is_none(), "the session ended: {:?}", user.ended);
+        ensure!(Instant::now() < deadline, "no recording worth killing");
+        if user.activations == 0 {
+            continue;
+        }
+        if !typed {
+            // Keys, so that the keystroke log has something to survive the kill with.
+            user.send(typing("kill")).await?;
+            typed = true;
+        }
+        let data = std::fs::read(&path)?;
+        let index = vigil_wire::recording::scan_index(&data)?;
+        let mut reader = Reader::file(&data)?;
+        let mut graphics = Vec::new();
+        while let Some(r) = reader.next_record()? {
+            if r.kind == Kind::Graphics {
+                graphics.push(r.t_ms);
+            }
+        }
+        let span = graphics
+            .last()
+            .zip(graphics.first())
+            .map_or(0, |(l, f)| l - f);
+        if !index.keyframes.is_empty() && graphics.len() >= 10 && span >= 3000 {
+            break;
+        }
+    }
+    let tmp = dir.join("ready.tmp");
+    std::fs::write(&tmp, epoch_ms(launched).to_string())?;
+    std::fs::rename(&tmp, dir.join("ready"))?;
+    // Until the kill (bounded, so an orphan does not run on), typing a key every 250 ms so
+    // the terminal's echo keeps graphics coming between the clock's ticks.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        user.send(typing("k")).await?;
+        pump(&mut [&mut user], Duration::from_millis(250)).await?;
+    }
+    bail!("the parent never killed this process")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_rdp_session_leaves_a_recording_that_plays_to_the_kill() -> Result<()> {
+    let _turn = XRDP_TURN.lock().await;
+    let server = Server::start("xrdp");
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args([
+            "--exact",
+            "rdp_sigkill_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(KILL_DIR_ENV, dir.path())
+        .env(KILL_PORT_ENV, server.port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let ready = dir.path().join("ready");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready.exists() {
+        if Instant::now() > deadline || child.try_wait()?.is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the child session never got going");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let launched: u64 = std::fs::read_to_string(&ready)?.trim().parse()?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let killed = epoch_ms(SystemTime::now());
+    child.kill()?; // SIGKILL
+    child.wait()?;
+    let alive_ms = killed.saturating_sub(launched);
+    check_killed_recording(dir.path(), alive_ms)
+}
+
+/// What a SIGKILLed relay leaves must play up to the kill: whole records up to a possibly
+/// torn tail, the last one stamped within 1.5 s of the kill, keyframes found by a scan
+/// whatever the index file says, and a picture decoded from the last keyframe to the end.
+fn check_killed_recording(dir: &Path, alive_ms: u64) -> Result<()> {
+    let path = dir.join(format!("{KILL_ID}.desktop"));
+    let data = std::fs::read(&path)?;
+    let mut reader = Reader::file(&data)?;
+    let (mut records, mut last_t) = (0usize, 0u32);
+    while let Some(r) = reader.next_record()? {
+        records += 1;
+        last_t = r.t_ms;
+    }
+    let torn = data.len() - reader.consumed();
+    println!(
+        "[sigkill] {} bytes, {records} whole records, torn tail {torn} bytes; last record at {last_t} ms, process alive {alive_ms} ms",
+        data.len()
+    );
+    // A torn tail can only be the start of one record.
+    if torn >= vigil_wire::recording::HEADER_LEN {
+        let tail = &data[reader.consumed()..];
+        let len = u32::from_be_bytes([tail[5], tail[6], tail[7], tail[8]]) as usize;
+        ensure!(
+            torn < vigil_wire::recording::HEADER_LEN + len,
+            "{torn} bytes after the last whole record"
+        );
+    }
+    ensure!(
+        u64::from(last_t) <= alive_ms && alive_ms - u64::from(last_t) <= 1500,
+        "the last record is at {last_t} ms, the process lived {alive_ms} ms"
+    );
+
+    // The index: the scan finds every keyframe the sidecar lists (written after both records),
+    // and the relay's reader falls back to the scan when the sidecar is short or missing.
+    let scanned = vigil_wire::recording::scan_index(&data)?;
+    ensure!(!scanned.keyframes.is_empty(), "no keyframe recorded");
+    ensure!(scanned.size == reader.consumed() as u64, "index size");
+    let idx_path = dir.join(format!("{KILL_ID}.desktop.idx"));
+    let sidecar = std::fs::read_to_string(&idx_path).unwrap_or_default();
+    for line in sidecar.lines() {
+        let entry: vigil_wire::recording::IndexEntry = serde_json::from_str(line)?;
+        ensure!(
+            scanned.keyframes.contains(&entry),
+            "the sidecar lists {entry:?}, which the scan does not find"
+        );
+    }
+    std::fs::write(&idx_path, &sidecar[..sidecar.len() / 2])?;
+    ensure!(
+        vigil_hub::desktop_index(&path)? == scanned,
+        "index from a short sidecar"
+    );
+    std::fs::remove_file(&idx_path)?;
+    ensure!(
+        vigil_hub::desktop_index(&path)? == scanned,
+        "index without a sidecar"
+    );
+
+    // Replay from the last keyframe, as a seek does: Params, Keyframe, then the graphics.
+    let last = scanned.keyframes.last().context("keyframe")?;
+    let start = usize::try_from(last.offset)?;
+    let mut reader = Reader::at(&data[start..], last.offset);
+    let mut screen: Option<Screen> = None;
+    let mut graphics = 0usize;
+    while let Some(r) = reader.next_record()? {
+        match r.kind {
+            Kind::Params => screen = Some(screen_for(&serde_json::from_slice(r.payload)?)),
+            Kind::Keyframe => {
+                let s = screen.as_mut().context("keyframe before params")?;
+                for pdu in snapshot_pdus(r.payload)? {
+                    s.feed(&pdu);
+                }
+            }
+            Kind::Graphics => {
+                screen
+                    .as_mut()
+                    .context("graphics before params")?
+                    .feed(r.payload);
+                graphics += 1;
+            }
+            Kind::Marker => {}
+        }
+    }
+    let screen = screen.context("nothing after the keyframe")?;
+    let area = usize::from(screen.width()) * usize::from(screen.height());
+    let shown = lit(screen.rgba());
+    println!(
+        "[sigkill] {} keyframes (last at {} ms); replay from it: {graphics} graphics PDUs, {shown} of {area} pixels lit, {} decode errors",
+        scanned.keyframes.len(),
+        last.t_ms,
+        screen.errors()
+    );
+    ensure!(
+        shown > area / 2 && screen.errors() == 0,
+        "the replayed picture is blank or broken"
+    );
+    let keys = vigil_hub::read_keystrokes(&dir.join(format!("{KILL_ID}.keys.jsonl")))?;
+    ensure!(!keys.is_empty(), "the keystroke log is empty");
     Ok(())
 }

@@ -9,7 +9,7 @@ use ironrdp_connector::credssp::CredsspSequence;
 use ironrdp_connector::sspi::generator::NetworkRequest;
 use ironrdp_connector::{
     BitmapConfig, ClientConnector, Config, ConnectionOutcome, ConnectorResult, Credentials,
-    DesktopSize, ServerName,
+    ServerName,
 };
 use ironrdp_core::WriteBuf;
 use ironrdp_pdu::gcc::{ConnectionType, KeyboardType};
@@ -26,7 +26,7 @@ use tracing::{debug, info};
 use x509_cert::der::{Decode as _, Encode as _};
 
 use crate::error::{ConnectError, ConnectErrorKind};
-use crate::{Codec, SessionParams, Stream};
+use crate::{Codec, DesktopSize, SessionParams, Stream};
 
 /// The TLS stream to the target once connected.
 pub type Transport = tokio_rustls::client::TlsStream<TcpStream>;
@@ -57,6 +57,7 @@ impl fmt::Debug for Target {
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub codec: Codec,
+    /// The desktop size asked for; the server's answer is in [`Connected::params`].
     pub width: u16,
     pub height: u16,
     /// The pinned key (`sha256:<hex>` of the certificate's SubjectPublicKeyInfo); `None` on
@@ -71,8 +72,8 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             codec: Codec::RemoteFx,
-            width: 1024,
-            height: 768,
+            width: DesktopSize::DEFAULT.width(),
+            height: DesktopSize::DEFAULT.height(),
             pinned: None,
             timeout: Duration::from_secs(20),
             client_name: "vigil".into(),
@@ -346,9 +347,10 @@ impl rustls::client::danger::ServerCertVerifier for PinLater {
     }
 }
 
-/// The client configuration. What matters for Vigil: no bulk compression, no EGFX, no server
-/// pointer, no UDP — so the stream stays decodable by a decoder that starts late — and
-/// RemoteFX or plain bitmaps as chosen.
+/// The client configuration. What matters for Vigil: no bulk compression, no EGFX, no UDP —
+/// so the stream stays decodable by a decoder that starts late (the screen replays the
+/// pointer cache) — and RemoteFX or plain bitmaps as chosen. The server pointer is on and
+/// never software-rendered: browsers show it, the relay's pixels stay pointer-free.
 pub(crate) fn build_config(target: &Target, options: &ConnectOptions) -> Config {
     let codecs = match options.codec {
         // An empty list leaves out SurfaceCommands/BitmapCodecs/FrameAcknowledge: legacy bitmaps.
@@ -367,7 +369,7 @@ pub(crate) fn build_config(target: &Target, options: &ConnectOptions) -> Config 
         }]),
     };
     Config {
-        desktop_size: DesktopSize {
+        desktop_size: ironrdp_connector::DesktopSize {
             width: options.width,
             height: options.height,
         },
@@ -417,7 +419,9 @@ pub(crate) fn build_config(target: &Target, options: &ConnectOptions) -> Config 
         license_cache: None,
         timezone_info: TimezoneInfo::default(),
         compression_type: None,
-        enable_server_pointer: false,
+        // The connector advertises the Pointer (32 + 32 slots) and Large Pointer (96 and 384 px)
+        // capability sets either way; this flag only reaches the session's processor.
+        enable_server_pointer: true,
         pointer_software_rendering: false,
         multitransport_flags: None,
         support_dyn_vc_gfx_protocol: false,

@@ -11,6 +11,8 @@ use ironrdp_pdu::surface_commands::{
     ExtendedBitmapDataPdu, FrameAction, SurfaceBitsPdu, SurfaceCommand,
 };
 
+use crate::pointer::PointerState;
+
 /// A fast-path PDU's length field has 15 bits; keep the payload of each fragment well below.
 pub(crate) const MAX_FRAGMENT: usize = 32_000;
 
@@ -26,10 +28,13 @@ pub(crate) struct PeekResult {
     pub compressed: bool,
     /// The PDU could not be parsed.
     pub malformed: bool,
+    /// Pointer updates completed by this PDU.
+    pub pointer_updates: u64,
 }
 
 /// Structural state of the fast-path stream: reassembly of fragmented updates (to see frame
-/// markers and RFX headers inside them) and the cached RemoteFX header blocks.
+/// markers and RFX headers inside them), the cached RemoteFX header blocks and, when asked
+/// for, the pointer state.
 ///
 /// Both servers we test send TS_RFX_SYNC/CodecVersions/Channels/Context only in the first RFX
 /// message, so a decoder started later needs them replayed (see [`Peek::rfx_prelude`]).
@@ -38,17 +43,37 @@ pub(crate) struct Peek {
     frag: Option<(UpdateCode, Vec<u8>)>,
     rfx_context: Option<rfx::ContextPdu>,
     rfx_channels: Option<rfx::ChannelsPdu>,
+    /// Only the screen keeps it (snapshots replay it); the stream splitter has no use for it.
+    pointer: Option<PointerState>,
 }
 
 impl Peek {
+    /// A peek that also follows the pointer (see [`Peek::pointer`]).
+    pub fn tracking_pointer() -> Self {
+        Self {
+            pointer: Some(PointerState::default()),
+            ..Self::default()
+        }
+    }
+
+    /// The pointer state, if this peek tracks it.
+    pub fn pointer(&self) -> Option<&PointerState> {
+        self.pointer.as_ref()
+    }
+
     /// Inside a First…Last fragment sequence: a fresh decoder must not start here.
     pub fn in_fragment(&self) -> bool {
         self.frag.is_some()
     }
 
-    /// Forget everything (after a reactivation the server starts a new RFX stream).
+    /// Forget everything (after a reactivation the server starts a new RFX stream, and
+    /// browsers start with an empty pointer cache).
     pub fn reset(&mut self) {
+        let pointer = self.pointer.is_some();
         *self = Self::default();
+        if pointer {
+            self.pointer = Some(PointerState::default());
+        }
     }
 
     pub fn inspect(&mut self, pdu: &[u8]) -> PeekResult {
@@ -91,8 +116,14 @@ impl Peek {
     }
 
     fn update(&mut self, code: UpdateCode, data: &[u8], result: &mut PeekResult) {
-        // Only surface commands matter here; bitmaps, pointers and palettes carry no state
-        // a joiner's decoder could miss (caches and orders are negotiated off).
+        if crate::pointer::is_pointer(code) {
+            result.pointer_updates += 1;
+            if let Some(pointer) = self.pointer.as_mut() {
+                pointer.update(code, data);
+            }
+        }
+        // Otherwise only surface commands matter here; bitmaps and palettes carry no state a
+        // joiner's decoder could miss (bitmap caches and orders are negotiated off).
         if code != UpdateCode::SurfaceCommands {
             return;
         }

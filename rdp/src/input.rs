@@ -41,6 +41,8 @@ pub struct InputOutput {
     pub keystrokes: Vec<KeystrokeEntry>,
     /// Events dropped because the session is locked (or the event was invalid).
     pub dropped: usize,
+    /// Where the last mouse move that went upstream put the pointer (clamped to the desktop).
+    pub moved_to: Option<(u16, u16)>,
 }
 
 pub struct InputGate {
@@ -85,7 +87,14 @@ impl InputGate {
                 out.dropped += 1;
                 continue;
             };
+            let move_to = match &op {
+                Operation::MouseMove(to) => Some((to.x, to.y)),
+                _ => None,
+            };
             let produced = self.db.apply([op]);
+            if !produced.is_empty() && move_to.is_some() {
+                out.moved_to = move_to;
+            }
             if let InputEvent::Key {
                 scancode,
                 extended,

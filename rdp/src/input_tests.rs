@@ -154,3 +154,26 @@ fn release_all_event_releases_what_is_held() {
     let again = gate.handle(&[InputEvent::ReleaseAll]).expect("ok");
     assert!(again.to_server.is_empty());
 }
+
+#[test]
+fn the_last_accepted_mouse_move_is_reported() {
+    let mut gate = fast();
+    let out = gate
+        .handle(&[
+            InputEvent::MouseMove { x: 10, y: 20 },
+            key(0x1e, true, "a"),
+            InputEvent::MouseMove { x: 5000, y: 30 },
+        ])
+        .expect("ok");
+    assert_eq!(out.moved_to, Some((1023, 30)), "clamped to the desktop");
+    // The same spot again sends nothing, so it is not reported either.
+    let out = gate
+        .handle(&[InputEvent::MouseMove { x: 1023, y: 30 }])
+        .expect("ok");
+    assert_eq!(out.moved_to, None);
+    let _ = gate.lock().expect("lock");
+    let out = gate
+        .handle(&[InputEvent::MouseMove { x: 1, y: 1 }])
+        .expect("ok");
+    assert_eq!(out.moved_to, None, "nothing while locked");
+}

@@ -13,7 +13,9 @@ pub mod connect;
 mod error;
 mod fastpath;
 pub mod input;
+pub mod pointer;
 pub mod screen;
+mod size;
 pub mod stream;
 
 use ironrdp_pdu::rdp::capability_sets::InputFlags;
@@ -23,6 +25,7 @@ pub use connect::{connect, ConnectOptions, Connected, Target};
 pub use error::{ConnectError, ConnectErrorKind, ScreenError, StreamError};
 pub use input::{InputEvent, InputGate, InputOutput, KeystrokeEntry};
 pub use screen::Screen;
+pub use size::{DesktopSize, SizeError};
 pub use stream::{Output, Stream};
 
 /// How the relay asks the server to encode graphics.

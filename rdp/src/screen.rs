@@ -1,6 +1,7 @@
 //! The relay's decoded copy of a session's screen: fed the same fast-path PDUs as browsers,
-//! it serves late joiners (a snapshot any fresh decoder turns into the identical image),
-//! thumbnails and replay keyframes.
+//! it serves late joiners (a snapshot any fresh decoder turns into the identical image and
+//! pointer), thumbnails and replay keyframes. The pixels never contain the pointer: browsers
+//! draw it themselves (`pointer_software_rendering` is off everywhere).
 
 use std::time::{Duration, Instant};
 
@@ -23,12 +24,13 @@ pub struct Screen {
 }
 
 /// A fresh browser-equivalent decoder for `params`: the exact construction the browser uses.
+/// Pointer updates come out as `UpdateKind::Pointer*` and never touch the image.
 pub fn decoder(params: &SessionParams) -> (fast_path::Processor, DecodedImage) {
     let processor = fast_path::ProcessorBuilder {
         io_channel_id: params.io_channel_id,
         user_channel_id: params.user_channel_id,
         share_id: params.share_id,
-        enable_server_pointer: false,
+        enable_server_pointer: true,
         pointer_software_rendering: false,
     }
     .build();
@@ -44,7 +46,7 @@ impl Screen {
         Self {
             processor,
             image,
-            peek: Peek::default(),
+            peek: Peek::tracking_pointer(),
             decode_time: Duration::ZERO,
             errors: 0,
         }
@@ -99,9 +101,10 @@ impl Screen {
     }
 
     /// Fast-path PDUs that bring a fresh decoder (built from the session's [`SessionParams`])
-    /// to this exact image: the cached RemoteFX prelude if the stream is RemoteFX (so the
-    /// joiner can decode the RFX updates that follow), then the image as 64×64 codec-NONE
-    /// tiles. Only at a fragment boundary: the next live PDU must start an update.
+    /// to this exact image and pointer: the cached RemoteFX prelude if the stream is RemoteFX
+    /// (so the joiner can decode the RFX updates that follow), the image as 64×64 codec-NONE
+    /// tiles, then the pointer cache, the current pointer and its last position. Only at a
+    /// fragment boundary: the next live PDU must start an update.
     pub fn snapshot(&self) -> Result<Vec<Vec<u8>>, ScreenError> {
         if self.peek.in_fragment() {
             return Err(ScreenError::MidFragment);
@@ -117,6 +120,13 @@ impl Screen {
         )
         .map_err(|e| ScreenError::Encode(e.to_string()))?;
         pdus.extend(tiles);
+        if let Some(pointer) = self.peek.pointer() {
+            pdus.extend(
+                pointer
+                    .replay()
+                    .map_err(|e| ScreenError::Encode(e.to_string()))?,
+            );
+        }
         Ok(pdus)
     }
 
@@ -251,6 +261,76 @@ mod tests {
                 .expect("decodes");
         }
         assert_eq!(differing_pixels(image.data(), screen.rgba()), 0);
+    }
+
+    /// A stream of pointer updates (a large one fragmented, slots redefined and re-selected)
+    /// between graphics: a fresh decoder fed the snapshot shows the same pointer at the same
+    /// position and holds the same cache as one that saw it all live, and the pixels have no
+    /// pointer in them.
+    #[test]
+    fn snapshot_replays_the_pointer() {
+        use crate::pointer::tests::{cached, color, large, new_pointer, pdus, PointerBrowser};
+        use ironrdp_pdu::fast_path::UpdateCode;
+
+        let (w, h) = (128usize, 96usize);
+        let p = crate::pointer::tests::params();
+        let original = pattern(w, h);
+        let mut stream = fastpath::none_codec_tiles(&original, w, h).expect("tiles");
+        for (code, payload) in [
+            (UpdateCode::LargePointer, large(4, 96, 96, 1)),
+            (UpdateCode::ColorPointer, color(0, 32, 32, 2)),
+            (UpdateCode::PositionPointer, vec![5, 0, 6, 0]),
+            (UpdateCode::NewPointer, new_pointer(9, 32, 32, 3)),
+            (UpdateCode::CachedPointer, cached(4)),
+            (UpdateCode::ColorPointer, color(1, 32, 32, 4)),
+            (UpdateCode::PositionPointer, vec![100, 0, 50, 0]),
+            (UpdateCode::CachedPointer, cached(4)),
+        ] {
+            stream.extend(pdus(code, &payload));
+        }
+        assert!(
+            pdus(UpdateCode::LargePointer, &large(4, 96, 96, 1)).len() > 1,
+            "the large pointer arrives fragmented"
+        );
+
+        let mut screen = Screen::new(&p);
+        let mut live = PointerBrowser::new(&p);
+        for pdu in &stream {
+            screen.feed(pdu);
+            live.feed(pdu);
+        }
+        assert_eq!(screen.errors(), 0);
+        assert_eq!(
+            differing_pixels(screen.rgba(), &original),
+            0,
+            "no pointer drawn"
+        );
+
+        let snapshot = screen.snapshot().expect("at a boundary");
+        let mut joiner = PointerBrowser::new(&p);
+        joiner.feed_all(&snapshot);
+        assert!(matches!(
+            joiner.shown,
+            Some(crate::pointer::tests::Shown::Bitmap { width: 96, .. })
+        ));
+        assert_eq!(joiner.shown, live.shown);
+        assert_eq!(joiner.position, Some((100, 50)));
+        for slot in [0, 1, 4, 9, 2] {
+            assert_eq!(
+                joiner.probe_slot(slot),
+                live.probe_slot(slot),
+                "slot {slot}"
+            );
+        }
+        // The pixels are the tiles', the pointer only an overlay.
+        let (mut check, mut image) = decoder(&p);
+        for pdu in &snapshot {
+            let mut out = WriteBuf::new();
+            check
+                .process(&mut image, pdu, &mut out, &mut None)
+                .expect("decodes");
+        }
+        assert_eq!(differing_pixels(image.data(), &original), 0);
     }
 
     #[test]

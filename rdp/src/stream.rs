@@ -1,10 +1,11 @@
 //! Sans-IO splitter for the server → relay byte stream.
 //!
 //! X.224 (slow-path) PDUs are handled here with `ironrdp_session::x224::Processor` — not
-//! `ActiveStage`, which would swallow xrdp's slow-path bitmaps into its own image. Graphics are
-//! normalised to fast-path PDUs so browsers have one input format; fast-path PDUs are peeked
-//! (not decoded) for frame markers and fragment state. Frame acknowledgements are owned by the
-//! relay and paced by the primary browser's decode progress; browser bytes never go upstream.
+//! `ActiveStage`, which would swallow xrdp's slow-path bitmaps into its own image. Graphics and
+//! pointer updates are normalised to fast-path PDUs so browsers have one input format;
+//! fast-path PDUs are peeked (not decoded) for frame markers and fragment state. Frame
+//! acknowledgements are owned by the relay and paced by the primary browser's decode progress;
+//! browser bytes never go upstream.
 
 use std::collections::VecDeque;
 
@@ -25,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::StreamError;
 use crate::fastpath::{self, Peek};
-use crate::SessionParams;
+use crate::{pointer, SessionParams};
 
 /// Frame ids waiting for the primary browser; bounded so an absent primary costs nothing.
 const MAX_UNACKED: usize = 256;
@@ -61,6 +62,9 @@ pub struct StreamStats {
     pub fast_path_bytes: u64,
     pub x224_pdus: u64,
     pub slow_path_updates_converted: u64,
+    /// Pointer updates passed to browsers, re-wrapped slow-path ones included.
+    pub pointer_updates: u64,
+    pub slow_path_pointers_converted: u64,
     pub frames: u64,
     pub acks_sent: u64,
     pub x224_errors: u64,
@@ -231,6 +235,7 @@ impl Stream {
         if peeked.compressed {
             warn!("server sent bulk-compressed fast-path data although none was negotiated");
         }
+        self.stats.pointer_updates += peeked.pointer_updates;
         let frame_end = peeked.frame_ends.last().copied();
         out.push(Output::ToBrowsers { pdu, frame_end });
         for id in peeked.frame_ends {
@@ -271,10 +276,7 @@ impl Stream {
                     }
                 }
                 ProcessorOutput::GraphicsUpdate(data) => self.on_slow_path_graphics(&data, out)?,
-                ProcessorOutput::PointerUpdate(_) => {
-                    // The server pointer is negotiated off; cursor shapes are future work.
-                    debug!("ignoring slow-path pointer update");
-                }
+                ProcessorOutput::PointerUpdate(data) => self.on_slow_path_pointer(&data, out)?,
                 ProcessorOutput::Disconnect(reason) => {
                     info!(?reason, "server disconnected the session");
                     self.end(format!("{reason:?}"), out);
@@ -316,6 +318,33 @@ impl Stream {
         };
         self.stats.slow_path_updates_converted += 1;
         let pdus = fastpath::wrap(code, data).map_err(|e| StreamError::Encode(e.to_string()))?;
+        for pdu in pdus {
+            self.on_fast_path(Bytes::from(pdu), out)?;
+        }
+        Ok(())
+    }
+
+    /// Slow-path pointer attributes are byte-identical to the fast-path pointer updates, so
+    /// a TS_POINTER_PDU is re-wrapped as one (fragmented if it is a large pointer).
+    fn on_slow_path_pointer(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Result<(), StreamError> {
+        let Some((code, payload)) = pointer::slow_path_to_fast_path(data) else {
+            debug!(
+                len = data.len(),
+                "dropping unknown slow-path pointer message"
+            );
+            return Ok(());
+        };
+        debug!(
+            ?code,
+            len = payload.len(),
+            "re-wrapping slow-path pointer update"
+        );
+        self.stats.slow_path_pointers_converted += 1;
+        let pdus = fastpath::wrap(code, payload).map_err(|e| StreamError::Encode(e.to_string()))?;
         for pdu in pdus {
             self.on_fast_path(Bytes::from(pdu), out)?;
         }

@@ -69,6 +69,11 @@ fn server_pdu(pdu: ShareControlPdu) -> Vec<u8> {
 /// IronRDP cannot encode a server Update PDU, so the slow-path Update is built by hand:
 /// TS_SHARECONTROLHEADER + TS_SHAREDATAHEADER (pduType2 = PDUTYPE2_UPDATE) + payload.
 fn slow_path_update(payload: &[u8]) -> Vec<u8> {
+    slow_path_data(2, payload)
+}
+
+/// A slow-path Data PDU of type `pdu_type2` (PDUTYPE2_UPDATE 2, PDUTYPE2_POINTER 27).
+fn slow_path_data(pdu_type2: u8, payload: &[u8]) -> Vec<u8> {
     let total = u16::try_from(6 + 12 + payload.len()).expect("small");
     let mut d = Vec::new();
     d.extend_from_slice(&total.to_le_bytes());
@@ -81,7 +86,7 @@ fn slow_path_update(payload: &[u8]) -> Vec<u8> {
             .expect("small")
             .to_le_bytes(),
     );
-    d.extend_from_slice(&[2, 0, 0, 0]); // PDUTYPE2_UPDATE, no compression
+    d.extend_from_slice(&[pdu_type2, 0, 0, 0]); // pduType2, no compression
     d.extend_from_slice(payload);
     ironrdp_core::encode_vec(&X224(SendDataIndication {
         initiator_id: USER,
@@ -152,6 +157,108 @@ fn slow_path_bitmaps_reach_browsers_as_fast_path() {
     let i = (10 * 64 + 10) * 4;
     assert_eq!(&screen.rgba()[i..i + 3], &[0x80, 0x80, 0x80]);
     assert_eq!(s.stats().slow_path_updates_converted, 1);
+}
+
+fn to_browsers(out: &[Output]) -> Vec<Vec<u8>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ToBrowsers { pdu, .. } => Some(pdu.to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stream, a browser and the relay's screen, fed slow-path pointer PDUs.
+struct PointerRig {
+    s: Stream,
+    browser: crate::pointer::tests::PointerBrowser,
+    screen: Screen,
+}
+
+impl PointerRig {
+    /// Feeds one TS_POINTER_PDU; returns how many fast-path PDUs came out.
+    fn feed(&mut self, message_type: u16, attribute: &[u8]) -> usize {
+        let pointer = crate::pointer::tests::slow_pointer(message_type, attribute);
+        let out = self.s.feed(&slow_path_data(27, &pointer)).expect("feed");
+        let pdus = to_browsers(&out);
+        for pdu in &pdus {
+            assert_eq!(pdu[0] & 0x03, 0, "a fast-path PDU");
+            self.browser.feed(pdu);
+            self.screen.feed(pdu);
+        }
+        pdus.len()
+    }
+}
+
+/// Slow-path TS_POINTER_PDUs reach browsers as the equivalent fast-path pointer updates: a
+/// browser-equivalent decoder shows what they define, and the relay's screen can replay it.
+#[test]
+fn slow_path_pointers_reach_browsers_as_fast_path() {
+    use crate::pointer::tests::{cached, color, large, PointerBrowser, Shown};
+
+    let s = stream();
+    let mut r = PointerRig {
+        browser: PointerBrowser::new(s.params()),
+        screen: Screen::new(s.params()),
+        s,
+    };
+    assert_eq!(r.feed(9, &large(2, 64, 64, 7)), 1);
+    assert!(matches!(
+        r.browser.shown,
+        Some(Shown::Bitmap {
+            width: 64,
+            height: 64,
+            ..
+        })
+    ));
+    assert_eq!(r.feed(6, &color(0, 32, 32, 1)), 1);
+    assert!(matches!(
+        r.browser.shown,
+        Some(Shown::Bitmap { width: 32, .. })
+    ));
+    assert_eq!(r.feed(7, &cached(2)), 1);
+    assert!(matches!(
+        r.browser.shown,
+        Some(Shown::Bitmap { width: 64, .. })
+    ));
+    assert_eq!(r.feed(3, &[7, 0, 9, 0]), 1);
+    assert_eq!(r.browser.position, Some((7, 9)));
+    assert_eq!(r.feed(1, &0u32.to_le_bytes()), 1);
+    assert_eq!(r.browser.shown, Some(Shown::Hidden));
+    assert_eq!(r.feed(1, &0x7F00u32.to_le_bytes()), 1);
+    assert_eq!(r.browser.shown, Some(Shown::Default));
+    assert_eq!(r.feed(1, &5u32.to_le_bytes()), 0, "unknown system pointer");
+    assert_eq!(r.s.stats().slow_path_pointers_converted, 6);
+    assert_eq!(r.s.stats().pointer_updates, 6);
+    assert_eq!(r.s.stats().slow_path_updates_converted, 0);
+
+    let mut joiner = PointerBrowser::new(r.s.params());
+    joiner.feed_all(&r.screen.snapshot().expect("snapshot"));
+    assert_eq!(joiner.shown, Some(Shown::Default));
+    assert_eq!(joiner.position, Some((7, 9)));
+    assert_eq!(joiner.probe_slot(2), r.browser.probe_slot(2));
+    assert!(joiner.probe_slot(2).is_some());
+}
+
+/// A pointer update too big for one fast-path PDU is fragmented at the re-wrap. (An 88×88
+/// large pointer is ~32 KB: still one slow-path PDU, but over the fast-path fragment size.)
+#[test]
+fn a_large_slow_path_pointer_is_fragmented() {
+    use crate::pointer::tests::{large, slow_pointer, PointerBrowser, Shown};
+
+    let mut s = stream();
+    let pointer = slow_pointer(9, &large(1, 88, 88, 3));
+    let out = s.feed(&slow_path_data(27, &pointer)).expect("feed");
+    let pdus = to_browsers(&out);
+    assert_eq!(pdus.len(), 2, "one update in two fragments");
+    assert!(pdus.iter().all(|p| p.len() <= 0x7FFF));
+    assert!(s.at_fragment_boundary());
+    let mut browser = PointerBrowser::new(s.params());
+    browser.feed_all(&pdus);
+    assert!(matches!(
+        browser.shown,
+        Some(Shown::Bitmap { width: 88, .. })
+    ));
 }
 
 #[test]

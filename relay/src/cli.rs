@@ -83,6 +83,10 @@ pub enum AssetCmd {
         /// How an RDP target is asked to encode graphics.
         #[arg(long, value_enum, default_value = "remotefx")]
         rdp_codec: RdpCodecArg,
+        /// The desktop size an RDP target is asked for, WIDTHxHEIGHT (640x480 to
+        /// 5120x2880); default 1024x768.
+        #[arg(long, value_name = "WxH")]
+        rdp_size: Option<vigil_hub::RdpSize>,
     },
 }
 
@@ -199,7 +203,11 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         private_key_file,
         tags,
         rdp_codec,
+        rdp_size,
     } = cmd;
+    if rdp_size.is_some() && protocol != Protocol::Rdp {
+        bail!("--rdp-size is for RDP assets only");
+    }
     let password = password_env.as_deref().map(secret_from_env).transpose()?;
     let private_key = private_key_file
         .as_ref()
@@ -224,6 +232,9 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
     if codec != vigil_hub::RdpCodec::default() {
         store::assets::set_rdp_codec(&db, id, codec).await?;
     }
+    if rdp_size.is_some() {
+        store::assets::set_rdp_size(&db, id, rdp_size).await?;
+    }
     let cred = if new.password.is_some() {
         "password"
     } else if new.private_key.is_some() {
@@ -231,8 +242,9 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
     } else {
         "no credential"
     };
+    let size = rdp_size.map(|s| format!(", {s}")).unwrap_or_default();
     println!(
-        "created asset {name} (id {id}, {} {}@{}:{}, {cred})",
+        "created asset {name} (id {id}, {} {}@{}:{}, {cred}{size})",
         protocol.as_str(),
         new.account,
         new.host,
@@ -276,4 +288,114 @@ async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
         if r.auto_approve { ", auto-approve" } else { "" }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset_add(extra: &[&str]) -> Result<Cli, clap::Error> {
+        let mut args = vec![
+            "vigil",
+            "asset",
+            "add",
+            "desk",
+            "--protocol",
+            "rdp",
+            "--host",
+            "h",
+            "--port",
+            "3389",
+            "--account",
+            "a",
+        ];
+        args.extend_from_slice(extra);
+        Cli::try_parse_from(args)
+    }
+
+    fn size_of(cli: Cli) -> Option<vigil_hub::RdpSize> {
+        match cli.command {
+            Command::Asset {
+                cmd: AssetCmd::Add { rdp_size, .. },
+            } => rdp_size,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn rdp_size_is_parsed_and_checked() {
+        let cli = asset_add(&["--rdp-size", "1920x1080"]).expect("parse");
+        assert_eq!(size_of(cli), vigil_hub::RdpSize::new(1920, 1080).ok());
+        assert_eq!(size_of(asset_add(&[]).expect("parse")), None);
+        for (bad, says) in [("100x100", "out of range"), ("1920", "WIDTHxHEIGHT")] {
+            let err = asset_add(&["--rdp-size", bad])
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("--rdp-size") && err.contains(says), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn asset_add_stores_the_rdp_size() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = Config::with_data_dir(dir.path().join("data"));
+        let add = |name: &str, protocol: &str, extra: &[&str]| {
+            let mut args = vec![
+                "vigil",
+                "asset",
+                "add",
+                name,
+                "--protocol",
+                protocol,
+                "--host",
+                "h",
+                "--port",
+                "1",
+                "--account",
+                "a",
+            ];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        let Command::Asset { cmd } = add("hd", "rdp", &["--rdp-size", "1920x1080"])?.command else {
+            anyhow::bail!("not an asset command");
+        };
+        asset(config.clone(), cmd).await?;
+        let Command::Asset { cmd } = add("plain", "rdp", &[])?.command else {
+            anyhow::bail!("not an asset command");
+        };
+        asset(config.clone(), cmd).await?;
+        let Command::Asset { cmd } = add("web", "ssh", &["--rdp-size", "1920x1080"])?.command
+        else {
+            anyhow::bail!("not an asset command");
+        };
+        let err = asset(config.clone(), cmd)
+            .await
+            .expect_err("SSH with a size");
+        assert!(err.to_string().contains("RDP assets only"), "{err}");
+
+        let db = app::open_storage(&config).await?;
+        let sizes: Vec<_> = store::assets::list(&db)
+            .await?
+            .into_iter()
+            .map(|a| (a.name, a.rdp_size.map(|s| s.to_string())))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("hd".into(), Some("1920x1080".into())),
+                ("plain".into(), None)
+            ]
+        );
+        // The database refuses what the type refuses, and half a size.
+        for (w, h) in [(Some(100), Some(1080)), (Some(1920), None)] {
+            let r = sqlx::query("UPDATE assets SET rdp_width = $1, rdp_height = $2")
+                .bind(w)
+                .bind(h)
+                .execute(&db)
+                .await;
+            assert!(r.is_err(), "{w:?}x{h:?} stored");
+        }
+        Ok(())
+    }
 }

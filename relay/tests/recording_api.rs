@@ -1,5 +1,6 @@
 //! `GET /sessions/{id}/recording` (with HTTP ranges) and `/recording/index` for desktop
-//! recordings written by hand: no RDP server involved.
+//! recordings written by hand: no RDP server involved. Also what a relay restarted after a
+//! crash does with a desktop session the crash left open.
 
 use reqwest::{Client, StatusCode};
 use serde_json::json;
@@ -7,7 +8,7 @@ use vigil_relay::auth;
 use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_relay::AppState;
-use vigil_wire::api::{Protocol, SessionKind};
+use vigil_wire::api::{Protocol, Session, SessionKind};
 use vigil_wire::recording::{encode, Kind, RecordingIndex, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -19,13 +20,21 @@ struct Relay {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn relay() -> R<Relay> {
-    let dir = tempfile::tempdir()?;
+fn config(dir: &tempfile::TempDir) -> R<Config> {
     let mut config = Config::with_data_dir(dir.path().join("data"));
     config.dist_dir = dir.path().join("dist");
     std::fs::create_dir_all(&config.dist_dir)?;
     std::fs::write(config.dist_dir.join("index.html"), "<!doctype html>")?;
-    let state = vigil_relay::app::start(config).await?;
+    Ok(config)
+}
+
+async fn relay() -> R<Relay> {
+    relay_in(tempfile::tempdir()?).await
+}
+
+/// A relay serving the data dir in `dir` (which may hold a previous run's data).
+async fn relay_in(dir: tempfile::TempDir) -> R<Relay> {
+    let state = vigil_relay::app::start(config(&dir)?).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -80,6 +89,12 @@ impl Relay {
     }
 
     async fn session(&self, user: i64, asset: i64) -> R<String> {
+        let id = self.running_session(user, asset).await?;
+        store::sessions::end(&self.state.db, &id, now_ms(), "closed").await?;
+        Ok(id)
+    }
+
+    async fn running_session(&self, user: i64, asset: i64) -> R<String> {
         let id = auth::new_session_id();
         store::sessions::insert(
             &self.state.db,
@@ -95,7 +110,6 @@ impl Relay {
             },
         )
         .await?;
-        store::sessions::end(&self.state.db, &id, now_ms(), "closed").await?;
         Ok(id)
     }
 }
@@ -195,5 +209,71 @@ async fn desktop_recording_ranges_and_index_share_the_recording_authorization() 
         .json()
         .await?;
     assert_eq!(again, index);
+    Ok(())
+}
+
+/// A relay killed mid-session leaves the session row open, the recording with a torn tail
+/// and the index sidecar short: the next start ends the session, and its recording and index
+/// are served (whole records only in the index) like any other.
+#[tokio::test(flavor = "current_thread")]
+async fn a_desktop_session_left_open_by_a_crash_is_ended_and_replayable_after_restart() -> R {
+    let dir = tempfile::tempdir()?;
+    let before = relay_in(dir).await?;
+    let root = before.user("root", true, &[]).await?;
+    let rdp = before.asset("win-1", Protocol::Rdp).await?;
+    let id = before.running_session(root, rdp).await?;
+    let (file, whole, idx) = desktop_file();
+    let path = before.state.hub.desktop_recording_path(&id);
+    std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;
+    std::fs::write(&path, &file)?;
+    // The crash came while the second keyframe's index line was being written.
+    let first_line = idx.lines().next().ok_or("no index line")?;
+    std::fs::write(
+        before.state.hub.desktop_index_path(&id),
+        format!("{first_line}\n{{\"t_ms\":100"),
+    )?;
+    // The crash: nothing of the relay's shutdown runs (its serve task is never told to stop
+    // and the database is gone), so the row stays open.
+    let Relay {
+        state,
+        _dir: dir,
+        _stop: stop,
+        ..
+    } = before;
+    std::mem::forget(stop);
+    state.db.close().await;
+
+    let r = relay_in(dir).await?;
+    let admin = r.login("root").await?;
+    let session: Session = admin
+        .get(format!("{}/sessions/{id}", r.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(session.ended_at.is_some(), "{session:?}");
+    assert_eq!(session.end_reason.as_deref(), Some("relay restarted"));
+    let ended: Vec<Session> = admin
+        .get(format!("{}/sessions?state=ended", r.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(ended.iter().any(|s| s.id == id), "not listed as ended");
+
+    let index: RecordingIndex = admin
+        .get(format!("{}/sessions/{id}/recording/index", r.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(index.size, whole);
+    assert_eq!(index.keyframes.len(), 2, "the scan finds both keyframes");
+    let resp = admin
+        .get(format!("{}/sessions/{id}/recording", r.base))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await?.as_ref(), &file[..]);
     Ok(())
 }

@@ -5,7 +5,8 @@
 //!   per test binary on free loopback ports, for an account of their own with a password
 //!   unique to the run; both are stopped by PID (`stop-*.sh`) when the binary exits.
 //! - [`RdpAssets`] names the desktop assets a [`crate::Cast`] gets when the relay is
-//!   seeded with RDP ([`crate::Relay::shared_with_rdp`]).
+//!   seeded with RDP ([`crate::Relay::shared_with_rdp`]); [`add_rdp_asset`] adds another
+//!   (e.g. one asked for 1920×1080) to a running relay.
 //! - [`Browser`] gains canvas helpers: [`Browser::canvas_shot`] reads a canvas's pixels in
 //!   the page and returns a hash, a count of lit pixels and an 8×8-block downsample;
 //!   [`CanvasShot::diff`] compares two of them (last row and column ignored: freerdp-shadow
@@ -22,7 +23,7 @@ use base64::Engine as _;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use serde_json::{json, Value};
 
-use crate::{free_port, on_exit, step, tail, tid, unique, workspace_root, Browser, POLL};
+use crate::{free_port, on_exit, step, tail, tid, unique, workspace_root, Browser, Relay, POLL};
 
 /// One RDP server started by a project script.
 #[derive(Debug, Clone)]
@@ -203,36 +204,84 @@ impl RdpAssets {
     }
 }
 
+/// One desktop asset on `server` through the CLI: `codec` is `remotefx` or `bitmap`, `size`
+/// a `WIDTHxHEIGHT` (the relay's default when `None`).
+struct NewRdpAsset<'a> {
+    name: &'a str,
+    tag: &'a str,
+    server: &'a RdpServer,
+    password: &'a str,
+    codec: &'a str,
+    size: Option<&'a str>,
+}
+
+fn cli_rdp_asset(data_dir: &Path, t: &RdpTargets, a: NewRdpAsset<'_>) -> Result<()> {
+    let pw_var = "VIGIL_SEED_RDP_PASSWORD";
+    let port = a.server.port.to_string();
+    let mut args = vec![
+        "asset",
+        "add",
+        a.name,
+        "--protocol",
+        "rdp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--account",
+        &t.account,
+        "--password-env",
+        pw_var,
+        "--rdp-codec",
+        a.codec,
+        "--tag",
+        a.tag,
+    ];
+    if let Some(size) = a.size {
+        args.extend(["--rdp-size", size]);
+    }
+    crate::vigil_cli(data_dir, &args, &[(pw_var, a.password)]).map(|_| ())
+}
+
+/// Adds a desktop asset on `server` (RemoteFX, asked for `size`, `WIDTHxHEIGHT`) to cast
+/// `tag` of a running relay started with [`Relay::start_with_rdp`]: tagged like the cast's
+/// other desktops, so the cast's rules cover it. The CLI writes the database the relay
+/// reads on every request.
+pub fn add_rdp_asset(
+    relay: &Relay,
+    tag: &str,
+    name: &str,
+    server: &RdpServer,
+    size: &str,
+) -> Result<()> {
+    let t = rdp_targets();
+    cli_rdp_asset(
+        &relay.data_dir,
+        t,
+        NewRdpAsset {
+            name,
+            tag: &RdpAssets::new(tag).tag,
+            server,
+            password: &t.password,
+            codec: "remotefx",
+            size: Some(size),
+        },
+    )
+}
+
 /// Adds the RDP assets and rules of cast `tag` to the relay's data dir.
 pub(crate) fn seed_rdp(data_dir: &Path, tag: &str, t: &RdpTargets) -> Result<()> {
     let a = RdpAssets::new(tag);
-    let pw_var = "VIGIL_SEED_RDP_PASSWORD";
-    let asset = |name: &str, server: &RdpServer, password: &str, codec: &str| -> Result<()> {
-        let port = server.port.to_string();
-        crate::vigil_cli(
-            data_dir,
-            &[
-                "asset",
-                "add",
-                name,
-                "--protocol",
-                "rdp",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port,
-                "--account",
-                &t.account,
-                "--password-env",
-                pw_var,
-                "--rdp-codec",
-                codec,
-                "--tag",
-                &a.tag,
-            ],
-            &[(pw_var, password)],
-        )
-        .map(|_| ())
+    let asset = |name: &str, server: &RdpServer, password: &str, codec: &str| {
+        let new = NewRdpAsset {
+            name,
+            tag: &a.tag,
+            server,
+            password,
+            codec,
+            size: None,
+        };
+        cli_rdp_asset(data_dir, t, new)
     };
     asset(&a.rfx, &t.xrdp, &t.password, "remotefx")?;
     asset(&a.bitmap, &t.xrdp, &t.password, "bitmap")?;

@@ -331,6 +331,45 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
         before
     );
 
+    step("rfx: the server's pointer shape is the user's cursor; the monitor sees where the user points");
+    let point = (TYPING_AT.0 + 17, TYPING_AT.1 + 9);
+    user.click_desktop("desktop-canvas", point.0, point.1)
+        .await?;
+    let overlay = poll_until(
+        "the monitor's pointer overlay where the user clicked",
+        secs(10.0),
+        || async {
+            let v = monitor
+                .js(
+                    "const o = document.querySelector('[data-testid=pointer-overlay]');\
+                     return o ? [Number(o.dataset.x), Number(o.dataset.y)] : null;",
+                    vec![],
+                )
+                .await?;
+            let xy = v
+                .as_array()
+                .and_then(|a| Some((a.first()?.as_u64()?, a.get(1)?.as_u64()?)));
+            Ok(xy.filter(|&(x, y)| {
+                x.abs_diff(u64::from(point.0)) <= 2 && y.abs_diff(u64::from(point.1)) <= 2
+            }))
+        },
+    )
+    .await;
+    if let Err(e) = overlay {
+        return Err(monitor.fail(format!("{e:#}")).await);
+    }
+    let cursor = user
+        .js(
+            "return getComputedStyle(document.querySelector('[data-testid=desktop-canvas]')).cursor;",
+            vec![],
+        )
+        .await?;
+    let cursor = cursor.as_str().unwrap_or_default();
+    ensure!(
+        cursor.contains("url(\"data:image/png"),
+        "the user's canvas does not show the server's pointer shape: cursor is {cursor:?}"
+    );
+
     step("rfx (4): Lock from the player: the overlay's message, and typing does not arrive");
     monitor.click(&tid("lock-button"), secs(5.0)).await?;
     let overlay = user

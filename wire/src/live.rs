@@ -41,15 +41,17 @@ pub enum ServerMsg {
     /// The whole current screen, sent once to a joiner before live output:
     /// the browser resets its terminal and writes it (binary frame).
     Snapshot(Vec<u8>),
-    /// One fast-path PDU of desktop graphics (binary frame). `frame_end` is set when the
-    /// PDU ends frame N: the user's browser reports it back with `FrameDecoded`.
+    /// One fast-path PDU of desktop graphics or pointer updates (binary frame). `frame_end`
+    /// is set when the PDU ends frame N: the user's browser reports it back with
+    /// `FrameDecoded`. Observers also get the user's pointer positions this way.
     Graphics {
         frame_end: Option<u32>,
         pdu: Vec<u8>,
     },
     /// A complete desktop picture for a joiner or a replay seek: fast-path PDUs
-    /// (RemoteFX headers, then the screen as uncompressed tiles), concatenated and
-    /// deflate-compressed (zlib format) (binary frame).
+    /// (RemoteFX headers, the screen as uncompressed tiles, then the pointer cache, the
+    /// current pointer and its position), concatenated and deflate-compressed (zlib
+    /// format) (binary frame).
     DesktopSnapshot(Vec<u8>),
     Control(ServerControl),
 }

@@ -1,6 +1,7 @@
 //! The sans-IO core of one desktop (RDP) session: fan-out of graphics with join and
 //! resync at fragment boundaries, the relay's decoded screen, input gating and Lock,
-//! frame-acknowledgement policy, keystrokes, thumbnails and the recording.
+//! frame-acknowledgement policy, keystrokes, where the user points (for observers and
+//! the recording), thumbnails and the recording.
 //!
 //! The driver owns the sockets and the [`vigil_rdp::Stream`]; it hands the core the
 //! stream's outputs and the user's messages, and performs the [`DeskCmd`]s it gets back.
@@ -19,6 +20,7 @@ use vigil_wire::live::{
 use vigil_wire::recording::Kind;
 use vigil_wire::RDP_LOCK_MESSAGE;
 
+use super::pointer::PointerPacer;
 use super::recorder::DesktopRecorder;
 use crate::common::{Common, Phase, SessionCore};
 use crate::HubEvent;
@@ -71,6 +73,8 @@ pub(crate) struct Desktop {
     unreported_since: Option<Duration>,
     auto_ack: bool,
     last_frame_end: Option<u32>,
+    /// The user's accepted mouse moves, shown to observers and recorded.
+    pointer: PointerPacer,
 }
 
 pub(crate) fn wire_params(p: &SessionParams) -> DesktopParams {
@@ -130,6 +134,7 @@ impl Desktop {
             unreported_since: None,
             auto_ack: false,
             last_frame_end: None,
+            pointer: PointerPacer::default(),
         }
     }
 
@@ -195,6 +200,7 @@ impl Desktop {
             }
         }
         self.deactivated = false;
+        self.pointer.clear();
         self.common
             .fanout
             .control(ServerControl::DesktopActivated { params: wire });
@@ -254,6 +260,7 @@ impl Desktop {
             if at.saturating_sub(self.last_keyframe_at) >= KEYFRAME_EVERY {
                 self.write_keyframe(at);
             }
+            self.show_pointer(at, false);
         } else {
             self.common.fanout.output_no_resync(msg);
         }
@@ -307,6 +314,9 @@ impl Desktop {
                 return Vec::new();
             }
         };
+        if let Some(to) = out.moved_to {
+            self.pointer.moved(to);
+        }
         for entry in out.keystrokes {
             let (key, raw) = describe_key(
                 entry.scancode,
@@ -328,7 +338,57 @@ impl Desktop {
             let resync = resync.as_ref().map(|f| f as &dyn Fn() -> Vec<ServerMsg>);
             self.common.publish_keystroke(keystroke, resync);
         }
+        self.show_pointer(at, false);
         out.to_server.into_iter().map(DeskCmd::Send).collect()
+    }
+
+    /// When the driver should call [`Desktop::show_pointer`] next, so that the last
+    /// position of a burst of moves is not left pending. `None` while no position could go
+    /// out (inside a fragmented update the next graphics at a boundary sends it instead).
+    pub(crate) fn pointer_due(&self) -> Option<Duration> {
+        if self.common.phase != Phase::Live || !self.can_snapshot() {
+            return None;
+        }
+        self.pointer.due()
+    }
+
+    /// The user's latest accepted pointer position as a PTR_POSITION update, for the
+    /// observers, the recording and the relay's screen (so joiners and keyframes carry it),
+    /// but not for the user, whose browser shows its own cursor. Paced (`force` skips
+    /// that), and only at a fragment boundary, where a PDU may start a new update.
+    pub(crate) fn show_pointer(&mut self, at: Duration, force: bool) {
+        if self.common.phase != Phase::Live || !self.can_snapshot() {
+            return;
+        }
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        let Some((x, y)) = self.pointer.take(at, force) else {
+            return;
+        };
+        let pdu = match vigil_rdp::pointer::position_pdu(x, y) {
+            Ok(pdu) => pdu,
+            Err(error) => {
+                tracing::debug!(%error, "Pointer position not encoded");
+                return;
+            }
+        };
+        if let Err(e) = self.recorder.record(Kind::Graphics, t_ms(at), &pdu) {
+            self.common.recording_failed(e);
+            return;
+        }
+        active.screen.feed(&pdu);
+        let msg = ServerMsg::Graphics {
+            frame_end: None,
+            pdu,
+        };
+        let (active, locked) = (&self.active, self.common.locked);
+        if let Some(active) = active {
+            let resync = || join_messages(active, locked);
+            self.common
+                .fanout
+                .shed_with(Some(msg), Some(Participant::Observer), Some(&resync));
+        }
     }
 
     /// Periodic work: the user leaving (release what they held, pace by auto-ack),
@@ -354,6 +414,7 @@ impl Desktop {
                 cmds.extend(self.last_frame_end.map(DeskCmd::Ack));
             }
         }
+        self.show_pointer(at, false);
         self.maybe_thumbnail(at);
         if self.can_snapshot() {
             let (active, locked) = (&self.active, self.common.locked);
@@ -466,6 +527,12 @@ impl SessionCore for Desktop {
     fn set_locked(&mut self, locked: bool, at: Duration) {
         if !self.common.switch_lock(locked) {
             return;
+        }
+        if locked {
+            // Moves accepted before the lock still show (unless mid-fragment); nothing is
+            // injected while locked.
+            self.show_pointer(at, true);
+            self.pointer.clear();
         }
         if let Some(active) = self.active.as_mut() {
             if locked {

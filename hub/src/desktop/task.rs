@@ -34,6 +34,8 @@ impl Driver<Desktop> {
         };
         let options = ConnectOptions {
             codec: target.codec,
+            width: target.size.width(),
+            height: target.size.height(),
             pinned: target.pinned_cert.clone(),
             timeout: self.connect_timeout.max(MIN_CONNECT_TIMEOUT),
             ..ConnectOptions::default()
@@ -90,6 +92,11 @@ impl Driver<Desktop> {
             if self.core().is_ended() {
                 break;
             }
+            // The last of a burst of mouse moves is shown to observers when its pacing allows.
+            let pointer_due = self
+                .core()
+                .pointer_due()
+                .map(|due| tokio::time::Instant::now() + due.saturating_sub(self.live.at()));
             tokio::select! {
                 // Terminate first: nothing more reaches the target once it is asked.
                 biased;
@@ -109,6 +116,8 @@ impl Driver<Desktop> {
                         closed = Some(format!("write to the target failed: {e}"));
                     }
                 }
+                _ = tokio::time::sleep_until(pointer_due.unwrap_or_else(tokio::time::Instant::now)),
+                    if pointer_due.is_some() => self.core().show_pointer(self.live.at(), false),
                 _ = tick.tick() => {
                     let cmds = self.core().tick(self.live.at());
                     if let Err(e) = perform(&mut stream, &mut wr, cmds).await {

@@ -186,7 +186,7 @@ impl Session {
         let st = self.stream.stats();
         println!(
             "[{label}] {:.1}s: {} bytes in ({:.1} KB/s), {} PDUs to browsers, {} frames, {} acks, \
-             {} slow-path updates re-wrapped, relay decode {:.1} ms total = {:.2} ms per session-second, \
+             {} slow-path updates re-wrapped, {} pointer updates ({} re-wrapped from slow path), relay decode {:.1} ms total = {:.2} ms per session-second, \
              decode errors relay={} primary={}, connect {} ms",
             secs,
             self.bytes_in,
@@ -195,6 +195,8 @@ impl Session {
             st.frames,
             st.acks_sent,
             st.slow_path_updates_converted,
+            st.pointer_updates,
+            st.slow_path_pointers_converted,
             self.screen.decode_time().as_secs_f64() * 1000.0,
             self.decode_ms_per_s(),
             self.screen.errors(),

@@ -207,6 +207,7 @@ pub async fn launch(
                 // The certificate pin lives in the same column as an SSH host key.
                 pinned_cert: asset.host_key.clone(),
                 codec: asset.rdp_codec,
+                size: asset.rdp_size.unwrap_or_default(),
             })
         }
     };

@@ -44,6 +44,8 @@ pub struct AssetRow {
     pub host_key: Option<String>,
     /// How an RDP target is asked to encode graphics (ignored for SSH).
     pub rdp_codec: vigil_hub::RdpCodec,
+    /// The desktop size an RDP target is asked for; `None`: the default (ignored for SSH).
+    pub rdp_size: Option<vigil_hub::RdpSize>,
 }
 
 /// The `rdp_codec` column's text for a codec.
@@ -78,6 +80,8 @@ struct Raw {
     credential: Option<Vec<u8>>,
     host_key: Option<String>,
     rdp_codec: String,
+    rdp_width: Option<i64>,
+    rdp_height: Option<i64>,
 }
 
 impl TryFrom<Raw> for AssetRow {
@@ -98,12 +102,32 @@ impl TryFrom<Raw> for AssetRow {
                 "bitmap" => vigil_hub::RdpCodec::Bitmap,
                 _ => vigil_hub::RdpCodec::RemoteFx,
             },
+            rdp_size: rdp_size(r.rdp_width, r.rdp_height)?,
         })
     }
 }
 
-const COLS: &str =
-    "id, name, protocol, host, port, account, tags, credential_kind, credential, host_key, rdp_codec";
+/// The `rdp_width` and `rdp_height` columns (both set or both NULL, in range: the
+/// migration's checks).
+fn rdp_size(
+    width: Option<i64>,
+    height: Option<i64>,
+) -> Result<Option<vigil_hub::RdpSize>, sqlx::Error> {
+    let (Some(w), Some(h)) = (width, height) else {
+        return Ok(None);
+    };
+    let bad = || sqlx::Error::Decode(format!("bad desktop size {w}x{h}").into());
+    let (w, h) = (
+        u16::try_from(w).map_err(|_| bad())?,
+        u16::try_from(h).map_err(|_| bad())?,
+    );
+    vigil_hub::RdpSize::new(w, h)
+        .map(Some)
+        .map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+const COLS: &str = "id, name, protocol, host, port, account, tags, credential_kind, credential, \
+     host_key, rdp_codec, rdp_width, rdp_height";
 
 pub struct NewAssetRow<'a> {
     pub name: &'a str,
@@ -182,6 +206,21 @@ pub async fn set_rdp_codec(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE assets SET rdp_codec = $1 WHERE id = $2")
         .bind(codec_str(codec))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// `None` returns the asset to the default size.
+pub async fn set_rdp_size(
+    db: &Db,
+    id: AssetId,
+    size: Option<vigil_hub::RdpSize>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET rdp_width = $1, rdp_height = $2 WHERE id = $3")
+        .bind(size.map(|s| i64::from(s.width())))
+        .bind(size.map(|s| i64::from(s.height())))
         .bind(id)
         .execute(db)
         .await?;
