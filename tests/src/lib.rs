@@ -898,6 +898,14 @@ impl Browser {
             .with_context(|| format!("{}: script failed", self.name))
     }
 
+    /// Runs one DevTools command (e.g. `Network.setCacheDisabled`) and returns its result.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        self.client
+            .issue_cmd(Cdp(cmd.to_string(), params))
+            .await
+            .with_context(|| format!("{}: DevTools {cmd}", self.name))
+    }
+
     /// Saves the page source and a screenshot; returns an error naming them.
     pub async fn fail(&self, msg: impl std::fmt::Display) -> anyhow::Error {
         let n = self.shots.fetch_add(1, Ordering::Relaxed);

@@ -126,12 +126,10 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let offset = self.base + self.pos as u64;
-        let kind = Kind::from_u8(rest[0]).ok_or(FormatError::UnknownKind {
-            kind: rest[0],
-            offset,
-        })?;
-        let t_ms = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]);
-        let len = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) as usize;
+        let mut header = [0; HEADER_LEN];
+        header.copy_from_slice(&rest[..HEADER_LEN]);
+        let (kind, t_ms, len) = parse_header(&header, offset)?;
+        let len = len as usize;
         let Some(payload) = rest.get(HEADER_LEN..HEADER_LEN + len) else {
             return Ok(None);
         };
@@ -145,32 +143,87 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Rebuilds the index of a recording by scanning it (for a file whose index is missing
-/// or torn). Returns the index and the duration.
-pub fn scan_index(file: &[u8]) -> Result<RecordingIndex, FormatError> {
-    let mut reader = Reader::file(file)?;
-    let mut keyframes = Vec::new();
-    let mut duration_ms = 0;
-    let mut pending_params: Option<IndexEntry> = None;
-    while let Some(r) = reader.next_record()? {
-        duration_ms = duration_ms.max(r.t_ms);
-        match r.kind {
-            Kind::Params => {
-                pending_params = Some(IndexEntry {
-                    t_ms: r.t_ms,
-                    offset: r.offset,
-                })
-            }
-            Kind::Keyframe => keyframes.extend(pending_params.take()),
-            _ => pending_params = None,
+/// A record's header: kind, time and payload length.
+pub fn parse_header(h: &[u8; HEADER_LEN], offset: u64) -> Result<(Kind, u32, u32), FormatError> {
+    let kind = Kind::from_u8(h[0]).ok_or(FormatError::UnknownKind { kind: h[0], offset })?;
+    let t_ms = u32::from_be_bytes([h[1], h[2], h[3], h[4]]);
+    let len = u32::from_be_bytes([h[5], h[6], h[7], h[8]]);
+    Ok((kind, t_ms, len))
+}
+
+/// Builds a [`RecordingIndex`] from whole records' headers, fed in file order. Without IO:
+/// [`scan_index`] feeds it from memory, the relay from headers read off the disk.
+#[derive(Debug, Clone)]
+pub struct IndexBuilder {
+    keyframes: Vec<IndexEntry>,
+    duration_ms: u32,
+    /// End of the last whole record.
+    size: u64,
+    pending_params: Option<IndexEntry>,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder {
+            keyframes: Vec::new(),
+            duration_ms: 0,
+            size: MAGIC.len() as u64,
+            pending_params: None,
         }
     }
-    let size = reader.consumed() as u64;
-    Ok(RecordingIndex {
-        duration_ms,
-        size,
-        keyframes,
-    })
+}
+
+impl IndexBuilder {
+    /// Continues from `keyframes` already known (a trusted index): the records fed next
+    /// start at the last one's offset, which that entry must be.
+    pub fn resume(mut keyframes: Vec<IndexEntry>) -> IndexBuilder {
+        let last = keyframes.pop();
+        IndexBuilder {
+            keyframes,
+            size: last.map_or(MAGIC.len() as u64, |k| k.offset),
+            ..IndexBuilder::default()
+        }
+    }
+
+    /// Where the next record must start.
+    pub fn next_offset(&self) -> u64 {
+        self.size
+    }
+
+    /// One whole record at [`IndexBuilder::next_offset`].
+    pub fn record(&mut self, kind: Kind, t_ms: u32, len: u32) {
+        let offset = self.size;
+        self.duration_ms = self.duration_ms.max(t_ms);
+        match kind {
+            Kind::Params => self.pending_params = Some(IndexEntry { t_ms, offset }),
+            Kind::Keyframe => self.keyframes.extend(self.pending_params.take()),
+            _ => self.pending_params = None,
+        }
+        self.size = offset + (HEADER_LEN as u64) + u64::from(len);
+    }
+
+    pub fn finish(self) -> RecordingIndex {
+        RecordingIndex {
+            duration_ms: self.duration_ms,
+            size: self.size,
+            keyframes: self.keyframes,
+        }
+    }
+}
+
+/// Rebuilds the index of a recording held in memory by scanning it (for a file whose
+/// index is missing or torn).
+pub fn scan_index(file: &[u8]) -> Result<RecordingIndex, FormatError> {
+    let mut reader = Reader::file(file)?;
+    let mut index = IndexBuilder::default();
+    while let Some(r) = reader.next_record()? {
+        index.record(
+            r.kind,
+            r.t_ms,
+            u32::try_from(r.payload.len()).unwrap_or(u32::MAX),
+        );
+    }
+    Ok(index.finish())
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 //! records (at worst one torn tail, which readers stop at).
 
 use std::fs::File;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use vigil_wire::api::Keystroke;
-use vigil_wire::recording::{self, IndexEntry, Kind, RecordingIndex, MAGIC};
+use vigil_wire::recording::{
+    self, IndexBuilder, IndexEntry, Kind, RecordingIndex, HEADER_LEN, MAGIC,
+};
 
 use crate::recording::KeyLog;
 
@@ -79,41 +81,96 @@ impl DesktopRecorder for FileDesktopRecorder {
     }
 }
 
-/// The index of the recording at `path`, from `<path>.idx` when it is whole and fits
-/// the file, else by scanning the recording.
+/// The index of the recording at `path`. Reads record headers only, never payloads: the
+/// keyframes listed in `<path>.idx` are checked against the file (each must be a `Params`
+/// record followed by a `Keyframe`), and only the records after the last good one are
+/// walked. Without a usable index the walk starts at the beginning.
 pub(crate) fn read_index(path: &Path) -> io::Result<RecordingIndex> {
-    let data = std::fs::read(path)?;
-    // Size, duration and the keyframes from the records (cheap: headers only); the
-    // keyframes are taken from the index when every entry points at a Params record
-    // followed by a Keyframe.
-    let scanned =
-        recording::scan_index(&data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let mut file = BufReader::with_capacity(16 * 1024, File::open(path)?);
+    let len = file.get_ref().metadata()?.len();
+    let mut magic = [0; MAGIC.len()];
+    if file.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            recording::FormatError::BadMagic,
+        ));
+    }
     let mut idx_path = path.as_os_str().to_owned();
     idx_path.push(".idx");
-    let Ok(idx) = File::open(&idx_path) else {
-        return Ok(scanned);
-    };
-    let starts: std::collections::HashSet<u64> =
-        scanned.keyframes.iter().map(|k| k.offset).collect();
-    let mut keyframes = Vec::new();
-    for line in io::BufReader::new(idx).lines() {
-        let Ok(line) = line else { return Ok(scanned) };
-        let Ok(entry) = serde_json::from_str::<IndexEntry>(&line) else {
-            // A torn last line: the scan knows better.
-            return Ok(scanned);
+    let listed = File::open(&idx_path)
+        .map(|f| trusted_entries(f, &mut file, len))
+        .unwrap_or_default();
+    let mut index = IndexBuilder::resume(listed);
+    walk(&mut file, len, &mut index)?;
+    Ok(index.finish())
+}
+
+/// The header of the record at `offset`, if a whole header lies within `len`.
+fn header_at(
+    file: &mut BufReader<File>,
+    offset: u64,
+    len: u64,
+) -> io::Result<Option<(Kind, u32, u32)>> {
+    if offset + HEADER_LEN as u64 > len {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut h = [0; HEADER_LEN];
+    file.read_exact(&mut h)?;
+    recording::parse_header(&h, offset)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The index lines, up to the first that is torn or does not match the file.
+fn trusted_entries(index: File, file: &mut BufReader<File>, len: u64) -> Vec<IndexEntry> {
+    let mut good: Vec<IndexEntry> = Vec::new();
+    for line in BufReader::new(index).lines() {
+        let Some(entry) = line
+            .ok()
+            .and_then(|l| serde_json::from_str::<IndexEntry>(&l).ok())
+        else {
+            break;
         };
-        if !starts.contains(&entry.offset) {
-            return Ok(scanned);
+        let ordered = good.last().is_none_or(|k| k.offset < entry.offset);
+        let params = header_at(file, entry.offset, len).ok().flatten();
+        let matches = match params {
+            Some((Kind::Params, t, plen)) if t == entry.t_ms && ordered => {
+                let next = entry.offset + HEADER_LEN as u64 + u64::from(plen);
+                matches!(
+                    header_at(file, next, len),
+                    Ok(Some((Kind::Keyframe, _, klen))) if next + HEADER_LEN as u64 + u64::from(klen) <= len
+                )
+            }
+            _ => false,
+        };
+        if !matches {
+            break;
         }
-        keyframes.push(entry);
+        good.push(entry);
     }
-    if keyframes.len() != starts.len() {
-        return Ok(scanned);
+    good
+}
+
+/// Feeds `index` the headers of the whole records from its next offset on; stops at the
+/// end of the file or at a torn tail.
+fn walk(file: &mut BufReader<File>, len: u64, index: &mut IndexBuilder) -> io::Result<()> {
+    file.seek(SeekFrom::Start(index.next_offset()))?;
+    loop {
+        let offset = index.next_offset();
+        if offset + HEADER_LEN as u64 > len {
+            return Ok(());
+        }
+        let mut h = [0; HEADER_LEN];
+        file.read_exact(&mut h)?;
+        let (kind, t_ms, plen) = recording::parse_header(&h, offset)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if offset + HEADER_LEN as u64 + u64::from(plen) > len {
+            return Ok(());
+        }
+        index.record(kind, t_ms, plen);
+        file.seek_relative(i64::from(plen))?;
     }
-    Ok(RecordingIndex {
-        keyframes,
-        ..scanned
-    })
 }
 
 #[cfg(test)]
@@ -143,5 +200,27 @@ mod tests {
         // A torn index line falls back to the scan too.
         std::fs::write(&idx, "{\"t_ms\":0,\"off").expect("write");
         assert_eq!(read_index(&path).expect("scan"), from_index);
+        // So do entries that do not point at a keyframe, and those the file does not reach.
+        let first = serde_json::to_string(&from_index.keyframes[0]).expect("json");
+        std::fs::write(&idx, format!("{first}\n{{\"t_ms\":40,\"offset\":27}}\n")).expect("write");
+        assert_eq!(read_index(&path).expect("checked"), from_index);
+        std::fs::write(
+            &idx,
+            format!("{first}\n{{\"t_ms\":99,\"offset\":{whole}}}\n"),
+        )
+        .expect("write");
+        assert_eq!(read_index(&path).expect("checked"), from_index);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_recording_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.desktop");
+        std::fs::write(&path, b"VGDESK0").expect("write");
+        assert!(read_index(&path).is_err());
+        let mut bad = MAGIC.to_vec();
+        bad.extend([9, 0, 0, 0, 0, 0, 0, 0, 0]);
+        std::fs::write(&path, bad).expect("write");
+        assert!(read_index(&path).is_err());
     }
 }

@@ -1,0 +1,3 @@
+//! Helpers shared by the benchmark programs (each program is a binary in `src/`).
+
+pub mod desktop;
