@@ -6,7 +6,9 @@ use std::io::Read as _;
 
 use vigil_rdp::{Screen, SessionParams};
 use vigil_wire::desktop::DesktopParams;
-use vigil_wire::recording::{encode, scan_index, FormatError, Kind, Reader, RecordingIndex, MAGIC};
+use vigil_wire::recording::{
+    encode, plan_seek, scan_index, FormatError, Kind, Reader, RecordingIndex, Span, MAGIC,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DesktopError {
@@ -88,26 +90,6 @@ pub fn index_sidecar(idx: &RecordingIndex) -> Result<String, DesktopError> {
     Ok(out)
 }
 
-/// The byte span the replay page fetches for a seek to `t_ms`; mirrors `plan_seek` in
-/// app/src/desktop/replay.rs (the last keyframe at or before `t_ms`, else the first, to the
-/// next keyframe or the end).
-pub fn seek_span(idx: &RecordingIndex, t_ms: u32) -> (u64, u64) {
-    let at = idx
-        .keyframes
-        .iter()
-        .rposition(|k| k.t_ms <= t_ms)
-        .or((!idx.keyframes.is_empty()).then_some(0));
-    let start = at.map_or(MAGIC.len() as u64, |i| idx.keyframes[i].offset);
-    let end = idx
-        .keyframes
-        .iter()
-        .map(|k| k.offset)
-        .find(|&o| o > start)
-        .unwrap_or(idx.size)
-        .max(start);
-    (start, end)
-}
-
 /// The fast-path PDUs of a keyframe (zlib of concatenated PDUs).
 pub fn keyframe_pdus(z: &[u8]) -> Result<Vec<Vec<u8>>, DesktopError> {
     let mut raw = Vec::new();
@@ -169,7 +151,7 @@ pub struct Picture {
 }
 
 /// The picture after a seek to `t_ms`, as the replay page makes it: the span of
-/// [`seek_span`], its records with a time at or before `t_ms` (`Segment::due`) fed to a
+/// [`plan_seek`], its records with a time at or before `t_ms` (`Segment::due`) fed to a
 /// decoder that every `Params` record rebuilds. `None` when nothing is due (the page then
 /// leaves the canvas as it was).
 pub fn picture_at(
@@ -177,7 +159,7 @@ pub fn picture_at(
     idx: &RecordingIndex,
     t_ms: u32,
 ) -> Result<Option<Picture>, DesktopError> {
-    let (start, end) = seek_span(idx, t_ms);
+    let Span { start, end } = plan_seek(idx, t_ms);
     let span = usize::try_from(start)
         .ok()
         .zip(usize::try_from(end).ok())
@@ -330,28 +312,6 @@ mod tests {
             Err(DesktopError::NoKeyframe)
         ));
         assert!(repeat_to(b"nope", 1_000, 10_000).is_err());
-    }
-
-    #[test]
-    fn seek_span_matches_the_page() {
-        let idx = RecordingIndex {
-            duration_ms: 30_000,
-            size: 9_000,
-            keyframes: vec![
-                IndexEntry { t_ms: 0, offset: 8 },
-                IndexEntry {
-                    t_ms: 10_000,
-                    offset: 3_000,
-                },
-                IndexEntry {
-                    t_ms: 20_000,
-                    offset: 6_000,
-                },
-            ],
-        };
-        assert_eq!(seek_span(&idx, 9_999), (8, 3_000));
-        assert_eq!(seek_span(&idx, 10_000), (3_000, 6_000));
-        assert_eq!(seek_span(&idx, 99_999), (6_000, 9_000));
     }
 
     #[test]

@@ -21,12 +21,12 @@
 //! `dist/`; chromedriver is `$CHROMEDRIVER` or `/usr/bin/chromedriver`. Needs root (the
 //! RDP target scripts).
 
-use std::io::Read as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_rdp::{DesktopSize, Screen, SessionParams};
+use vigil_bench::desktop::{keyframe_pdus, percentile, screen_for};
+use vigil_rdp::{DesktopSize, Screen};
 use vigil_tests::vigil_wire::api::{Asset, Session};
 use vigil_tests::vigil_wire::desktop::DesktopParams;
 use vigil_tests::vigil_wire::recording::{Kind, Reader};
@@ -57,27 +57,6 @@ fn args() -> Result<Args> {
     Ok(out)
 }
 
-/// The fast-path PDUs of a keyframe (zlib of concatenated PDUs).
-fn keyframe_pdus(z: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(z).read_to_end(&mut raw)?;
-    let mut pdus = Vec::new();
-    let mut rest = &raw[..];
-    while !rest.is_empty() {
-        ensure!(rest.len() >= 2, "truncated keyframe");
-        let len = if rest[1] & 0x80 != 0 {
-            ensure!(rest.len() >= 3, "truncated keyframe");
-            (usize::from(rest[1] & 0x7f) << 8) | usize::from(rest[2])
-        } else {
-            usize::from(rest[1])
-        };
-        ensure!(len > 0 && len <= rest.len(), "bad PDU length in keyframe");
-        pdus.push(rest[..len].to_vec());
-        rest = &rest[len..];
-    }
-    Ok(pdus)
-}
-
 /// The relay's decoder over the recording: (graphics PDUs, keyframes, total ms of graphics
 /// and keyframes, slowest graphics PDU ms, width, height).
 struct Native {
@@ -106,14 +85,7 @@ fn native_decode(file: &[u8]) -> Result<Native> {
                 let p: DesktopParams = serde_json::from_slice(r.payload)?;
                 n.width = p.width;
                 n.height = p.height;
-                screen = Some(Screen::new(&SessionParams {
-                    io_channel_id: p.io_channel_id,
-                    user_channel_id: p.user_channel_id,
-                    share_id: p.share_id,
-                    width: p.width,
-                    height: p.height,
-                    input_flags: 0,
-                }));
+                screen = Some(screen_for(&p));
             }
             Kind::Keyframe => {
                 let s = screen.as_mut().context("keyframe before params")?;
@@ -148,14 +120,6 @@ fn native_decode(file: &[u8]) -> Result<Native> {
 
 fn num(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]

@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_bench::desktop::{index_sidecar, percentile, picture_at, repeat_to, seek_span, Picture};
+use vigil_bench::desktop::{index_sidecar, percentile, picture_at, repeat_to, Picture};
 use vigil_tests::vigil_wire::api::Session;
-use vigil_tests::vigil_wire::recording::{scan_index, RecordingIndex};
+use vigil_tests::vigil_wire::recording::{plan_seek, scan_index, RecordingIndex, Span};
 use vigil_tests::{secs, tid, unique_word, Api, Browser, Cast, Relay};
 
 /// The hub's keyframe spacing (`KEYFRAME_EVERY` in hub/src/desktop/session.rs).
@@ -307,7 +307,7 @@ impl Rec {
             })
             .unwrap_or_default();
         let measured: u64 = ranges.iter().map(|e| num(e, "bytes") as u64).sum();
-        let (s, e) = seek_span(&self.idx, t);
+        let Span { start: s, end: e } = plan_seek(&self.idx, t);
         let mut notes = Vec::new();
         if before == w {
             notes.push("already showing".to_string());

@@ -1,60 +1,12 @@
-//! Desktop replay, the pure half: which bytes of a recording a seek needs, the records of
-//! a fetched span, and frame counting for the decode benchmark.
+//! Desktop replay, the pure half: the records of a fetched span (which span a seek needs
+//! is `vigil_wire::recording::plan_seek`), and frame counting for the decode benchmark.
 
 use ironrdp_core::{decode_cursor, ReadCursor};
 use ironrdp_pdu::fast_path::{
     FastPathHeader, FastPathUpdate, FastPathUpdatePdu, Fragmentation, UpdateCode,
 };
 use ironrdp_pdu::surface_commands::{FrameAction, SurfaceCommand};
-use vigil_wire::recording::{FormatError, Kind, Reader, RecordingIndex, MAGIC};
-
-/// A byte range of the recording file, `end` exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl Span {
-    /// The HTTP `Range` header value (inclusive end).
-    pub fn range_header(&self) -> String {
-        format!("bytes={}-{}", self.start, self.end.saturating_sub(1))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.end <= self.start
-    }
-}
-
-/// The span a seek to `t_ms` must fetch: from the last keyframe at or before `t_ms` (the
-/// first one when `t_ms` is earlier; the first record when there is no keyframe) to the
-/// next keyframe (or the end of the file).
-pub fn plan_seek(idx: &RecordingIndex, t_ms: u32) -> Span {
-    let first_record = MAGIC.len() as u64;
-    let at = idx
-        .keyframes
-        .iter()
-        .rposition(|k| k.t_ms <= t_ms)
-        .or((!idx.keyframes.is_empty()).then_some(0));
-    let start = at.map_or(first_record, |i| idx.keyframes[i].offset);
-    span_from(idx, start)
-}
-
-/// The span after one that ended at `offset`, or `None` at the end of the file.
-pub fn next_span(idx: &RecordingIndex, offset: u64) -> Option<Span> {
-    (offset < idx.size).then(|| span_from(idx, offset))
-}
-
-fn span_from(idx: &RecordingIndex, start: u64) -> Span {
-    let end = idx
-        .keyframes
-        .iter()
-        .map(|k| k.offset)
-        .find(|&o| o > start)
-        .unwrap_or(idx.size)
-        .max(start);
-    Span { start, end }
-}
+use vigil_wire::recording::{FormatError, Kind, Reader};
 
 /// One record of a [`Segment`]: its payload is `bytes[start..end]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,109 +136,7 @@ fn count(code: UpdateCode, data: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_wire::recording::{encode, IndexEntry};
-
-    fn idx() -> RecordingIndex {
-        RecordingIndex {
-            duration_ms: 30_000,
-            size: 9_000,
-            keyframes: vec![
-                IndexEntry { t_ms: 0, offset: 8 },
-                IndexEntry {
-                    t_ms: 10_000,
-                    offset: 3_000,
-                },
-                IndexEntry {
-                    t_ms: 20_000,
-                    offset: 6_000,
-                },
-            ],
-        }
-    }
-
-    #[test]
-    fn seek_starts_at_the_last_keyframe_before_t() {
-        let i = idx();
-        assert_eq!(
-            plan_seek(&i, 0),
-            Span {
-                start: 8,
-                end: 3_000
-            }
-        );
-        assert_eq!(
-            plan_seek(&i, 9_999),
-            Span {
-                start: 8,
-                end: 3_000
-            }
-        );
-        assert_eq!(
-            plan_seek(&i, 10_000),
-            Span {
-                start: 3_000,
-                end: 6_000
-            }
-        );
-        assert_eq!(
-            plan_seek(&i, 25_000),
-            Span {
-                start: 6_000,
-                end: 9_000
-            }
-        );
-        assert_eq!(
-            plan_seek(&i, 99_999),
-            Span {
-                start: 6_000,
-                end: 9_000
-            }
-        );
-        assert_eq!(plan_seek(&i, 25_000).range_header(), "bytes=6000-8999");
-    }
-
-    #[test]
-    fn seek_before_the_first_keyframe_and_without_any() {
-        let mut i = idx();
-        i.keyframes[0].t_ms = 500;
-        assert_eq!(plan_seek(&i, 100).start, 8);
-        i.keyframes.clear();
-        assert_eq!(
-            plan_seek(&i, 100),
-            Span {
-                start: 8,
-                end: 9_000
-            }
-        );
-    }
-
-    #[test]
-    fn spans_follow_one_another_to_the_end() {
-        let i = idx();
-        assert_eq!(
-            next_span(&i, 3_000),
-            Some(Span {
-                start: 3_000,
-                end: 6_000
-            })
-        );
-        assert_eq!(
-            next_span(&i, 6_000),
-            Some(Span {
-                start: 6_000,
-                end: 9_000
-            })
-        );
-        // A span ending between keyframes (torn fetch) resumes up to the next keyframe.
-        assert_eq!(
-            next_span(&i, 4_000),
-            Some(Span {
-                start: 4_000,
-                end: 6_000
-            })
-        );
-        assert_eq!(next_span(&i, 9_000), None);
-    }
+    use vigil_wire::recording::{encode, MAGIC};
 
     #[test]
     fn segment_records_and_due() {

@@ -17,10 +17,11 @@ use vigil_wire::recording::{Kind, RecordingIndex};
 
 use super::ErrorBox;
 use crate::api;
-use crate::desktop::replay::{next_span, plan_seek, Segment, Span};
+use crate::desktop::replay::Segment;
 use crate::desktop::view::{perf_now, Desktop, DesktopView};
 use crate::util;
 use crate::widgets::{load_keystrokes, KeystrokesPanel, ReplayControls};
+use vigil_wire::recording::{next_span, plan_seek, Span};
 
 /// Decodes one record into `desktop` (Markers are only shown on the timeline).
 pub fn apply(desktop: &Desktop, kind: Kind, payload: &[u8]) {
@@ -138,30 +139,42 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
             })
             .unwrap_or(0);
         let span = idx.with_value(|i| plan_seek(i, t as u32));
-        fetch(
-            span,
-            generation,
-            Box::new(move |seg| {
-                let upto = seg.due(0, t as u32);
-                desktop.set_quiet(true);
-                for r in &seg.recs[..upto] {
-                    apply(&desktop, r.kind, seg.payload(r));
-                }
-                desktop.set_quiet(false);
-                desktop.fence(move || {
-                    let ms = perf_now() - started;
-                    let _ = seeks.try_update(|s| {
-                        s.0 += 1;
-                        s.1 = ms;
-                        s.2 = t;
-                    });
+        let apply_seek = Box::new(move |seg: Segment| {
+            let upto = seg.due(0, t as u32);
+            desktop.set_quiet(true);
+            for r in &seg.recs[..upto] {
+                apply(&desktop, r.kind, seg.payload(r));
+            }
+            desktop.set_quiet(false);
+            desktop.fence(move || {
+                let ms = perf_now() - started;
+                let _ = seeks.try_update(|s| {
+                    s.0 += 1;
+                    s.1 = ms;
+                    s.2 = t;
                 });
-                pb.update_value(|p| {
-                    p.seg = Some(seg);
-                    p.next = upto;
-                });
-            }),
-        );
+            });
+            pb.update_value(|p| {
+                p.seg = Some(seg);
+                p.next = upto;
+            });
+        });
+        // Scrubbing within the span already held (e.g. a few seconds back) needs no fetch.
+        let held = pb
+            .try_update_value(|p| {
+                let seg = p
+                    .seg
+                    .take_if(|s| s.base == span.start && s.end >= span.end)?;
+                // Supersedes any fetch in flight, which will now be dropped unfinished.
+                p.loading = false;
+                p.last_tick = None;
+                Some(seg)
+            })
+            .flatten();
+        match held {
+            Some(seg) => apply_seek(seg),
+            None => fetch(span, generation, apply_seek),
+        }
     };
 
     let tick = move || {
@@ -217,14 +230,16 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(40)) {
         on_cleanup(move || handle.clear());
     }
-    seek(0.0);
+    // Open on the first picture: the first keyframe is written a moment after the start.
+    seek(idx.with_value(|i| i.keyframes.first().map_or(0.0, |k| f64::from(k.t_ms))));
 
     let toggle = move || {
         if playing.get_untracked() {
             playing.set(false);
         } else {
             if at.get_untracked() >= duration_ms {
-                seek(0.0);
+                // Open on the first picture: the first keyframe is written a moment after the start.
+                seek(idx.with_value(|i| i.keyframes.first().map_or(0.0, |k| f64::from(k.t_ms))));
             }
             pb.update_value(|p| p.last_tick = None);
             playing.set(true);
