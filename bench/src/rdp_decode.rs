@@ -152,21 +152,7 @@ async fn main() -> Result<()> {
     // The user: the ISA in Chromium, connected directly (its browser paces the frames).
     let user = Browser::open(&relay, "bench-user").await?;
     user.login(&cast.isa).await?;
-    user.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
-    user.click(&format!("{row} {}", tid("connect-button")), secs(15.0))
-        .await?;
-    let sid = user
-        .wait_js(
-            "the connect page",
-            "location.pathname.startsWith('/connect/') ? decodeURIComponent(location.pathname.slice(9)) : null",
-            vec![],
-            secs(15.0),
-        )
-        .await?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let sid = user.connect_directly(&asset).await?;
     let started = Instant::now();
     let shown = user.wait_desktop("desktop-canvas", secs(40.0)).await?;
     println!(

@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use vigil_bench::desktop::{index_sidecar, percentile, picture_at, repeat_to, Picture};
 use vigil_tests::vigil_wire::api::Session;
 use vigil_tests::vigil_wire::recording::{plan_seek, scan_index, RecordingIndex, Span};
-use vigil_tests::{secs, tid, unique_word, Api, Browser, Cast, Relay};
+use vigil_tests::{secs, unique_word, Api, Browser, Cast, Relay};
 
 /// The hub's keyframe spacing (`KEYFRAME_EVERY` in hub/src/desktop/session.rs).
 const KEYFRAME_EVERY_MS: u32 = 10_000;
@@ -60,21 +60,7 @@ fn args() -> Result<u64> {
 /// Connects the user's Chromium to the RemoteFX asset; returns the session id once the
 /// desktop shows.
 async fn connect(user: &Browser, cast: &Cast) -> Result<String> {
-    user.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{}\"]", tid("asset-row"), cast.rdp.rfx);
-    user.click(&format!("{row} {}", tid("connect-button")), secs(15.0))
-        .await?;
-    let sid = user
-        .wait_js(
-            "the connect page",
-            "location.pathname.startsWith('/connect/') ? decodeURIComponent(location.pathname.slice(9)) : null",
-            vec![],
-            secs(15.0),
-        )
-        .await?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let sid = user.connect_directly(&cast.rdp.rfx).await?;
     user.wait_desktop("desktop-canvas", secs(40.0)).await?;
     Ok(sid)
 }

@@ -264,10 +264,10 @@ pub fn coalesce(rects: &mut Vec<Rect>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn params(w: u16, h: u16) -> DesktopParams {
+    pub(crate) fn params(w: u16, h: u16) -> DesktopParams {
         DesktopParams {
             io_channel_id: 1003,
             user_channel_id: 1007,

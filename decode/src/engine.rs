@@ -167,17 +167,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_wire::desktop::DesktopParams;
-
-    fn params(w: u16, h: u16) -> DesktopParams {
-        DesktopParams {
-            io_channel_id: 1003,
-            user_channel_id: 1007,
-            share_id: 0x0001_03ea,
-            width: w,
-            height: h,
-        }
-    }
+    use crate::decoder::tests::params;
 
     fn clock() -> impl FnMut() -> f64 {
         let mut t = 0.0;

@@ -5,16 +5,13 @@
 //! 1920×1080 comes up at that size; a relay SIGKILLed mid-session leaves a recording that
 //! plays up to the kill.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use tokio::sync::mpsc;
-use vigil_hub::{
-    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret, Target,
-};
+use vigil_hub::{Attachment, Hub, HubConfig, Lifecycle, RdpCodec, RdpSize};
 use vigil_rdp::screen::differing_pixels;
 use vigil_rdp::{Screen, SessionParams};
 use vigil_wire::desktop::{DesktopParams, InputEvent};
@@ -22,98 +19,10 @@ use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, Ser
 use vigil_wire::recording::{Kind, Reader};
 use vigil_wire::RDP_LOCK_MESSAGE;
 
-const USER: &str = "gwrdp";
-const PASSWORD: &str = "gwrdp-Secret1";
-
-struct Server {
-    kind: &'static str,
-    port: u16,
-    dir: PathBuf,
-}
-
-fn scripts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/targets")
-}
-
-/// xrdp finds its session manager on a fixed port (3350), so every xrdp started on this
-/// machine shares the first one's, and stopping that server kills the others' sessions:
-/// tests that start xrdp take turns.
-static XRDP_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-impl Server {
-    fn start(kind: &'static str) -> Server {
-        Server::start_with(kind, &[])
-    }
-
-    /// With extra variables for the start script (e.g. `SHADOW_GEOMETRY`).
-    fn start_with(kind: &'static str, env: &[(&str, &str)]) -> Server {
-        // One start at a time: a shadow server makes its certificate on its first start, and
-        // the scripts may install packages.
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let dir = std::env::temp_dir().join(format!(
-            "vigil-hub-rdp-{}-{kind}-{port}",
-            std::process::id()
-        ));
-        let port_var = if kind == "xrdp" {
-            "XRDP_PORT"
-        } else {
-            "SHADOW_PORT"
-        };
-        let out = Command::new(scripts().join(format!("start-{kind}.sh")))
-            .env("VIGIL_TARGETS_DIR", &dir)
-            .env(port_var, port.to_string())
-            .envs(env.iter().copied())
-            .output()
-            .expect("run the start script");
-        assert!(
-            out.status.success(),
-            "start-{kind}.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Server { kind, port, dir }
-    }
-
-    fn typed(&self) -> String {
-        std::fs::read_to_string(self.dir.join(self.kind).join("typed.txt")).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new(scripts().join(format!("stop-{}.sh", self.kind)))
-            .env("VIGIL_TARGETS_DIR", &self.dir)
-            .output();
-    }
-}
-
-fn spec(id: &str, server: &Server, password: &str, codec: RdpCodec) -> LaunchSpec {
-    spec_at(id, server.port, password, codec, RdpSize::default())
-}
-
-fn spec_at(id: &str, port: u16, password: &str, codec: RdpCodec, size: RdpSize) -> LaunchSpec {
-    LaunchSpec {
-        session_id: id.into(),
-        target: Target::Rdp(RdpTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: USER.into(),
-            password: Secret::new(password),
-            domain: None,
-            pinned_cert: None,
-            codec,
-            size,
-        }),
-        cols: 80,
-        rows: 24,
-        title: format!("test@{id}"),
-    }
-}
+mod rdp_support;
+use rdp_support::{
+    pump, pump_until, snapshot_pdus, spec, spec_at, Pumped, Server, PASSWORD, XRDP_TURN,
+};
 
 /// A fresh decoder for activation values, as a browser builds one.
 fn screen_for(params: &DesktopParams) -> Screen {
@@ -134,27 +43,6 @@ fn lit(rgba: &[u8]) -> usize {
         .count()
 }
 
-/// The fast-path PDUs of a `DesktopSnapshot` payload.
-fn snapshot_pdus(z: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(z).read_to_end(&mut raw)?;
-    let mut pdus = Vec::new();
-    let mut rest = &raw[..];
-    while !rest.is_empty() {
-        ensure!(rest.len() >= 2, "truncated snapshot");
-        let len = if rest[1] & 0x80 != 0 {
-            ensure!(rest.len() >= 3, "truncated snapshot");
-            (usize::from(rest[1] & 0x7f) << 8) | usize::from(rest[2])
-        } else {
-            usize::from(rest[1])
-        };
-        ensure!(len > 0 && len <= rest.len(), "bad PDU length in snapshot");
-        pdus.push(rest[..len].to_vec());
-        rest = &rest[len..];
-    }
-    Ok(pdus)
-}
-
 /// A browser: decodes what it receives, reports frames when it is the user.
 struct Browser {
     att: Attachment,
@@ -171,6 +59,16 @@ struct Browser {
     ended: Option<String>,
     error: Option<(String, String)>,
     snapshot_at: Option<Instant>,
+}
+
+impl Pumped for Browser {
+    fn attachment(&mut self) -> &mut Attachment {
+        &mut self.att
+    }
+
+    async fn handle(&mut self, msg: ServerMsg) -> Result<()> {
+        Browser::handle(self, msg).await
+    }
 }
 
 impl Browser {
@@ -251,42 +149,6 @@ impl Browser {
             .await?;
         Ok(())
     }
-}
-
-/// Pumps every browser for `dur` (or until all streams ended).
-async fn pump(browsers: &mut [&mut Browser], dur: Duration) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + dur;
-    loop {
-        let mut any = false;
-        for b in browsers.iter_mut() {
-            while let Ok(msg) = b.att.rx.try_recv() {
-                b.handle(msg).await?;
-                any = true;
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(());
-        }
-        if !any {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-/// Pumps until `cond` holds.
-async fn pump_until(
-    browsers: &mut [&mut Browser],
-    limit: Duration,
-    cond: impl Fn(&[&mut Browser]) -> bool,
-) -> Result<bool> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        pump(browsers, Duration::from_millis(50)).await?;
-        if cond(browsers) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 fn scancode(c: char) -> Option<u8> {

@@ -6,114 +6,21 @@
 //! no software rendering.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use ironrdp_core::WriteBuf;
 use ironrdp_session::fast_path::{Processor, UpdateKind};
 use ironrdp_session::image::DecodedImage;
 use tokio::sync::mpsc;
-use vigil_hub::{
-    Attachment, Hub, HubConfig, LaunchSpec, RdpCodec, RdpSize, RdpTarget, Secret, Target,
-};
+use vigil_hub::{Attachment, Hub, HubConfig, RdpCodec};
 use vigil_rdp::SessionParams;
 use vigil_wire::desktop::InputEvent;
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::recording::{Kind, Reader};
 
-const USER: &str = "gwrdp";
-const PASSWORD: &str = "gwrdp-Secret1";
-
-/// A server from `scripts/targets`, stopped on drop.
-struct Server {
-    kind: &'static str,
-    port: u16,
-    dir: PathBuf,
-}
-
-fn scripts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/targets")
-}
-
-impl Server {
-    fn start(kind: &'static str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let dir = std::env::temp_dir().join(format!(
-            "vigil-hub-pointer-{}-{kind}-{port}",
-            std::process::id()
-        ));
-        let port_var = if kind == "xrdp" {
-            "XRDP_PORT"
-        } else {
-            "SHADOW_PORT"
-        };
-        let out = Command::new(scripts().join(format!("start-{kind}.sh")))
-            .env("VIGIL_TARGETS_DIR", &dir)
-            .env(port_var, port.to_string())
-            .output()
-            .expect("run the start script");
-        assert!(
-            out.status.success(),
-            "start-{kind}.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Server { kind, port, dir }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new(scripts().join(format!("stop-{}.sh", self.kind)))
-            .env("VIGIL_TARGETS_DIR", &self.dir)
-            .output();
-    }
-}
-
-fn spec(id: &str, port: u16) -> LaunchSpec {
-    LaunchSpec {
-        session_id: id.into(),
-        target: Target::Rdp(RdpTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: USER.into(),
-            password: Secret::new(PASSWORD),
-            domain: None,
-            pinned_cert: None,
-            codec: RdpCodec::RemoteFx,
-            size: RdpSize::default(),
-        }),
-        cols: 80,
-        rows: 24,
-        title: format!("test@{id}"),
-    }
-}
-
-/// The fast-path PDUs of a `DesktopSnapshot` payload.
-fn snapshot_pdus(z: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(z).read_to_end(&mut raw)?;
-    let mut pdus = Vec::new();
-    let mut rest = &raw[..];
-    while !rest.is_empty() {
-        ensure!(rest.len() >= 3, "truncated snapshot");
-        let len = if rest[1] & 0x80 != 0 {
-            (usize::from(rest[1] & 0x7f) << 8) | usize::from(rest[2])
-        } else {
-            usize::from(rest[1])
-        };
-        ensure!(len > 0 && len <= rest.len(), "bad PDU length in snapshot");
-        pdus.push(rest[..len].to_vec());
-        rest = &rest[len..];
-    }
-    Ok(pdus)
-}
+mod rdp_support;
+use rdp_support::{pump, pump_until, snapshot_pdus, spec, Pumped, Server, PASSWORD};
 
 /// Fast-path pointer update codes (MS-RDPBCGR 2.2.9.1.2.1) and their names.
 fn pointer_kind(code: u8) -> Option<&'static str> {
@@ -255,6 +162,16 @@ struct Viewer {
     ended: bool,
 }
 
+impl Pumped for Viewer {
+    fn attachment(&mut self) -> &mut Attachment {
+        &mut self.att
+    }
+
+    async fn handle(&mut self, msg: ServerMsg) -> Result<()> {
+        Viewer::handle(self, msg).await
+    }
+}
+
 impl Viewer {
     fn new(att: Attachment) -> Viewer {
         Viewer {
@@ -349,42 +266,6 @@ impl Viewer {
     }
 }
 
-/// Pumps every viewer for `dur`.
-async fn pump(viewers: &mut [&mut Viewer], dur: Duration) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + dur;
-    loop {
-        let mut any = false;
-        for v in viewers.iter_mut() {
-            while let Ok(msg) = v.att.rx.try_recv() {
-                v.handle(msg).await?;
-                any = true;
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(());
-        }
-        if !any {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-/// Pumps until `cond` holds (or `limit` passes); whether it held.
-async fn pump_until(
-    viewers: &mut [&mut Viewer],
-    limit: Duration,
-    cond: impl Fn(&[&mut Viewer]) -> bool,
-) -> Result<bool> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        pump(viewers, Duration::from_millis(50)).await?;
-        if cond(viewers) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// The recording's graphics payloads.
 fn recorded_graphics(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
     let data = std::fs::read(path)?;
@@ -412,7 +293,7 @@ async fn pointer_session(server: &Server, label: &str) -> Result<String> {
     tokio::spawn(async move { while lifecycle.recv().await.is_some() {} });
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
     let id = format!("pointer-{label}");
-    hub.launch(spec(&id, server.port))?;
+    hub.launch(spec(&id, server, PASSWORD, RdpCodec::RemoteFx))?;
     let mut user = Viewer::new(hub.attach(&id, Participant::User).context("attach")?);
     let activated = pump_until(&mut [&mut user], Duration::from_secs(30), |v| {
         v[0].activations > 0 || v[0].ended

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use base64::Engine as _;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -943,6 +943,33 @@ impl Browser {
             .with_context(|| format!("{}: screenshot", self.name))?;
         std::fs::write(&path, bytes)?;
         Ok(path)
+    }
+
+    /// Waits until this browser is on `/connect/<id>`; returns the id.
+    pub async fn connect_page_id(&self) -> Result<String> {
+        let sid = self
+            .wait_js(
+                "the connect page",
+                "location.pathname.startsWith('/connect/') ? decodeURIComponent(location.pathname.slice(9)) : null",
+                vec![],
+                secs(15.0),
+            )
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        ensure!(!sid.is_empty(), "no session id in the connect page's path");
+        Ok(sid)
+    }
+
+    /// Launches `asset` directly from the Assets page (administrators and ISA users);
+    /// returns the session id.
+    pub async fn connect_directly(&self, asset: &str) -> Result<String> {
+        self.goto("/assets").await?;
+        let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
+        self.click(&format!("{row} {}", tid("connect-button")), secs(15.0))
+            .await?;
+        self.connect_page_id().await
     }
 
     /// Polls the JS expression `expr` every 100 ms until it is truthy; returns its value.

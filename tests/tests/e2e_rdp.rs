@@ -48,32 +48,6 @@ async fn asset_id(api: &Api, name: &str) -> Result<i64> {
         .with_context(|| format!("asset {name} is not listed ({} assets)", assets.len()))
 }
 
-/// Waits until the browser is on `/connect/<id>`; returns the id.
-async fn connect_page_id(b: &Browser) -> Result<String> {
-    let sid = b
-        .wait_js(
-            "the connect page",
-            "location.pathname.startsWith('/connect/') ? decodeURIComponent(location.pathname.slice(9)) : null",
-            vec![],
-            secs(15.0),
-        )
-        .await?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    ensure!(!sid.is_empty(), "no session id in the connect page's path");
-    Ok(sid)
-}
-
-/// Launches `asset` directly from the Assets page (administrators and ISA users).
-async fn connect_directly(b: &Browser, asset: &str) -> Result<String> {
-    b.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
-    b.click(&format!("{row} {}", tid("connect-button")), secs(15.0))
-        .await?;
-    connect_page_id(b).await
-}
-
 /// Requests access to `asset` (auto-approved) and connects under the request.
 async fn connect_by_request(b: &Browser, asset: &str, reason: &str) -> Result<String> {
     b.goto("/assets").await?;
@@ -87,7 +61,7 @@ async fn connect_by_request(b: &Browser, asset: &str, reason: &str) -> Result<St
     b.wait_for(&approved, secs(10.0)).await?;
     b.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
         .await?;
-    connect_page_id(b).await
+    b.connect_page_id().await
 }
 
 /// Clicks the typing xterm on the canvas, types `word` and Enter, and waits for it in the
@@ -504,7 +478,7 @@ async fn a_bitmap_codec_desktop_shows_and_takes_input() -> Result<()> {
     step("bitmap (1): the ISA connects directly to the bitmap-codec asset");
     let b = Browser::open(relay, "rdp-bitmap-isa").await?;
     b.login(&cast.isa).await?;
-    let sid = connect_directly(&b, &cast.rdp.bitmap).await?;
+    let sid = b.connect_directly(&cast.rdp.bitmap).await?;
     let t0 = Instant::now();
     let first = b.wait_desktop("desktop-canvas", secs(40.0)).await?;
     eprintln!(
@@ -554,7 +528,7 @@ async fn an_nla_target_works_and_a_wrong_password_is_reported() -> Result<()> {
     step("nla (7): the ISA connects to freerdp-shadow (NLA) with the injected credential");
     let b = Browser::open(relay, "rdp-nla-isa").await?;
     b.login(&cast.isa).await?;
-    let sid = connect_directly(&b, &cast.rdp.nla).await?;
+    let sid = b.connect_directly(&cast.rdp.nla).await?;
     let t0 = Instant::now();
     let first = b.wait_desktop("desktop-canvas", secs(40.0)).await?;
     eprintln!(
@@ -581,7 +555,7 @@ async fn an_nla_target_works_and_a_wrong_password_is_reported() -> Result<()> {
     .await?;
 
     step("nla (8): a wrong managed password gives the user a clear error");
-    connect_directly(&b, &cast.rdp.nla_bad).await?;
+    b.connect_directly(&cast.rdp.nla_bad).await?;
     let shown = b
         .wait_js(
             "an error or an end naming the failed authentication",

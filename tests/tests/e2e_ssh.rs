@@ -234,19 +234,8 @@ async fn a_watched_session_is_locked_unlocked_and_terminated() -> Result<()> {
         .unwrap_or(0);
     user.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
         .await?;
-    let sid = user
-        .wait_js(
-            "the user's terminal page",
-            "location.pathname.startsWith('/connect/') ? decodeURIComponent(location.pathname.slice(9)) : null",
-            vec![],
-            secs(15.0),
-        )
-        .await?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let sid = user.connect_page_id().await?;
     let launched_at = Instant::now();
-    ensure!(!sid.is_empty(), "no session id in the terminal page's path");
 
     step("(2) the monitor sees the session in Active Sessions within 1 s");
     monitor.wait_for(&session_row(&sid), secs(10.0)).await?;
