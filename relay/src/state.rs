@@ -17,6 +17,11 @@ use crate::vault::Vault;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionChanged(pub SessionId);
 
+/// Who may see or do what changed beyond one session: a login ended, a user, group or
+/// rule changed. Open streams re-check their viewer on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessChanged;
+
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
@@ -27,6 +32,7 @@ pub struct Inner {
     pub config: Config,
     pub throttle: Throttle,
     pub changes: broadcast::Sender<SessionChanged>,
+    pub access: broadcast::Sender<AccessChanged>,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
     pub shutdown: CancellationToken,
 }
@@ -41,6 +47,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
         let (changes, _) = broadcast::channel(256);
+        let (access, _) = broadcast::channel(16);
         AppState(Arc::new(Inner {
             db,
             hub,
@@ -48,8 +55,14 @@ impl AppState {
             config,
             throttle: Throttle::default(),
             changes,
+            access,
             shutdown: CancellationToken::new(),
         }))
+    }
+
+    /// Tells open streams to re-check their viewers. Nobody listening is fine.
+    pub fn access_changed(&self) {
+        let _ = self.access.send(AccessChanged);
     }
 
     /// Tells live feeds that `id` changed. Nobody listening is fine.

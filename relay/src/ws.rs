@@ -29,6 +29,9 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME: usize = 1024 * 1024;
 /// How often a feed re-checks its viewer's login and what they may see.
 const FEED_RECHECK: Duration = Duration::from_secs(15);
+/// A feed whose peer takes longer than this to accept one message is dropped: a stalled
+/// socket must not pin hub events. The app reconnects and gets the whole list again.
+const FEED_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
     match auth::origin_matches(state, headers) {
@@ -110,13 +113,93 @@ pub async fn stream(
     }
     let session = session_dto(&row, &v.actor);
     let (cols, rows) = (row.cols, row.rows);
+    let token_hash = user.token_hash.clone();
     Ok(ws.on_upgrade(move |socket| async move {
         let token = state.shutdown.clone();
+        let rights = Rights {
+            state: &state,
+            token_hash,
+            session: id.clone(),
+            participant,
+        };
         tokio::select! {
-            () = run_stream(&state, socket, participant, session, cols, rows) => {}
+            () = run_stream(&state, socket, participant, session, cols, rows, &rights) => {}
             () = token.cancelled() => {}
         }
     }))
+}
+
+/// Why a stream's viewer was detached while the session went on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detach {
+    /// The login expired or was ended (logout, disabled user).
+    LoginEnded,
+    /// The viewer no longer holds the right to this stream.
+    RightLost,
+}
+
+impl Detach {
+    fn message(self) -> &'static str {
+        match self {
+            Detach::LoginEnded => "Your login has ended. Log in again to continue.",
+            Detach::RightLost => "You no longer have access to this session.",
+        }
+    }
+}
+
+/// What a stream re-checks about its viewer, each time something changes and when the
+/// login expires: the login, and the policy decision that let them attach.
+struct Rights<'a> {
+    state: &'a AppState,
+    token_hash: String,
+    session: String,
+    participant: Participant,
+}
+
+impl Rights<'_> {
+    /// When the login expires (Unix ms); `Err` once it has ended.
+    async fn login_expiry(&self) -> Result<i64, Detach> {
+        match store::logins::expires_at(&self.state.db, &self.token_hash, now_ms()).await {
+            Ok(Some(at)) => Ok(at),
+            Ok(None) => Err(Detach::LoginEnded),
+            // A database hiccup is no reason to cut a viewer off; the next change re-checks.
+            Err(error) => {
+                tracing::warn!(%error, "Could not re-check a stream's login");
+                Ok(now_ms() + 1_000)
+            }
+        }
+    }
+
+    /// `Ok` while the viewer may still hold this stream.
+    async fn check(&self) -> Result<(), Detach> {
+        let login = store::logins::find(&self.state.db, &self.token_hash, now_ms()).await;
+        let user = match login {
+            Ok(Some(login)) => login.user,
+            Ok(None) => return Err(Detach::LoginEnded),
+            Err(error) => {
+                tracing::warn!(%error, "Could not re-check a stream's rights");
+                return Ok(());
+            }
+        };
+        let Ok(v) = Viewer::load(self.state, user).await else {
+            return Ok(());
+        };
+        let action = match self.participant {
+            Participant::User => Action::Participate,
+            Participant::Observer => Action::WatchSession,
+        };
+        match load_visible(self.state, &v, &self.session).await {
+            Ok(row) if decide(&v.actor, row.asset_id, Some(&row.facts()), action).is_ok() => Ok(()),
+            Ok(_) | Err(AppError::NotFound | AppError::Forbidden) => Err(Detach::RightLost),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Sleeps until the Unix-ms instant `at`.
+async fn sleep_until_ms(at: i64) {
+    let wait = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
 }
 
 async fn run_stream(
@@ -126,6 +209,7 @@ async fn run_stream(
     mut session: vigil_wire::api::Session,
     cols: u16,
     rows: u16,
+    rights: &Rights<'_>,
 ) {
     let id = session.id.clone();
     // 1. The peer's Hello.
@@ -206,8 +290,40 @@ async fn run_stream(
     }
 
     // 3. Pump both ways. Observers have no input sender: what they send is dropped.
+    // Any change (a session, a grant, a login) re-checks the viewer's right to stay, and
+    // so does the login's expiry: dropping the attachment detaches them from the hub.
+    let mut changes = state.changes.subscribe();
+    let mut access = state.access.subscribe();
+    let mut expiry = match rights.login_expiry().await {
+        Ok(at) => at,
+        Err(why) => return detach(&mut socket, why).await,
+    };
     loop {
         tokio::select! {
+            () = sleep_until_ms(expiry) => match rights.login_expiry().await {
+                Ok(at) => expiry = at,
+                Err(why) => return detach(&mut socket, why).await,
+            },
+            change = changes.recv() => {
+                let recheck = match change {
+                    Ok(SessionChanged(changed)) => changed == rights.session,
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => break,
+                };
+                if recheck {
+                    if let Err(why) = rights.check().await {
+                        return detach(&mut socket, why).await;
+                    }
+                }
+            }
+            access = access.recv() => {
+                if matches!(access, Err(RecvError::Closed)) {
+                    break;
+                }
+                if let Err(why) = rights.check().await {
+                    return detach(&mut socket, why).await;
+                }
+            }
             out = att.rx.recv() => {
                 let Some(msg) = out else { break };
                 let last = matches!(msg, ServerMsg::Control(ServerControl::Ended { .. }));
@@ -237,6 +353,29 @@ async fn run_stream(
         }
     }
     close(&mut socket).await;
+}
+
+/// Tells a viewer why they were cut off, then closes their stream.
+async fn detach(socket: &mut WebSocket, why: Detach) {
+    tracing::info!(?why, "Stream viewer detached");
+    let code = match why {
+        Detach::LoginEnded => "login_ended",
+        Detach::RightLost => "access_revoked",
+    };
+    let error = ServerControl::Error {
+        code: code.into(),
+        message: why.message().into(),
+    };
+    if send_control(socket, error).await {
+        send_control(
+            socket,
+            ServerControl::Ended {
+                reason: why.message().into(),
+            },
+        )
+        .await;
+    }
+    close(socket).await;
 }
 
 #[utoipa::path(get, path = "/api/v1/live", tag = "live",
@@ -281,6 +420,8 @@ enum FeedEnd {
     Gone,
     #[error("login ended")]
     LoggedOut,
+    #[error("peer stopped reading")]
+    Stalled,
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -293,10 +434,16 @@ impl From<sqlx::Error> for FeedEnd {
 
 impl Feed<'_> {
     async fn send(&mut self, msg: &FeedMsg) -> Result<(), FeedEnd> {
-        self.socket
-            .send(to_message(msg.encode()))
-            .await
-            .map_err(|_| FeedEnd::Gone)
+        match tokio::time::timeout(
+            FEED_SEND_TIMEOUT,
+            self.socket.send(to_message(msg.encode())),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(FeedEnd::Gone),
+            Err(_) => Err(FeedEnd::Stalled),
+        }
     }
 
     /// The user behind the socket, re-read so that grant changes apply. (Takes the

@@ -100,6 +100,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     ))]
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     store::logins::delete(&state.db, &user.token_hash).await?;
+    // Streams opened with this login close now, not at their next event.
+    state.access_changed();
     let cookie = auth::session_cookie("", 0, state.config.secure_cookies());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

@@ -56,3 +56,14 @@ pub async fn delete(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+/// When an unexpired login ends (Unix ms); `None` if it is gone or expired.
+pub async fn expires_at(db: &Db, token_hash: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT expires_at FROM auth_sessions WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
