@@ -38,6 +38,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let hub = Hub::new(HubConfig::new(config.recordings_dir()), tx);
     let state = AppState::new(db, hub, vault, config);
     tokio::spawn(lifecycle::run(state.clone(), rx));
+    tokio::spawn(crate::access::watch(state.clone()));
     Ok(state)
 }
 

@@ -57,6 +57,15 @@ pub enum UserCmd {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Disable a user: their logins end, and a running relay closes their streams and
+    /// terminates their live sessions.
+    Disable { name: String },
+    /// Let a disabled user log in again.
+    Enable { name: String },
+    /// End every login of a user (a running relay closes their streams).
+    EndLogins { name: String },
+    /// Take a user out of a group.
+    RemoveGroup { name: String, group: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +134,8 @@ pub enum RuleCmd {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Delete a Smart Rule; what it granted is gone at once on a running relay.
+    Delete { name: String },
 }
 
 fn secret_from_env(var: &str) -> anyhow::Result<String> {
@@ -161,14 +172,71 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app::serve(state, listener, app::shutdown_signal()).await
 }
 
+/// A revocation made from the command line, audited as the CLI's.
+async fn revoke(
+    db: &store::Db,
+    action: &str,
+    detail: &str,
+    r: store::access::Revoked,
+) -> anyhow::Result<()> {
+    let detail = if r.changed {
+        detail.to_string()
+    } else {
+        format!("{detail} (nothing to change)")
+    };
+    store::audit::record(db, "cli", action, None, &detail).await?;
+    println!("{detail}");
+    Ok(())
+}
+
+async fn user_id(db: &store::Db, name: &str) -> anyhow::Result<i64> {
+    match store::users::by_name(db, name).await? {
+        Some(u) => Ok(u.id),
+        None => bail!("no user {name}"),
+    }
+}
+
 async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
-    let UserCmd::Add {
-        name,
-        password_env,
-        admin,
-        groups,
-        display_name,
-    } = cmd;
+    let (name, password_env, admin, groups, display_name) = match cmd {
+        UserCmd::Add {
+            name,
+            password_env,
+            admin,
+            groups,
+            display_name,
+        } => (name, password_env, admin, groups, display_name),
+        UserCmd::Disable { name } => {
+            let db = app::open_storage(&config).await?;
+            let r = store::access::set_disabled(&db, user_id(&db, &name).await?, true).await?;
+            let detail = format!("{name} disabled, {} login(s) ended", r.logins_ended);
+            return revoke(&db, "user_disable", &detail, r).await;
+        }
+        UserCmd::Enable { name } => {
+            let db = app::open_storage(&config).await?;
+            let r = store::access::set_disabled(&db, user_id(&db, &name).await?, false).await?;
+            return revoke(&db, "user_enable", &format!("{name} enabled"), r).await;
+        }
+        UserCmd::EndLogins { name } => {
+            let db = app::open_storage(&config).await?;
+            let r = store::access::end_logins(&db, user_id(&db, &name).await?).await?;
+            let detail = format!("{name}: {} login(s) ended", r.logins_ended);
+            return revoke(&db, "user_end_logins", &detail, r).await;
+        }
+        UserCmd::RemoveGroup { name, group } => {
+            let db = app::open_storage(&config).await?;
+            let r = store::access::remove_member(&db, user_id(&db, &name).await?, &group).await?;
+            if !r.changed {
+                bail!("{name} is not in group {group}");
+            }
+            return revoke(
+                &db,
+                "group_remove_member",
+                &format!("{name} from {group}"),
+                r,
+            )
+            .await;
+        }
+    };
     if name.trim().is_empty() {
         bail!("the user name is empty");
     }
@@ -254,15 +322,25 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
 }
 
 async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
-    let RuleCmd::Add {
-        name,
-        group,
-        roles,
-        name_glob,
-        protocol,
-        tags,
-        auto_approve,
-    } = cmd;
+    let (name, group, roles, name_glob, protocol, tags, auto_approve) = match cmd {
+        RuleCmd::Add {
+            name,
+            group,
+            roles,
+            name_glob,
+            protocol,
+            tags,
+            auto_approve,
+        } => (name, group, roles, name_glob, protocol, tags, auto_approve),
+        RuleCmd::Delete { name } => {
+            let db = app::open_storage(&config).await?;
+            let Some(id) = store::access::rule_id(&db, &name).await? else {
+                bail!("no Smart Rule {name}");
+            };
+            let r = store::access::delete_rule(&db, id).await?;
+            return revoke(&db, "rule_delete", &format!("rule {name} deleted"), r).await;
+        }
+    };
     let db = app::open_storage(&config).await?;
     let new = NewSmartRule {
         name,

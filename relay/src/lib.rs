@@ -6,6 +6,7 @@
 //! - [`store`] is the database, behind functions that take a pool.
 //! - [`api::router`] builds the whole HTTP surface; [`app`] starts and serves it.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -511,6 +511,7 @@ impl Feed<'_> {
     async fn run(&mut self) -> Result<(), FeedEnd> {
         let mut changes = self.state.changes.subscribe();
         let mut hub_events = self.state.hub.subscribe();
+        let mut access = self.state.access.subscribe();
         self.sync(true).await?;
         let mut recheck = tokio::time::interval(FEED_RECHECK);
         recheck.reset();
@@ -528,6 +529,15 @@ impl Feed<'_> {
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return Ok(()),
                 },
+                access_change = access.recv() => {
+                    if matches!(access_change, Err(RecvError::Closed)) {
+                        return Ok(());
+                    }
+                    if store::logins::find(&self.state.db, &self.user.token_hash, now_ms()).await?.is_none() {
+                        return Err(FeedEnd::LoggedOut);
+                    }
+                    self.sync(false).await?;
+                }
                 _ = recheck.tick() => {
                     if store::logins::find(&self.state.db, &self.user.token_hash, now_ms()).await?.is_none() {
                         return Err(FeedEnd::LoggedOut);

@@ -4,15 +4,13 @@
 
 use anyhow::{ensure, Result};
 use serde_json::json;
-use vigil_tests::vigil_wire::api::{Asset, Launched};
-use vigil_tests::vigil_wire::live::ServerControl;
-use vigil_tests::{secs, Api, Relay};
+use vigil_tests::vigil_wire::api::{Asset, Launched, Session};
+use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl};
+use vigil_tests::{secs, vigil_cli, Api, Cast, Relay, WsRecorder};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
-    let relay = Relay::start(&["detach"])?;
-    let cast = relay.cast("detach");
-    let isa = Api::login_as(&relay, &cast.isa).await?;
+/// The ISA user's live session on `web-T`, their stream open and connected.
+async fn isa_session(relay: &Relay, cast: &Cast) -> Result<(Api, String, WsRecorder)> {
+    let isa = Api::login_as(relay, &cast.isa).await?;
     let assets: Vec<Asset> = isa.get("/api/v1/assets").await?;
     let web = assets
         .iter()
@@ -25,12 +23,126 @@ async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
             &json!({"asset_id": web, "request_id": null, "cols": 80, "rows": 24}),
         )
         .await?;
-    let path = format!("/api/v1/sessions/{}/stream", launched.session_id);
+    let path = stream_path(&launched.session_id);
     let user = isa.ws(&path, true).await?;
     user.wait_control("Connected", secs(20.0), |c| {
         matches!(c, ServerControl::Connected)
     })
     .await?;
+    Ok((isa, launched.session_id, user))
+}
+
+fn stream_path(id: &str) -> String {
+    format!("/api/v1/sessions/{id}/stream")
+}
+
+/// Waits for the stream to be told `code` and then closed.
+async fn wait_detached(ws: &WsRecorder, code: &str) -> Result<()> {
+    ws.wait_control(
+        code,
+        secs(5.0),
+        |c| matches!(c, ServerControl::Error { code: got, .. } if got == code),
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + secs(5.0);
+    while ws.closed().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(secs(0.05)).await;
+    }
+    ensure!(ws.closed().is_some(), "the socket stayed open after {code}");
+    Ok(())
+}
+
+/// The user's stream still carries their typing to the target and back.
+async fn still_typing(user: &WsRecorder, n: u32) -> Result<()> {
+    ensure!(user.closed().is_none(), "the user's stream closed");
+    // The shell computes the marker, so the echo of the typed line cannot match it.
+    user.send(ClientMsg::Input(format!("echo alive-$(({n}+1000))\r").into_bytes()).encode())?;
+    user.wait_output(&format!("alive-{}", n + 1000), secs(10.0))
+        .await?;
+    Ok(())
+}
+
+/// Removing the watcher from their group with the CLI, in its own process, cuts their
+/// stream (through the database's change counter) and hides the session from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_removed_from_their_group_by_the_cli_is_detached() -> Result<()> {
+    let relay = Relay::start(&["revoke"])?;
+    let cast = relay.cast("revoke");
+    let (_isa, id, user) = isa_session(&relay, cast).await?;
+    let reviewer = Api::login_as(&relay, &cast.reviewer).await?;
+    let watcher = reviewer.ws(&stream_path(&id), true).await?;
+    watcher
+        .wait_control("Welcome", secs(10.0), |c| {
+            matches!(c, ServerControl::Welcome { .. })
+        })
+        .await?;
+    let group = format!("auditors-{}", cast.tag);
+    vigil_cli(
+        &relay.data_dir,
+        &["user", "remove-group", &cast.reviewer.username, &group],
+        &[],
+    )?;
+    wait_detached(&watcher, "access_revoked").await?;
+    let r = reviewer
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/sessions/{id}"),
+            None,
+        )
+        .await?;
+    ensure!(
+        r.status == 404,
+        "the session after revocation: HTTP {}",
+        r.status
+    );
+    still_typing(&user, 1).await
+}
+
+/// Disabling a user through the API ends their logins, closes their stream and
+/// terminates their live session; they cannot log in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_user_is_cut_off_and_their_session_ends() -> Result<()> {
+    let relay = Relay::start(&["disable"])?;
+    let cast = relay.cast("disable");
+    let (isa, id, user) = isa_session(&relay, cast).await?;
+    let admin = Api::login_as(&relay, &cast.admin).await?;
+    admin
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{}/disable", cast.isa.username),
+            None,
+        )
+        .await?
+        .ok()?;
+    wait_detached(&user, "login_ended").await?;
+    let r = isa.send(reqwest::Method::GET, "/api/v1/me", None).await?;
+    ensure!(
+        r.status == 401,
+        "a disabled user's login: HTTP {}",
+        r.status
+    );
+    let session: Session = admin.get(&format!("/api/v1/sessions/{id}")).await?;
+    ensure!(
+        session.ended_at.is_some(),
+        "the disabled user's session is still live"
+    );
+    let again = Api::new(&relay.base)?;
+    ensure!(
+        again
+            .login(&cast.isa.username, &cast.isa.password)
+            .await
+            .is_err(),
+        "a disabled user logged in again"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
+    let relay = Relay::start(&["detach"])?;
+    let cast = relay.cast("detach");
+    let (_isa, id, user) = isa_session(&relay, cast).await?;
+    let path = stream_path(&id);
 
     let reviewer = Api::login_as(&relay, &cast.reviewer).await?;
     let watcher = reviewer.ws(&path, true).await?;
@@ -45,33 +157,7 @@ async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
         .send(reqwest::Method::POST, "/api/v1/auth/logout", None)
         .await?;
     // Event-driven: the logout itself detaches the watcher (the bound is generous).
-    let detached = watcher
-        .wait_control(
-            "login_ended",
-            secs(5.0),
-            |c| matches!(c, ServerControl::Error { code, .. } if code == "login_ended"),
-        )
-        .await?;
-    ensure!(
-        matches!(detached, ServerControl::Error { .. }),
-        "unexpected {detached:?}"
-    );
-    let deadline = std::time::Instant::now() + secs(5.0);
-    while watcher.closed().is_none() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(secs(0.05)).await;
-    }
-    ensure!(
-        watcher.closed().is_some(),
-        "the watcher's socket stayed open"
-    );
-
+    wait_detached(&watcher, "login_ended").await?;
     // The session and its user are untouched.
-    ensure!(user.closed().is_none(), "the user's stream closed too");
-    // The shell computes the marker, so the echo of the typed line cannot match it.
-    user.send(
-        vigil_tests::vigil_wire::live::ClientMsg::Input(b"echo still-here-$((40+2))\r".to_vec())
-            .encode(),
-    )?;
-    user.wait_output("still-here-42", secs(10.0)).await?;
-    Ok(())
+    still_typing(&user, 0).await
 }

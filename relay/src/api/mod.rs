@@ -2,7 +2,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -22,6 +22,7 @@ pub mod assets;
 pub mod auth;
 pub mod requests;
 pub mod sessions;
+pub mod users;
 
 /// JSON body extractor whose rejections are `ApiError`s like every other failure.
 pub struct ApiJson<T>(pub T);
@@ -97,6 +98,11 @@ pub async fn audit(
         assets::accept_host_key,
         assets::list_rules,
         assets::create_rule,
+        users::delete_rule,
+        users::disable,
+        users::enable,
+        users::end_logins,
+        users::remove_member,
         requests::list,
         requests::create,
         requests::approve,
@@ -166,6 +172,11 @@ pub fn router(state: AppState) -> Router {
             post(assets::accept_host_key),
         )
         .route("/rules", get(assets::list_rules).post(assets::create_rule))
+        .route("/rules/{id}", delete(users::delete_rule))
+        .route("/users/{name}/disable", post(users::disable))
+        .route("/users/{name}/enable", post(users::enable))
+        .route("/users/{name}/end-logins", post(users::end_logins))
+        .route("/users/{name}/groups/{group}", delete(users::remove_member))
         .route("/requests", get(requests::list).post(requests::create))
         .route("/requests/{id}/approve", post(requests::approve))
         .route("/requests/{id}/deny", post(requests::deny))

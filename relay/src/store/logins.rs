@@ -15,9 +15,10 @@ pub async fn create(
         .bind(now)
         .execute(db)
         .await?;
-    sqlx::query(
+    // A disabled user gets no login, whatever the caller checked before.
+    let made = sqlx::query(
         "INSERT INTO auth_sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
+         SELECT $1, id, $3, $4, $5 FROM users WHERE id = $2 AND NOT disabled",
     )
     .bind(token_hash)
     .bind(user_id)
@@ -26,6 +27,9 @@ pub async fn create(
     .bind(expires_at)
     .execute(db)
     .await?;
+    if made.rows_affected() == 0 {
+        return Err(sqlx::Error::RowNotFound);
+    }
     Ok(())
 }
 
@@ -39,9 +43,10 @@ pub struct LoginRow {
 /// The user and CSRF token of an unexpired login.
 pub async fn find(db: &Db, token_hash: &str, now: i64) -> Result<Option<LoginRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT u.id, u.username, u.display_name, u.password_hash, u.is_admin, l.csrf_token
+        "SELECT u.id, u.username, u.display_name, u.password_hash, u.is_admin, u.disabled,
+                l.csrf_token
          FROM auth_sessions l JOIN users u ON u.id = l.user_id
-         WHERE l.token_hash = $1 AND l.expires_at > $2",
+         WHERE l.token_hash = $1 AND l.expires_at > $2 AND NOT u.disabled",
     )
     .bind(token_hash)
     .bind(now)

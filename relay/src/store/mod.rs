@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
+pub mod access;
 pub mod assets;
 pub mod audit;
 pub mod logins;

@@ -9,9 +9,11 @@ pub struct UserRow {
     pub display_name: String,
     pub password_hash: String,
     pub is_admin: bool,
+    /// A disabled user cannot log in; their logins were ended when it happened.
+    pub disabled: bool,
 }
 
-const COLS: &str = "id, username, display_name, password_hash, is_admin";
+const COLS: &str = "id, username, display_name, password_hash, is_admin, disabled";
 
 pub async fn create(
     db: &Db,
@@ -44,6 +46,7 @@ pub async fn create(
     Ok(id)
 }
 
+/// The user called `username`, disabled or not (check [`UserRow::disabled`]).
 pub async fn by_name(db: &Db, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLS} FROM users WHERE username = $1"))
         .bind(username)

@@ -1,0 +1,161 @@
+//! Revoking access: disable a user, end their logins, remove them from a group, delete a
+//! Smart Rule. Administrators only. Each change is audited and takes effect at once:
+//! open streams re-check their viewers, and a disabled user's live sessions end.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vigil_wire::api::{ApiError, RuleId};
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::{self, access::Revoked};
+
+fn require_admin(user: &CurrentUser) -> AppResult<()> {
+    if user.user.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
+    Ok(store::users::by_name(&state.db, name)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .id)
+}
+
+/// Audits a revocation that was made, then applies it to what is running.
+async fn revoked(
+    state: &AppState,
+    by: &CurrentUser,
+    action: &str,
+    detail: String,
+    r: Revoked,
+) -> AppResult<StatusCode> {
+    let detail = if r.changed {
+        detail
+    } else {
+        format!("{detail} (nothing to change)")
+    };
+    store::audit::record(&state.db, &by.user.username, action, None, &detail).await?;
+    crate::access::changed(state).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users",
+    params(("name" = String, Path, description = "username")),
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Disabled: their logins end, their streams close and their live sessions are terminated"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not an administrator, or oneself) or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such user"),
+    ))]
+pub async fn disable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let id = user_id(&state, &name).await?;
+    if id == user.user.id {
+        return Err(AppError::Forbidden);
+    }
+    let r = store::access::set_disabled(&state.db, id, true).await?;
+    revoked(&state, &user, "user_disable", name, r).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users",
+    params(("name" = String, Path, description = "username")),
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Enabled: the user may log in again"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such user"),
+    ))]
+pub async fn enable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let id = user_id(&state, &name).await?;
+    let r = store::access::set_disabled(&state.db, id, false).await?;
+    revoked(&state, &user, "user_enable", name, r).await
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{name}/end-logins", tag = "users",
+    params(("name" = String, Path, description = "username")),
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Every login of the user ended; their streams close"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such user"),
+    ))]
+pub async fn end_logins(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let id = user_id(&state, &name).await?;
+    let r = store::access::end_logins(&state.db, id).await?;
+    let detail = format!("{name}: {} login(s) ended", r.logins_ended);
+    revoked(&state, &user, "user_end_logins", detail, r).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{name}/groups/{group}", tag = "users",
+    params(("name" = String, Path, description = "username"), ("group" = String, Path, description = "group name")),
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Removed from the group: what the group's rules granted is gone at once"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such user, or not a member"),
+    ))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((name, group)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let id = user_id(&state, &name).await?;
+    let r = store::access::remove_member(&state.db, id, &group).await?;
+    if !r.changed {
+        return Err(AppError::NotFound);
+    }
+    revoked(
+        &state,
+        &user,
+        "group_remove_member",
+        format!("{name} from {group}"),
+        r,
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/api/v1/rules/{id}", tag = "rules",
+    params(("id" = i64, Path, description = "Smart Rule id")),
+    security(("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "Deleted: what it granted is gone at once"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: no such rule"),
+    ))]
+pub async fn delete_rule(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<RuleId>,
+) -> AppResult<StatusCode> {
+    require_admin(&user)?;
+    let r = store::access::delete_rule(&state.db, id).await?;
+    if !r.changed {
+        return Err(AppError::NotFound);
+    }
+    revoked(&state, &user, "rule_delete", format!("rule {id}"), r).await
+}
