@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 use vigil_hub::Hub;
 use vigil_wire::api::SessionId;
@@ -29,6 +29,12 @@ pub struct Inner {
     pub changes: broadcast::Sender<SessionChanged>,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
     pub shutdown: CancellationToken,
+    /// Held from a launch's checks to its session row's insert, so two launches cannot
+    /// both pass a limit only one of them may use.
+    pub launch_gate: Mutex<()>,
+    /// Wakes the request-expiry task to recompute its next deadline (a request was
+    /// approved or checked in).
+    pub expiry: Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -41,7 +47,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
         let (changes, _) = broadcast::channel(256);
-        AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             db,
             hub,
             vault,
@@ -49,7 +55,20 @@ impl AppState {
             throttle: Throttle::default(),
             changes,
             shutdown: CancellationToken::new(),
-        }))
+            launch_gate: Mutex::new(()),
+            expiry: Notify::new(),
+        }));
+        // The expiry task ends sessions whose request's window closed. It stops with
+        // `shutdown`; without a runtime (nothing serves then) there is nothing to end.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(crate::service::ending::run_expiry(state.clone()));
+        }
+        state
+    }
+
+    /// Tells the expiry task that a request's window changed.
+    pub fn request_windows_changed(&self) {
+        self.expiry.notify_one();
     }
 
     /// Tells live feeds that `id` changed. Nobody listening is fine.
