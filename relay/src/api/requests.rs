@@ -240,7 +240,7 @@ pub async fn deny(
     params(("id" = i64, Path, description = "request id")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
-        (status = 200, body = AccessRequest, description = "The request, updated"),
+        (status = 200, body = AccessRequest, description = "The request, checked in; its live sessions are terminated (\"access request checked in\")"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),

@@ -366,7 +366,7 @@ macro_rules! control_handler {
             security(("session_cookie" = [], "csrf_token" = [])),
             responses((status = 200, body = Session, description = $doc),
                 (status = 401, body = ApiError, description = "`unauthenticated`"),
-                (status = 403, body = ApiError, description = "`forbidden`, `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
+                (status = 403, body = ApiError, description = "`forbidden` (including on the caller's own session), `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
                 (status = 404, body = ApiError, description = "`not_found`: not visible"),
                 (status = 409, body = ApiError, description = "`not_live`")))]
         pub async fn $name(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<Session>> {
