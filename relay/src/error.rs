@@ -33,6 +33,13 @@ pub enum AppError {
     RequestNotUsable(String),
     #[error("the session is not live")]
     NotLive,
+    /// The user has a locked session on the asset (its name).
+    #[error("Your session on {0} is locked. Please contact your administrator.")]
+    SessionLocked(String),
+    #[error(
+        "the access request is already in use by a live session; end it before starting another"
+    )]
+    RequestInUse,
     #[error("{0}")]
     Unsupported(String),
     #[error("expected Content-Type: application/json")]
@@ -62,6 +69,8 @@ impl AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::RequestNotUsable(_) => (StatusCode::FORBIDDEN, "request_not_usable"),
             AppError::NotLive => (StatusCode::CONFLICT, "not_live"),
+            AppError::SessionLocked(_) => (StatusCode::FORBIDDEN, "session_locked"),
+            AppError::RequestInUse => (StatusCode::CONFLICT, "request_in_use"),
             AppError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
             AppError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type"),
             AppError::Db(_) | AppError::Internal(_) => {

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod requests;
 pub mod rules;
+mod service;
 pub mod state;
 pub mod store;
 pub mod throttle;

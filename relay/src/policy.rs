@@ -124,18 +124,24 @@ pub fn decide(
             let s = session.ok_or(Denied::Forbidden)?;
             let owner = s.owner == actor.user_id;
             // Admin Sessions are for administrators' eyes only (besides their owner).
-            let controller =
+            let monitors =
                 actor.is_admin || (s.kind != SessionKind::Admin && actor.monitors(asset));
-            if !(controller || owner) {
+            if !(monitors || owner) {
                 return Err(Denied::NotVisible);
             }
             match action {
                 Action::SeeSession => Ok(()),
                 Action::Participate => allow(owner),
-                Action::TerminateAndCancel if controller && s.kind != SessionKind::Request => {
+                // Reading is not controlling: as before, only monitors watch and download
+                // (a plain owner does not; an administrator owner still may).
+                Action::WatchSession | Action::Download => allow(monitors),
+                // Nobody locks, unlocks, terminates or cancels their own session, whatever
+                // roles they hold: a locked user must not be able to free themselves.
+                _ if owner => Err(Denied::Forbidden),
+                Action::TerminateAndCancel if s.kind != SessionKind::Request => {
                     Err(Denied::NotCancellable)
                 }
-                _ => allow(controller),
+                _ => allow(monitors),
             }
         }
     }
@@ -160,6 +166,45 @@ pub fn controls(actor: &Actor, asset: AssetId, session: &SessionFacts) -> Sessio
         terminate_and_cancel: session.live && can(Action::TerminateAndCancel),
     }
 }
+
+/// What the database says about a launch's surroundings (gathered by
+/// `service::launch::check_launch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchFacts {
+    /// The launching user has a live, locked session on the asset.
+    pub locked_on_asset: bool,
+    /// Live sessions under the request the launch uses (0 without a request).
+    pub live_under_request: u32,
+    /// How many concurrent live sessions one request allows.
+    pub max_per_request: u32,
+}
+
+/// Why a launch that the roles allow is still refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchRefused {
+    /// A locked session of the same user on the same asset: no way around the lock.
+    #[error("a session of the user on this asset is locked")]
+    SessionLocked,
+    /// The request already has as many live sessions as it allows.
+    #[error("the access request is already in use by a live session")]
+    RequestInUse,
+}
+
+/// Rules a launch obeys besides the roles ([`launch_kind`]): no relaunch while one of
+/// the user's sessions on the asset is locked (any kind of launch), and at most
+/// `max_per_request` live sessions per access request.
+pub fn launch_limits(facts: &LaunchFacts) -> Result<(), LaunchRefused> {
+    if facts.locked_on_asset {
+        Err(LaunchRefused::SessionLocked)
+    } else if facts.live_under_request >= facts.max_per_request {
+        Err(LaunchRefused::RequestInUse)
+    } else {
+        Ok(())
+    }
+}
+
+/// Default for [`LaunchFacts::max_per_request`].
+pub const SESSIONS_PER_REQUEST: u32 = 1;
 
 /// The kind of session a launch makes: administrators launch Admin Sessions, ISA
 /// users ISA sessions; everyone else needs a request (checked by the caller).
@@ -289,6 +334,86 @@ mod tests {
             assert_eq!(decide(&a, ASSET, Some(&s), action), NO, "{action:?}");
         }
         assert_eq!(controls(&a, ASSET, &s), SessionControls::default());
+    }
+
+    /// The owner's own session, whatever else they are: see and participate only.
+    #[test]
+    fn owner_never_controls_own_session() {
+        use SessionKind::{Admin as A, Isa as I, Request as R};
+        let isa_and_requestor = Actor {
+            user_id: ME,
+            is_admin: false,
+            grants: [(ASSET, Isa), (ASSET, Requestor)].into_iter().collect(),
+        };
+        let reviewer_and_requestor = Actor {
+            user_id: ME,
+            is_admin: false,
+            grants: [(ASSET, ActiveSessionReviewer), (ASSET, Requestor)]
+                .into_iter()
+                .collect(),
+        };
+        let admin = actor(Who::Admin, false);
+        let isa = actor(Who::Isa, true);
+        // [see, watch, lock, terminate, t&c, download, participate]: monitors still
+        // watch and download (as before), but control nothing of their own.
+        let own = [OK, OK, NO, NO, NO, OK, OK];
+        let table: &[(&str, &Actor, SessionKind)] = &[
+            ("admin", &admin, A),
+            ("admin", &admin, R),
+            ("isa", &isa, I),
+            ("isa+requestor", &isa_and_requestor, R),
+            ("isa+requestor", &isa_and_requestor, I),
+            ("reviewer+requestor", &reviewer_and_requestor, R),
+        ];
+        let actions = [
+            Action::SeeSession,
+            Action::WatchSession,
+            Action::LockSession,
+            Action::TerminateSession,
+            Action::TerminateAndCancel,
+            Action::Download,
+            Action::Participate,
+        ];
+        for (who, a, kind) in table {
+            let s = session(ME, *kind);
+            for (action, want) in actions.iter().zip(&own) {
+                assert_eq!(
+                    decide(a, ASSET, Some(&s), *action),
+                    *want,
+                    "{who} own {kind:?} {action:?}"
+                );
+            }
+            assert_eq!(
+                controls(a, ASSET, &s),
+                SessionControls {
+                    watch: true,
+                    ..Default::default()
+                },
+                "{who}"
+            );
+        }
+    }
+
+    #[test]
+    fn launch_limits_lock_then_request_use() {
+        let f = |locked, live| LaunchFacts {
+            locked_on_asset: locked,
+            live_under_request: live,
+            max_per_request: SESSIONS_PER_REQUEST,
+        };
+        assert_eq!(launch_limits(&f(false, 0)), Ok(()));
+        assert_eq!(
+            launch_limits(&f(true, 0)),
+            Err(LaunchRefused::SessionLocked)
+        );
+        assert_eq!(
+            launch_limits(&f(false, 1)),
+            Err(LaunchRefused::RequestInUse)
+        );
+        assert_eq!(
+            launch_limits(&f(true, 1)),
+            Err(LaunchRefused::SessionLocked)
+        );
     }
 
     #[test]

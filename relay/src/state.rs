@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 use vigil_hub::Hub;
 use vigil_wire::api::SessionId;
@@ -35,6 +35,12 @@ pub struct Inner {
     pub access: broadcast::Sender<AccessChanged>,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
     pub shutdown: CancellationToken,
+    /// Held from a launch's checks to its session row's insert, so two launches cannot
+    /// both pass a limit only one of them may use.
+    pub launch_gate: Mutex<()>,
+    /// Wakes the request-expiry task to recompute its next deadline (a request was
+    /// approved or checked in).
+    pub expiry: Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,7 +54,7 @@ impl AppState {
     pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
         let (changes, _) = broadcast::channel(256);
         let (access, _) = broadcast::channel(16);
-        AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             db,
             hub,
             vault,
@@ -57,7 +63,20 @@ impl AppState {
             changes,
             access,
             shutdown: CancellationToken::new(),
-        }))
+            launch_gate: Mutex::new(()),
+            expiry: Notify::new(),
+        }));
+        // The expiry task ends sessions whose request's window closed. It stops with
+        // `shutdown`; without a runtime (nothing serves then) there is nothing to end.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(crate::service::ending::run_expiry(state.clone()));
+        }
+        state
+    }
+
+    /// Tells the expiry task that a request's window changed.
+    pub fn request_windows_changed(&self) {
+        self.expiry.notify_one();
     }
 
     /// Tells open streams to re-check their viewers. Nobody listening is fine.

@@ -557,7 +557,17 @@ async fn each_role_sees_exactly_its_sessions() -> R {
             && s.controls.terminate
             && s.controls.terminate_and_cancel
     );
+    // Her own ISA session: no control over it (nobody controls their own session).
     let s: Session = ivy
+        .get(format!("{b}/sessions/{}", w.s_isa))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(!s.controls.lock && !s.controls.terminate && !s.controls.terminate_and_cancel);
+    // A reviewer on web-* may terminate it, but not terminate-and-cancel it.
+    let (rex, _, _) = w.r.login("rex").await?;
+    let s: Session = rex
         .get(format!("{b}/sessions/{}", w.s_isa))
         .send()
         .await?
@@ -572,8 +582,9 @@ async fn controls_are_enforced_and_audited() -> R {
     let w = world().await?;
     let b = &w.r.base;
     let (root, root_csrf, _) = w.r.login("root").await?;
-    // Terminate and Cancel does not exist for Admin (or ISA) sessions.
-    for s in [&w.s_admin, &w.s_isa] {
+    // Terminate and Cancel does not exist for ISA (or Admin) sessions; root's own
+    // Admin Session is not root's to control at all.
+    for (s, code) in [(&w.s_isa, "not_cancellable"), (&w.s_admin, "forbidden")] {
         let resp = post(
             &root,
             format!("{b}/sessions/{s}/terminate-and-cancel"),
@@ -583,7 +594,8 @@ async fn controls_are_enforced_and_audited() -> R {
         .await?;
         assert_eq!(
             error_code(resp).await?,
-            (StatusCode::FORBIDDEN, "not_cancellable".into())
+            (StatusCode::FORBIDDEN, code.into()),
+            "{s}"
         );
     }
     // A regular user may not lock, even their own session; others' are not confirmed.

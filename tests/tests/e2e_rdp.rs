@@ -501,7 +501,9 @@ async fn a_bitmap_codec_desktop_shows_and_takes_input() -> Result<()> {
     let word = unique_word("bmp");
     type_and_arrive(&b, "desktop-canvas", xrdp, &word).await?;
 
-    let _: Session = isa_api
+    // A session's own user never controls it: an administrator ends it.
+    let admin_api = Api::login_as(relay, &cast.admin).await?;
+    let _: Session = admin_api
         .post(&format!("/api/v1/sessions/{sid}/terminate"), &json!({}))
         .await?;
     b.wait_for(
@@ -541,7 +543,9 @@ async fn an_nla_target_works_and_a_wrong_password_is_reported() -> Result<()> {
     b.snapshot("rdp-nla-desktop").await?;
     let word = unique_word("nla");
     type_and_arrive(&b, "desktop-canvas", shadow, &word).await?;
-    let _: Session = isa_api
+    // A session's own user never controls it: an administrator ends it.
+    let admin_api = Api::login_as(relay, &cast.admin).await?;
+    let _: Session = admin_api
         .post(&format!("/api/v1/sessions/{sid}/terminate"), &json!({}))
         .await?;
     b.wait_for(

@@ -822,9 +822,20 @@ async fn terminate_and_cancel_checks_the_request_in() -> Result<()> {
         "a reviewer reads an Admin Session: HTTP {}",
         r.status
     );
-    let _: Session = admin
-        .post(&format!("/api/v1/sessions/{asid}/terminate"), &json!({}))
+    // A session's own user never controls it, an administrator's own Admin Session
+    // included; it ends with the relay.
+    let r = admin
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/sessions/{asid}/terminate"),
+            None,
+        )
         .await?;
+    ensure!(
+        r.status == 403,
+        "an administrator terminates their own Admin Session: HTTP {} (expected 403)",
+        r.status
+    );
 
     step("nothing received carries the target's password or key");
     read_everything(&bob, &sid, false).await?;

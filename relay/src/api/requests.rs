@@ -9,6 +9,7 @@ use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::policy::{allowed, decide, Action};
 use crate::rules;
+use crate::service::ending;
 use crate::state::AppState;
 use crate::store::requests::{NewRequest, RequestRow};
 use crate::store::{self, now_ms};
@@ -115,6 +116,9 @@ pub async fn create(
         if auto { "auto-approved" } else { "pending" }
     );
     store::audit::record(&state.db, &v.user.username, "request_create", None, &detail).await?;
+    if auto {
+        state.request_windows_changed();
+    }
     let row = store::requests::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -179,6 +183,17 @@ async fn decide_request(
         &format!("request {id}"),
     )
     .await?;
+    // The request no longer covers sessions once checked in or denied: end them (the
+    // user sees why), and let the expiry task recompute its next deadline.
+    let ended_reason = match what {
+        Decision::CheckIn => Some("access request checked in"),
+        Decision::Deny => Some("access request denied"),
+        Decision::Approve => None,
+    };
+    if let Some(reason) = ended_reason {
+        ending::end_request_sessions(&state, id, reason, &v.user.username).await?;
+    }
+    state.request_windows_changed();
     let row = store::requests::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -225,7 +240,7 @@ pub async fn deny(
     params(("id" = i64, Path, description = "request id")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
-        (status = 200, body = AccessRequest, description = "The request, updated"),
+        (status = 200, body = AccessRequest, description = "The request, checked in; its live sessions are terminated (\"access request checked in\")"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{
-    ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, SessionKind,
+    ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session,
 };
 use vigil_wire::recording::RecordingIndex;
 
@@ -16,6 +16,8 @@ use super::ApiJson;
 use crate::auth::{self, CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::policy::{self, decide, Action, Actor};
+use crate::service::ending;
+use crate::service::launch::{check_launch, Admitted};
 use crate::state::AppState;
 use crate::store::assets::CredentialKind;
 use crate::store::sessions::{NewSession, SessionRow};
@@ -120,8 +122,9 @@ pub async fn get(
         (status = 200, body = Launched, description = "The session is starting; attach to its stream"),
         (status = 400, body = ApiError, description = "`bad_request` (no managed credential) or `unsupported` (protocol)"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable` or `csrf`"),
+        (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable`, `session_locked` (a session of the caller on the asset is locked) or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
+        (status = 409, body = ApiError, description = "`request_in_use`: the request already has a live session"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]
 pub async fn launch(
@@ -131,20 +134,18 @@ pub async fn launch(
 ) -> AppResult<Json<Launched>> {
     let v = Viewer::load(&state, user.user).await?;
     let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
-    let kind = policy::launch_kind(&v.actor, asset.id, body.request_id.is_some())?;
     let now = now_ms();
-    let request_id = match (kind, body.request_id) {
-        (SessionKind::Request, Some(rid)) => {
-            let req = store::requests::get(&state.db, rid)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            req.state()
-                .usable_for_launch(v.user.id, asset.id, now)
-                .map_err(|e| AppError::RequestNotUsable(e.to_string()))?;
-            Some(rid)
-        }
-        _ => None,
-    };
+    // Held until the session row exists: the limits checked here count live rows.
+    let gate = state.launch_gate.lock().await;
+    let Admitted { kind, request_id } = check_launch(
+        &state.db,
+        &v.actor,
+        asset.id,
+        &asset.name,
+        body.request_id,
+        now,
+    )
+    .await?;
     let sealed = asset.credential.as_deref();
     let target = match asset.protocol {
         Protocol::Ssh => {
@@ -236,6 +237,7 @@ pub async fn launch(
         },
     )
     .await?;
+    drop(gate);
     let spec = LaunchSpec {
         session_id: id.clone(),
         target,
@@ -311,25 +313,42 @@ async fn control(
         Control::TerminateAndCancel => {
             let reason = format!("terminated and cancelled by {me}");
             let mut tx = state.db.begin().await?;
-            if let Some(rid) = row.request_id {
-                store::requests::transition(
-                    &mut *tx,
-                    rid,
-                    RequestStatus::Approved,
-                    RequestStatus::CheckedIn,
-                    None,
-                    None,
-                )
-                .await?;
-            }
-            store::sessions::end(&mut *tx, &id, now_ms(), &reason).await?;
+            let checked_in = match row.request_id {
+                Some(rid) => {
+                    store::requests::transition(
+                        &mut *tx,
+                        rid,
+                        RequestStatus::Approved,
+                        RequestStatus::CheckedIn,
+                        None,
+                        None,
+                    )
+                    .await?
+                }
+                None => false,
+            };
+            let ended = store::sessions::end(&mut *tx, &id, now_ms(), &reason).await?;
+            let request = row
+                .request_id
+                .map_or_else(|| "no request".to_string(), |rid| format!("request {rid}"));
             let detail = format!(
-                "{} (request {:?} checked in)",
-                row.asset_name, row.request_id
+                "{}: session {}, {request} {}",
+                row.asset_name,
+                if ended { "ended" } else { "already ended" },
+                if checked_in {
+                    "checked in"
+                } else {
+                    "not checked in (no longer approved)"
+                },
             );
             store::audit::record(&mut *tx, me, "terminate_and_cancel", Some(&id), &detail).await?;
-            let _ = state.hub.terminate(&id, reason);
             tx.commit().await?;
+            // Only once the decision is durable does the live session go.
+            let _ = state.hub.terminate(&id, reason.clone());
+            if let (true, Some(rid)) = (checked_in, row.request_id) {
+                ending::end_request_sessions(&state, rid, "access request checked in", me).await?;
+                state.request_windows_changed();
+            }
         }
     }
     tracing::info!(session = %id, by = %me, action = ?what, "Session control");
@@ -347,7 +366,7 @@ macro_rules! control_handler {
             security(("session_cookie" = [], "csrf_token" = [])),
             responses((status = 200, body = Session, description = $doc),
                 (status = 401, body = ApiError, description = "`unauthenticated`"),
-                (status = 403, body = ApiError, description = "`forbidden`, `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
+                (status = 403, body = ApiError, description = "`forbidden` (including on the caller's own session), `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
                 (status = 404, body = ApiError, description = "`not_found`: not visible"),
                 (status = 409, body = ApiError, description = "`not_live`")))]
         pub async fn $name(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<Session>> {
@@ -465,19 +484,9 @@ pub async fn recording(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(AppError::internal(e)),
     }
-    // Seeking a desktop recording fetches many ranges: audit the download once, at its
-    // start, not once per range.
-    let ranged = request.headers().contains_key(header::RANGE);
-    if !ranged {
-        store::audit::record(
-            &state.db,
-            &v.user.username,
-            "download",
-            Some(&id),
-            &row.asset_name,
-        )
-        .await?;
-    }
+    // Seeking a desktop recording fetches many ranges: every read is audited, once per
+    // viewer and session, whether whole, ranged or the index.
+    audit_download(&state, &v.user.username, &id, &row.asset_name).await?;
     // ServeFile answers Range requests (206, 416) and HEAD.
     let served = tower::ServiceExt::oneshot(
         tower_http::services::ServeFile::new_with_mime(
@@ -496,6 +505,17 @@ pub async fn recording(
             .map_err(AppError::internal)?,
     );
     Ok(response)
+}
+
+/// Records that `viewer` read the recording of session `id`, unless already recorded.
+async fn audit_download(
+    state: &AppState,
+    viewer: &str,
+    id: &str,
+    asset_name: &str,
+) -> AppResult<()> {
+    store::audit::record_once(&state.db, viewer, "download", id, asset_name).await?;
+    Ok(())
 }
 
 /// OpenAPI form of [`vigil_wire::recording::RecordingIndex`] (the wire crate has no
@@ -543,7 +563,10 @@ pub async fn recording_index(
         .await
         .map_err(AppError::internal)?;
     match index {
-        Ok(index) => Ok(Json(index)),
+        Ok(index) => {
+            audit_download(&state, &v.user.username, &id, &row.asset_name).await?;
+            Ok(Json(index))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),
         Err(e) => Err(AppError::internal(e)),
     }

@@ -119,3 +119,14 @@ pub async fn transition<'e, E: sqlx::Executor<'e, Database = DbKind>>(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// The earliest end of an approved request's window after `now`, if any.
+pub async fn next_expiry(db: &Db, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MIN(expires_at) FROM access_requests
+         WHERE status = 'approved' AND expires_at IS NOT NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .fetch_one(db)
+    .await
+}

@@ -194,3 +194,44 @@ pub async fn end_all_running(db: &Db, at: i64, reason: &str) -> Result<u64, sqlx
     .await?;
     Ok(r.rows_affected())
 }
+
+/// Does `user` have a live, locked session on `asset`?
+pub async fn has_locked_live(db: &Db, user: UserId, asset: AssetId) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions
+         WHERE user_id = $1 AND asset_id = $2 AND ended_at IS NULL AND locked = TRUE",
+    )
+    .bind(user)
+    .bind(asset)
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
+}
+
+/// How many live sessions run under `request`.
+pub async fn count_live_under_request(db: &Db, request: RequestId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE request_id = $1 AND ended_at IS NULL")
+        .bind(request)
+        .fetch_one(db)
+        .await
+}
+
+/// Ids of the live sessions under `request`.
+pub async fn live_under_request(db: &Db, request: RequestId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM sessions WHERE request_id = $1 AND ended_at IS NULL")
+        .bind(request)
+        .fetch_all(db)
+        .await
+}
+
+/// Ids of the live sessions whose approved request's window ended at or before `now`.
+pub async fn live_under_expired_requests(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT s.id FROM sessions s JOIN access_requests r ON r.id = s.request_id
+         WHERE s.ended_at IS NULL AND r.status = 'approved'
+           AND r.expires_at IS NOT NULL AND r.expires_at <= $1",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await
+}

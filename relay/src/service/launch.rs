@@ -1,0 +1,57 @@
+//! Every rule a launch obeys, read from the database (not from the hub's memory).
+
+use vigil_wire::api::{AssetId, RequestId, SessionKind};
+
+use crate::error::{AppError, AppResult};
+use crate::policy::{self, Actor, LaunchFacts, LaunchRefused};
+use crate::store;
+
+/// What a launch may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    pub kind: SessionKind,
+    pub request_id: Option<RequestId>,
+}
+
+/// Decides whether `actor` may launch a session on `asset` (named `asset_name`) now,
+/// optionally under `request_id`: the roles, the request's state, no locked session of
+/// theirs on the asset, and the request's live-session limit.
+///
+/// Check and insert must not interleave with another launch: callers hold
+/// `AppState::launch_gate` until the session row is inserted.
+pub async fn check_launch(
+    db: &store::Db,
+    actor: &Actor,
+    asset: AssetId,
+    asset_name: &str,
+    request_id: Option<RequestId>,
+    now: i64,
+) -> AppResult<Admitted> {
+    let kind = policy::launch_kind(actor, asset, request_id.is_some())?;
+    let request_id = match (kind, request_id) {
+        (SessionKind::Request, Some(rid)) => {
+            let req = store::requests::get(db, rid)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            req.state()
+                .usable_for_launch(actor.user_id, asset, now)
+                .map_err(|e| AppError::RequestNotUsable(e.to_string()))?;
+            Some(rid)
+        }
+        _ => None,
+    };
+    let live_under_request = match request_id {
+        Some(rid) => store::sessions::count_live_under_request(db, rid).await?,
+        None => 0,
+    };
+    let facts = LaunchFacts {
+        locked_on_asset: store::sessions::has_locked_live(db, actor.user_id, asset).await?,
+        live_under_request: u32::try_from(live_under_request).unwrap_or(u32::MAX),
+        max_per_request: policy::SESSIONS_PER_REQUEST,
+    };
+    policy::launch_limits(&facts).map_err(|e| match e {
+        LaunchRefused::SessionLocked => AppError::SessionLocked(asset_name.to_string()),
+        LaunchRefused::RequestInUse => AppError::RequestInUse,
+    })?;
+    Ok(Admitted { kind, request_id })
+}

@@ -1,0 +1,548 @@
+//! Session controls against their own user, the launch rules (locked, one session per
+//! request), a request's end ending its sessions, Terminate and Cancel's audit, and
+//! recording reads audited once. Sessions are inserted through the store; none runs in
+//! the hub, so checks decided before the hub are what is tested.
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use vigil_relay::auth;
+use vigil_relay::config::Config;
+use vigil_relay::store::{self, now_ms, sessions::NewSession};
+use vigil_relay::AppState;
+use vigil_wire::api::{
+    AccessRequest, ApiError, AuditEntry, Protocol, RequestStatus, Session, SessionKind,
+};
+use vigil_wire::recording::{encode, Kind, MAGIC};
+
+type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+struct Relay {
+    base: String,
+    state: AppState,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn relay() -> R<Relay> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::with_data_dir(dir.path().join("data"));
+    config.dist_dir = dir.path().join("dist");
+    std::fs::create_dir_all(&config.dist_dir)?;
+    std::fs::write(
+        config.dist_dir.join("index.html"),
+        "<!doctype html><title>vigil</title>",
+    )?;
+    let state = vigil_relay::app::start(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = state.clone();
+    tokio::spawn(async move {
+        let _ = vigil_relay::app::serve(s, listener, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok(Relay {
+        base: format!("http://{addr}/api/v1"),
+        state,
+        _dir: dir,
+        _stop: stop,
+    })
+}
+
+impl Relay {
+    async fn user(&self, name: &str, admin: bool, groups: &[&str]) -> R<i64> {
+        let hash = auth::hash_password(&format!("pw-{name}"))?;
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        Ok(store::users::create(&self.state.db, name, name, &hash, admin, &groups).await?)
+    }
+
+    /// Logs `name` in; returns the client (cookie jar) and its CSRF token.
+    async fn login(&self, name: &str) -> R<(Client, String)> {
+        let c = Client::builder().cookie_store(true).build()?;
+        let resp = c
+            .post(format!("{}/auth/login", self.base))
+            .json(&json!({"username": name, "password": format!("pw-{name}")}))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
+        let me: vigil_wire::api::Me = resp.json().await?;
+        Ok((c, me.csrf_token))
+    }
+
+    async fn asset(&self, name: &'static str, protocol: Protocol) -> R<i64> {
+        Ok(store::assets::insert(
+            &self.state.db,
+            store::assets::NewAssetRow {
+                name,
+                protocol,
+                host: "127.0.0.1",
+                port: 1,
+                account: "svc",
+                tags: &[],
+                credential_kind: store::assets::CredentialKind::None,
+                credential: None,
+            },
+        )
+        .await?)
+    }
+
+    async fn session(
+        &self,
+        user: i64,
+        asset: i64,
+        kind: SessionKind,
+        request_id: Option<i64>,
+    ) -> R<String> {
+        let id = auth::new_session_id();
+        let s = NewSession {
+            id: &id,
+            user_id: user,
+            asset_id: asset,
+            kind,
+            request_id,
+            started_at: now_ms(),
+            cols: 80,
+            rows: 24,
+        };
+        store::sessions::insert(&self.state.db, s).await?;
+        Ok(id)
+    }
+
+    async fn approved_request(&self, user: i64, asset: i64, expires_at: i64) -> R<i64> {
+        Ok(store::requests::insert(
+            &self.state.db,
+            store::requests::NewRequest {
+                user_id: user,
+                asset_id: asset,
+                reason: "fix",
+                duration_minutes: 60,
+                status: RequestStatus::Approved,
+                expires_at: Some(expires_at),
+                decided_by: Some("root"),
+            },
+        )
+        .await?)
+    }
+
+    async fn row(&self, id: &str) -> R<store::sessions::SessionRow> {
+        Ok(store::sessions::get(&self.state.db, id)
+            .await?
+            .ok_or("no session")?)
+    }
+
+    async fn audit(&self) -> R<Vec<AuditEntry>> {
+        Ok(store::audit::list(&self.state.db, 1000).await?)
+    }
+}
+
+async fn error(resp: Response) -> R<(StatusCode, String, String)> {
+    let status = resp.status();
+    let e: ApiError = resp.json().await?;
+    Ok((status, e.code, e.message))
+}
+
+async fn post(c: &Client, url: String, csrf: &str, body: Value) -> R<Response> {
+    Ok(c.post(url)
+        .header(vigil_wire::CSRF_HEADER, csrf)
+        .json(&body)
+        .send()
+        .await?)
+}
+
+/// web-1 and db-1 (SSH, no credential: a launch that passes every check fails with
+/// `bad_request`); ops = ISA on web-*, audit = reviewer on web-*, devs = requestors.
+struct World {
+    r: Relay,
+    web: i64,
+    db1: i64,
+    root: i64,
+    ivy: i64,
+    rita: i64,
+    alice: i64,
+}
+
+async fn world() -> R<World> {
+    let r = relay().await?;
+    let db = &r.state.db;
+    let root = r.user("root", true, &[]).await?;
+    let ivy = r.user("ivy", false, &["ops", "devs"]).await?;
+    r.user("rex", false, &["audit"]).await?;
+    // A requestor who also reviews web-*.
+    let rita = r.user("rita", false, &["devs", "audit"]).await?;
+    let alice = r.user("alice", false, &["devs"]).await?;
+    let web = r.asset("web-1", Protocol::Ssh).await?;
+    let db1 = r.asset("db-1", Protocol::Ssh).await?;
+    use vigil_wire::api::{AssetSelector, GrantedRole::*};
+    let sel = |g: &str| AssetSelector {
+        name_glob: Some(g.into()),
+        protocol: None,
+        tags: vec![],
+    };
+    store::rules::insert(db, "ops", &sel("web-*"), "ops", &[Isa], false).await?;
+    store::rules::insert(
+        db,
+        "audit",
+        &sel("web-*"),
+        "audit",
+        &[ActiveSessionReviewer],
+        false,
+    )
+    .await?;
+    store::rules::insert(db, "devs", &sel("*"), "devs", &[Requestor], false).await?;
+    Ok(World {
+        r,
+        web,
+        db1,
+        root,
+        ivy,
+        rita,
+        alice,
+    })
+}
+
+fn launch_body(asset: i64, request: Option<i64>) -> Value {
+    json!({"asset_id": asset, "request_id": request, "cols": 80, "rows": 24})
+}
+
+#[tokio::test]
+async fn owners_cannot_control_their_own_locked_sessions() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let db = &w.r.state.db;
+    let far = now_ms() + 3_600_000;
+    let rita_req = w.r.approved_request(w.rita, w.web, far).await?;
+    let cases = [
+        (
+            "root",
+            w.r.session(w.root, w.web, SessionKind::Admin, None).await?,
+        ),
+        (
+            "ivy",
+            w.r.session(w.ivy, w.web, SessionKind::Isa, None).await?,
+        ),
+        (
+            "rita",
+            w.r.session(w.rita, w.web, SessionKind::Request, Some(rita_req))
+                .await?,
+        ),
+    ];
+    for (who, id) in &cases {
+        store::sessions::set_locked(db, id, true).await?;
+        let (c, csrf) = w.r.login(who).await?;
+        for control in ["unlock", "lock", "terminate", "terminate-and-cancel"] {
+            let resp = post(&c, format!("{b}/sessions/{id}/{control}"), &csrf, json!({})).await?;
+            let (status, code, _) = error(resp).await?;
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{who} {control}"
+            );
+        }
+        // Still visible to them, still live and locked, no controls offered.
+        let s: Session = c
+            .get(format!("{b}/sessions/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert!(s.locked && s.ended_at.is_none(), "{who}");
+        assert!(
+            !(s.controls.lock || s.controls.terminate || s.controls.terminate_and_cancel),
+            "{who}"
+        );
+    }
+    // Someone else still controls them: the reviewer reaches the hub (not live there).
+    let (rex, rex_csrf) = w.r.login("rex").await?;
+    let resp = post(
+        &rex,
+        format!("{b}/sessions/{}/unlock", cases[2].1),
+        &rex_csrf,
+        json!({}),
+    )
+    .await?;
+    assert_eq!(error(resp).await?.1, "not_live");
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_relaunch_while_a_session_on_the_asset_is_locked() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let db = &w.r.state.db;
+    let far = now_ms() + 3_600_000;
+    let first = w.r.approved_request(w.alice, w.web, far).await?;
+    let second = w.r.approved_request(w.alice, w.web, far).await?;
+    let locked = [
+        (
+            "root",
+            w.r.session(w.root, w.web, SessionKind::Admin, None).await?,
+            None,
+        ),
+        (
+            "ivy",
+            w.r.session(w.ivy, w.web, SessionKind::Isa, None).await?,
+            None,
+        ),
+        (
+            "alice",
+            w.r.session(w.alice, w.web, SessionKind::Request, Some(first))
+                .await?,
+            Some(second),
+        ),
+    ];
+    for (who, id, request) in &locked {
+        store::sessions::set_locked(db, id, true).await?;
+        let (c, csrf) = w.r.login(who).await?;
+        let resp = post(
+            &c,
+            format!("{b}/sessions"),
+            &csrf,
+            launch_body(w.web, *request),
+        )
+        .await?;
+        let (status, code, message) = error(resp).await?;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "session_locked"),
+            "{who}"
+        );
+        assert_eq!(
+            message,
+            "Your session on web-1 is locked. Please contact your administrator."
+        );
+    }
+    // Another asset is not held by the lock (the launch passes the checks and then
+    // fails on the missing credential).
+    let (root, csrf) = w.r.login("root").await?;
+    let resp = post(
+        &root,
+        format!("{b}/sessions"),
+        &csrf,
+        launch_body(w.db1, None),
+    )
+    .await?;
+    assert_eq!(error(resp).await?.1, "bad_request");
+    // Once unlocked (or ended), launching is possible again.
+    store::sessions::set_locked(db, &locked[0].1, false).await?;
+    let resp = post(
+        &root,
+        format!("{b}/sessions"),
+        &csrf,
+        launch_body(w.web, None),
+    )
+    .await?;
+    assert_eq!(error(resp).await?.1, "bad_request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_live_session_per_request() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let req =
+        w.r.approved_request(w.alice, w.web, now_ms() + 3_600_000)
+            .await?;
+    let live =
+        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
+            .await?;
+    let (alice, csrf) = w.r.login("alice").await?;
+    let resp = post(
+        &alice,
+        format!("{b}/sessions"),
+        &csrf,
+        launch_body(w.web, Some(req)),
+    )
+    .await?;
+    let (status, code, message) = error(resp).await?;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "request_in_use")
+    );
+    assert!(message.contains("already in use"), "{message}");
+    // With the first session ended, the request may be used again.
+    store::sessions::end(&w.r.state.db, &live, now_ms(), "closed").await?;
+    let resp = post(
+        &alice,
+        format!("{b}/sessions"),
+        &csrf,
+        launch_body(w.web, Some(req)),
+    )
+    .await?;
+    assert_eq!(error(resp).await?.1, "bad_request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_requests_end_ends_its_sessions() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    // Check-in by the requester.
+    let req =
+        w.r.approved_request(w.alice, w.web, now_ms() + 3_600_000)
+            .await?;
+    let s =
+        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
+            .await?;
+    let (alice, csrf) = w.r.login("alice").await?;
+    let done: AccessRequest = post(
+        &alice,
+        format!("{b}/requests/{req}/checkin"),
+        &csrf,
+        json!({}),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(done.status, RequestStatus::CheckedIn);
+    let row = w.r.row(&s).await?;
+    assert!(row.ended_at.is_some());
+    assert_eq!(row.end_reason.as_deref(), Some("access request checked in"));
+    assert!(w.r.audit().await?.iter().any(|e| e.actor == "alice"
+        && e.action == "terminate"
+        && e.session_id.as_deref() == Some(s.as_str())));
+
+    // Expiry: the relay's task wakes at the request's end.
+    let req =
+        w.r.approved_request(w.alice, w.web, now_ms() + 1_000)
+            .await?;
+    let s =
+        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
+            .await?;
+    w.r.state.request_windows_changed();
+    let mut row = w.r.row(&s).await?;
+    for _ in 0..100 {
+        if row.ended_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        row = w.r.row(&s).await?;
+    }
+    assert_eq!(row.end_reason.as_deref(), Some("access request expired"));
+    assert!(w.r.audit().await?.iter().any(|e| e.actor == "relay"
+        && e.action == "terminate"
+        && e.session_id.as_deref() == Some(s.as_str())));
+    Ok(())
+}
+
+#[tokio::test]
+async fn terminate_and_cancel_audits_what_happened() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let db = &w.r.state.db;
+    let far = now_ms() + 3_600_000;
+    let (rex, csrf) = w.r.login("rex").await?;
+    let detail = |audit: Vec<AuditEntry>, id: &str| {
+        audit
+            .into_iter()
+            .find(|e| e.action == "terminate_and_cancel" && e.session_id.as_deref() == Some(id))
+            .map(|e| e.detail)
+    };
+    // An approved request: checked in.
+    let req = w.r.approved_request(w.alice, w.web, far).await?;
+    let s =
+        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
+            .await?;
+    let resp = post(
+        &rex,
+        format!("{b}/sessions/{s}/terminate-and-cancel"),
+        &csrf,
+        json!({}),
+    )
+    .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let d = detail(w.r.audit().await?, &s).ok_or("audited")?;
+    assert!(
+        d.contains("checked in") && !d.contains("not checked in"),
+        "{d}"
+    );
+    let r = store::requests::get(db, req).await?.ok_or("request")?;
+    assert_eq!(r.status, "checked_in");
+    // A request already checked in: the session ends, the audit says nothing was checked in.
+    let req = w.r.approved_request(w.alice, w.web, far).await?;
+    let s =
+        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
+            .await?;
+    store::requests::transition(
+        db,
+        req,
+        RequestStatus::Approved,
+        RequestStatus::CheckedIn,
+        None,
+        None,
+    )
+    .await?;
+    let resp = post(
+        &rex,
+        format!("{b}/sessions/{s}/terminate-and-cancel"),
+        &csrf,
+        json!({}),
+    )
+    .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let d = detail(w.r.audit().await?, &s).ok_or("audited")?;
+    assert!(d.contains("not checked in"), "{d}");
+    assert!(w.r.row(&s).await?.ended_at.is_some());
+    Ok(())
+}
+
+/// A small desktop recording: two keyframes and its index file.
+fn desktop_file() -> (Vec<u8>, String) {
+    let mut f = MAGIC.to_vec();
+    let first = f.len() as u64;
+    f.extend(encode(Kind::Params, 0, b"{}"));
+    f.extend(encode(Kind::Keyframe, 0, b"kf-1"));
+    let second = f.len() as u64;
+    f.extend(encode(Kind::Params, 10_000, b"{}"));
+    f.extend(encode(Kind::Keyframe, 10_000, b"kf-2"));
+    let idx =
+        format!("{{\"t_ms\":0,\"offset\":{first}}}\n{{\"t_ms\":10000,\"offset\":{second}}}\n");
+    (f, idx)
+}
+
+#[tokio::test]
+async fn recording_reads_are_audited_once_per_viewer() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let win = w.r.asset("win-1", Protocol::Rdp).await?;
+    let s = w.r.session(w.alice, win, SessionKind::Admin, None).await?;
+    store::sessions::end(&w.r.state.db, &s, now_ms(), "closed").await?;
+    let (file, idx) = desktop_file();
+    let path = w.r.state.hub.desktop_recording_path(&s);
+    std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;
+    std::fs::write(&path, &file)?;
+    std::fs::write(w.r.state.hub.desktop_index_path(&s), idx)?;
+
+    let (root, _) = w.r.login("root").await?;
+    let url = format!("{b}/sessions/{s}/recording");
+    for range in ["bytes=0-7", "bytes=8-"] {
+        let resp = root.get(&url).header("range", range).send().await?;
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+    }
+    let resp = root.get(format!("{url}/index")).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let downloads = |audit: &[AuditEntry], who: &str| {
+        audit
+            .iter()
+            .filter(|e| {
+                e.actor == who && e.action == "download" && e.session_id.as_deref() == Some(&s)
+            })
+            .count()
+    };
+    // Two ranged reads and the index: one audit row.
+    assert_eq!(downloads(&w.r.audit().await?, "root"), 1);
+    // A whole read and another index read by the same viewer add nothing.
+    let resp = root.get(&url).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = root.get(format!("{url}/index")).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(downloads(&w.r.audit().await?, "root"), 1);
+    // Another viewer is audited on their own.
+    w.r.user("ada", true, &[]).await?;
+    let (ada, _) = w.r.login("ada").await?;
+    let resp = ada.get(&url).header("range", "bytes=0-7").send().await?;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(downloads(&w.r.audit().await?, "ada"), 1);
+    Ok(())
+}
