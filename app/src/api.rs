@@ -218,8 +218,28 @@ pub async fn session_action(id: &str, action: SessionAction) -> Result<Session, 
     post::<(), _>(&format!("/sessions/{}/{verb}", seg(id)), None).await
 }
 
+/// The relay's page size for keystrokes (`KEYSTROKES_PAGE_MAX`).
+const KEYSTROKES_PAGE: usize = 5000;
+
+/// The whole keystroke log, page by page.
 pub async fn keystrokes(id: &str) -> Result<Vec<Keystroke>, ApiError> {
-    get(&format!("/sessions/{}/keystrokes", seg(id))).await
+    let mut all: Vec<Keystroke> = Vec::new();
+    loop {
+        let after = all
+            .last()
+            .map(|k| format!("&after={}", k.seq))
+            .unwrap_or_default();
+        let page: Vec<Keystroke> = get(&format!(
+            "/sessions/{}/keystrokes?limit={KEYSTROKES_PAGE}{after}",
+            seg(id)
+        ))
+        .await?;
+        let short = page.len() < KEYSTROKES_PAGE;
+        all.extend(page);
+        if short {
+            return Ok(all);
+        }
+    }
 }
 
 pub fn recording_url(id: &str) -> String {

@@ -16,6 +16,10 @@ use vigil_wire::live::{Participant, ServerControl, ServerMsg, Thumbnail};
 use crate::fanout::Fanout;
 use crate::{HubEvent, Lifecycle};
 
+/// How many of the newest keystrokes a live session keeps in memory (between this and
+/// twice this). The whole log is on disk (`<id>.keys.jsonl`) and read from there.
+pub(crate) const KEYSTROKE_TAIL: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     Connecting,
@@ -29,7 +33,10 @@ pub(crate) struct Common {
     pub(crate) phase: Phase,
     pub(crate) locked: bool,
     pub(crate) fanout: Fanout,
+    /// The newest keystrokes (a bounded tail; see [`KEYSTROKE_TAIL`]).
     pub(crate) keystrokes: Vec<Keystroke>,
+    /// Keystrokes logged so far: the next one's `seq`.
+    keystroke_count: u64,
     pub(crate) thumbnail: Option<Thumbnail>,
     thumbnail_interval: Duration,
     last_thumbnail_at: Option<Duration>,
@@ -52,6 +59,7 @@ impl Common {
             locked: false,
             fanout: Fanout::new(viewer_queue),
             keystrokes: Vec::new(),
+            keystroke_count: 0,
             thumbnail: None,
             thumbnail_interval,
             last_thumbnail_at: None,
@@ -127,7 +135,7 @@ impl Common {
     /// The next keystroke of the log (not yet recorded nor published).
     pub(crate) fn next_keystroke(&self, at: Duration, key: String, raw: String) -> Keystroke {
         Keystroke {
-            seq: self.keystrokes.len() as u64,
+            seq: self.keystroke_count,
             at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
             key,
             raw,
@@ -152,6 +160,12 @@ impl Common {
             keystroke: keystroke.clone(),
         });
         self.keystrokes.push(keystroke);
+        self.keystroke_count += 1;
+        // Bounded, whatever is pasted: drop the older half once twice the tail is held.
+        if self.keystrokes.len() >= 2 * KEYSTROKE_TAIL {
+            let excess = self.keystrokes.len() - KEYSTROKE_TAIL;
+            self.keystrokes.drain(..excess);
+        }
     }
 
     /// The participants see `Ended` after what was queued, then the end of their stream.
@@ -205,6 +219,7 @@ pub(crate) trait SessionCore: Send {
         self.common().locked
     }
 
+    /// The newest keystrokes (at most twice [`KEYSTROKE_TAIL`]); the whole log is on disk.
     fn keystrokes(&self) -> &[Keystroke] {
         &self.common().keystrokes
     }
@@ -261,5 +276,33 @@ pub(crate) trait SessionCore: Send {
             self.marker(at, &marker);
         }
         self.common_mut().close(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long paste must not grow the relay: the in-memory log stays a bounded tail while
+    /// `seq` keeps counting every keystroke.
+    #[test]
+    fn the_keystroke_log_in_memory_is_a_bounded_tail() {
+        let (events, _) = broadcast::channel(4);
+        let mut common = Common::new("k".into(), 8, Duration::from_secs(1), events);
+        let n = 10 * KEYSTROKE_TAIL as u64 + 7;
+        for i in 0..n {
+            let k = common.next_keystroke(Duration::from_millis(i), "a".into(), "a".into());
+            assert_eq!(k.seq, i);
+            common.publish_keystroke(k, None);
+            assert!(common.keystrokes.len() < 2 * KEYSTROKE_TAIL);
+        }
+        let last = common.keystrokes.last().map(|k| k.seq);
+        assert_eq!(last, Some(n - 1));
+        assert!(common.keystrokes.len() >= KEYSTROKE_TAIL);
+        let seqs: Vec<u64> = common.keystrokes.iter().map(|k| k.seq).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "the tail is contiguous"
+        );
     }
 }

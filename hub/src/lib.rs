@@ -230,7 +230,8 @@ impl Hub {
         self.inner.thumbnail(id)
     }
 
-    /// Keystrokes so far of a live session (for a player opened mid-session).
+    /// The newest keystrokes of a live session (a bounded tail: the whole log is read
+    /// from disk with [`read_keystrokes_page`]).
     pub fn keystrokes(&self, id: &str) -> Option<Vec<Keystroke>> {
         self.inner.keystrokes(id)
     }
@@ -268,6 +269,36 @@ impl Hub {
 /// line, as a killed relay may leave one.
 pub fn read_keystrokes(path: &std::path::Path) -> std::io::Result<Vec<Keystroke>> {
     recording::read_keystrokes(path)
+}
+
+/// One page of a session's keystroke log, live or ended: at most `limit` keystrokes
+/// whose `seq` comes after `after` (from the start without it). The log on disk is the
+/// whole record; memory holds only what this page returns. A torn last line ends it.
+pub fn read_keystrokes_page(
+    path: &std::path::Path,
+    after: Option<u64>,
+    limit: usize,
+) -> std::io::Result<Vec<Keystroke>> {
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(path)?;
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        if out.len() >= limit {
+            break;
+        }
+        let line = match line {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => break,
+            Err(e) => return Err(e),
+        };
+        let Ok(k) = serde_json::from_str::<Keystroke>(&line) else {
+            break;
+        };
+        if after.is_none_or(|after| k.seq > after) {
+            out.push(k);
+        }
+    }
+    Ok(out)
 }
 
 /// The keyframe index of a desktop recording: read from `<file>.idx` (written as the

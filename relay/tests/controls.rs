@@ -10,7 +10,7 @@ use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_relay::AppState;
 use vigil_wire::api::{
-    AccessRequest, ApiError, AuditEntry, Protocol, RequestStatus, Session, SessionKind,
+    AccessRequest, ApiError, AuditEntry, Keystroke, Protocol, RequestStatus, Session, SessionKind,
 };
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
@@ -544,5 +544,56 @@ async fn recording_reads_are_audited_once_per_viewer() -> R {
     let resp = ada.get(&url).header("range", "bytes=0-7").send().await?;
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(downloads(&w.r.audit().await?, "ada"), 1);
+    Ok(())
+}
+
+/// The keystroke log is read from disk in pages (memory holds one page), and reading it,
+/// in however many pages, is audited once per viewer.
+#[tokio::test]
+async fn keystrokes_are_paged_from_disk_and_audited_once() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    let web = w.r.asset("web-k", Protocol::Ssh).await?;
+    let s = w.r.session(w.alice, web, SessionKind::Admin, None).await?;
+    let path = w.r.state.hub.keystrokes_path(&s);
+    std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;
+    let mut log = String::new();
+    for seq in 0..12u64 {
+        let k = Keystroke {
+            seq,
+            at_ms: seq * 10,
+            key: format!("k{seq}"),
+            raw: "x".into(),
+        };
+        log.push_str(&serde_json::to_string(&k)?);
+        log.push('\n');
+    }
+    // A torn last line, as a killed relay may leave, is not a keystroke.
+    log.push_str("{\"seq\":12,");
+    std::fs::write(&path, log)?;
+
+    let (root, _) = w.r.login("root").await?;
+    let page = |after: Option<u64>| {
+        let mut url = format!("{b}/sessions/{s}/keystrokes?limit=5");
+        if let Some(a) = after {
+            url.push_str(&format!("&after={a}"));
+        }
+        let root = root.clone();
+        async move {
+            let keys: Vec<Keystroke> = root.get(url).send().await?.json().await?;
+            R::<Vec<u64>>::Ok(keys.iter().map(|k| k.seq).collect())
+        }
+    };
+    assert_eq!(page(None).await?, vec![0, 1, 2, 3, 4]);
+    assert_eq!(page(Some(4)).await?, vec![5, 6, 7, 8, 9]);
+    assert_eq!(page(Some(9)).await?, vec![10, 11]);
+    assert_eq!(page(Some(11)).await?, Vec::<u64>::new());
+    let views =
+        w.r.audit()
+            .await?
+            .iter()
+            .filter(|e| e.action == "view_keystrokes" && e.session_id.as_deref() == Some(&s))
+            .count();
+    assert_eq!(views, 1, "four pages, one audit row");
     Ok(())
 }

@@ -400,10 +400,21 @@ control_handler!(
     "`Session`, ended, its request checked in"
 );
 
+/// The most keystrokes one page may hold.
+pub const KEYSTROKES_PAGE_MAX: usize = 5000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct KeystrokesQuery {
+    /// Only keystrokes whose `seq` is greater than this (the last `seq` of the page before).
+    pub after: Option<u64>,
+    /// How many at most; default and maximum 5000.
+    pub limit: Option<usize>,
+}
+
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/keystrokes", tag = "sessions",
-    params(("id" = String, Path, description = "session id")),
+    params(("id" = String, Path, description = "session id"), KeystrokesQuery),
     responses(
-        (status = 200, body = [Keystroke], description = "The session's keystroke log"),
+        (status = 200, body = [Keystroke], description = "One page of the session's keystroke log, oldest first: ask again with `after` set to the last `seq` until a page is short"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible"),
@@ -412,6 +423,7 @@ pub async fn keystrokes(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    Query(q): Query<KeystrokesQuery>,
 ) -> AppResult<Json<Vec<Keystroke>>> {
     let v = Viewer::load(&state, user.user).await?;
     let row = load_visible(&state, &v, &id).await?;
@@ -421,24 +433,27 @@ pub async fn keystrokes(
         Some(&row.facts()),
         Action::WatchSession,
     )?;
-    let keys = match state.hub.keystrokes(&id) {
-        Some(k) => k,
-        None => {
-            let path = state.hub.keystrokes_path(&id);
-            tokio::task::spawn_blocking(move || match vigil_hub::read_keystrokes(&path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-                other => other,
-            })
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::internal)?
+    let limit = q
+        .limit
+        .unwrap_or(KEYSTROKES_PAGE_MAX)
+        .clamp(1, KEYSTROKES_PAGE_MAX);
+    // Live or ended, the log on disk is the whole record (written per keystroke).
+    let path = state.hub.keystrokes_path(&id);
+    let keys = tokio::task::spawn_blocking(move || {
+        match vigil_hub::read_keystrokes_page(&path, q.after, limit) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            other => other,
         }
-    };
-    store::audit::record(
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    // Paging reads the log in many requests: audit the viewer's reading once.
+    store::audit::record_once(
         &state.db,
         &v.user.username,
         "view_keystrokes",
-        Some(&id),
+        &id,
         &row.asset_name,
     )
     .await?;
