@@ -314,7 +314,7 @@ mod tests {
         for i in 0..50u32 {
             let keys = LoginKeys::new("victim", ip(&format!("10.1.{}.{}", i / 200, i % 200)));
             let r = t.reserve(&keys, now).expect("never locked");
-            if i + 1 <= USER_SLOWDOWN_AFTER {
+            if i < USER_SLOWDOWN_AFTER {
                 assert_eq!(r.delay, Duration::ZERO);
             } else {
                 assert!(r.delay > Duration::ZERO && r.delay <= MAX_USER_DELAY);
