@@ -298,3 +298,51 @@ async fn data_is_private_and_a_loose_key_is_refused() -> R {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn hsts_and_host_cookie_under_tls() -> R {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::with_data_dir(dir.path().join("data"));
+    config.dist_dir = dir.path().join("dist");
+    // Only `serve` reads these files; the router just knows TLS is on.
+    config.tls = Some(vigil_relay::config::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    });
+    let state = vigil_relay::app::start(config).await?;
+    let hash = auth::hash_password("pw-erin")?;
+    store::users::create(&state.db, "erin", "erin", &hash, false, &[]).await?;
+    let router = vigil_relay::router(state);
+    let resp = router
+        .clone()
+        .oneshot(
+            axum::http::Request::post("/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    r#"{"username":"erin","password":"pw-erin"}"#,
+                ))?,
+        )
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("strict-transport-security")
+            .map(|v| v.as_bytes()),
+        Some(&b"max-age=31536000"[..])
+    );
+    let set = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        set.starts_with("__Host-vigil_session=") && set.contains("; Secure"),
+        "{set}"
+    );
+    let page = router
+        .oneshot(axum::http::Request::get("/").body(axum::body::Body::empty())?)
+        .await?;
+    assert!(page.headers().contains_key("strict-transport-security"));
+    Ok(())
+}
