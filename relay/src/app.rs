@@ -36,6 +36,7 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<store::Db> {
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     private_dir(&config.recordings_dir())
         .with_context(|| format!("creating {}", config.recordings_dir().display()))?;
+    warn_if_shared(&config.data_dir);
     crate::vault::check_key_permissions(&config.secret_key_path())?;
     let db_path = config.db_path();
     private_file(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
@@ -56,6 +57,26 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     {
         std::fs::create_dir_all(dir)
     }
+}
+
+/// An existing data dir keeps the mode its operator gave it, but a shared one is worth a warning.
+fn warn_if_shared(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "The data directory is accessible by group or others; chmod 700 is advised"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Creates `path` empty, mode 0600, unless it exists (SQLite then opens it as it is).

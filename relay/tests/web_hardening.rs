@@ -346,3 +346,17 @@ async fn hsts_and_host_cookie_under_tls() -> R {
     assert!(page.headers().contains_key("strict-transport-security"));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_off_by_the_idle_timeout() -> R {
+    let r = relay_with(|c| c.idle_timeout = Duration::from_secs(1)).await?;
+    let mut s = TcpStream::connect(r.addr).await?;
+    s.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user",
+    )
+    .await?;
+    let started = Instant::now();
+    assert!(closed_within(s, Duration::from_secs(5)).await.is_ok());
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    Ok(())
+}
