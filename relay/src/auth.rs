@@ -83,11 +83,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The session cookie's name: `__Host-` prefixed when it is `Secure` (the browser
+/// then insists on Secure, `Path=/` and no `Domain`), the plain name over HTTP.
+pub fn session_cookie_name(secure: bool) -> String {
+    if secure {
+        format!("__Host-{}", vigil_wire::SESSION_COOKIE)
+    } else {
+        vigil_wire::SESSION_COOKIE.to_string()
+    }
+}
+
 pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     let v = format!(
-        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}",
-        vigil_wire::SESSION_COOKIE
+        "{name}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
     );
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -136,8 +146,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = cookie_value(&parts.headers, vigil_wire::SESSION_COOKIE)
-            .ok_or(AppError::Unauthenticated)?;
+        let name = session_cookie_name(state.config.secure_cookies());
+        let token = cookie_value(&parts.headers, &name).ok_or(AppError::Unauthenticated)?;
         let hash = token_hash(token);
         let login = store::logins::find(&state.db, &hash, now_ms())
             .await?
@@ -218,19 +228,14 @@ impl Viewer {
     }
 }
 
-/// The peer address, for per-address throttling. Implements `Connected` for both
-/// the plain and the TLS listener.
+/// The peer address, for per-address throttling. The relay's accept loop puts it in
+/// every request's extensions as `ConnectInfo<ClientAddr>`; `Connected` is for
+/// `axum::serve` users (tests).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
 impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>> for ClientAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
         ClientAddr(*stream.remote_addr())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -15,7 +16,14 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     session_ttl_minutes: Option<u32>,
+    max_connections: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
 }
+
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -33,6 +41,14 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Lifetime of a login.
     pub session_ttl_minutes: u32,
+    /// Open connections at most (TLS handshakes and WebSockets included); more are
+    /// closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, also between keep-alive requests.
+    pub header_timeout: Duration,
+    /// A connection (not yet upgraded to a WebSocket) on which no byte moves for this
+    /// long is closed.
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +81,9 @@ impl Config {
             public_origin: None,
             tls: None,
             session_ttl_minutes: 12 * 60,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
         }
     }
 
@@ -110,6 +129,17 @@ impl Config {
             .and_then(|v| v.parse().ok())
             .or(fc.session_ttl_minutes)
             .unwrap_or(12 * 60);
+        let max_connections = env("VIGIL_MAX_CONNECTIONS")
+            .and_then(|v| v.parse().ok())
+            .or(fc.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let secs = |var: &str, file: Option<u64>, default: u64| {
+            let s = env(var)
+                .and_then(|v| v.parse().ok())
+                .or(file)
+                .unwrap_or(default);
+            Duration::from_secs(s.max(1))
+        };
         Ok(Config {
             bind,
             data_dir: env_path("VIGIL_DATA_DIR")
@@ -121,6 +151,17 @@ impl Config {
             public_origin,
             tls,
             session_ttl_minutes: ttl.max(1),
+            max_connections: max_connections.max(1),
+            header_timeout: secs(
+                "VIGIL_HEADER_TIMEOUT_SECS",
+                fc.header_timeout_secs,
+                DEFAULT_HEADER_TIMEOUT_SECS,
+            ),
+            idle_timeout: secs(
+                "VIGIL_IDLE_TIMEOUT_SECS",
+                fc.idle_timeout_secs,
+                DEFAULT_IDLE_TIMEOUT_SECS,
+            ),
         })
     }
 
@@ -196,6 +237,19 @@ mod tests {
         let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).expect("env");
         assert_eq!(c.bind.to_string(), "127.0.0.1:1");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        let c = Config::load_with(None, none).expect("defaults");
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        let env: HashMap<&str, &str> = [
+            ("VIGIL_MAX_CONNECTIONS", "7"),
+            ("VIGIL_HEADER_TIMEOUT_SECS", "3"),
+            ("VIGIL_IDLE_TIMEOUT_SECS", "0"),
+        ]
+        .into();
+        let c = Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).expect("env");
+        assert_eq!(c.max_connections, 7);
+        assert_eq!(c.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.idle_timeout, Duration::from_secs(1), "at least a second");
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
     }

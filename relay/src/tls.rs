@@ -1,14 +1,14 @@
-//! Optional TLS: a `Listener` for `axum::serve` that does handshakes off the accept
-//! path (a slow client can't hold up others) and hands finished streams over.
+//! Optional TLS: a listener that does handshakes off the accept path (a slow client
+//! can't hold up others) and hands finished streams over. Each accepted connection
+//! takes a slot of the connection cap first; without one it is closed at once.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
@@ -45,9 +45,10 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+type Accepted = (TlsStream<TcpStream>, SocketAddr, OwnedSemaphorePermit);
+
 pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
+    rx: mpsc::Receiver<Accepted>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -58,25 +59,17 @@ impl Drop for TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
+    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, cap: Arc<Semaphore>) -> TlsListener {
         let (tx, rx) = mpsc::channel(64);
         let task = tokio::spawn(async move {
             loop {
-                let (stream, addr) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(error) => {
-                        tracing::warn!(%error, "Accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+                let (stream, addr, permit) = crate::app::accept_capped(&tcp, &cap).await;
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, addr)).await;
+                            let _ = tx.send((tls, addr, permit)).await;
                         }
                         Ok(Err(error)) => tracing::debug!(%error, %addr, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
@@ -84,23 +77,15 @@ impl TlsListener {
                 });
             }
         });
-        Ok(TlsListener { rx, local, task })
+        TlsListener { rx, task }
     }
-}
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    /// The next connection whose handshake finished, with its slot of the cap.
+    pub async fn accept(&mut self) -> Accepted {
         match self.rx.recv().await {
             Some(conn) => conn,
             // The accept task only stops with the listener.
             None => std::future::pending().await,
         }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
     }
 }

@@ -20,6 +20,11 @@ pub enum VaultError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "secret key file {path} is accessible by group or others (mode {mode:o}); \
+         run `chmod 600 {path}`"
+    )]
+    KeyMode { path: String, mode: u32 },
     #[error("secret key file {0} must hold exactly 32 bytes")]
     KeyLength(String),
     #[error("credential could not be decrypted (wrong key or corrupted value)")]
@@ -52,6 +57,7 @@ impl Vault {
             path: path.display().to_string(),
             source,
         };
+        check_key_permissions(path)?;
         if !path.exists() {
             let mut key = [0u8; KEY_LEN];
             rand::rngs::OsRng.fill_bytes(&mut key);
@@ -96,6 +102,34 @@ impl Vault {
             .map(Secret::new)
             .map_err(|_| VaultError::Decrypt)
     }
+}
+
+/// `Err` when `path` exists and group or others may read or write it.
+pub fn check_key_permissions(path: &Path) -> Result<(), VaultError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(VaultError::KeyFile {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o066 != 0 {
+            return Err(VaultError::KeyMode {
+                path: path.display().to_string(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(unix)]

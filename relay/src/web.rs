@@ -46,6 +46,9 @@ pub fn spa(
     })
 }
 
+/// `Strict-Transport-Security`, sent when the relay serves TLS itself.
+pub const HSTS: &str = "max-age=31536000";
+
 pub fn with_security_headers(router: Router) -> Router {
     let set = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))

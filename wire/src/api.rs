@@ -18,11 +18,21 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows neither the username nor the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &"***")
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 /// Who is logged in, and what the UI may offer them. The relay re-checks every action;
@@ -285,8 +295,8 @@ pub struct AuditEntry {
 }
 
 /// Body of `POST /api/v1/assets` (administrators). The credential only ever travels
-/// inward: no response carries it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// inward: no response carries it back, and `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAsset {
     pub name: String,
@@ -301,6 +311,22 @@ pub struct NewAsset {
     pub private_key: Option<String>,
 }
 
+impl std::fmt::Debug for NewAsset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("NewAsset")
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tags", &self.tags)
+            .field("account", &self.account)
+            .field("password", &redacted(&self.password))
+            .field("private_key", &redacted(&self.private_key))
+            .finish()
+    }
+}
+
 /// Body of `POST /api/v1/rules` (administrators).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -311,4 +337,93 @@ pub struct NewSmartRule {
     pub roles: Vec<GrantedRole>,
     #[serde(default)]
     pub auto_approve: bool,
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let login = LoginRequest {
+            username: "alice-the-admin".into(),
+            password: "hunter2-secret".into(),
+        };
+        let text = format!("{login:?}");
+        assert!(
+            !text.contains("alice-the-admin") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let asset = NewAsset {
+            name: "db1".into(),
+            protocol: Protocol::Ssh,
+            host: "10.0.0.5".into(),
+            port: 22,
+            tags: vec![],
+            account: "root".into(),
+            password: Some("s3cret-pass".into()),
+            private_key: Some("-----BEGIN OPENSSH PRIVATE KEY-----".into()),
+        };
+        let text = format!("{asset:?}");
+        assert!(text.contains("db1") && text.contains("10.0.0.5"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("BEGIN"),
+            "{text}"
+        );
+    }
+}
+/// Which live sessions an emergency control applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyScope {
+    /// Every live session of the user called `name`.
+    User,
+    /// Every live session on the asset called `name`.
+    Asset,
+}
+
+/// What an emergency control does to each session in its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyAction {
+    Lock,
+    Terminate,
+}
+
+impl EmergencyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmergencyScope::User => "user",
+            EmergencyScope::Asset => "asset",
+        }
+    }
+}
+
+impl EmergencyAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmergencyAction::Lock => "lock",
+            EmergencyAction::Terminate => "terminate",
+        }
+    }
+}
+
+/// `POST /api/v1/emergency`: lock or terminate every live session of a user or an asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmergencyRequest {
+    pub scope: EmergencyScope,
+    /// The user's or the asset's name.
+    pub name: String,
+    pub action: EmergencyAction,
+}
+
+/// What an emergency control did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmergencyDone {
+    /// Ids of the sessions it locked or terminated.
+    pub sessions: Vec<SessionId>,
 }

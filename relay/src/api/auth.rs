@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use vigil_wire::api::{ApiError, LoginRequest, Me};
@@ -26,6 +26,7 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
         (status = 403, body = ApiError, description = "`origin`: a foreign Origin header"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
         (status = 429, body = ApiError, description = "`too_many_attempts`; see `Retry-After`"),
+        (status = 503, body = ApiError, description = "`busy`: too many logins being verified; see `Retry-After`"),
     ))]
 pub async fn login(State(state): State<AppState>, request: Request) -> AppResult<Response> {
     let (parts, body) = request.into_parts();
@@ -47,30 +48,50 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     let req: LoginRequest = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid login body: {e}")))?;
 
-    let user_key = throttle::user_key(&req.username);
-    let mut keys = vec![user_key.clone()];
-    if let Some(ip) = client_ip(&parts.extensions) {
-        keys.push(throttle::ip_key(ip));
+    let keys = throttle::LoginKeys::new(&req.username, client_ip(&parts.extensions));
+    let user_hash = throttle::username_hash(&req.username);
+    // Counted as a failure before the password is checked: parallel guesses can't all pass.
+    let reserved = match state.throttle.reserve(&keys, Instant::now()) {
+        Ok(r) => r,
+        Err(wait) => {
+            tracing::info!(user_hash, "Login refused: too many failed attempts");
+            return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
+        }
+    };
+    if !reserved.delay.is_zero() {
+        tokio::time::sleep(reserved.delay).await;
     }
-    if let Some(wait) = state.throttle.blocked(&keys, Instant::now()) {
-        return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
-    }
+    let Some(slot) = state.throttle.verify_slot(throttle::VERIFY_WAIT).await else {
+        state.throttle.cancelled(&keys);
+        tracing::warn!("Login refused: every password verification slot is busy");
+        return Ok(busy());
+    };
 
-    let user = store::users::by_name(&state.db, &req.username).await?;
+    let user = match store::users::by_name(&state.db, &req.username).await {
+        Ok(u) => u,
+        Err(e) => {
+            state.throttle.cancelled(&keys);
+            return Err(e.into());
+        }
+    };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
-        .await
-        .map_err(AppError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || {
+        let ok = auth::verify_password(hash.as_deref(), &password);
+        drop(slot);
+        ok
+    })
+    .await
+    .map_err(AppError::internal)?;
+    // A disabled user is refused like a wrong password, so the answer confirms nothing.
     let user = match (ok, user) {
-        (true, Some(user)) => user,
+        (true, Some(user)) if !user.disabled => user,
         _ => {
-            state.throttle.failure(&keys, Instant::now());
-            tracing::info!(username = %req.username, "Login failed");
+            tracing::info!(user_hash, "Login failed");
             return Err(AppError::BadCredentials);
         }
     };
-    state.throttle.success(&user_key);
+    state.throttle.succeeded(&keys);
 
     let token = auth::new_token();
     let csrf = auth::new_token();
@@ -89,6 +110,21 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     let me = Viewer::load(&state, user).await?.me(&csrf);
     let cookie = auth::session_cookie(&token, ttl_ms / 1000, state.config.secure_cookies());
     Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
+}
+
+/// 503 `busy`: too many logins are being verified at once.
+fn busy() -> Response {
+    let mut resp = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(ApiError {
+            code: "busy".into(),
+            message: "too many logins in progress; try again shortly".into(),
+        }),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",

@@ -2,9 +2,11 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use vigil_wire::api::{
@@ -201,12 +203,26 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit))
         .route("/openapi.json", get(openapi))
         .fallback(api_not_found)
-        .layer(DefaultBodyLimit::max(1024 * 1024));
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        // Keystrokes, recordings, `/me`: nothing under /api may be cached anywhere.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let dist = state.config.dist_dir.clone();
-    web::with_security_headers(
+    let tls = state.config.tls.is_some();
+    let app = web::with_security_headers(
         Router::new()
             .nest("/api/v1", api)
             .fallback_service(web::spa(dist))
             .with_state(state),
-    )
+    );
+    if tls {
+        app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(web::HSTS),
+        ))
+    } else {
+        app
+    }
 }
