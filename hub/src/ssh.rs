@@ -30,6 +30,47 @@ pub(crate) const TARGET_UNREACHABLE: &str = "target_unreachable";
 pub(crate) const AUTH_FAILED: &str = "auth_failed";
 pub(crate) const HOST_KEY_CHANGED: &str = "host_key_changed";
 pub(crate) const TARGET_ERROR: &str = "target_error";
+/// The target sent more than the relay buffers for it (see [`MAX_EARLY_OUTPUT`]).
+pub(crate) const TARGET_FLOOD: &str = "target_flood";
+
+/// Bound on the output kept while the shell is set up (a banner and a prompt are a few KiB);
+/// past it the connection ends rather than buffering a hostile target's flood.
+pub(crate) const MAX_EARLY_OUTPUT: usize = 1024 * 1024;
+
+/// Output collected before the session goes live, refused past a cap.
+#[derive(Debug)]
+struct EarlyOutput {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl EarlyOutput {
+    fn new(cap: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Keeps `data`, or refuses it (keeping nothing more) if the total would pass the cap.
+    fn push(&mut self, data: &[u8]) -> Result<(), ConnectError> {
+        if self.buf.len().saturating_add(data.len()) > self.cap {
+            return Err(error(
+                TARGET_FLOOD,
+                format!(
+                    "the target sent more than {} KiB of output before the shell was ready",
+                    self.cap / 1024
+                ),
+            ));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn into_inner(self) -> Vec<u8> {
+        self.buf
+    }
+}
 
 /// What `check_server_key` saw; read back after the handshake, because russh only
 /// reports a refused key as a generic error.
@@ -118,18 +159,30 @@ pub(crate) async fn connect(
         authenticate(&mut handle, target).await?;
         open_shell(&handle, cols, rows).await
     };
-    let (read, write, early_output) =
-        tokio::time::timeout(login_timeout, login)
-            .await
-            .map_err(|_| {
-                error(
-                    TARGET_ERROR,
-                    format!(
-                        "{addr} did not complete the login within {} s",
-                        login_timeout.as_secs()
-                    ),
+    let (read, write, early_output) = match tokio::time::timeout(login_timeout, login).await {
+        Ok(Ok(shell)) => shell,
+        Ok(Err(e)) => {
+            if e.code == TARGET_FLOOD {
+                tracing::warn!(%addr, "target flooded the shell setup; disconnecting");
+                // Bounded: the target may not read what the relay sends.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    handle.disconnect(Disconnect::ByApplication, "output flood", "en"),
                 )
-            })??;
+                .await;
+            }
+            return Err(e);
+        }
+        Err(_) => {
+            return Err(error(
+                TARGET_ERROR,
+                format!(
+                    "{addr} did not complete the login within {} s",
+                    login_timeout.as_secs()
+                ),
+            ))
+        }
+    };
     Ok(SshConn {
         handle,
         read,
@@ -313,7 +366,7 @@ async fn open_shell(
         .await
         .map_err(protocol_error)?;
     write.request_shell(true).await.map_err(protocol_error)?;
-    let mut early = Vec::new();
+    let mut early = EarlyOutput::new(MAX_EARLY_OUTPUT);
     let mut accepted = 0;
     while accepted < 2 {
         match read.wait().await {
@@ -327,7 +380,7 @@ async fn open_shell(
                 return Err(error(TARGET_ERROR, format!("the target refused {what}")));
             }
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
-                early.extend_from_slice(&data)
+                early.push(&data)?
             }
             Some(_) => {}
             None => {
@@ -338,5 +391,42 @@ async fn open_shell(
             }
         }
     }
-    Ok((read, write, early))
+    Ok((read, write, early.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_output_is_kept_up_to_the_cap() {
+        let mut early = EarlyOutput::new(10);
+        early.push(b"login: ").expect("under the cap");
+        early.push(b"").expect("nothing");
+        early.push(b"abc").expect("exactly the cap");
+        assert_eq!(early.into_inner(), b"login: abc");
+    }
+
+    #[test]
+    fn early_output_past_the_cap_is_a_flood_error_and_is_not_buffered() {
+        let mut early = EarlyOutput::new(MAX_EARLY_OUTPUT);
+        let chunk = vec![b'x'; 32 * 1024];
+        let mut pushed = 0usize;
+        let err = loop {
+            match early.push(&chunk) {
+                Ok(()) => pushed += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(pushed <= MAX_EARLY_OUTPUT, "no cap");
+        };
+        assert_eq!(err.code, TARGET_FLOOD);
+        assert!(err.message.contains("1024 KiB"), "{}", err.message);
+        assert_eq!(pushed, MAX_EARLY_OUTPUT);
+        assert_eq!(
+            early.buf.len(),
+            MAX_EARLY_OUTPUT,
+            "the refused chunk is not kept"
+        );
+        assert!(early.push(b"y").is_err(), "still refused");
+    }
 }

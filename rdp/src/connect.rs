@@ -25,7 +25,7 @@ use tokio_rustls::rustls;
 use tracing::{debug, info};
 use x509_cert::der::{Decode as _, Encode as _};
 
-use crate::error::{ConnectError, ConnectErrorKind};
+use crate::error::{ConnectError, ConnectErrorKind, StreamError};
 use crate::{Codec, DesktopSize, SessionParams, Stream};
 
 /// The TLS stream to the target once connected.
@@ -95,7 +95,7 @@ pub struct Connected {
 }
 
 /// Connect to `target`. Errors carry a stable kind: `target_unreachable`, `auth_failed`,
-/// `cert_changed` or `target_error`.
+/// `cert_changed`, `desktop_too_large` or `target_error`.
 pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Connected, ConnectError> {
     let started = Instant::now();
     let tcp = tokio::time::timeout(
@@ -199,7 +199,14 @@ async fn handshake(
         ));
     }
     let (transport, leftover) = framed.into_inner();
-    let stream = Stream::new(result, &leftover);
+    // A desktop size out of bounds is refused here, before the hub allocates its screen.
+    let stream = Stream::new(result, &leftover).map_err(|e| {
+        let kind = match e {
+            StreamError::DesktopTooLarge { .. } => ConnectErrorKind::DesktopTooLarge,
+            _ => ConnectErrorKind::TargetError,
+        };
+        ConnectError::new(kind, e.to_string())
+    })?;
     Ok(Connected {
         params: stream.params().clone(),
         stream,

@@ -1,5 +1,8 @@
 use std::fmt;
 
+use crate::fastpath::{MAX_FRAGMENTS, MAX_REASSEMBLED};
+use crate::DesktopSize;
+
 /// Why a connection to a target failed, as a stable code the relay can show and audit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectErrorKind {
@@ -11,6 +14,9 @@ pub enum ConnectErrorKind {
     CertChanged,
     /// Anything else the target did wrong: negotiation, TLS, activation, redirection.
     TargetError,
+    /// The server answered with a desktop larger than the relay keeps a copy of
+    /// ([`crate::DesktopSize::MAX`]).
+    DesktopTooLarge,
 }
 
 impl ConnectErrorKind {
@@ -20,6 +26,7 @@ impl ConnectErrorKind {
             Self::AuthFailed => "auth_failed",
             Self::CertChanged => "cert_changed",
             Self::TargetError => "target_error",
+            Self::DesktopTooLarge => "desktop_too_large",
         }
     }
 }
@@ -54,6 +61,23 @@ impl ConnectError {
 /// The server sent something the relay cannot handle; the session must end.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
+    /// The server's desktop (at activation or reactivation) is larger than the relay keeps
+    /// a decoded copy of.
+    #[error(
+        "the server's desktop size {width}x{height} is over the relay's limit of {}x{}",
+        DesktopSize::MAX.width(), DesktopSize::MAX.height()
+    )]
+    DesktopTooLarge { width: u16, height: u16 },
+    /// The server's desktop has no pixels.
+    #[error("the server's desktop size {width}x{height} is empty")]
+    DesktopEmpty { width: u16, height: u16 },
+    /// A fragmented fast-path update grew past the relay's bound on reassembled updates.
+    #[error(
+        "the server's fragmented update exceeds the relay's limit of {} bytes in {} fragments",
+        MAX_REASSEMBLED,
+        MAX_FRAGMENTS
+    )]
+    UpdateTooLarge,
     #[error("unframeable server data: {0}")]
     Framing(String),
     #[error("X.224 processing failed: {0}")]
@@ -65,6 +89,21 @@ pub enum StreamError {
     #[error("the session has ended")]
     Ended,
 }
+
+impl StreamError {
+    /// A stable code for the end reason, from the same list as [`ConnectErrorKind::code`]
+    /// (plus `target_flood` for a server that sends more than the relay buffers).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DesktopTooLarge { .. } => ConnectErrorKind::DesktopTooLarge.code(),
+            Self::UpdateTooLarge => TARGET_FLOOD,
+            _ => ConnectErrorKind::TargetError.code(),
+        }
+    }
+}
+
+/// The code of a target that sends more data than the relay buffers for it.
+pub const TARGET_FLOOD: &str = "target_flood";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScreenError {

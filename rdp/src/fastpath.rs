@@ -16,6 +16,19 @@ use crate::pointer::PointerState;
 /// A fast-path PDU's length field has 15 bits; keep the payload of each fragment well below.
 pub(crate) const MAX_FRAGMENT: usize = 32_000;
 
+/// Bound on one reassembled (First…Last) fast-path update, in bytes: twice the 8 MB
+/// `MaxRequestSize` the client advertises in its Multifragment Update capability, which a
+/// conforming server never exceeds. A fixed bound rather than one derived from the desktop
+/// size (5120×2880×4 is 59 MB, more than the relay should hold per update). The stream
+/// refuses the PDU that would cross it, so no copy (this peek's, the screen's, IronRDP's
+/// reassembler in the screen and in browsers) ever holds more.
+pub(crate) const MAX_REASSEMBLED: usize = 16 * 1024 * 1024;
+
+/// Bound on the fragments of one update (empty `Next` fragments grow nothing, but an endless
+/// run of them is a flood all the same). Real servers send 16 KB fragments: an 8 MB update
+/// is about 520 of them.
+pub(crate) const MAX_FRAGMENTS: usize = 4096;
+
 /// RemoteFX's codec id as negotiated by IronRDP's client capabilities.
 const CODEC_ID_REMOTEFX: u8 = 3;
 
@@ -30,6 +43,16 @@ pub(crate) struct PeekResult {
     pub malformed: bool,
     /// Pointer updates completed by this PDU.
     pub pointer_updates: u64,
+    /// A fragmented update crossed [`MAX_REASSEMBLED`] or [`MAX_FRAGMENTS`]: the reassembly
+    /// was dropped and the session must end (see [`crate::StreamError::UpdateTooLarge`]).
+    pub too_large: bool,
+}
+
+/// An update being reassembled from fragments.
+struct Fragmented {
+    code: UpdateCode,
+    data: Vec<u8>,
+    fragments: usize,
 }
 
 /// Structural state of the fast-path stream: reassembly of fragmented updates (to see frame
@@ -40,7 +63,7 @@ pub(crate) struct PeekResult {
 /// message, so a decoder started later needs them replayed (see [`Peek::rfx_prelude`]).
 #[derive(Default)]
 pub(crate) struct Peek {
-    frag: Option<(UpdateCode, Vec<u8>)>,
+    frag: Option<Fragmented>,
     rfx_context: Option<rfx::ContextPdu>,
     rfx_channels: Option<rfx::ChannelsPdu>,
     /// Only the screen keeps it (snapshots replay it); the stream splitter has no use for it.
@@ -59,6 +82,12 @@ impl Peek {
     /// The pointer state, if this peek tracks it.
     pub fn pointer(&self) -> Option<&PointerState> {
         self.pointer.as_ref()
+    }
+
+    /// Bytes held for the update being reassembled (for tests of the bound).
+    #[cfg(test)]
+    pub fn reassembly_len(&self) -> usize {
+        self.frag.as_ref().map_or(0, |f| f.data.len())
     }
 
     /// Inside a First…Last fragment sequence: a fresh decoder must not start here.
@@ -97,19 +126,38 @@ impl Peek {
                     self.update(update.update_code, update.data, &mut result);
                 }
                 Fragmentation::First => {
-                    self.frag = Some((update.update_code, update.data.to_vec()))
-                }
-                Fragmentation::Next => match self.frag.as_mut() {
-                    Some((_, buf)) => buf.extend_from_slice(update.data),
-                    None => result.malformed = true,
-                },
-                Fragmentation::Last => match self.frag.take() {
-                    Some((code, mut buf)) => {
-                        buf.extend_from_slice(update.data);
-                        self.update(code, &buf, &mut result);
+                    self.frag = None;
+                    if update.data.len() > MAX_REASSEMBLED {
+                        result.too_large = true;
+                        return result;
                     }
-                    None => result.malformed = true,
-                },
+                    self.frag = Some(Fragmented {
+                        code: update.update_code,
+                        data: update.data.to_vec(),
+                        fragments: 1,
+                    });
+                }
+                Fragmentation::Next | Fragmentation::Last => {
+                    let Some(frag) = self.frag.as_mut() else {
+                        result.malformed = true;
+                        continue;
+                    };
+                    // Checked before the copy grows: past the bound nothing is kept.
+                    frag.fragments += 1;
+                    if frag.fragments > MAX_FRAGMENTS
+                        || frag.data.len().saturating_add(update.data.len()) > MAX_REASSEMBLED
+                    {
+                        self.frag = None;
+                        result.too_large = true;
+                        return result;
+                    }
+                    frag.data.extend_from_slice(update.data);
+                    if update.fragmentation == Fragmentation::Last {
+                        if let Some(Fragmented { code, data, .. }) = self.frag.take() {
+                            self.update(code, &data, &mut result);
+                        }
+                    }
+                }
             }
         }
         result
@@ -340,6 +388,34 @@ mod tests {
         let mut peek = Peek::default();
         assert!(!peek.inspect(&pdus[0]).malformed);
         assert!(!peek.in_fragment());
+    }
+
+    /// The peek (the stream's and the screen's) never holds more than the bound: the fragment
+    /// that would cross it is reported and the partial update dropped.
+    #[test]
+    fn reassembly_is_bounded() {
+        let big = vec![0u8; 2 * MAX_REASSEMBLED];
+        let pdus = wrap(UpdateCode::Bitmap, &big).expect("wrap");
+        let mut peek = Peek::tracking_pointer();
+        let mut refused = None;
+        for (i, pdu) in pdus.iter().enumerate() {
+            let r = peek.inspect(pdu);
+            assert!(peek.reassembly_len() <= MAX_REASSEMBLED);
+            if r.too_large {
+                refused = Some(i);
+                break;
+            }
+        }
+        let refused = refused.expect("the bound was crossed");
+        assert_eq!(refused, MAX_REASSEMBLED / MAX_FRAGMENT);
+        assert_eq!(peek.reassembly_len(), 0);
+        assert!(!peek.in_fragment());
+        // The next update starts afresh.
+        assert!(
+            !peek
+                .inspect(&wrap(UpdateCode::Bitmap, &[1, 0, 0, 0]).expect("wrap")[0])
+                .too_large
+        );
     }
 
     #[test]

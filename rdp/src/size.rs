@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::StreamError;
+
 /// A requested desktop size, within [`DesktopSize::MIN`] and [`DesktopSize::MAX`].
 ///
 /// It is a request: the server answers with the size it will use (in its Demand Active), and
@@ -60,6 +62,20 @@ impl DesktopSize {
             width: width as u16,
             height: height as u16,
         })
+    }
+
+    /// Check the size a server answered with (at activation or reactivation) before anything
+    /// is allocated for it: at least 1×1 and at most [`DesktopSize::MAX`], the relay's bound
+    /// on its decoded copy of the screen. The server may pick a size other than the one asked
+    /// for (a shadow server shares its own screen), so [`DesktopSize::MIN`] does not apply.
+    pub(crate) fn check_server_answer(width: u16, height: u16) -> Result<(), StreamError> {
+        if width == 0 || height == 0 {
+            return Err(StreamError::DesktopEmpty { width, height });
+        }
+        if width > Self::MAX.width || height > Self::MAX.height {
+            return Err(StreamError::DesktopTooLarge { width, height });
+        }
+        Ok(())
     }
 
     pub fn width(self) -> u16 {
@@ -143,5 +159,34 @@ mod tests {
             assert!(err.to_string().contains("width 640-5120"), "{err}");
         }
         assert!(DesktopSize::new(640, 480).is_ok() && DesktopSize::new(5120, 2880).is_ok());
+    }
+
+    #[test]
+    fn server_answers_are_bounded_by_max_and_nonzero() {
+        for ok in [(1, 1), (5120, 2880), (640, 480), (5120, 1), (1, 2880)] {
+            assert!(
+                DesktopSize::check_server_answer(ok.0, ok.1).is_ok(),
+                "{ok:?}"
+            );
+        }
+        let err = DesktopSize::check_server_answer(65535, 65535).expect_err("too large");
+        assert!(matches!(err, StreamError::DesktopTooLarge { .. }));
+        assert_eq!(err.code(), "desktop_too_large");
+        assert_eq!(
+            err.to_string(),
+            "the server's desktop size 65535x65535 is over the relay's limit of 5120x2880"
+        );
+        for bad in [(5121, 2880), (5120, 2881)] {
+            assert!(matches!(
+                DesktopSize::check_server_answer(bad.0, bad.1),
+                Err(StreamError::DesktopTooLarge { .. })
+            ));
+        }
+        for bad in [(0, 768), (1024, 0), (0, 0)] {
+            assert!(matches!(
+                DesktopSize::check_server_answer(bad.0, bad.1),
+                Err(StreamError::DesktopEmpty { .. })
+            ));
+        }
     }
 }

@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::StreamError;
 use crate::fastpath::{self, Peek};
-use crate::{pointer, SessionParams};
+use crate::{pointer, DesktopSize, SessionParams};
 
 /// Frame ids waiting for the primary browser; bounded so an absent primary costs nothing.
 const MAX_UNACKED: usize = 256;
@@ -86,14 +86,20 @@ pub struct Stream {
 
 impl Stream {
     /// Build the splitter from a finished connection. `leftover` is whatever the transport had
-    /// already read past the connection sequence.
-    pub fn new(result: ConnectionResult, leftover: &[u8]) -> Self {
+    /// already read past the connection sequence. Refuses a desktop size the relay does not
+    /// keep a copy of (see [`DesktopSize::MAX`]) before anything is allocated for it.
+    pub fn new(result: ConnectionResult, leftover: &[u8]) -> Result<Self, StreamError> {
+        let (width, height) = (result.desktop_size.width, result.desktop_size.height);
+        if let Err(e) = DesktopSize::check_server_answer(width, height) {
+            warn!(width, height, "server's desktop size refused at activation");
+            return Err(e);
+        }
         let params = SessionParams {
             io_channel_id: result.io_channel_id,
             user_channel_id: result.user_channel_id,
             share_id: result.share_id,
-            width: result.desktop_size.width,
-            height: result.desktop_size.height,
+            width,
+            height,
             input_flags: result.input_flags.bits(),
         };
         let x224 = x224::Processor::new(
@@ -103,7 +109,7 @@ impl Stream {
             result.message_channel_id,
             result.share_id,
         );
-        Self {
+        Ok(Self {
             buf: BytesMut::from(leftover),
             x224,
             activation: result.activation_factory,
@@ -114,7 +120,7 @@ impl Stream {
             auto_ack: false,
             ended: false,
             stats: StreamStats::default(),
-        }
+        })
     }
 
     pub fn params(&self) -> &SessionParams {
@@ -134,6 +140,12 @@ impl Stream {
     /// Not inside a fragmented update: a fresh decoder (late joiner, snapshot) may start here.
     pub fn at_fragment_boundary(&self) -> bool {
         !self.peek.in_fragment()
+    }
+
+    /// Bytes held for the fragmented update being reassembled (for tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn reassembly_len(&self) -> usize {
+        self.peek.reassembly_len()
     }
 
     /// Whether server bytes are still expected. False once [`Output::Ended`] was returned.
@@ -226,6 +238,16 @@ impl Stream {
         self.stats.fast_path_pdus += 1;
         self.stats.fast_path_bytes += pdu.len() as u64;
         let peeked = self.peek.inspect(&pdu);
+        if peeked.too_large {
+            // Refused before it reaches browsers or the relay's screen, whose reassemblers
+            // would otherwise grow with it.
+            warn!(
+                len = pdu.len(),
+                "server's fragmented update is over the relay's bound; ending the session"
+            );
+            self.ended = true;
+            return Err(StreamError::UpdateTooLarge);
+        }
         if peeked.malformed {
             // Forward anyway: the browser's decoder is the authority on pixels; the relay only
             // loses its frame bookkeeping for this PDU.
@@ -369,7 +391,22 @@ impl Stream {
                 out.push(Output::ToServer(w.filled()[..n].to_vec()));
             }
         }
-        match seq.connection_activation_state() {
+        let state = seq.connection_activation_state();
+        // The size is known from the Demand Active on: refuse it there, not after finalization.
+        if let ConnectionActivationState::ConnectionFinalization { desktop_size, .. }
+        | ConnectionActivationState::Finalized { desktop_size, .. } = &state
+        {
+            let (width, height) = (desktop_size.width, desktop_size.height);
+            if let Err(e) = DesktopSize::check_server_answer(width, height) {
+                warn!(
+                    width,
+                    height, "server's desktop size refused at reactivation"
+                );
+                self.ended = true;
+                return Err(e);
+            }
+        }
+        match state {
             ConnectionActivationState::Finalized {
                 desktop_size,
                 share_id,

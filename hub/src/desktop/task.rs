@@ -77,7 +77,7 @@ impl Driver<Desktop> {
         let early = stream.feed(&[]);
         let mut closed = match early {
             Ok(outputs) => self.apply(&mut stream, &mut wr, outputs).await,
-            Err(e) => Some(format!("target_error: {e}")),
+            Err(e) => Some(format!("{}: {e}", e.code())),
         };
         let mut buf = vec![0u8; READ_BUF];
         let mut tick = tokio::time::interval(self.tick);
@@ -107,7 +107,7 @@ impl Driver<Desktop> {
                     Err(e) => closed = Some(format!("reading from the target failed: {e}")),
                     Ok(n) => match stream.feed(&buf[..n]) {
                         Ok(outputs) => closed = self.apply(&mut stream, &mut wr, outputs).await,
-                        Err(e) => closed = Some(format!("target_error: {e}")),
+                        Err(e) => closed = Some(format!("{}: {e}", e.code())),
                     },
                 },
                 Some(msg) = input.recv() => {
