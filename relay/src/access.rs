@@ -1,15 +1,18 @@
 //! Revocation as it happens. A change to who may do what (made here through the API,
 //! by the CLI in its own process, or by another relay) bumps the database's change
 //! counter. This relay watches the counter; on a change it tells every open stream to
-//! re-check its viewer, and ends the live sessions of disabled users.
+//! re-check its viewer, ends the live sessions of disabled users, and applies the
+//! emergency controls the CLI queued.
 //!
 //! Changes made in this process notify at once ([`changed`]); the counter is what carries
 //! changes from other processes, read every [`WATCH_EVERY`].
 
 use std::time::Duration;
 
+use crate::service::emergency::apply_queued;
+use crate::service::ending::end_session;
 use crate::state::AppState;
-use crate::store::{self, now_ms};
+use crate::store;
 
 /// How often the counter is read for changes made by other processes.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -23,11 +26,19 @@ pub async fn changed(state: &AppState) {
     if let Err(error) = end_sessions_of_disabled_users(state).await {
         tracing::error!(%error, "Could not end the sessions of disabled users");
     }
+    if let Err(error) = apply_queued(state).await {
+        tracing::error!(%error, "Could not apply a queued emergency control");
+    }
 }
 
 /// Watches the change counter until the relay shuts down.
 pub async fn watch(state: AppState) {
     let mut seen = store::access::version(&state.db).await.ok();
+    // Controls queued while no relay ran find no live session now: close them, so a
+    // later change does not apply a stale one to new sessions.
+    if let Err(error) = apply_queued(&state).await {
+        tracing::error!(%error, "Could not close the queued emergency controls");
+    }
     let mut every = tokio::time::interval(WATCH_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -48,12 +59,7 @@ pub async fn watch(state: AppState) {
 
 async fn end_sessions_of_disabled_users(state: &AppState) -> Result<(), sqlx::Error> {
     for id in store::access::live_sessions_of_disabled_users(&state.db).await? {
-        // Not live in this relay's hub: ending the row is all there is to do.
-        let _ = state.hub.terminate(&id, DISABLED_REASON.to_string());
-        store::sessions::end(&state.db, &id, now_ms(), DISABLED_REASON).await?;
-        store::audit::record(&state.db, "vigil", "terminate", Some(&id), DISABLED_REASON).await?;
-        tracing::info!(session = %id, "Session of a disabled user terminated");
-        state.notify(&id);
+        end_session(state, &id, DISABLED_REASON, "vigil").await?;
     }
     Ok(())
 }

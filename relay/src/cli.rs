@@ -40,6 +40,30 @@ pub enum Command {
         #[command(subcommand)]
         cmd: RuleCmd,
     },
+    /// Lock or terminate every live session of one user or one asset, on the running
+    /// relay (which applies it within a second and reports how many sessions).
+    Emergency {
+        #[arg(value_enum)]
+        action: EmergencyArg,
+        /// Every live session of this user.
+        #[arg(
+            long,
+            value_name = "NAME",
+            conflicts_with = "asset",
+            required_unless_present = "asset"
+        )]
+        user: Option<String>,
+        /// Every live session on this asset.
+        #[arg(long, value_name = "NAME")]
+        asset: Option<String>,
+    },
+}
+
+/// `vigil emergency lock|terminate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmergencyArg {
+    Lock,
+    Terminate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,7 +177,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { cmd } => user(config, cmd).await,
         Command::Asset { cmd } => asset(config, cmd).await,
         Command::Rule { cmd } => rule(config, cmd).await,
+        Command::Emergency {
+            action,
+            user,
+            asset,
+        } => emergency(config, action, user, asset).await,
     }
+}
+
+async fn emergency(
+    config: Config,
+    action: EmergencyArg,
+    user: Option<String>,
+    asset: Option<String>,
+) -> anyhow::Result<()> {
+    use vigil_wire::api::{EmergencyAction, EmergencyScope};
+    let (scope, name) = match (user, asset) {
+        (Some(u), None) => (EmergencyScope::User, u),
+        (None, Some(a)) => (EmergencyScope::Asset, a),
+        _ => bail!("name exactly one of --user or --asset"),
+    };
+    let action = match action {
+        EmergencyArg::Lock => EmergencyAction::Lock,
+        EmergencyArg::Terminate => EmergencyAction::Terminate,
+    };
+    let db = app::open_storage(&config).await?;
+    let id = store::emergency::queue(&db, scope, &name, action, "cli").await?;
+    for _ in 0..50 {
+        if let Some(n) = store::emergency::outcome(&db, id).await? {
+            println!(
+                "emergency {} of {} {name}: {n} session(s)",
+                action.as_str(),
+                scope.as_str()
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    println!(
+        "emergency {} of {} {name} queued, but no running relay applied it within 5 s (a relay that starts later closes it: it starts with no live session)",
+        action.as_str(),
+        scope.as_str()
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

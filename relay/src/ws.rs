@@ -571,11 +571,14 @@ async fn recorded_end_reason(state: &AppState, id: &str) -> String {
 
 /// Splits a connect failure's reason (`target_unreachable: …`) into code and message.
 fn connect_failure(reason: &str) -> Option<(&str, &str)> {
-    const CODES: [&str; 5] = [
+    const CODES: [&str; 8] = [
         "target_unreachable",
         "auth_failed",
         "host_key_changed",
+        "cert_changed",
         "target_error",
+        "target_flood",
+        "desktop_too_large",
         "recording_failed",
     ];
     let (code, message) = reason.split_once(": ")?;

@@ -88,6 +88,10 @@ pub async fn audit(
         AuditEntry,
         NewAsset,
         NewSmartRule,
+        vigil_wire::api::EmergencyScope,
+        vigil_wire::api::EmergencyAction,
+        vigil_wire::api::EmergencyRequest,
+        vigil_wire::api::EmergencyDone,
         sessions::RecordingIndexDoc,
         sessions::IndexEntryDoc,
     )),
@@ -105,6 +109,7 @@ pub async fn audit(
         users::enable,
         users::end_logins,
         users::remove_member,
+        users::emergency,
         requests::list,
         requests::create,
         requests::approve,
@@ -175,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/rules", get(assets::list_rules).post(assets::create_rule))
         .route("/rules/{id}", delete(users::delete_rule))
+        .route("/emergency", post(users::emergency))
         .route("/users/{name}/disable", post(users::disable))
         .route("/users/{name}/enable", post(users::enable))
         .route("/users/{name}/end-logins", post(users::end_logins))

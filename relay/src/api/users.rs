@@ -1,12 +1,14 @@
 //! Revoking access: disable a user, end their logins, remove them from a group, delete a
-//! Smart Rule. Administrators only. Each change is audited and takes effect at once:
+//! Smart Rule; and the emergency controls. Administrators only. Each change is audited and takes effect at once:
 //! open streams re-check their viewers, and a disabled user's live sessions end.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use vigil_wire::api::{ApiError, RuleId};
+use axum::Json;
+use vigil_wire::api::{ApiError, EmergencyDone, EmergencyRequest, RuleId};
 
-use crate::auth::CurrentUser;
+use super::ApiJson;
+use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{self, access::Revoked};
@@ -158,4 +160,32 @@ pub async fn delete_rule(
         return Err(AppError::NotFound);
     }
     revoked(&state, &user, "rule_delete", format!("rule {id}"), r).await
+}
+
+#[utoipa::path(post, path = "/api/v1/emergency", tag = "sessions",
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = EmergencyRequest,
+    responses(
+        (status = 200, body = EmergencyDone, description = "Every live session of the user or asset is locked or terminated (an administrator's own sessions excepted); each is audited"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+    ))]
+pub async fn emergency(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<EmergencyRequest>,
+) -> AppResult<Json<EmergencyDone>> {
+    require_admin(&user)?;
+    let v = Viewer::load(&state, user.user).await?;
+    let sessions = crate::service::emergency::apply(
+        &state,
+        &v.user.username,
+        Some(&v.actor),
+        body.scope,
+        &body.name,
+        body.action,
+    )
+    .await?;
+    Ok(Json(EmergencyDone { sessions }))
 }

@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 pub mod access;
 pub mod assets;
 pub mod audit;
+pub mod emergency;
 pub mod logins;
 pub mod requests;
 pub mod rules;
