@@ -31,6 +31,8 @@ const EVENTS_CAPACITY: usize = 1024;
 const INPUT_QUEUE: usize = 64;
 /// How often lagging viewers are checked for room when the session is quiet.
 const RESYNC_EVERY: Duration = Duration::from_millis(200);
+/// Bound on the polite goodbye to a target that may have stopped reading.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) const SHUTDOWN_REASON: &str = "relay shutting down";
 
@@ -374,7 +376,9 @@ impl Driver<Session> {
         let closed = loop {
             self.deliver_lifecycle().await;
             let deferred = self.core().take_deferred();
-            perform(&conn, deferred).await;
+            if self.perform(&conn, deferred).await.is_err() {
+                break None;
+            }
             if self.core().is_ended() {
                 break None;
             }
@@ -393,7 +397,21 @@ impl Driver<Session> {
                 },
                 Some(msg) = input.recv() => {
                     let cmds = self.core().user_msg(msg, self.live.at());
-                    perform(&conn, cmds).await;
+                    if self.perform(&conn, cmds).await.is_err() {
+                        break None;
+                    }
+                    // The rest of a paste, one chunk at a time: the core is asked before
+                    // each write, so a lock stops it within one chunk.
+                    loop {
+                        let next = self.core().next_input(self.live.at());
+                        let Some(cmd) = next else { break };
+                        if self.perform(&conn, vec![cmd]).await.is_err() {
+                            break;
+                        }
+                    }
+                    if self.live.cancel.is_cancelled() {
+                        break None;
+                    }
                 }
                 _ = tick.tick() => self.core().tick(self.live.at()),
             }
@@ -402,23 +420,48 @@ impl Driver<Session> {
             self.core().closed(reason, self.live.at());
         }
         let reason = self.core().end_reason().unwrap_or("closed").to_string();
-        conn.close(&reason).await;
+        // Bounded: a target that stopped reading may never take the goodbye.
+        if tokio::time::timeout(CLOSE_TIMEOUT, conn.close(&reason))
+            .await
+            .is_err()
+        {
+            tracing::debug!(id = %self.id, "The target did not take the close in time");
+        }
+    }
+
+    /// Performs the core's commands in order, each write racing the session's cancel
+    /// token: a target that never opens its window cannot keep a terminate from
+    /// landing. `Err(Cancelled)` once terminated (the rest is not written).
+    async fn perform(&self, conn: &SshConn, cmds: Vec<TargetCmd>) -> Result<(), Cancelled> {
+        for cmd in cmds {
+            let write = async {
+                match cmd {
+                    TargetCmd::Data(bytes) => conn.write.data_bytes(bytes).await,
+                    TargetCmd::WindowChange { cols, rows } => {
+                        conn.write
+                            .window_change(u32::from(cols), u32::from(rows), 0, 0)
+                            .await
+                    }
+                }
+            };
+            let result = tokio::select! {
+                biased;
+                _ = self.live.cancel.cancelled() => {
+                    tracing::debug!(id = %self.id, "Write to the target abandoned: the session was terminated");
+                    return Err(Cancelled);
+                }
+                r = write => r,
+            };
+            // A broken channel shows up as its end on the read side, which ends the session.
+            if let Err(error) = result {
+                tracing::debug!(id = %self.id, %error, "Write to the target failed");
+            }
+        }
+        Ok(())
     }
 }
 
-async fn perform(conn: &SshConn, cmds: Vec<TargetCmd>) {
-    for cmd in cmds {
-        let result = match cmd {
-            TargetCmd::Data(bytes) => conn.write.data_bytes(bytes).await,
-            TargetCmd::WindowChange { cols, rows } => {
-                conn.write
-                    .window_change(u32::from(cols), u32::from(rows), 0, 0)
-                    .await
-            }
-        };
-        // A broken channel shows up as its end on the read side, which ends the session.
-        if let Err(error) = result {
-            tracing::debug!(%error, "Write to the target failed");
-        }
-    }
-}
+/// The session was terminated while a write to the target was under way.
+#[derive(Debug, thiserror::Error)]
+#[error("the session was terminated")]
+pub(crate) struct Cancelled;

@@ -8,8 +8,9 @@
 //! cache per event; in exchange a slow disk slows the session rather than losing
 //! audit data, which is the policy the architecture asks for.
 
-use std::fs::File;
+use std::fs::{DirBuilder, File};
 use std::io::{self, BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +47,33 @@ pub(crate) fn cast_line(at: Duration, event: &CastEvent) -> String {
     line
 }
 
+/// Owner-only: recordings and keystroke logs hold whatever the user typed and saw.
+pub(crate) const RECORD_FILE_MODE: u32 = 0o600;
+/// The recordings directory, when the hub has to create it.
+pub(crate) const RECORD_DIR_MODE: u32 = 0o700;
+
+/// Creates a record file for appending, owner-only, failing if it exists (a record is
+/// never overwritten).
+pub(crate) fn create_record_file(path: &Path) -> io::Result<File> {
+    File::options()
+        .append(true)
+        .create_new(true)
+        .mode(RECORD_FILE_MODE)
+        .open(path)
+}
+
+/// Creates the directory of a record file (and its missing parents) owner-only; an
+/// existing directory is left as it is.
+pub(crate) fn create_record_dir(file_path: &Path) -> io::Result<()> {
+    match file_path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => DirBuilder::new()
+            .recursive(true)
+            .mode(RECORD_DIR_MODE)
+            .create(dir),
+        _ => Ok(()),
+    }
+}
+
 /// The keystroke log `<id>.keys.jsonl`, shared by terminal and desktop sessions: one
 /// JSON [`Keystroke`] a line, each written with one unbuffered `write(2)`.
 pub(crate) struct KeyLog {
@@ -55,7 +83,7 @@ pub(crate) struct KeyLog {
 impl KeyLog {
     /// Creates the log, failing if it exists (a record is never overwritten).
     pub(crate) fn create(path: &Path) -> io::Result<KeyLog> {
-        let file = File::options().append(true).create_new(true).open(path)?;
+        let file = create_record_file(path)?;
         Ok(KeyLog { file })
     }
 
@@ -81,11 +109,8 @@ impl FileRecorder {
         rows: u16,
         title: &str,
     ) -> io::Result<FileRecorder> {
-        if let Some(dir) = cast_path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let open = |p: &Path| File::options().append(true).create_new(true).open(p);
-        let mut cast = open(cast_path)?;
+        create_record_dir(cast_path)?;
+        let mut cast = create_record_file(cast_path)?;
         let keys = KeyLog::create(keys_path)?;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -225,5 +250,28 @@ mod tests {
             FileRecorder::create(&cast, &keys, 80, 24, "t").is_err(),
             "never overwrites"
         );
+    }
+
+    #[test]
+    fn records_and_keystroke_logs_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("recordings");
+        let (cast, keys) = (dir.join("s.cast"), dir.join("s.keys.jsonl"));
+        FileRecorder::create(&cast, &keys, 80, 24, "t").expect("create");
+        assert_eq!(mode(&dir), RECORD_DIR_MODE, "the directory the hub made");
+        assert_eq!(mode(&cast), 0o600, "the cast");
+        assert_eq!(mode(&keys), 0o600, "the keystroke log");
+        let (desk, idx, desk_keys) = (
+            dir.join("d.desktop"),
+            dir.join("d.desktop.idx"),
+            dir.join("d.keys.jsonl"),
+        );
+        crate::desktop::recorder::FileDesktopRecorder::create(&desk, &idx, &desk_keys)
+            .expect("create");
+        for p in [&desk, &idx, &desk_keys] {
+            assert_eq!(mode(p), 0o600, "{}", p.display());
+        }
     }
 }

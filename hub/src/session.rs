@@ -7,11 +7,12 @@
 //! side effects the core does itself because they are synchronous and must keep its
 //! order: viewer queues (`try_send`, never waits), the recorder, the event broadcast.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::SessionId;
-use vigil_wire::keys::{hex, split_terminal_input};
+use vigil_wire::keys::{hex, split_terminal_input, TerminalKey};
 use vigil_wire::live::{
     ClientControl, ClientMsg, Participant, ServerControl, ServerMsg, Thumbnail,
 };
@@ -33,6 +34,18 @@ pub(crate) enum TargetCmd {
 /// Largest terminal dimension accepted from a browser; bounds the screen model's memory.
 const MAX_DIM: u16 = 1000;
 
+/// Largest single write of the user's input to the target. A paste is cut into writes
+/// this size, and the driver asks the core for each one ([`Session::next_input`]), so a
+/// lock or a terminate takes effect within one such write.
+pub(crate) const INPUT_CHUNK: usize = 4096;
+
+/// A piece of the user's input not yet released to the target: its bytes, cut between
+/// keys, and those keys (logged only when the piece is released).
+struct Chunk {
+    bytes: Vec<u8>,
+    keys: Vec<TerminalKey>,
+}
+
 pub(crate) struct Session {
     common: Common,
     cols: u16,
@@ -47,6 +60,8 @@ pub(crate) struct Session {
     screen_dirty: bool,
     /// Target commands produced outside the driver (the size applied on unlock).
     deferred: Vec<TargetCmd>,
+    /// The rest of the user's last input, released one chunk at a time.
+    pending_input: VecDeque<Chunk>,
 }
 
 pub(crate) struct SessionParams {
@@ -77,6 +92,7 @@ impl Session {
             in_utf8: Utf8Carry::default(),
             screen_dirty: true,
             deferred: Vec::new(),
+            pending_input: VecDeque::new(),
         }
     }
 
@@ -150,25 +166,64 @@ impl Session {
         }
     }
 
+    /// Cuts the input into chunks of at most [`INPUT_CHUNK`] bytes between keys (a key
+    /// is never split), queues them, and releases the first.
     fn user_input(&mut self, bytes: Vec<u8>, at: Duration) -> Vec<TargetCmd> {
+        let mut chunk = Chunk {
+            bytes: Vec::new(),
+            keys: Vec::new(),
+        };
+        for key in split_terminal_input(&bytes) {
+            if !chunk.bytes.is_empty() && chunk.bytes.len() + key.raw.len() > INPUT_CHUNK {
+                let full = std::mem::replace(
+                    &mut chunk,
+                    Chunk {
+                        bytes: Vec::new(),
+                        keys: Vec::new(),
+                    },
+                );
+                self.pending_input.push_back(full);
+            }
+            chunk.bytes.extend_from_slice(&key.raw);
+            chunk.keys.push(key);
+        }
+        if !chunk.bytes.is_empty() {
+            self.pending_input.push_back(chunk);
+        }
+        self.next_input(at).into_iter().collect()
+    }
+
+    /// The next chunk of the user's input for the driver to write, asked for before
+    /// each write. Once locked or ended the rest is dropped: it never reaches the
+    /// target, so it is neither recorded nor logged as keystrokes.
+    pub(crate) fn next_input(&mut self, at: Duration) -> Option<TargetCmd> {
+        if self.common.phase != Phase::Live || self.common.locked {
+            if !self.pending_input.is_empty() {
+                tracing::debug!(id = %self.common.id, chunks = self.pending_input.len(), "Input dropped: the session is locked or ended");
+                self.pending_input.clear();
+            }
+            return None;
+        }
+        let Chunk { bytes, keys } = self.pending_input.pop_front()?;
         let text = self.in_utf8.push(&bytes);
         if !text.is_empty() {
             self.record(at, CastEvent::Input(text));
         }
-        for key in split_terminal_input(&bytes) {
+        for key in keys {
             let keystroke = self.common.next_keystroke(at, key.name, hex(&key.raw));
             if let Err(e) = self.recorder.keystroke(&keystroke) {
                 self.common.recording_failed(e);
-                return Vec::new();
+                break;
             }
             let (screen, locked) = (&self.screen, self.common.locked);
             self.common
                 .publish_keystroke(keystroke, Some(&|| Self::join_messages(screen, locked)));
         }
         if self.common.phase != Phase::Live {
-            return Vec::new();
+            self.pending_input.clear();
+            return None;
         }
-        vec![TargetCmd::Data(bytes)]
+        Some(TargetCmd::Data(bytes))
     }
 
     fn apply_size(&mut self, (cols, rows): (u16, u16), at: Duration) -> Vec<TargetCmd> {
@@ -245,6 +300,10 @@ impl SessionCore for Session {
     fn set_locked(&mut self, locked: bool, at: Duration) {
         if !self.common.switch_lock(locked) {
             return;
+        }
+        if locked {
+            // The rest of a paste under way stops here.
+            self.pending_input.clear();
         }
         self.marker(at, if locked { "lock" } else { "unlock" });
         self.common.announce_lock(SSH_LOCK_MESSAGE);

@@ -15,7 +15,7 @@ use vigil_wire::recording::{
     self, IndexBuilder, IndexEntry, Kind, RecordingIndex, HEADER_LEN, MAGIC,
 };
 
-use crate::recording::KeyLog;
+use crate::recording::{create_record_dir, create_record_file, KeyLog};
 
 /// Where the desktop core writes its record; a `Vec` in unit tests.
 pub(crate) trait DesktopRecorder: Send {
@@ -40,12 +40,9 @@ impl FileDesktopRecorder {
         index_path: &Path,
         keys_path: &Path,
     ) -> io::Result<FileDesktopRecorder> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let open = |p: &Path| File::options().append(true).create_new(true).open(p);
-        let mut file = open(path)?;
-        let index = open(index_path)?;
+        create_record_dir(path)?;
+        let mut file = create_record_file(path)?;
+        let index = create_record_file(index_path)?;
         let keys = KeyLog::create(keys_path)?;
         file.write_all(MAGIC)?;
         Ok(FileDesktopRecorder {

@@ -11,7 +11,7 @@ use vigil_wire::live::{ClientMsg, Participant};
 
 use super::session::{DeskCmd, Desktop};
 use crate::common::SessionCore;
-use crate::hub::{Driver, SHUTDOWN_REASON};
+use crate::hub::{Cancelled, Driver, SHUTDOWN_REASON};
 use crate::RdpTarget;
 
 /// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
@@ -85,7 +85,7 @@ impl Driver<Desktop> {
         while closed.is_none() {
             self.deliver_lifecycle().await;
             let deferred = self.core().take_deferred();
-            if let Err(e) = perform(&mut stream, &mut wr, deferred).await {
+            if let Err(e) = self.perform(&mut stream, &mut wr, deferred).await {
                 closed = Some(format!("write to the target failed: {e}"));
                 break;
             }
@@ -112,7 +112,7 @@ impl Driver<Desktop> {
                 },
                 Some(msg) = input.recv() => {
                     let cmds = self.core().client_msg(Participant::User, msg, self.live.at());
-                    if let Err(e) = perform(&mut stream, &mut wr, cmds).await {
+                    if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
                         closed = Some(format!("write to the target failed: {e}"));
                     }
                 }
@@ -120,7 +120,7 @@ impl Driver<Desktop> {
                     if pointer_due.is_some() => self.core().show_pointer(self.live.at(), false),
                 _ = tick.tick() => {
                     let cmds = self.core().tick(self.live.at());
-                    if let Err(e) = perform(&mut stream, &mut wr, cmds).await {
+                    if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
                         closed = Some(format!("write to the target failed: {e}"));
                     }
                 }
@@ -169,15 +169,37 @@ impl Driver<Desktop> {
                 }
             }
         }
-        if let Err(e) = perform(stream, wr, to_server).await {
+        if let Err(e) = self.perform(stream, wr, to_server).await {
             return Some(format!("write to the target failed: {e}"));
         }
         ended
     }
+
+    /// [`perform_cmds`], racing the session's cancel token: a target that stops reading
+    /// (its TCP window full) cannot keep a terminate from landing.
+    async fn perform(
+        &self,
+        stream: &mut Stream,
+        wr: &mut Writer,
+        cmds: Vec<DeskCmd>,
+    ) -> std::io::Result<()> {
+        tokio::select! {
+            biased;
+            _ = self.live.cancel.cancelled() => {
+                tracing::debug!(id = %self.id, "Write to the target abandoned: the session was terminated");
+                Err(std::io::Error::other(Cancelled))
+            }
+            r = perform_cmds(stream, wr, cmds) => r,
+        }
+    }
 }
 
 /// Performs the core's commands, in order.
-async fn perform(stream: &mut Stream, wr: &mut Writer, cmds: Vec<DeskCmd>) -> std::io::Result<()> {
+async fn perform_cmds(
+    stream: &mut Stream,
+    wr: &mut Writer,
+    cmds: Vec<DeskCmd>,
+) -> std::io::Result<()> {
     for cmd in cmds {
         match cmd {
             DeskCmd::Send(bytes) => wr.write_all(&bytes).await?,

@@ -1,0 +1,169 @@
+//! The hub against a fake SSH target (russh's server API, in this test) that accepts the
+//! login, the PTY and the shell, but never opens its channel window: every write to it
+//! blocks forever. Terminate must still end the session promptly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::PrivateKey;
+use russh::server::{Auth, Msg, Session};
+use russh::{Channel, ChannelId, Pty};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
+use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
+
+/// Generous: a session that ends at all ends in milliseconds.
+const BOUND: Duration = Duration::from_secs(10);
+
+/// Accepts everything and answers the PTY and shell requests, and never reads.
+struct Stall;
+
+impl russh::server::Handler for Stall {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+}
+
+/// Serves [`Stall`] on a loopback port; returns the port.
+async fn stalling_target() -> Result<u16> {
+    let config = Arc::new(russh::server::Config {
+        keys: vec![PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]))],
+        // The target never grants the client any room to send.
+        window_size: 0,
+        auth_rejection_time: Duration::ZERO,
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        inactivity_timeout: None,
+        ..Default::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let config = config.clone();
+            tokio::spawn(async move {
+                match russh::server::run_stream(config, stream, Stall).await {
+                    Ok(session) => {
+                        let _ = session.await;
+                    }
+                    Err(error) => eprintln!("fake target: {error}"),
+                }
+            });
+        }
+    });
+    Ok(port)
+}
+
+async fn next(rx: &mut mpsc::Receiver<ServerMsg>) -> Result<ServerMsg> {
+    tokio::time::timeout(BOUND, rx.recv())
+        .await?
+        .context("stream ended")
+}
+
+#[tokio::test]
+async fn terminate_lands_while_a_paste_is_stuck_on_a_target_that_never_reads() -> Result<()> {
+    let port = stalling_target().await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = HubConfig::new(dir.path().join("recordings"));
+    config.connect_timeout = Duration::from_secs(5);
+    let (tx, mut lifecycle) = mpsc::channel(64);
+    let hub = Hub::new(config, tx);
+    hub.launch(LaunchSpec {
+        session_id: "stall1".into(),
+        target: vigil_hub::Target::Ssh(SshTarget {
+            host: "127.0.0.1".into(),
+            port,
+            username: "anyone".into(),
+            auth: SshAuth::Password(Secret::new("anything")),
+            pinned_host_key: None,
+        }),
+        cols: 80,
+        rows: 24,
+        title: "test@stall1".into(),
+    })?;
+    let mut user = hub.attach("stall1", Participant::User).context("attach")?;
+    loop {
+        match next(&mut user.rx).await? {
+            ServerMsg::Control(ServerControl::Connected) => break,
+            ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
+            _ => {}
+        }
+    }
+    let input = user.input.clone().context("a user attachment has input")?;
+    input.send(ClientMsg::Input(vec![b'p'; 1 << 20])).await?;
+    // The first chunk is released (and logged), then its write blocks on the window.
+    let released = tokio::time::timeout(BOUND, async {
+        loop {
+            let n = hub.keystrokes("stall1").map_or(0, |k| k.len());
+            if n > 0 {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let still = hub.keystrokes("stall1").map_or(0, |k| k.len());
+    assert_eq!(
+        still, released,
+        "nothing more is released while the write is stuck"
+    );
+    assert!(
+        released <= 4096,
+        "only one small chunk is logged: {released}"
+    );
+
+    hub.terminate("stall1", "admin terminated".into())?;
+    let ended = tokio::time::timeout(BOUND, async {
+        while let Some(event) = lifecycle.recv().await {
+            if let Lifecycle::Ended { reason, .. } = event {
+                return Some(reason);
+            }
+        }
+        None
+    })
+    .await
+    .context("the session did not end within the bound")?;
+    assert_eq!(ended.as_deref(), Some("admin terminated"));
+    assert!(!hub.is_live("stall1"));
+    tokio::time::timeout(BOUND, hub.shutdown())
+        .await
+        .context("shutdown")?;
+    Ok(())
+}
