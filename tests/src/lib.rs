@@ -170,12 +170,14 @@ fn new_process_group(cmd: &mut Command) {
 
 /// The shell snippet that ends process group `pgid`: TERM, then KILL after 2 s.
 fn kill_group_snippet(pgid: u32) -> String {
-    format!("kill -TERM -{pgid} 2>/dev/null; sleep 2; kill -KILL -{pgid} 2>/dev/null; true")
+    format!("kill -TERM -- -{pgid} 2>/dev/null; sleep 2; kill -KILL -- -{pgid} 2>/dev/null; true")
 }
 
 fn kill_group_now(pgid: u32) {
+    // `--` matters: procps-ng 4.0.2's `kill -TERM -PGID` signals every process (-1).
     let _ = Command::new("kill")
         .arg("-TERM")
+        .arg("--")
         .arg(format!("-{pgid}"))
         .status();
 }

@@ -161,3 +161,41 @@ async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
     // The session and its user are untouched.
     still_typing(&user, 0).await
 }
+
+/// Emergency controls: an administrator locks every live session of a user in one call
+/// (the user's stream is told at once), and the CLI, in its own process, terminates
+/// every live session on the asset through the running relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_controls_lock_a_user_and_terminate_an_asset() -> Result<()> {
+    let relay = Relay::start(&["emerg"])?;
+    let cast = relay.cast("emerg");
+    let (_isa, id, user) = isa_session(&relay, cast).await?;
+    let admin = Api::login_as(&relay, &cast.admin).await?;
+    let done: serde_json::Value = admin
+        .post(
+            "/api/v1/emergency",
+            &json!({"scope": "user", "name": cast.isa.username, "action": "lock"}),
+        )
+        .await?;
+    ensure!(
+        done["sessions"] == json!([id]),
+        "emergency lock answered {done}"
+    );
+    user.wait_control("Locked", secs(5.0), |c| {
+        matches!(c, ServerControl::Locked { .. })
+    })
+    .await?;
+    let out = vigil_cli(
+        &relay.data_dir,
+        &["emergency", "terminate", "--asset", &cast.web],
+        &[],
+    )?;
+    ensure!(out.contains("1 session(s)"), "the CLI said: {out}");
+    user.wait_control("Ended", secs(5.0), |c| {
+        matches!(c, ServerControl::Ended { .. })
+    })
+    .await?;
+    let session: Session = admin.get(&format!("/api/v1/sessions/{id}")).await?;
+    ensure!(session.ended_at.is_some(), "the session is still live");
+    Ok(())
+}
