@@ -29,7 +29,7 @@ pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", operation_id = "listAssets",
     responses(
         (status = 200, body = [Asset], description = "Assets the caller holds a role on (administrators: all)"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
@@ -102,7 +102,7 @@ pub async fn create_asset(
     Ok(id)
 }
 
-#[utoipa::path(post, path = "/api/v1/assets", tag = "assets",
+#[utoipa::path(post, path = "/api/v1/assets", tag = "assets", operation_id = "createAsset",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = NewAsset,
     responses(

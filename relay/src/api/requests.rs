@@ -41,7 +41,7 @@ fn visible(v: &Viewer, r: &RequestRow) -> bool {
         )
 }
 
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests",
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", operation_id = "listRequests",
     responses(
         (status = 200, body = [AccessRequest], description = "The caller's own requests, plus those they may approve"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
@@ -61,7 +61,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests",
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", operation_id = "createRequest",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = NewAccessRequest,
     responses(

@@ -64,7 +64,7 @@ pub struct ListQuery {
     pub state: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", operation_id = "listSessions", params(ListQuery),
     responses(
         (status = 200, body = [Session], description = "Sessions the caller may see"),
         (status = 400, body = ApiError, description = "`bad_request`: unknown `state`"),
