@@ -2,59 +2,24 @@
 //! driven by reqwest and tokio-tungstenite. Sessions are inserted through the store
 //! (a real target is another suite's business).
 
-use std::net::SocketAddr;
-
 use futures_util::StreamExt;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use vigil_relay::auth;
-use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
-use vigil_relay::AppState;
 use vigil_wire::api::{ApiError, Asset, Me, RequestStatus, Session, SessionKind};
 use vigil_wire::codec::Frame;
 use vigil_wire::live::FeedMsg;
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-struct Relay {
-    base: String,
-    addr: SocketAddr,
-    state: AppState,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+mod support;
+use support::Relay;
 
 async fn relay() -> R<Relay> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(
-        config.dist_dir.join("index.html"),
-        "<!doctype html><title>vigil</title>",
-    )?;
-    std::fs::write(config.dist_dir.join("app_bg.wasm"), b"\0asm\x01\0\0\0")?;
-    let state = vigil_relay::app::start(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok(Relay {
-        base: format!("http://{addr}/api/v1"),
-        addr,
-        state,
-        _dir: dir,
-        _stop: stop,
-    })
+    support::start(tempfile::tempdir()?, |_| {}).await
 }
 
 impl Relay {

@@ -13,13 +13,15 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use vigil_relay::auth;
-use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_relay::AppState;
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RequestStatus, SessionKind};
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+mod support;
+use support::Relay;
 
 /// Who calls. For session routes `Owner` is the session's own user: `alice` (a regular
 /// user) for a request session, `ivy` (ISA on the asset) for an ISA session, `root` (an
@@ -277,27 +279,12 @@ struct World {
     origin: String,
     state: AppState,
     web: i64,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _relay: Relay,
 }
 
 async fn world() -> R<World> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(config.dist_dir.join("index.html"), "<!doctype html>")?;
-    let state = vigil_relay::app::start(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    let relay = support::start(tempfile::tempdir()?, |_| {}).await?;
+    let state = relay.state.clone();
     let db = &state.db;
     for (name, admin, groups) in [
         ("root", true, &[][..]),
@@ -352,12 +339,11 @@ async fn world() -> R<World> {
     .await?;
     store::rules::insert(db, "devs", &sel("web-*"), "devs", &[Requestor], false).await?;
     Ok(World {
-        base: format!("http://{addr}"),
-        origin: format!("http://{addr}"),
+        base: relay.base.trim_end_matches("/api/v1").to_string(),
+        origin: format!("http://{}", relay.addr),
         state,
         web,
-        _dir: dir,
-        _stop: stop,
+        _relay: relay,
     })
 }
 

@@ -6,9 +6,7 @@
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use vigil_relay::auth;
-use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
-use vigil_relay::AppState;
 use vigil_wire::api::{
     AccessRequest, ApiError, AuditEntry, Keystroke, Protocol, RequestStatus, Session, SessionKind,
 };
@@ -16,39 +14,11 @@ use vigil_wire::recording::{encode, Kind, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-struct Relay {
-    base: String,
-    state: AppState,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+mod support;
+use support::Relay;
 
 async fn relay() -> R<Relay> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(
-        config.dist_dir.join("index.html"),
-        "<!doctype html><title>vigil</title>",
-    )?;
-    let state = vigil_relay::app::start(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok(Relay {
-        base: format!("http://{addr}/api/v1"),
-        state,
-        _dir: dir,
-        _stop: stop,
-    })
+    support::start(tempfile::tempdir()?, |_| {}).await
 }
 
 impl Relay {

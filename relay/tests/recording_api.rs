@@ -5,28 +5,14 @@
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use vigil_relay::auth;
-use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
-use vigil_relay::AppState;
 use vigil_wire::api::{Protocol, Session, SessionKind};
 use vigil_wire::recording::{encode, Kind, RecordingIndex, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-struct Relay {
-    base: String,
-    state: AppState,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn config(dir: &tempfile::TempDir) -> R<Config> {
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(config.dist_dir.join("index.html"), "<!doctype html>")?;
-    Ok(config)
-}
+mod support;
+use support::Relay;
 
 async fn relay() -> R<Relay> {
     relay_in(tempfile::tempdir()?).await
@@ -34,23 +20,7 @@ async fn relay() -> R<Relay> {
 
 /// A relay serving the data dir in `dir` (which may hold a previous run's data).
 async fn relay_in(dir: tempfile::TempDir) -> R<Relay> {
-    let state = vigil_relay::app::start(config(&dir)?).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok(Relay {
-        base: format!("http://{addr}/api/v1"),
-        state,
-        _dir: dir,
-        _stop: stop,
-    })
+    support::start(dir, |_| {}).await
 }
 
 impl Relay {
@@ -236,7 +206,7 @@ async fn a_desktop_session_left_open_by_a_crash_is_ended_and_replayable_after_re
     // and the database is gone), so the row stays open.
     let Relay {
         state,
-        _dir: dir,
+        dir,
         _stop: stop,
         ..
     } = before;

@@ -2,7 +2,7 @@
 //! timeouts and the connection cap, response headers, the cookie name, and the
 //! permissions of the data directory.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
@@ -12,50 +12,18 @@ use tokio::net::TcpStream;
 use vigil_relay::auth;
 use vigil_relay::config::Config;
 use vigil_relay::store;
-use vigil_relay::AppState;
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-struct Relay {
-    base: String,
-    addr: SocketAddr,
-    state: AppState,
-    dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+mod support;
+use support::Relay;
 
 async fn relay() -> R<Relay> {
     relay_with(|_| {}).await
 }
 
 async fn relay_with(adjust: impl FnOnce(&mut Config)) -> R<Relay> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(
-        config.dist_dir.join("index.html"),
-        "<!doctype html><title>vigil</title>",
-    )?;
-    adjust(&mut config);
-    let state = vigil_relay::app::start(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok(Relay {
-        base: format!("http://{addr}/api/v1"),
-        addr,
-        state,
-        dir,
-        _stop: stop,
-    })
+    support::start(tempfile::tempdir()?, adjust).await
 }
 
 impl Relay {

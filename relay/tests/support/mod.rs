@@ -1,0 +1,54 @@
+//! The harness every relay integration test shares: the relay's router on a real socket
+//! (127.0.0.1:0) with a data dir of the test's, stopped when the [`Relay`] is dropped.
+
+use std::net::SocketAddr;
+
+use vigil_relay::config::Config;
+use vigil_relay::AppState;
+
+pub struct Relay {
+    /// `http://127.0.0.1:<port>/api/v1`
+    pub base: String,
+    #[allow(dead_code)] // read by some of the test binaries that include this module
+    pub addr: SocketAddr,
+    pub state: AppState,
+    #[allow(dead_code)] // read by some of the test binaries that include this module
+    pub dir: tempfile::TempDir,
+    /// Dropping it stops the server; a test that fakes a crash forgets it.
+    pub _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a relay on `dir` (which may hold a previous run's data), its configuration
+/// changed by `adjust`. The app it serves is a placeholder page and wasm file.
+pub async fn start(
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<Relay, Box<dyn std::error::Error>> {
+    let mut config = Config::with_data_dir(dir.path().join("data"));
+    config.dist_dir = dir.path().join("dist");
+    std::fs::create_dir_all(&config.dist_dir)?;
+    std::fs::write(
+        config.dist_dir.join("index.html"),
+        "<!doctype html><title>vigil</title>",
+    )?;
+    std::fs::write(config.dist_dir.join("app_bg.wasm"), b"\0asm\x01\0\0\0")?;
+    adjust(&mut config);
+    let state = vigil_relay::app::start(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = state.clone();
+    tokio::spawn(async move {
+        let _ = vigil_relay::app::serve(s, listener, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok(Relay {
+        base: format!("http://{addr}/api/v1"),
+        addr,
+        state,
+        dir,
+        _stop: stop,
+    })
+}
