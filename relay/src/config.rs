@@ -19,11 +19,15 @@ struct FileConfig {
     max_connections: Option<usize>,
     header_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    max_sessions_per_user: Option<u32>,
+    max_live_sessions: Option<u32>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 10;
+pub const DEFAULT_MAX_LIVE_SESSIONS: u32 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -49,6 +53,10 @@ pub struct Config {
     /// A connection (not yet upgraded to a WebSocket) on which no byte moves for this
     /// long is closed.
     pub idle_timeout: Duration,
+    /// Live sessions one user may have at once.
+    pub max_sessions_per_user: u32,
+    /// Live sessions in all (counted in the database, so across relays that share it).
+    pub max_live_sessions: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +90,8 @@ impl Config {
             tls: None,
             session_ttl_minutes: 12 * 60,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_sessions_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
+            max_live_sessions: DEFAULT_MAX_LIVE_SESSIONS,
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
         }
@@ -140,7 +150,24 @@ impl Config {
                 .unwrap_or(default);
             Duration::from_secs(s.max(1))
         };
+        let cap = |var: &str, file: Option<u32>, default: u32| {
+            env(var)
+                .and_then(|v| v.parse().ok())
+                .or(file)
+                .unwrap_or(default)
+                .max(1)
+        };
         Ok(Config {
+            max_sessions_per_user: cap(
+                "VIGIL_MAX_SESSIONS_PER_USER",
+                fc.max_sessions_per_user,
+                DEFAULT_MAX_SESSIONS_PER_USER,
+            ),
+            max_live_sessions: cap(
+                "VIGIL_MAX_LIVE_SESSIONS",
+                fc.max_live_sessions,
+                DEFAULT_MAX_LIVE_SESSIONS,
+            ),
             bind,
             data_dir: env_path("VIGIL_DATA_DIR")
                 .or(fc.data_dir)

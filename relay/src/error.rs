@@ -40,6 +40,9 @@ pub enum AppError {
         "the access request is already in use by a live session; end it before starting another"
     )]
     RequestInUse,
+    /// A session cap: one user's, or the relay's in all.
+    #[error("{0}")]
+    SessionLimit(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("expected Content-Type: application/json")]
@@ -71,6 +74,7 @@ impl AppError {
             AppError::NotLive => (StatusCode::CONFLICT, "not_live"),
             AppError::SessionLocked(_) => (StatusCode::FORBIDDEN, "session_locked"),
             AppError::RequestInUse => (StatusCode::CONFLICT, "request_in_use"),
+            AppError::SessionLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "session_limit"),
             AppError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
             AppError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type"),
             AppError::Db(_) | AppError::Internal(_) => {

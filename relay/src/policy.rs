@@ -177,6 +177,12 @@ pub struct LaunchFacts {
     pub live_under_request: u32,
     /// How many concurrent live sessions one request allows.
     pub max_per_request: u32,
+    /// The launching user's live sessions, and how many one user may have.
+    pub live_of_user: u32,
+    pub max_per_user: u32,
+    /// Live sessions in all, and how many there may be.
+    pub live_in_all: u32,
+    pub max_live: u32,
 }
 
 /// Why a launch that the roles allow is still refused.
@@ -188,16 +194,27 @@ pub enum LaunchRefused {
     /// The request already has as many live sessions as it allows.
     #[error("the access request is already in use by a live session")]
     RequestInUse,
+    /// The user already has as many live sessions as one user may.
+    #[error("you already have the most live sessions one user may have")]
+    UserLimit,
+    /// Vigil already runs as many live sessions as it may.
+    #[error("Vigil is running the most live sessions it may; try again later")]
+    RelayFull,
 }
 
 /// Rules a launch obeys besides the roles ([`launch_kind`]): no relaunch while one of
-/// the user's sessions on the asset is locked (any kind of launch), and at most
-/// `max_per_request` live sessions per access request.
+/// the user's sessions on the asset is locked (any kind of launch), at most
+/// `max_per_request` live sessions per access request, `max_per_user` per user and
+/// `max_live` in all.
 pub fn launch_limits(facts: &LaunchFacts) -> Result<(), LaunchRefused> {
     if facts.locked_on_asset {
         Err(LaunchRefused::SessionLocked)
     } else if facts.live_under_request >= facts.max_per_request {
         Err(LaunchRefused::RequestInUse)
+    } else if facts.live_of_user >= facts.max_per_user {
+        Err(LaunchRefused::UserLimit)
+    } else if facts.live_in_all >= facts.max_live {
+        Err(LaunchRefused::RelayFull)
     } else {
         Ok(())
     }
@@ -400,7 +417,21 @@ mod tests {
             locked_on_asset: locked,
             live_under_request: live,
             max_per_request: SESSIONS_PER_REQUEST,
+            live_of_user: 0,
+            max_per_user: 2,
+            live_in_all: 5,
+            max_live: 6,
         };
+        let capped = LaunchFacts {
+            live_of_user: 2,
+            ..f(false, 0)
+        };
+        assert_eq!(launch_limits(&capped), Err(LaunchRefused::UserLimit));
+        let full = LaunchFacts {
+            live_in_all: 6,
+            ..f(false, 0)
+        };
+        assert_eq!(launch_limits(&full), Err(LaunchRefused::RelayFull));
         assert_eq!(launch_limits(&f(false, 0)), Ok(()));
         assert_eq!(
             launch_limits(&f(true, 0)),

@@ -567,3 +567,56 @@ async fn keystrokes_are_paged_from_disk_and_audited_once() -> R {
     assert_eq!(views, 1, "four pages, one audit row");
     Ok(())
 }
+
+/// Live sessions are capped per user and in all: past a cap a launch gets 429
+/// `session_limit`, whatever the roles allow.
+#[tokio::test]
+async fn live_sessions_are_capped_per_user_and_in_all() -> R {
+    let w = world().await?;
+    let b = &w.r.base;
+    // The world's relay has the defaults; a second on the same data with small caps.
+    let (ivy, csrf) = w.r.login("ivy").await?;
+    let launch = |c: reqwest::Client, csrf: String, base: String, asset: i64| async move {
+        error(
+            post(
+                &c,
+                format!("{base}/sessions"),
+                &csrf,
+                launch_body(asset, None),
+            )
+            .await?,
+        )
+        .await
+    };
+    // Under the default caps, a launch passes every check (and fails on the credential).
+    assert_eq!(
+        launch(ivy.clone(), csrf.clone(), b.clone(), w.web).await?.1,
+        "bad_request"
+    );
+    let r = support::start(tempfile::tempdir()?, |c| {
+        c.max_sessions_per_user = 2;
+        c.max_live_sessions = 3;
+    })
+    .await?;
+    let root = r.user("root", true, &[]).await?;
+    let ada = r.user("ada", true, &[]).await?;
+    let web = r.asset("web-1", Protocol::Ssh).await?;
+    r.session(root, web, SessionKind::Admin, None).await?;
+    r.session(root, web, SessionKind::Admin, None).await?;
+    let (c, csrf) = r.login("root").await?;
+    let (status, code, message) = launch(c, csrf, r.base.clone(), web).await?;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "session_limit")
+    );
+    assert!(message.contains("one user"), "{message}");
+    r.session(ada, web, SessionKind::Admin, None).await?;
+    let (c, csrf) = r.login("ada").await?;
+    let (status, code, message) = launch(c, csrf, r.base.clone(), web).await?;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "session_limit")
+    );
+    assert!(message.contains("try again later"), "{message}");
+    Ok(())
+}

@@ -17,7 +17,7 @@ use crate::auth::{self, CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::policy::{self, decide, Action, Actor};
 use crate::service::ending;
-use crate::service::launch::{check_launch, Admitted};
+use crate::service::launch::{check_launch, Admitted, SessionCaps};
 use crate::state::AppState;
 use crate::store::assets::CredentialKind;
 use crate::store::sessions::{NewSession, SessionRow};
@@ -137,8 +137,13 @@ pub async fn launch(
     let now = now_ms();
     // Held until the session row exists: the limits checked here count live rows.
     let gate = state.launch_gate.lock().await;
+    let caps = SessionCaps {
+        per_user: state.config.max_sessions_per_user,
+        in_all: state.config.max_live_sessions,
+    };
     let Admitted { kind, request_id } = check_launch(
         &state.db,
+        caps,
         &v.actor,
         asset.id,
         &asset.name,

@@ -6,6 +6,13 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{self, Actor, LaunchFacts, LaunchRefused};
 use crate::store;
 
+/// How many live sessions one user, and all users together, may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCaps {
+    pub per_user: u32,
+    pub in_all: u32,
+}
+
 /// What a launch may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admitted {
@@ -21,6 +28,7 @@ pub struct Admitted {
 /// `AppState::launch_gate` until the session row is inserted.
 pub async fn check_launch(
     db: &store::Db,
+    caps: SessionCaps,
     actor: &Actor,
     asset: AssetId,
     asset_name: &str,
@@ -44,14 +52,23 @@ pub async fn check_launch(
         Some(rid) => store::sessions::count_live_under_request(db, rid).await?,
         None => 0,
     };
+    let (in_all, of_user) = store::sessions::count_live(db, actor.user_id).await?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     let facts = LaunchFacts {
         locked_on_asset: store::sessions::has_locked_live(db, actor.user_id, asset).await?,
-        live_under_request: u32::try_from(live_under_request).unwrap_or(u32::MAX),
+        live_under_request: count(live_under_request),
         max_per_request: policy::SESSIONS_PER_REQUEST,
+        live_of_user: count(of_user),
+        max_per_user: caps.per_user,
+        live_in_all: count(in_all),
+        max_live: caps.in_all,
     };
     policy::launch_limits(&facts).map_err(|e| match e {
         LaunchRefused::SessionLocked => AppError::SessionLocked(asset_name.to_string()),
         LaunchRefused::RequestInUse => AppError::RequestInUse,
+        LaunchRefused::UserLimit | LaunchRefused::RelayFull => {
+            AppError::SessionLimit(e.to_string())
+        }
     })?;
     Ok(Admitted { kind, request_id })
 }

@@ -216,6 +216,17 @@ pub async fn count_live_under_request(db: &Db, request: RequestId) -> Result<i64
         .await
 }
 
+/// Live sessions in all, and of `user` alone (the session caps).
+pub async fn count_live(db: &Db, user: UserId) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $1 THEN 1 ELSE 0 END), 0)
+         FROM sessions WHERE ended_at IS NULL",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await
+}
+
 /// Ids of the live sessions under `request`.
 pub async fn live_under_request(db: &Db, request: RequestId) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM sessions WHERE request_id = $1 AND ended_at IS NULL")
