@@ -1,0 +1,602 @@
+//! Hostile targets: fake SSH and RDP servers on loopback that misbehave (an output
+//! flood at shell start, garbage after the banner, a stall mid-handshake, a
+//! disconnect mid-packet; an RDP server answering garbage, or closing mid-PDU), each
+//! in its own session, while one healthy session (a fake SSH server that echoes)
+//! keeps running. Every hostile session must end, with a reason that names what went
+//! wrong, within a bound; the healthy one must still echo afterwards; and the test
+//! process must not have grown by more than a bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::PrivateKey;
+use russh::server::{Auth, Msg, Session};
+use russh::{Channel, ChannelId, Pty};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use vigil_hub::{
+    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret,
+    SshAuth, SshTarget, Target,
+};
+use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
+
+/// Generous: most hostile sessions end in milliseconds, the stalled one after the 2 s
+/// connect timeout, the live flood after its 8 MiB (about 2.5 s in a debug build).
+const BOUND: Duration = Duration::from_secs(20);
+/// How long a fake server keeps a connection before giving up on its peer.
+const SERVER_LIFETIME: Duration = Duration::from_secs(30);
+/// What the target flooding the shell set-up tries to send (the hub stops it at 1 MiB).
+const FLOOD: usize = 64 * 1024 * 1024;
+/// What the target flooding a live session sends, all of which the session takes: 8
+/// times the set-up cap, and small enough for a debug build's terminal emulator and
+/// recorder (a few MB/s) to finish well within [`BOUND`].
+const LIVE_FLOOD: usize = 8 * 1024 * 1024;
+const FLOOD_CHUNK: usize = 64 * 1024;
+/// The test process may grow by less than this while the hostile sessions run.
+const MAX_RSS_GROWTH_MIB: f64 = 50.0;
+
+fn server_config() -> Arc<russh::server::Config> {
+    Arc::new(russh::server::Config {
+        keys: vec![PrivateKey::from(Ed25519Keypair::from_seed(&[9; 32]))],
+        auth_rejection_time: Duration::ZERO,
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        inactivity_timeout: Some(SERVER_LIFETIME),
+        ..Default::default()
+    })
+}
+
+/// A well-behaved target: accepts the login, the PTY and the shell, prints a prompt
+/// and echoes what it is sent.
+struct Echo;
+
+impl russh::server::Handler for Echo {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        session.data(channel, Bytes::from_static(b"echo$ "))
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.data(channel, Bytes::copy_from_slice(data))
+    }
+}
+
+/// Accepts the login and the PTY; asked for a shell, it floods the channel with
+/// [`FLOOD`] bytes instead of answering. The writes wait on the client's window, so
+/// the fake itself buffers nothing.
+#[derive(Default)]
+struct Flood {
+    channel: Option<Channel<Msg>>,
+}
+
+impl russh::server::Handler for Flood {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        self.channel = Some(channel);
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(channel) = self.channel.take() {
+            tokio::spawn(async move {
+                let chunk = Bytes::from(vec![b'x'; FLOOD_CHUNK]);
+                let flood = async {
+                    for _ in 0..FLOOD / FLOOD_CHUNK {
+                        if channel.data_bytes(chunk.clone()).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(SERVER_LIFETIME, flood).await;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Accepts the login, the PTY and the shell; once the shell is live it floods the
+/// channel with [`LIVE_FLOOD`] bytes (as fast as the client's window lets it), counting what
+/// the client accepted, then closes the channel.
+struct LiveFlood {
+    channel: Option<Channel<Msg>>,
+    sent: Arc<AtomicUsize>,
+}
+
+impl russh::server::Handler for LiveFlood {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        self.channel = Some(channel);
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel_id: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel_id)?;
+        if let Some(channel) = self.channel.take() {
+            let sent = self.sent.clone();
+            tokio::spawn(async move {
+                let chunk = Bytes::from(vec![b'y'; FLOOD_CHUNK]);
+                let flood = async {
+                    for _ in 0..LIVE_FLOOD / FLOOD_CHUNK {
+                        if channel.data_bytes(chunk.clone()).await.is_err() {
+                            return;
+                        }
+                        sent.fetch_add(FLOOD_CHUNK, Ordering::SeqCst);
+                    }
+                    let _ = channel.eof().await;
+                    let _ = channel.close().await;
+                };
+                let _ = tokio::time::timeout(SERVER_LIFETIME, flood).await;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Serves a russh handler made by `make` on a loopback port; returns the port.
+async fn russh_target<H, F>(make: F) -> Result<u16>
+where
+    H: russh::server::Handler + Send + 'static,
+    F: Fn() -> H + Send + 'static,
+{
+    let config = server_config();
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let config = config.clone();
+            let handler = make();
+            tokio::spawn(async move {
+                if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+                    let _ = tokio::time::timeout(SERVER_LIFETIME, session).await;
+                }
+            });
+        }
+    });
+    Ok(port)
+}
+
+/// What a raw TCP fake does with each connection.
+#[derive(Debug, Clone, Copy)]
+enum Raw {
+    /// SSH: a banner, then 64 KiB of pseudo-random bytes.
+    SshGarbage,
+    /// SSH: a banner, then nothing.
+    SshStall,
+    /// SSH: a banner and the first half of a key-exchange packet, then close.
+    SshHalfPacket,
+    /// RDP: answers the X.224 connection request with a TPKT frame of garbage.
+    RdpGarbage,
+    /// RDP: a TPKT header announcing 1000 bytes, 10 bytes of them, then close.
+    RdpHalfPdu,
+}
+
+/// Deterministic noise (xorshift), so that every run sees the same garbage.
+fn noise(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[3]
+        })
+        .collect()
+}
+
+/// Reads (and drops) what the peer sends until it closes, or the fake's lifetime ends.
+async fn drain(stream: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(SERVER_LIFETIME, async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Reads the first bytes the client sends (its banner or its X.224 request).
+async fn first_read(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    match tokio::time::timeout(SERVER_LIFETIME, stream.read(&mut buf)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+async fn misbehave(mut stream: TcpStream, how: Raw) -> std::io::Result<()> {
+    match how {
+        Raw::SshGarbage => {
+            stream.write_all(b"SSH-2.0-x\r\n").await?;
+            stream.write_all(&noise(64 * 1024, 0x5eed)).await?;
+            drain(&mut stream).await;
+        }
+        Raw::SshStall => {
+            stream.write_all(b"SSH-2.0-x\r\n").await?;
+            drain(&mut stream).await;
+        }
+        Raw::SshHalfPacket => {
+            stream.write_all(b"SSH-2.0-x\r\n").await?;
+            first_read(&mut stream).await?;
+            // packet_length 300, padding_length 4, SSH_MSG_KEXINIT, half a cookie.
+            let mut half = vec![0, 0, 1, 44, 4, 20];
+            half.extend(noise(8, 0xc0ffee));
+            stream.write_all(&half).await?;
+            stream.shutdown().await?;
+            drain(&mut stream).await;
+        }
+        Raw::RdpGarbage => {
+            first_read(&mut stream).await?;
+            // A well-formed TPKT frame whose X.224 part is noise, not a connection confirm.
+            let mut frame = vec![3, 0, 0, 19];
+            frame.extend(noise(15, 0xbad));
+            stream.write_all(&frame).await?;
+            drain(&mut stream).await;
+        }
+        Raw::RdpHalfPdu => {
+            first_read(&mut stream).await?;
+            let mut frame = vec![3, 0, 0x03, 0xe8];
+            frame.extend(noise(10, 0xdead));
+            stream.write_all(&frame).await?;
+            stream.shutdown().await?;
+            drain(&mut stream).await;
+        }
+    }
+    Ok(())
+}
+
+/// Serves `how` on a loopback port; returns the port.
+async fn raw_target(how: Raw) -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Err(e) = misbehave(stream, how).await {
+                    eprintln!("fake target {how:?}: {e}");
+                }
+            });
+        }
+    });
+    Ok(port)
+}
+
+fn ssh_spec(id: &str, port: u16) -> LaunchSpec {
+    LaunchSpec {
+        session_id: id.into(),
+        target: Target::Ssh(SshTarget {
+            host: "127.0.0.1".into(),
+            port,
+            username: "anyone".into(),
+            auth: SshAuth::Password(Secret::new("anything")),
+            pinned_host_key: None,
+        }),
+        cols: 80,
+        rows: 24,
+        title: format!("test@{id}"),
+    }
+}
+
+fn rdp_spec(id: &str, port: u16) -> LaunchSpec {
+    LaunchSpec {
+        session_id: id.into(),
+        target: Target::Rdp(RdpTarget {
+            host: "127.0.0.1".into(),
+            port,
+            username: "anyone".into(),
+            password: Secret::new("anything"),
+            domain: None,
+            pinned_cert: None,
+            codec: RdpCodec::default(),
+            size: RdpSize::default(),
+        }),
+        cols: 80,
+        rows: 24,
+        title: format!("test@{id}"),
+    }
+}
+
+/// The test process's resident set, in MiB.
+fn rss_mib() -> Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS in /proc/self/status")?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS has no value")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+async fn next(att: &mut Attachment) -> Result<ServerMsg> {
+    tokio::time::timeout(BOUND, att.rx.recv())
+        .await
+        .context("no message within the bound")?
+        .context("stream ended")
+}
+
+/// Reads the healthy session's stream until `needle` appears in its output.
+async fn until_output(att: &mut Attachment, needle: &str) -> Result<()> {
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        match next(att).await? {
+            ServerMsg::Output(b) | ServerMsg::Snapshot(b) => seen.extend(b),
+            ServerMsg::Control(ServerControl::Ended { reason }) => {
+                bail!("the healthy session ended ({reason}) before {needle:?}")
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Types `word` into the healthy session and waits for its echo.
+async fn echoes(att: &mut Attachment, word: &str) -> Result<()> {
+    let input = att.input.clone().context("a user attachment has input")?;
+    input
+        .send(ClientMsg::Input(format!("{word}\r").into_bytes()))
+        .await?;
+    until_output(att, word).await
+}
+
+#[tokio::test]
+async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = HubConfig::new(dir.path().join("recordings"));
+    config.connect_timeout = Duration::from_secs(2);
+    let (tx, mut lifecycle) = mpsc::channel(64);
+    let hub = Hub::new(config, tx);
+
+    // The healthy session, live and echoing before anything hostile starts.
+    let echo_port = russh_target(|| Echo).await?;
+    hub.launch(ssh_spec("healthy", echo_port))?;
+    let mut healthy = hub.attach("healthy", Participant::User).context("attach")?;
+    loop {
+        match next(&mut healthy).await? {
+            ServerMsg::Control(ServerControl::Connected) => break,
+            ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
+            _ => {}
+        }
+    }
+    echoes(&mut healthy, "before-hostile").await?;
+    let rss_before = rss_mib()?;
+
+    // Session id, target port, and the error code its reason must carry.
+    let flood_port = russh_target(Flood::default).await?;
+    let live_sent = Arc::new(AtomicUsize::new(0));
+    let sent = live_sent.clone();
+    let live_flood_port = russh_target(move || LiveFlood {
+        channel: None,
+        sent: sent.clone(),
+    })
+    .await?;
+    let hostile: Vec<(&str, LaunchSpec, &str)> = vec![
+        (
+            "ssh-flood",
+            ssh_spec("ssh-flood", flood_port),
+            "target_flood",
+        ),
+        // Live before the flood: the session takes all of it, then the target closes.
+        (
+            "ssh-flood-live",
+            ssh_spec("ssh-flood-live", live_flood_port),
+            "closed",
+        ),
+        (
+            "ssh-garbage",
+            ssh_spec("ssh-garbage", raw_target(Raw::SshGarbage).await?),
+            "target_error",
+        ),
+        (
+            "ssh-stall",
+            ssh_spec("ssh-stall", raw_target(Raw::SshStall).await?),
+            "target_unreachable",
+        ),
+        (
+            "ssh-half-packet",
+            ssh_spec("ssh-half-packet", raw_target(Raw::SshHalfPacket).await?),
+            "target_error",
+        ),
+        (
+            "rdp-garbage",
+            rdp_spec("rdp-garbage", raw_target(Raw::RdpGarbage).await?),
+            "target_error",
+        ),
+        (
+            "rdp-half-pdu",
+            rdp_spec("rdp-half-pdu", raw_target(Raw::RdpHalfPdu).await?),
+            "target_error",
+        ),
+    ];
+    let started = Instant::now();
+    let mut expected = HashMap::new();
+    for (id, spec, code) in hostile {
+        hub.launch(spec)?;
+        expected.insert(id.to_string(), code);
+    }
+
+    let mut ended: HashMap<String, (String, Duration)> = HashMap::new();
+    tokio::time::timeout(BOUND, async {
+        while ended.len() < expected.len() {
+            match lifecycle.recv().await {
+                Some(Lifecycle::Ended { id, reason }) => {
+                    if id == "healthy" {
+                        bail!("the healthy session ended: {reason}");
+                    }
+                    ended.insert(id, (reason, started.elapsed()));
+                }
+                Some(_) => {}
+                None => bail!("the lifecycle channel closed"),
+            }
+        }
+        Ok(())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "not every hostile session ended within {BOUND:?}; ended: {:?}; live flood sent {} bytes",
+            ended_ids(&expected, &ended),
+            live_sent.load(Ordering::SeqCst)
+        )
+    })??;
+
+    let mut ids: Vec<&String> = ended.keys().collect();
+    ids.sort();
+    for id in ids {
+        let (reason, after) = &ended[id];
+        println!("{id}: ended after {after:.2?}: {reason}");
+        assert!(!reason.trim().is_empty(), "{id}: empty reason");
+        let code = expected[id.as_str()];
+        assert!(
+            reason.contains(code),
+            "{id}: the reason {reason:?} does not name {code}"
+        );
+        assert!(!hub.is_live(id), "{id} is still live");
+    }
+
+    assert_eq!(
+        live_sent.load(Ordering::SeqCst),
+        LIVE_FLOOD,
+        "the live session took the whole flood"
+    );
+
+    // The healthy session is still there and still echoes.
+    assert!(hub.is_live("healthy"), "the healthy session is gone");
+    echoes(&mut healthy, "after-hostile").await?;
+
+    let rss_after = rss_mib()?;
+    let grew = rss_after - rss_before;
+    println!(
+        "hostile targets: {} sessions ended, RSS grew {grew:.1} MiB ({rss_before:.1} -> {rss_after:.1} MiB)",
+        ended.len()
+    );
+    assert!(
+        grew < MAX_RSS_GROWTH_MIB,
+        "RSS grew {grew:.1} MiB (bound {MAX_RSS_GROWTH_MIB} MiB)"
+    );
+
+    hub.terminate("healthy", "test over".into())?;
+    tokio::time::timeout(BOUND, hub.shutdown())
+        .await
+        .context("shutdown")?;
+    Ok(())
+}
+
+/// For the failure message: which sessions ended and which did not.
+fn ended_ids(
+    expected: &HashMap<String, &str>,
+    ended: &HashMap<String, (String, Duration)>,
+) -> String {
+    let mut missing: Vec<&String> = expected
+        .keys()
+        .filter(|id| !ended.contains_key(*id))
+        .collect();
+    missing.sort();
+    format!("{} of {}, missing {missing:?}", ended.len(), expected.len())
+}
