@@ -13,7 +13,6 @@ use vigil_relay::auth;
 use vigil_relay::config::Config;
 use vigil_relay::store;
 use vigil_relay::throttle::{FREE_FAILURES, FREE_FAILURES_PER_ADDRESS};
-use vigil_relay::AppState;
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -37,56 +36,17 @@ const STOP_BOUND: Duration = Duration::from_secs(10);
 const PARTIAL_HEADER: &[u8] = b"GET /api/v1/me HTTP/1.1\r\nHost: relay\r\nX-Slow: ";
 const USER: &str = "alice";
 
-struct Relay {
-    base: String,
-    addr: SocketAddr,
-    state: AppState,
-    _dir: tempfile::TempDir,
-    stop: tokio::sync::oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+mod support;
+use support::Relay;
 
 async fn relay_with(adjust: impl FnOnce(&mut Config)) -> R<Relay> {
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::with_data_dir(dir.path().join("data"));
-    config.dist_dir = dir.path().join("dist");
-    std::fs::create_dir_all(&config.dist_dir)?;
-    std::fs::write(
-        config.dist_dir.join("index.html"),
-        "<!doctype html><title>vigil</title>",
-    )?;
-    adjust(&mut config);
-    let state = vigil_relay::app::start(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    let served = tokio::spawn(vigil_relay::app::serve(s, listener, async move {
-        let _ = stopped.await;
-    }));
-    Ok(Relay {
-        base: format!("http://{addr}/api/v1"),
-        addr,
-        state,
-        _dir: dir,
-        stop,
-        served,
-    })
+    support::start(tempfile::tempdir()?, adjust).await
 }
 
 impl Relay {
     async fn user(&self, name: &str) -> R<i64> {
         let hash = auth::hash_password(&format!("pw-{name}"))?;
         Ok(store::users::create(&self.state.db, name, name, &hash, false, &[]).await?)
-    }
-
-    /// Shuts the relay down and waits for it (every connection task included).
-    async fn stop(self) -> R {
-        let _ = self.stop.send(());
-        tokio::time::timeout(STOP_BOUND, self.served)
-            .await
-            .map_err(|_| "the relay did not shut down within 10 s")???;
-        Ok(())
     }
 }
 
@@ -135,7 +95,7 @@ async fn slowloris_and_a_login_flood_leave_the_real_user_able_to_log_in() -> R {
     r.user(USER).await?;
     // The flood's sockets and clients are dropped with its future, even on a timeout.
     let flooded = tokio::time::timeout(FLOOD_BOUND, flood(&r)).await;
-    let stopped = r.stop().await;
+    let stopped = r.stop(STOP_BOUND).await;
     let line = flooded.map_err(|_| "the flood did not finish within 45 s")??;
     stopped?;
     println!("{line}");

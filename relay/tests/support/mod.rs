@@ -16,6 +16,20 @@ pub struct Relay {
     pub dir: tempfile::TempDir,
     /// Dropping it stops the server; a test that fakes a crash forgets it.
     pub _stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Relay {
+    /// Shuts the relay down and waits for it, every connection task included, for at
+    /// most `within`.
+    #[allow(dead_code)] // used by some of the test binaries that include this module
+    pub async fn stop(self, within: std::time::Duration) -> Result<(), Box<dyn std::error::Error>> {
+        let _ = self._stop.send(());
+        tokio::time::timeout(within, self.served)
+            .await
+            .map_err(|_| format!("the relay did not shut down within {within:?}"))???;
+        Ok(())
+    }
 }
 
 /// Starts a relay on `dir` (which may hold a previous run's data), its configuration
@@ -37,18 +51,19 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = state.clone();
-    tokio::spawn(async move {
-        let _ = vigil_relay::app::serve(s, listener, async move {
+    let served = tokio::spawn(vigil_relay::app::serve(
+        state.clone(),
+        listener,
+        async move {
             let _ = stopped.await;
-        })
-        .await;
-    });
+        },
+    ));
     Ok(Relay {
         base: format!("http://{addr}/api/v1"),
         addr,
         state,
         dir,
         _stop: stop,
+        served,
     })
 }
