@@ -15,9 +15,11 @@ pub async fn end_session(
     reason: &str,
     actor: &str,
 ) -> Result<bool, sqlx::Error> {
+    // The row first: the hub's own end report, racing it, must not make this end look
+    // like someone else's (uncounted, unaudited).
+    let ended = store::sessions::end(&state.db, id, now_ms(), reason).await?;
     // Not live in the hub (never connected, or already gone): ending the row is all.
     let _ = state.hub.terminate(id, reason.to_string());
-    let ended = store::sessions::end(&state.db, id, now_ms(), reason).await?;
     if ended {
         store::audit::record(&state.db, actor, "terminate", Some(id), reason).await?;
         tracing::info!(session = %id, %reason, by = %actor, "Session ended with its request");
