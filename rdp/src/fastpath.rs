@@ -84,8 +84,7 @@ impl Peek {
         self.pointer.as_ref()
     }
 
-    /// Bytes held for the update being reassembled (for tests of the bound).
-    #[cfg(test)]
+    /// Bytes held for the update being reassembled (for tests and fuzzing of the bound).
     pub fn reassembly_len(&self) -> usize {
         self.frag.as_ref().map_or(0, |f| f.data.len())
     }

@@ -68,3 +68,79 @@ impl SessionParams {
         InputFlags::from_bits_truncate(self.input_flags).contains(InputFlags::TS_MOUSE_HWHEEL)
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/` (cargo-fuzz, see `scripts/fuzz.sh`): thin
+/// wrappers that reach the crate-private fast-path peek and pointer state with arbitrary bytes.
+/// Not an API; each function must return normally on any input.
+#[doc(hidden)]
+pub mod fuzzing {
+    use ironrdp_pdu::fast_path::UpdateCode;
+    use ironrdp_pdu::Action;
+
+    use crate::fastpath::{Peek, MAX_REASSEMBLED};
+    use crate::pointer::{self, PointerState};
+
+    /// Splits `data` into PDUs the way [`crate::Stream::feed`] does (`find_size`, stopping at a
+    /// framing error or a torn tail), runs every fast-path one through a pointer-tracking
+    /// [`Peek`] (fragment reassembly, surface commands, RFX headers, pointer state), then builds
+    /// what a snapshot would replay: the RFX prelude and the pointer PDUs.
+    pub fn fastpath_peek(data: &[u8]) {
+        let mut peek = Peek::tracking_pointer();
+        let mut rest = data;
+        while let Ok(Some(info)) = ironrdp_pdu::find_size(rest) {
+            let Some(pdu) = rest.get(..info.length).filter(|p| !p.is_empty()) else {
+                break;
+            };
+            rest = &rest[info.length..];
+            if info.action == Action::FastPath {
+                let result = peek.inspect(pdu);
+                assert!(peek.reassembly_len() <= MAX_REASSEMBLED);
+                if result.too_large {
+                    assert!(!peek.in_fragment());
+                }
+            }
+        }
+        let _ = peek.rfx_prelude();
+        if let Some(pointer) = peek.pointer() {
+            let _ = pointer.replay();
+        }
+    }
+
+    /// The first byte picks an update code, the rest is its payload, fed to a [`PointerState`];
+    /// the same bytes also go through the slow-path pointer mapping. The state's replay, fed
+    /// to a fresh peek, must replay identically (a late joiner ends up with the same pointer).
+    pub fn pointer_update(data: &[u8]) {
+        const CODES: [UpdateCode; 12] = [
+            UpdateCode::Orders,
+            UpdateCode::Bitmap,
+            UpdateCode::Palette,
+            UpdateCode::Synchronize,
+            UpdateCode::SurfaceCommands,
+            UpdateCode::HiddenPointer,
+            UpdateCode::DefaultPointer,
+            UpdateCode::PositionPointer,
+            UpdateCode::ColorPointer,
+            UpdateCode::CachedPointer,
+            UpdateCode::NewPointer,
+            UpdateCode::LargePointer,
+        ];
+        let Some((&selector, payload)) = data.split_first() else {
+            return;
+        };
+        let mut state = PointerState::default();
+        state.update(CODES[usize::from(selector) % CODES.len()], payload);
+        if let Some((code, attribute)) = pointer::slow_path_to_fast_path(data) {
+            state.update(code, attribute);
+        }
+        let Ok(replay) = state.replay() else {
+            return;
+        };
+        let mut peek = Peek::tracking_pointer();
+        for pdu in &replay {
+            let result = peek.inspect(pdu);
+            assert!(!result.malformed && !result.too_large);
+        }
+        let again = peek.pointer().map(PointerState::replay);
+        assert!(matches!(again, Some(Ok(ref r)) if *r == replay));
+    }
+}
