@@ -7,6 +7,8 @@
 #
 #   VIGIL_E2E_TIMEOUT   seconds the e2e step may take (default 2400)
 #   VIGIL_SKIP_SETUP=1  skip scripts/setup.sh (everything already built)
+#   VIGIL_FULL=1        the long runs: every fuzz target for an hour instead of 20 s
+#   VIGIL_FUZZ_SECONDS  seconds per fuzz target (overrides both)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -104,6 +106,10 @@ leftovers() {
 }
 run e2e-cleanup leftovers
 rmdir "$E2E_TMP" 2>/dev/null || true
+
+# Fuzzing: a short run of every target in CI; VIGIL_FULL=1 runs each for an hour.
+if [ "${VIGIL_FULL:-0}" = 1 ]; then FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-3600}; else FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-20}; fi
+run fuzz env VIGIL_FUZZ_SECONDS="$FUZZ_SECONDS" bash scripts/fuzz.sh
 
 summary
 [ ${#FAILED[@]} -eq 0 ]

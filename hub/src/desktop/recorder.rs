@@ -108,7 +108,8 @@ fn header_at(
     offset: u64,
     len: u64,
 ) -> io::Result<Option<(Kind, u32, u32)>> {
-    if offset + HEADER_LEN as u64 > len {
+    // Offsets may come from the sidecar file: no arithmetic on them may overflow.
+    if offset.saturating_add(HEADER_LEN as u64) > len {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(offset))?;
@@ -133,10 +134,14 @@ fn trusted_entries(index: File, file: &mut BufReader<File>, len: u64) -> Vec<Ind
         let params = header_at(file, entry.offset, len).ok().flatten();
         let matches = match params {
             Some((Kind::Params, t, plen)) if t == entry.t_ms && ordered => {
-                let next = entry.offset + HEADER_LEN as u64 + u64::from(plen);
+                let next = entry
+                    .offset
+                    .saturating_add(HEADER_LEN as u64)
+                    .saturating_add(u64::from(plen));
                 matches!(
                     header_at(file, next, len),
-                    Ok(Some((Kind::Keyframe, _, klen))) if next + HEADER_LEN as u64 + u64::from(klen) <= len
+                    Ok(Some((Kind::Keyframe, _, klen)))
+                        if next.saturating_add(HEADER_LEN as u64).saturating_add(u64::from(klen)) <= len
                 )
             }
             _ => false,
@@ -155,14 +160,18 @@ fn walk(file: &mut BufReader<File>, len: u64, index: &mut IndexBuilder) -> io::R
     file.seek(SeekFrom::Start(index.next_offset()))?;
     loop {
         let offset = index.next_offset();
-        if offset + HEADER_LEN as u64 > len {
+        if offset.saturating_add(HEADER_LEN as u64) > len {
             return Ok(());
         }
         let mut h = [0; HEADER_LEN];
         file.read_exact(&mut h)?;
         let (kind, t_ms, plen) = recording::parse_header(&h, offset)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        if offset + HEADER_LEN as u64 + u64::from(plen) > len {
+        if offset
+            .saturating_add(HEADER_LEN as u64)
+            .saturating_add(u64::from(plen))
+            > len
+        {
             return Ok(());
         }
         index.record(kind, t_ms, plen);
@@ -204,6 +213,13 @@ mod tests {
         std::fs::write(
             &idx,
             format!("{first}\n{{\"t_ms\":99,\"offset\":{whole}}}\n"),
+        )
+        .expect("write");
+        assert_eq!(read_index(&path).expect("checked"), from_index);
+        // An offset at the end of u64 must not overflow (it panicked in debug builds).
+        std::fs::write(
+            &idx,
+            format!("{first}\n{{\"t_ms\":99,\"offset\":{}}}\n", u64::MAX),
         )
         .expect("write");
         assert_eq!(read_index(&path).expect("checked"), from_index);
