@@ -12,11 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bytes::Bytes;
-use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::PrivateKey;
-use russh::server::{Auth, Msg, Session};
-use russh::{Channel, ChannelId, Pty};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -26,236 +21,22 @@ use vigil_hub::{
 };
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
+mod fake_ssh;
+use fake_ssh::Shell;
+
 /// Generous: most hostile sessions end in milliseconds, the stalled one after the 2 s
 /// connect timeout, the live flood after its 8 MiB (about 2.5 s in a debug build).
 const BOUND: Duration = Duration::from_secs(20);
 /// How long a fake server keeps a connection before giving up on its peer.
-const SERVER_LIFETIME: Duration = Duration::from_secs(30);
+const SERVER_LIFETIME: Duration = fake_ssh::LIFETIME;
 /// What the target flooding the shell set-up tries to send (the hub stops it at 1 MiB).
 const FLOOD: usize = 64 * 1024 * 1024;
 /// What the target flooding a live session sends, all of which the session takes: 8
 /// times the set-up cap, and small enough for a debug build's terminal emulator and
 /// recorder (a few MB/s) to finish well within [`BOUND`].
 const LIVE_FLOOD: usize = 8 * 1024 * 1024;
-const FLOOD_CHUNK: usize = 64 * 1024;
 /// The test process may grow by less than this while the hostile sessions run.
 const MAX_RSS_GROWTH_MIB: f64 = 50.0;
-
-fn server_config() -> Arc<russh::server::Config> {
-    Arc::new(russh::server::Config {
-        keys: vec![PrivateKey::from(Ed25519Keypair::from_seed(&[9; 32]))],
-        auth_rejection_time: Duration::ZERO,
-        auth_rejection_time_initial: Some(Duration::ZERO),
-        inactivity_timeout: Some(SERVER_LIFETIME),
-        ..Default::default()
-    })
-}
-
-/// A well-behaved target: accepts the login, the PTY and the shell, prints a prompt
-/// and echoes what it is sent.
-struct Echo;
-
-impl russh::server::Handler for Echo {
-    type Error = russh::Error;
-
-    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Accept)
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        _channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply.accept().await;
-        Ok(())
-    }
-
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _cols: u32,
-        _rows: u32,
-        _pix_width: u32,
-        _pix_height: u32,
-        _modes: &[(Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-
-    async fn shell_request(
-        &mut self,
-        channel: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)?;
-        session.data(channel, Bytes::from_static(b"echo$ "))
-    }
-
-    async fn data(
-        &mut self,
-        channel: ChannelId,
-        data: &[u8],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.data(channel, Bytes::copy_from_slice(data))
-    }
-}
-
-/// Accepts the login and the PTY; asked for a shell, it floods the channel with
-/// [`FLOOD`] bytes instead of answering. The writes wait on the client's window, so
-/// the fake itself buffers nothing.
-#[derive(Default)]
-struct Flood {
-    channel: Option<Channel<Msg>>,
-}
-
-impl russh::server::Handler for Flood {
-    type Error = russh::Error;
-
-    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Accept)
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply.accept().await;
-        self.channel = Some(channel);
-        Ok(())
-    }
-
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _cols: u32,
-        _rows: u32,
-        _pix_width: u32,
-        _pix_height: u32,
-        _modes: &[(Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-
-    async fn shell_request(
-        &mut self,
-        _channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        if let Some(channel) = self.channel.take() {
-            tokio::spawn(async move {
-                let chunk = Bytes::from(vec![b'x'; FLOOD_CHUNK]);
-                let flood = async {
-                    for _ in 0..FLOOD / FLOOD_CHUNK {
-                        if channel.data_bytes(chunk.clone()).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(SERVER_LIFETIME, flood).await;
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Accepts the login, the PTY and the shell; once the shell is live it floods the
-/// channel with [`LIVE_FLOOD`] bytes (as fast as the client's window lets it), counting what
-/// the client accepted, then closes the channel.
-struct LiveFlood {
-    channel: Option<Channel<Msg>>,
-    sent: Arc<AtomicUsize>,
-}
-
-impl russh::server::Handler for LiveFlood {
-    type Error = russh::Error;
-
-    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Accept)
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply.accept().await;
-        self.channel = Some(channel);
-        Ok(())
-    }
-
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _cols: u32,
-        _rows: u32,
-        _pix_width: u32,
-        _pix_height: u32,
-        _modes: &[(Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-
-    async fn shell_request(
-        &mut self,
-        channel_id: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel_id)?;
-        if let Some(channel) = self.channel.take() {
-            let sent = self.sent.clone();
-            tokio::spawn(async move {
-                let chunk = Bytes::from(vec![b'y'; FLOOD_CHUNK]);
-                let flood = async {
-                    for _ in 0..LIVE_FLOOD / FLOOD_CHUNK {
-                        if channel.data_bytes(chunk.clone()).await.is_err() {
-                            return;
-                        }
-                        sent.fetch_add(FLOOD_CHUNK, Ordering::SeqCst);
-                    }
-                    let _ = channel.eof().await;
-                    let _ = channel.close().await;
-                };
-                let _ = tokio::time::timeout(SERVER_LIFETIME, flood).await;
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Serves a russh handler made by `make` on a loopback port; returns the port.
-async fn russh_target<H, F>(make: F) -> Result<u16>
-where
-    H: russh::server::Handler + Send + 'static,
-    F: Fn() -> H + Send + 'static,
-{
-    let config = server_config();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let config = config.clone();
-            let handler = make();
-            tokio::spawn(async move {
-                if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
-                    let _ = tokio::time::timeout(SERVER_LIFETIME, session).await;
-                }
-            });
-        }
-    });
-    Ok(port)
-}
 
 /// What a raw TCP fake does with each connection.
 #[derive(Debug, Clone, Copy)]
@@ -454,7 +235,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
     let hub = Hub::new(config, tx);
 
     // The healthy session, live and echoing before anything hostile starts.
-    let echo_port = russh_target(|| Echo).await?;
+    let echo_port = fake_ssh::serve(Shell::Echo, None).await?;
     hub.launch(ssh_spec("healthy", echo_port))?;
     let mut healthy = hub.attach("healthy", Participant::User).context("attach")?;
     loop {
@@ -468,14 +249,13 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
     let rss_before = rss_mib()?;
 
     // Session id, target port, and the error code its reason must carry.
-    let flood_port = russh_target(Flood::default).await?;
+    let flood_port = fake_ssh::serve(Shell::FloodBeforeReady { bytes: FLOOD }, None).await?;
     let live_sent = Arc::new(AtomicUsize::new(0));
-    let sent = live_sent.clone();
-    let live_flood_port = russh_target(move || LiveFlood {
-        channel: None,
-        sent: sent.clone(),
-    })
-    .await?;
+    let live_flood = Shell::FloodLive {
+        bytes: LIVE_FLOOD,
+        sent: live_sent.clone(),
+    };
+    let live_flood_port = fake_ssh::serve(live_flood, None).await?;
     let hostile: Vec<(&str, LaunchSpec, &str)> = vec![
         (
             "ssh-flood",

@@ -2,93 +2,18 @@
 //! login, the PTY and the shell, but never opens its channel window: every write to it
 //! blocks forever. Terminate must still end the session promptly.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::PrivateKey;
-use russh::server::{Auth, Msg, Session};
-use russh::{Channel, ChannelId, Pty};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
+mod fake_ssh;
+use fake_ssh::Shell;
+
 /// Generous: a session that ends at all ends in milliseconds.
 const BOUND: Duration = Duration::from_secs(10);
-
-/// Accepts everything and answers the PTY and shell requests, and never reads.
-struct Stall;
-
-impl russh::server::Handler for Stall {
-    type Error = russh::Error;
-
-    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Accept)
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        _channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply.accept().await;
-        Ok(())
-    }
-
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _cols: u32,
-        _rows: u32,
-        _pix_width: u32,
-        _pix_height: u32,
-        _modes: &[(Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-
-    async fn shell_request(
-        &mut self,
-        channel: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-}
-
-/// Serves [`Stall`] on a loopback port; returns the port.
-async fn stalling_target() -> Result<u16> {
-    let config = Arc::new(russh::server::Config {
-        keys: vec![PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]))],
-        // The target never grants the client any room to send.
-        window_size: 0,
-        auth_rejection_time: Duration::ZERO,
-        auth_rejection_time_initial: Some(Duration::ZERO),
-        inactivity_timeout: None,
-        ..Default::default()
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let config = config.clone();
-            tokio::spawn(async move {
-                match russh::server::run_stream(config, stream, Stall).await {
-                    Ok(session) => {
-                        let _ = session.await;
-                    }
-                    Err(error) => eprintln!("fake target: {error}"),
-                }
-            });
-        }
-    });
-    Ok(port)
-}
 
 async fn next(rx: &mut mpsc::Receiver<ServerMsg>) -> Result<ServerMsg> {
     tokio::time::timeout(BOUND, rx.recv())
@@ -98,7 +23,8 @@ async fn next(rx: &mut mpsc::Receiver<ServerMsg>) -> Result<ServerMsg> {
 
 #[tokio::test]
 async fn terminate_lands_while_a_paste_is_stuck_on_a_target_that_never_reads() -> Result<()> {
-    let port = stalling_target().await?;
+    // The target never grants the client any room to send.
+    let port = fake_ssh::serve(Shell::Silent, Some(0)).await?;
     let dir = tempfile::tempdir()?;
     let mut config = HubConfig::new(dir.path().join("recordings"));
     config.connect_timeout = Duration::from_secs(5);
