@@ -46,6 +46,27 @@ async fn revoked(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Disables or enables `name`; nobody disables themselves.
+async fn set_disabled(
+    state: &AppState,
+    by: &CurrentUser,
+    name: String,
+    disabled: bool,
+) -> AppResult<StatusCode> {
+    require_admin(by)?;
+    let id = user_id(state, &name).await?;
+    if disabled && id == by.user.id {
+        return Err(AppError::Forbidden);
+    }
+    let r = store::access::set_disabled(&state.db, id, disabled).await?;
+    let action = if disabled {
+        "user_disable"
+    } else {
+        "user_enable"
+    };
+    revoked(state, by, action, name, r).await
+}
+
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users",
     params(("name" = String, Path, description = "username")),
     security(("session_cookie" = [], "csrf_token" = [])),
@@ -60,13 +81,7 @@ pub async fn disable(
     user: CurrentUser,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
-    let id = user_id(&state, &name).await?;
-    if id == user.user.id {
-        return Err(AppError::Forbidden);
-    }
-    let r = store::access::set_disabled(&state.db, id, true).await?;
-    revoked(&state, &user, "user_disable", name, r).await
+    set_disabled(&state, &user, name, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users",
@@ -83,10 +98,7 @@ pub async fn enable(
     user: CurrentUser,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
-    let id = user_id(&state, &name).await?;
-    let r = store::access::set_disabled(&state.db, id, false).await?;
-    revoked(&state, &user, "user_enable", name, r).await
+    set_disabled(&state, &user, name, false).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/end-logins", tag = "users",
