@@ -1,3 +1,4 @@
 //! Helpers shared by the benchmark programs (each program is a binary in `src/`).
 
 pub mod desktop;
+pub mod relay_kit;

@@ -10,33 +10,35 @@
 //! Usage: `bench-ssh [--sessions N] [--keys N]` (defaults 200 and 300).
 //! The relay binary is `$VIGIL_BIN`, else `target/release/vigil`.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use vigil_wire::codec::Frame;
-use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
+use vigil_bench::relay_kit::{
+    add_admin, add_ssh_asset, free_port, prompt_seen, rss_kib, send, serve, wait_control,
+    wait_output, wait_output_collect, Api, Sshd, Ws, SSH_PASSWORD, SSH_USER,
+};
+use vigil_wire::live::{ClientMsg, ServerControl};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const SSH_USER: &str = "gwpass";
-const SSH_PASSWORD: &str = "gwpass-Secret1";
 const ADMIN_PASSWORD: &str = "bench-Admin-1";
+/// Locks and unlocks "bench"'s sessions (nobody controls their own session).
+const MONITOR: &str = "bench-monitor";
+/// Watches a session until their logins are ended.
+const WATCHER: &str = "bench-watcher";
 
 struct Args {
     sessions: usize,
     keys: usize,
+    locks: usize,
+    revokes: usize,
 }
 
 fn args() -> Result<Args> {
     let mut out = Args {
         sessions: 200,
         keys: 300,
+        locks: 100,
+        revokes: 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,84 +46,12 @@ fn args() -> Result<Args> {
         match a.as_str() {
             "--sessions" => out.sessions = v.parse()?,
             "--keys" => out.keys = v.parse()?,
+            "--locks" => out.locks = v.parse()?,
+            "--revokes" => out.revokes = v.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
     Ok(out)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// Kills the child when dropped, so an error path leaves no process behind.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn start_sshd(state: &std::path::Path, port: u16) -> Result<()> {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/targets/start-ssh.sh"))
-        .env("VIGIL_TARGETS_DIR", state)
-        .env("SSH_PORT", port.to_string())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "sshd did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-fn stop_sshd(state: &std::path::Path) {
-    let _ = Command::new("bash")
-        .arg(repo_root().join("scripts/targets/stop-ssh.sh"))
-        .env("VIGIL_TARGETS_DIR", state)
-        .output();
-}
-
-fn vigil(data: &std::path::Path, args: &[&str]) -> Result<()> {
-    let bin = std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
-        repo_root()
-            .join("target/release/vigil")
-            .to_string_lossy()
-            .into_owned()
-    });
-    let out = Command::new(&bin)
-        .args(args)
-        .env("VIGIL_DATA_DIR", data)
-        .env("BENCH_SECRET", SSH_PASSWORD)
-        .env("BENCH_ADMIN", ADMIN_PASSWORD)
-        .output()
-        .with_context(|| format!("running {bin}"))?;
-    if !out.status.success() {
-        bail!("vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS value")?
-        .parse()?)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -132,140 +62,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn summary(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort();
     (percentile(&v, 0.5), percentile(&v, 0.99))
-}
-
-struct Relay {
-    base: String,
-    origin: String,
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-impl Relay {
-    async fn login(port: u16) -> Result<Relay> {
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().build()?;
-        let res = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": "bench", "password": ADMIN_PASSWORD}))
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("login failed: {}", res.status());
-        }
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(vigil_wire::SESSION_COOKIE))
-            .and_then(|v| v.split(';').next())
-            .context("no session cookie")?
-            .to_string();
-        let me: serde_json::Value = res.json().await?;
-        let csrf = me["csrf_token"].as_str().context("csrf token")?.to_string();
-        Ok(Relay {
-            origin: base.clone(),
-            base,
-            http,
-            cookie,
-            csrf,
-        })
-    }
-
-    async fn launch(&self, asset_id: i64) -> Result<String> {
-        let res = self
-            .http
-            .post(format!("{}/api/v1/sessions", self.base))
-            .header("cookie", &self.cookie)
-            .header(vigil_wire::CSRF_HEADER, &self.csrf)
-            .json(&serde_json::json!({"asset_id": asset_id, "request_id": null, "cols": 80, "rows": 24}))
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("launch failed: {} {}", res.status(), res.text().await?);
-        }
-        let v: serde_json::Value = res.json().await?;
-        Ok(v["session_id"].as_str().context("session_id")?.to_string())
-    }
-
-    async fn asset_id(&self) -> Result<i64> {
-        let v: serde_json::Value = self
-            .http
-            .get(format!("{}/api/v1/assets", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await?
-            .json()
-            .await?;
-        v[0]["id"].as_i64().context("no asset")
-    }
-
-    async fn stream(&self, id: &str) -> Result<Ws> {
-        let url = format!(
-            "{}/api/v1/sessions/{id}/stream",
-            self.base.replace("http", "ws")
-        );
-        let mut req = url.into_client_request()?;
-        req.headers_mut().insert("cookie", self.cookie.parse()?);
-        req.headers_mut().insert("origin", self.origin.parse()?);
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-        send(
-            &mut ws,
-            ClientMsg::Control(ClientControl::Hello {
-                version: vigil_wire::PROTOCOL_VERSION,
-            }),
-        )
-        .await?;
-        Ok(ws)
-    }
-}
-
-async fn send(ws: &mut Ws, msg: ClientMsg) -> Result<()> {
-    let m = match msg.encode() {
-        Frame::Text(t) => Message::text(t),
-        Frame::Binary(b) => Message::binary(b),
-    };
-    ws.send(m).await?;
-    Ok(())
-}
-
-async fn next_msg(ws: &mut Ws) -> Result<ServerMsg> {
-    loop {
-        let m = ws.next().await.context("stream closed")??;
-        let frame = match m {
-            Message::Text(t) => Frame::Text(t.to_string()),
-            Message::Binary(b) => Frame::Binary(b.to_vec()),
-            Message::Close(_) => bail!("stream closed"),
-            _ => continue,
-        };
-        return Ok(ServerMsg::decode(&frame)?);
-    }
-}
-
-/// Reads until `pred` holds for the accumulated terminal output.
-async fn wait_output(ws: &mut Ws, pred: impl Fn(&[u8]) -> bool) -> Result<()> {
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(15), next_msg(ws)).await?? {
-            ServerMsg::Output(b) | ServerMsg::Snapshot(b) => {
-                seen.extend_from_slice(&b);
-                if pred(&seen) {
-                    return Ok(());
-                }
-            }
-            ServerMsg::Control(ServerControl::Error { code, message }) => {
-                bail!("{code}: {message}")
-            }
-            ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
-            ServerMsg::Control(_) | ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
-        }
-    }
-}
-
-fn prompt_seen(b: &[u8]) -> bool {
-    b.windows(2).any(|w| w == b"$ ")
 }
 
 /// Types a key and waits for its echo, then erases it; returns the round trips.
@@ -338,6 +134,80 @@ async fn direct_round_trips(port: u16, n: usize) -> Result<Vec<Duration>> {
     Ok(out)
 }
 
+/// How soon controls take effect, seen from outside the relay: lock (the monitor's
+/// request sent → the user's stream told it is locked, after which the relay drops the
+/// user's input) and revocation (an administrator ends a watcher's logins → the
+/// watcher's stream is told and closed).
+async fn controls(args: &Args, api: &Api, port: u16, asset: i64) -> Result<()> {
+    println!(
+        "\n== controls take effect ({} locks, {} revocations) ==",
+        args.locks, args.revokes
+    );
+    let monitor = Api::login(port, MONITOR, ADMIN_PASSWORD).await?;
+    let id = api.launch(asset).await?;
+    let mut user = api.stream(&id).await?;
+    wait_output(&mut user, prompt_seen).await?;
+    let mut locks = Vec::with_capacity(args.locks);
+    for _ in 0..args.locks {
+        let t = Instant::now();
+        let path = format!("sessions/{id}/lock");
+        let lock = monitor.post(&path, serde_json::json!({}));
+        let told = wait_control(&mut user, |c| matches!(c, ServerControl::Locked { .. }));
+        let (lock, told) = tokio::join!(lock, told);
+        lock?;
+        told?;
+        locks.push(t.elapsed());
+        // Typed while locked: must never reach the shell.
+        send(&mut user, ClientMsg::Input(b"#".to_vec())).await?;
+        monitor
+            .post(&format!("sessions/{id}/unlock"), serde_json::json!({}))
+            .await?;
+        wait_control(&mut user, |c| matches!(c, ServerControl::Unlocked)).await?;
+    }
+    // One key after the last unlock: its echo arrives, and no '#' came before it.
+    send(&mut user, ClientMsg::Input(b"x".to_vec())).await?;
+    let echoed = wait_output_collect(&mut user, |b| b.contains(&b'x')).await?;
+    if echoed.contains(&b'#') {
+        bail!("input typed while locked reached the shell");
+    }
+    drop(user);
+
+    let mut revokes = Vec::with_capacity(args.revokes);
+    for _ in 0..args.revokes {
+        let watcher = Api::login(port, WATCHER, ADMIN_PASSWORD).await?;
+        let mut ws = watcher.stream(&id).await?;
+        wait_control(&mut ws, |c| matches!(c, ServerControl::Welcome { .. })).await?;
+        let t = Instant::now();
+        let path = format!("users/{WATCHER}/end-logins");
+        let end = api.post(&path, serde_json::json!({}));
+        let told = wait_control(
+            &mut ws,
+            |c| matches!(c, ServerControl::Error { code, .. } if code == "login_ended"),
+        );
+        let (end, told) = tokio::join!(end, told);
+        end?;
+        told?;
+        revokes.push(t.elapsed());
+    }
+    let (l50, l99) = summary(locks);
+    let (r50, r99) = summary(revokes);
+    println!("{:<36} {:>9} {:>9}", "control", "p50 ms", "p99 ms");
+    println!(
+        "{:<36} {:>9.3} {:>9.3}",
+        "lock → user told, input dropped",
+        ms(l50),
+        ms(l99)
+    );
+    println!(
+        "{:<36} {:>9.3} {:>9.3}",
+        "end logins → watcher detached",
+        ms(r50),
+        ms(r99)
+    );
+    println!("input typed while locked that reached the shell: 0");
+    Ok(())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -347,71 +217,28 @@ async fn main() -> Result<()> {
     let args = args()?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("data");
-    let targets = tmp.path().join("targets");
-    let ssh_port = free_port()?;
-    start_sshd(&targets, ssh_port)?;
-    let result = run(&args, &data, ssh_port).await;
-    stop_sshd(&targets);
-    result
+    let sshd = Sshd::start(&tmp.path().join("targets"))?;
+    run(&args, &data, sshd.port).await
 }
 
 async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
-    vigil(
-        data,
-        &[
-            "user",
-            "add",
-            "bench",
-            "--password-env",
-            "BENCH_ADMIN",
-            "--admin",
-        ],
-    )?;
-    let port_s = ssh_port.to_string();
-    vigil(
-        data,
-        &[
-            "asset",
-            "add",
-            "bench-ssh",
-            "--protocol",
-            "ssh",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port_s,
-            "--account",
-            SSH_USER,
-            "--password-env",
-            "BENCH_SECRET",
-        ],
-    )?;
+    add_admin(data, "bench", ADMIN_PASSWORD)?;
+    add_admin(data, MONITOR, ADMIN_PASSWORD)?;
+    add_admin(data, WATCHER, ADMIN_PASSWORD)?;
+    add_ssh_asset(data, "bench-ssh", ssh_port)?;
     let relay_port = free_port()?;
-    let bin = std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
-        repo_root()
-            .join("target/release/vigil")
-            .to_string_lossy()
-            .into_owned()
-    });
-    let relay = Guard(
-        Command::new(&bin)
-            .arg("serve")
-            .env("VIGIL_DATA_DIR", data)
-            .env("VIGIL_BIND", format!("127.0.0.1:{relay_port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    // Every session is the one administrator's: lift the per-user cap past the count.
+    let cap = (args.sessions + 10).to_string();
+    let relay = serve(
+        data,
+        relay_port,
+        &[
+            ("VIGIL_MAX_SESSIONS_PER_USER", &cap),
+            ("VIGIL_MAX_LIVE_SESSIONS", &cap),
+        ],
+    )?;
     let pid = relay.0.id();
-    let mut api = None;
-    for _ in 0..100 {
-        if let Ok(r) = Relay::login(relay_port).await {
-            api = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let api = api.context("relay did not come up")?;
+    let api = Api::login(relay_port, "bench", ADMIN_PASSWORD).await?;
     let asset = api.asset_id().await?;
 
     println!(
@@ -443,6 +270,8 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
         ms(via.1) - ms(direct.1)
     );
     drop(ws);
+
+    controls(args, &api, relay_port, asset).await?;
 
     println!(
         "\n== relay memory per idle monitored session ({} sessions) ==",

@@ -1,0 +1,374 @@
+//! What the SSH benchmarks share: the project's sshd and the relay binary on loopback,
+//! a logged-in API client, the session stream as a browser speaks it, and readings of
+//! the relay process (`/proc`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vigil_wire::codec::Frame;
+use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The sshd account the project's target script creates, and its password.
+pub const SSH_USER: &str = "gwpass";
+pub const SSH_PASSWORD: &str = "gwpass-Secret1";
+
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Kills the child when dropped, so an error path leaves no process behind.
+pub struct Guard(pub Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The project's sshd (`scripts/targets/start-ssh.sh`) on `port`, state under `state`;
+/// stopped when dropped.
+pub struct Sshd {
+    state: PathBuf,
+    pub port: u16,
+}
+
+impl Sshd {
+    pub fn start(state: &Path) -> Result<Sshd> {
+        let port = free_port()?;
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/targets/start-ssh.sh"))
+            .env("VIGIL_TARGETS_DIR", state)
+            .env("SSH_PORT", port.to_string())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "sshd did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(Sshd {
+            state: state.to_path_buf(),
+            port,
+        })
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("scripts/targets/stop-ssh.sh"))
+            .env("VIGIL_TARGETS_DIR", &self.state)
+            .output();
+    }
+}
+
+/// The relay binary: `$VIGIL_BIN`, else `target/release/vigil`.
+pub fn vigil_bin() -> String {
+    std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
+        repo_root()
+            .join("target/release/vigil")
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// Runs a `vigil` CLI command on `data`, with `envs` (passwords are passed by name).
+pub fn vigil(data: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
+    let bin = vigil_bin();
+    let out = Command::new(&bin)
+        .args(args)
+        .env("VIGIL_DATA_DIR", data)
+        .envs(envs.iter().copied())
+        .output()
+        .with_context(|| format!("running {bin}"))?;
+    if !out.status.success() {
+        bail!("vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Adds an administrator `name` with `password`.
+pub fn add_admin(data: &Path, name: &str, password: &str) -> Result<()> {
+    vigil(
+        data,
+        &["user", "add", name, "--password-env", "BENCH_PW", "--admin"],
+        &[("BENCH_PW", password)],
+    )
+}
+
+/// Adds the project's sshd (on `port`) as the SSH asset `name`.
+pub fn add_ssh_asset(data: &Path, name: &str, port: u16) -> Result<()> {
+    let port = port.to_string();
+    vigil(
+        data,
+        &[
+            "asset",
+            "add",
+            name,
+            "--protocol",
+            "ssh",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--account",
+            SSH_USER,
+            "--password-env",
+            "BENCH_SECRET",
+        ],
+        &[("BENCH_SECRET", SSH_PASSWORD)],
+    )
+}
+
+/// Starts `vigil serve` on `data` at `port` with extra `envs`; killed when dropped.
+/// The file limit is raised to the hard limit first, for benchmarks with many sockets.
+pub fn serve(data: &Path, port: u16, envs: &[(&str, &str)]) -> Result<Guard> {
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" serve")
+        .arg(vigil_bin())
+        .env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()?;
+    Ok(Guard(child))
+}
+
+/// The relay's resident memory, KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?)
+}
+
+/// The relay's open file descriptors.
+pub fn fd_count(pid: u32) -> Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
+/// A logged-in API client.
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl Api {
+    /// Logs in, retrying while the relay starts (up to 10 s).
+    pub async fn login(port: u16, username: &str, password: &str) -> Result<Api> {
+        let mut last = None;
+        for _ in 0..100 {
+            match Api::try_login(port, username, password).await {
+                Ok(api) => return Ok(api),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("relay did not come up")))
+    }
+
+    async fn try_login(port: u16, username: &str, password: &str) -> Result<Api> {
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().build()?;
+        let res = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("login failed: {}", res.status());
+        }
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(vigil_wire::SESSION_COOKIE))
+            .and_then(|v| v.split(';').next())
+            .context("no session cookie")?
+            .to_string();
+        let me: serde_json::Value = res.json().await?;
+        let csrf = me["csrf_token"].as_str().context("csrf token")?.to_string();
+        Ok(Api {
+            base,
+            http,
+            cookie,
+            csrf,
+        })
+    }
+
+    /// POSTs `body` to `/api/v1/{path}`; the answer's JSON, or an error with its status.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header(vigil_wire::CSRF_HEADER, &self.csrf)
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status} {text}");
+        }
+        Ok(if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+
+    /// GETs `/api/v1/{path}`: the body's bytes, or an error with its status.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let res = self
+            .http
+            .get(format!("{}/api/v1/{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.bytes().await?.to_vec();
+        if !status.is_success() {
+            bail!("GET {path}: {status} {}", String::from_utf8_lossy(&body));
+        }
+        Ok(body)
+    }
+
+    /// Starts an SSH session on `asset_id` (no request: an Admin Session); its id.
+    pub async fn launch(&self, asset_id: i64) -> Result<String> {
+        let v = self
+            .post(
+                "sessions",
+                serde_json::json!({"asset_id": asset_id, "request_id": null, "cols": 80, "rows": 24}),
+            )
+            .await?;
+        Ok(v["session_id"].as_str().context("session_id")?.to_string())
+    }
+
+    /// The first asset's id.
+    pub async fn asset_id(&self) -> Result<i64> {
+        let v: serde_json::Value = serde_json::from_slice(&self.get_bytes("assets").await?)?;
+        v[0]["id"].as_i64().context("no asset")
+    }
+
+    /// Opens a WebSocket at `/api/v1/{path}` as the browser does (cookie, Origin).
+    pub async fn ws(&self, path: &str) -> Result<Ws> {
+        let url = format!("{}/api/v1/{path}", self.base.replace("http", "ws"));
+        let mut req = url.into_client_request()?;
+        req.headers_mut().insert("cookie", self.cookie.parse()?);
+        req.headers_mut().insert("origin", self.base.parse()?);
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(ws)
+    }
+
+    /// Attaches to session `id`'s stream and says hello.
+    pub async fn stream(&self, id: &str) -> Result<Ws> {
+        let mut ws = self.ws(&format!("sessions/{id}/stream")).await?;
+        send(
+            &mut ws,
+            ClientMsg::Control(ClientControl::Hello {
+                version: vigil_wire::PROTOCOL_VERSION,
+            }),
+        )
+        .await?;
+        Ok(ws)
+    }
+}
+
+pub async fn send(ws: &mut Ws, msg: ClientMsg) -> Result<()> {
+    let m = match msg.encode() {
+        Frame::Text(t) => Message::text(t),
+        Frame::Binary(b) => Message::binary(b),
+    };
+    ws.send(m).await?;
+    Ok(())
+}
+
+pub async fn next_msg(ws: &mut Ws) -> Result<ServerMsg> {
+    loop {
+        let m = ws.next().await.context("stream closed")??;
+        let frame = match m {
+            Message::Text(t) => Frame::Text(t.to_string()),
+            Message::Binary(b) => Frame::Binary(b.to_vec()),
+            Message::Close(_) => bail!("stream closed"),
+            _ => continue,
+        };
+        return Ok(ServerMsg::decode(&frame)?);
+    }
+}
+
+/// Reads until `pred` holds for the terminal output seen since the call (15 s at most).
+pub async fn wait_output(ws: &mut Ws, pred: impl Fn(&[u8]) -> bool) -> Result<()> {
+    wait_output_collect(ws, pred).await.map(drop)
+}
+
+/// As [`wait_output`], returning the output seen.
+pub async fn wait_output_collect(ws: &mut Ws, pred: impl Fn(&[u8]) -> bool) -> Result<Vec<u8>> {
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), next_msg(ws)).await?? {
+            ServerMsg::Output(b) | ServerMsg::Snapshot(b) => {
+                seen.extend_from_slice(&b);
+                if pred(&seen) {
+                    return Ok(seen);
+                }
+            }
+            ServerMsg::Control(ServerControl::Error { code, message }) => {
+                bail!("{code}: {message}")
+            }
+            ServerMsg::Control(ServerControl::Ended { reason }) => bail!("ended: {reason}"),
+            ServerMsg::Control(_) | ServerMsg::Graphics { .. } | ServerMsg::DesktopSnapshot(_) => {}
+        }
+    }
+}
+
+/// Reads until a control message for which `pred` holds (15 s at most); output is skipped.
+pub async fn wait_control(ws: &mut Ws, pred: impl Fn(&ServerControl) -> bool) -> Result<()> {
+    loop {
+        if let ServerMsg::Control(c) =
+            tokio::time::timeout(Duration::from_secs(15), next_msg(ws)).await??
+        {
+            if pred(&c) {
+                return Ok(());
+            }
+            if let ServerControl::Ended { reason } = c {
+                bail!("ended: {reason}");
+            }
+        }
+    }
+}
+
+/// A shell prompt in `b`.
+pub fn prompt_seen(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w == b"$ ")
+}
+
+/// `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

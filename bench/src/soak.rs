@@ -1,0 +1,572 @@
+//! `bench-soak`: many SSH sessions with churn, for a long time, against the real relay and
+//! the project's sshd; it shows that nothing accumulates.
+//!
+//! Each of `--sessions` slots runs sessions back to back: launch, the user's stream waits
+//! for the prompt, a monitor attaches as observer, the user types a command and both see
+//! its output, the session is held (a random time around `--hold` seconds, both sockets
+//! drained), one session in three is locked (typing then reaches nothing) and half of
+//! those unlocked again (typing works again), and the monitor terminates it. Two monitors
+//! keep Active Sessions (`/live`) open throughout. Slots start spread over the first
+//! minute, and stop when `--minutes` have passed.
+//!
+//! It prints, every minute and at the end:
+//! - the relay's RSS, with the least-squares slope after `--warmup` minutes (goal: under
+//!   1 MB per 10 minutes; gated only when the window after warm-up is 10 minutes or more);
+//! - its open file descriptors before, at the peak and after every session has ended
+//!   (a leak shows as a count that grows with the sessions churned);
+//! - every ended session's recording, fetched through the API and read whole: a valid
+//!   header, every line an event, the typed command's output, the lock and unlock
+//!   markers where they happened, and the terminate marker last.
+//!
+//! Exits non-zero if any session failed, any recording is not whole, descriptors leaked,
+//! or (when gated) memory grew. Usage:
+//! `bench-soak [--sessions 500] [--minutes 20] [--hold 60] [--warmup 5]`.
+//! The relay binary is `$VIGIL_BIN`, else `target/release/vigil`.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures_util::StreamExt;
+use vigil_bench::relay_kit::{
+    add_admin, add_ssh_asset, contains, fd_count, free_port, prompt_seen, rss_kib, send, serve,
+    wait_control, wait_output, Api, Sshd, Ws,
+};
+use vigil_wire::live::{ClientMsg, ServerControl};
+
+const PASSWORD: &str = "soak-Password-1";
+const OWNERS: usize = 10;
+const MONITORS: usize = 2;
+/// The slack allowed in the relay's descriptors after the run: the database pool's
+/// connections (8, each with its database, WAL and shared-memory files) open and close
+/// as the pool pleases.
+const FD_SLACK: usize = 32;
+/// How long after warm-up the RSS window must be before its slope is gated.
+const GATED_WINDOW_SECS: f64 = 600.0;
+/// The memory goal: growth after warm-up, MB per 10 minutes.
+const SLOPE_GOAL_MB: f64 = 1.0;
+
+#[derive(Debug, Clone, Copy)]
+struct Args {
+    sessions: usize,
+    minutes: f64,
+    hold_secs: f64,
+    warmup_minutes: f64,
+}
+
+fn args() -> Result<Args> {
+    let mut out = Args {
+        sessions: 500,
+        minutes: 20.0,
+        hold_secs: 60.0,
+        warmup_minutes: 5.0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let v = it.next().context("flag without a value")?;
+        match a.as_str() {
+            "--sessions" => out.sessions = v.parse()?,
+            "--minutes" => out.minutes = v.parse()?,
+            "--hold" => out.hold_secs = v.parse()?,
+            "--warmup" => out.warmup_minutes = v.parse()?,
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    if out.sessions == 0 || out.minutes <= 0.0 {
+        bail!("--sessions and --minutes must be positive");
+    }
+    Ok(out)
+}
+
+/// A session that ended as planned, to be checked in its recording.
+#[derive(Debug, Clone)]
+struct Ended {
+    id: String,
+    /// What the typed command printed (not what was typed).
+    printed: String,
+    locked: bool,
+    unlocked: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    opened: AtomicU64,
+    ended: Mutex<Vec<Ended>>,
+    failures: Mutex<Vec<String>>,
+    live: AtomicUsize,
+}
+
+/// A small deterministic generator per slot (xorshift64*), for hold times and choices.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct Ctx {
+    owners: Vec<Api>,
+    monitors: Vec<Api>,
+    asset: i64,
+    deadline: Instant,
+    hold: Duration,
+    tally: Tally,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let sshd = Sshd::start(&tmp.path().join("targets"))?;
+    let ok = run(args, &data, sshd.port).await?;
+    drop(sshd);
+    if !ok {
+        bail!("soak failed");
+    }
+    Ok(())
+}
+
+async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> {
+    for i in 0..OWNERS {
+        add_admin(data, &format!("soak-owner-{i}"), PASSWORD)?;
+    }
+    for i in 0..MONITORS {
+        add_admin(data, &format!("soak-monitor-{i}"), PASSWORD)?;
+    }
+    add_ssh_asset(data, "soak-ssh", ssh_port)?;
+    let port = free_port()?;
+    let per_user = (args.sessions / OWNERS + 10).to_string();
+    let in_all = (args.sessions + 50).to_string();
+    let relay = serve(
+        data,
+        port,
+        &[
+            ("VIGIL_MAX_SESSIONS_PER_USER", &per_user),
+            ("VIGIL_MAX_LIVE_SESSIONS", &in_all),
+        ],
+    )?;
+    let pid = relay.0.id();
+    let mut owners = Vec::new();
+    for i in 0..OWNERS {
+        owners.push(Api::login(port, &format!("soak-owner-{i}"), PASSWORD).await?);
+    }
+    let mut monitors = Vec::new();
+    for i in 0..MONITORS {
+        monitors.push(Api::login(port, &format!("soak-monitor-{i}"), PASSWORD).await?);
+    }
+    let asset = owners[0].asset_id().await?;
+    let start = Instant::now();
+    let ctx = Arc::new(Ctx {
+        owners,
+        monitors,
+        asset,
+        deadline: start + Duration::from_secs_f64(args.minutes * 60.0),
+        hold: Duration::from_secs_f64(args.hold_secs),
+        tally: Tally::default(),
+    });
+
+    // Active Sessions, open and read throughout.
+    let feed_msgs = Arc::new(AtomicU64::new(0));
+    let mut feeds = Vec::new();
+    for m in &ctx.monitors {
+        let mut ws = m.ws("live").await?;
+        let n = feed_msgs.clone();
+        feeds.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = ws.next().await {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fds_before = fd_count(pid)?;
+    let rss_before = rss_kib(pid)?;
+    println!(
+        "== soak: {} SSH sessions with churn for {} min (hold ~{} s, warm-up {} min) ==",
+        args.sessions, args.minutes, args.hold_secs, args.warmup_minutes
+    );
+    println!("relay before: RSS {rss_before} KiB, {fds_before} fds");
+
+    let ramp = Duration::from_secs_f64((args.minutes * 60.0 / 4.0).min(60.0));
+    let mut slots = Vec::new();
+    for slot in 0..args.sessions {
+        let ctx = ctx.clone();
+        let delay = ramp.mul_f64(slot as f64 / args.sessions as f64);
+        slots.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            run_slot(&ctx, slot).await;
+        }));
+    }
+
+    // Samples every 10 s until every slot is done.
+    let warmup = args.warmup_minutes * 60.0;
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut fds_peak = fds_before;
+    let mut next_print = 0.0;
+    while !slots.iter().all(|s| s.is_finished()) {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let t = start.elapsed().as_secs_f64();
+        let (Ok(rss), Ok(fds)) = (rss_kib(pid), fd_count(pid)) else {
+            bail!("the relay (pid {pid}) is gone");
+        };
+        fds_peak = fds_peak.max(fds);
+        if Instant::now() < ctx.deadline {
+            samples.push((t, rss as f64));
+        }
+        if t >= next_print {
+            next_print += 60.0;
+            println!(
+                "t={:>5.0}s live={:>4} opened={:>6} ended={:>6} failures={} rss={} KiB fds={}",
+                t,
+                ctx.tally.live.load(Ordering::Relaxed),
+                ctx.tally.opened.load(Ordering::Relaxed),
+                lock(&ctx.tally.ended).len(),
+                lock(&ctx.tally.failures).len(),
+                rss,
+                fds
+            );
+        }
+    }
+    for s in slots {
+        s.await?;
+    }
+    // Every session has ended; give the relay a moment to close what it holds.
+    let mut fds_after = fd_count(pid)?;
+    for _ in 0..20 {
+        if fds_after <= fds_before + FD_SLACK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        fds_after = fd_count(pid)?;
+    }
+    let rss_after = rss_kib(pid)?;
+
+    let ended = lock(&ctx.tally.ended).clone();
+    let failures = lock(&ctx.tally.failures).clone();
+    let whole = check_recordings(&ctx.monitors[0], &ended).await;
+    let feeds_alive = feeds.iter().all(|f| !f.is_finished());
+    for f in &feeds {
+        f.abort();
+    }
+
+    let after_warmup: Vec<(f64, f64)> = samples
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= warmup)
+        .collect();
+    let window = match (after_warmup.first(), after_warmup.last()) {
+        (Some(a), Some(b)) => b.0 - a.0,
+        _ => 0.0,
+    };
+    let slope_mb = slope(&after_warmup) * 600.0 / 1024.0;
+    let gated = window >= GATED_WINDOW_SECS;
+    let locked = ended.iter().filter(|e| e.locked).count();
+    let unlocked = ended.iter().filter(|e| e.unlocked).count();
+    let bad: Vec<&String> = whole.iter().filter_map(|r| r.as_ref().err()).collect();
+
+    println!();
+    println!(
+        "soak: {} sessions for {:.1} min: {} opened, {} ended as planned ({} locked, {} of them unlocked again), {} failures",
+        args.sessions,
+        start.elapsed().as_secs_f64() / 60.0,
+        ctx.tally.opened.load(Ordering::Relaxed),
+        ended.len(),
+        locked,
+        unlocked,
+        failures.len()
+    );
+    for f in failures.iter().take(10) {
+        println!("  failure: {f}");
+    }
+    println!(
+        "soak: relay RSS {} KiB before, {} KiB at the end; slope after warm-up {:+.2} MB per 10 min over {:.1} min ({})",
+        rss_before,
+        rss_after,
+        slope_mb,
+        window / 60.0,
+        if gated {
+            format!("goal < {SLOPE_GOAL_MB}")
+        } else {
+            "not gated: window under 10 min".to_string()
+        }
+    );
+    println!(
+        "soak: relay fds {fds_before} before, {fds_peak} at the peak, {fds_after} after every session ended"
+    );
+    println!(
+        "soak: recordings whole: {} of {}",
+        whole.len() - bad.len(),
+        whole.len()
+    );
+    for b in bad.iter().take(10) {
+        println!("  recording: {b}");
+    }
+    println!(
+        "soak: Active Sessions feeds open throughout: {feeds_alive} ({} messages)",
+        feed_msgs.load(Ordering::Relaxed)
+    );
+    drop(relay);
+
+    let mut ok = true;
+    let mut fail = |why: String| {
+        println!("soak: FAILED: {why}");
+        ok = false;
+    };
+    if !failures.is_empty() {
+        fail(format!("{} sessions failed", failures.len()));
+    }
+    if ended.is_empty() {
+        fail("no session ended as planned".into());
+    }
+    if !bad.is_empty() {
+        fail(format!("{} recordings not whole", bad.len()));
+    }
+    if fds_after > fds_before + FD_SLACK {
+        fail(format!(
+            "descriptors leaked: {fds_after} after, {fds_before} before"
+        ));
+    }
+    if gated && slope_mb >= SLOPE_GOAL_MB {
+        fail(format!(
+            "RSS grew {slope_mb:.2} MB per 10 min after warm-up"
+        ));
+    }
+    if !feeds_alive {
+        fail("an Active Sessions feed closed".into());
+    }
+    if ok {
+        println!("soak: ok");
+    }
+    Ok(ok)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Least-squares slope of `(t, y)`, y per second; 0 with fewer than two points.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mt = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let cov: f64 = points.iter().map(|p| (p.0 - mt) * (p.1 - my)).sum();
+    let var: f64 = points.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    if var == 0.0 {
+        0.0
+    } else {
+        cov / var
+    }
+}
+
+async fn run_slot(ctx: &Ctx, slot: usize) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (slot as u64 + 1).wrapping_mul(0x1000_0001));
+    let mut n = 0u64;
+    while Instant::now() < ctx.deadline {
+        n += 1;
+        match one_session(ctx, slot, n, &mut rng).await {
+            Ok(e) => lock(&ctx.tally.ended).push(e),
+            Err(e) => lock(&ctx.tally.failures).push(format!("slot {slot} #{n}: {e:#}")),
+        }
+    }
+}
+
+/// One session, start to end; the number printed by its command is unique to it.
+async fn one_session(ctx: &Ctx, slot: usize, n: u64, rng: &mut Rng) -> Result<Ended> {
+    let owner = &ctx.owners[slot % ctx.owners.len()];
+    let monitor = &ctx.monitors[slot % ctx.monitors.len()];
+    let id = owner.launch(ctx.asset).await.context("launch")?;
+    ctx.tally.opened.fetch_add(1, Ordering::Relaxed);
+    ctx.tally.live.fetch_add(1, Ordering::Relaxed);
+    let result = drive(ctx, owner, monitor, &id, slot, n, rng).await;
+    ctx.tally.live.fetch_sub(1, Ordering::Relaxed);
+    if result.is_err() {
+        // Leave nothing running behind a failure.
+        let _ = monitor
+            .post(&format!("sessions/{id}/terminate"), serde_json::json!({}))
+            .await;
+    }
+    result.with_context(|| format!("session {id}"))
+}
+
+async fn drive(
+    ctx: &Ctx,
+    owner: &Api,
+    monitor: &Api,
+    id: &str,
+    slot: usize,
+    n: u64,
+    rng: &mut Rng,
+) -> Result<Ended> {
+    let mut user = owner.stream(id).await.context("user stream")?;
+    wait_output(&mut user, prompt_seen)
+        .await
+        .context("prompt")?;
+    let mut observer = monitor.stream(id).await.context("observer stream")?;
+    wait_control(&mut observer, |c| {
+        matches!(c, ServerControl::Welcome { .. })
+    })
+    .await
+    .context("observer welcome")?;
+
+    // The shell computes the number, so what it prints differs from what was typed.
+    let base = slot as u64 * 1_000_000 + n;
+    let printed = format!("soak-{}", base + 1);
+    let typed = format!("echo soak-$(({base}+1))\r");
+    send(&mut user, ClientMsg::Input(typed.into_bytes())).await?;
+    let want = printed.clone();
+    wait_output(&mut user, |b| contains(b, want.as_bytes()))
+        .await
+        .context("user sees the output")?;
+    wait_output(&mut observer, |b| contains(b, want.as_bytes()))
+        .await
+        .context("observer sees the output")?;
+
+    let hold = ctx.hold.mul_f64(0.5 + rng.unit());
+    drain(
+        &mut user,
+        &mut observer,
+        hold.min(ctx.deadline.saturating_duration_since(Instant::now())),
+    )
+    .await?;
+
+    let locked = rng.unit() < 1.0 / 3.0;
+    let mut unlocked = false;
+    if locked {
+        let path = format!("sessions/{id}/lock");
+        let lock = monitor.post(&path, serde_json::json!({}));
+        let told = wait_control(&mut user, |c| matches!(c, ServerControl::Locked { .. }));
+        let (lock, told) = tokio::join!(lock, told);
+        lock.context("lock")?;
+        told.context("user told of the lock")?;
+        // Typed while locked: never reaches the shell, so it never prints.
+        send(
+            &mut user,
+            ClientMsg::Input(b"echo never-$((6*7))\r".to_vec()),
+        )
+        .await?;
+        if rng.unit() < 0.5 {
+            monitor
+                .post(&format!("sessions/{id}/unlock"), serde_json::json!({}))
+                .await
+                .context("unlock")?;
+            wait_control(&mut user, |c| matches!(c, ServerControl::Unlocked))
+                .await
+                .context("user told of the unlock")?;
+            unlocked = true;
+            send(
+                &mut user,
+                ClientMsg::Input(b"echo again-$((6*7))\r".to_vec()),
+            )
+            .await?;
+            let seen = vigil_bench::relay_kit::wait_output_collect(&mut user, |b| {
+                contains(b, b"again-42")
+            })
+            .await
+            .context("typing works after unlock")?;
+            if contains(&seen, b"never-42") {
+                bail!("input typed while locked reached the shell");
+            }
+        }
+    }
+
+    let path = format!("sessions/{id}/terminate");
+    let end = monitor.post(&path, serde_json::json!({}));
+    let told = wait_control(&mut user, |c| matches!(c, ServerControl::Ended { .. }));
+    let (end, told) = tokio::join!(end, told);
+    end.context("terminate")?;
+    told.context("user told of the end")?;
+    Ok(Ended {
+        id: id.to_string(),
+        printed,
+        locked,
+        unlocked,
+    })
+}
+
+/// Reads both sockets for `d`, as open browser tabs do; the session must not end.
+async fn drain(user: &mut Ws, observer: &mut Ws, d: Duration) -> Result<()> {
+    let until = tokio::time::sleep(d);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => return Ok(()),
+            m = user.next() => if !matches!(m, Some(Ok(_))) { bail!("user stream closed while held") },
+            m = observer.next() => if !matches!(m, Some(Ok(_))) { bail!("observer stream closed while held") },
+        }
+    }
+}
+
+/// Every recording read back through the API, 8 at a time.
+async fn check_recordings(api: &Api, ended: &[Ended]) -> Vec<Result<(), String>> {
+    let mut out = Vec::with_capacity(ended.len());
+    for chunk in ended.chunks(8) {
+        let checks = chunk.iter().map(|e| async move {
+            match api.get_bytes(&format!("sessions/{}/recording", e.id)).await {
+                Ok(cast) => check_cast(&cast, e).map_err(|why| format!("{}: {why}", e.id)),
+                Err(err) => Err(format!("{}: {err:#}", e.id)),
+            }
+        });
+        out.extend(futures_util::future::join_all(checks).await);
+    }
+    out
+}
+
+/// An asciicast v2 file read whole: header, events, what the session did, the end.
+fn check_cast(cast: &[u8], e: &Ended) -> Result<(), String> {
+    let text = std::str::from_utf8(cast).map_err(|_| "not UTF-8".to_string())?;
+    if !text.ends_with('\n') {
+        return Err("last line cut short".into());
+    }
+    let mut lines = text.lines();
+    let header: serde_json::Value = lines
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or("no header")?;
+    if header["version"] != 2 {
+        return Err(format!("header {header}"));
+    }
+    let mut output = String::new();
+    let mut markers = Vec::new();
+    let mut last_time = 0.0f64;
+    for (i, line) in lines.enumerate() {
+        let ev: (f64, String, String) =
+            serde_json::from_str(line).map_err(|err| format!("event {}: {err}", i + 1))?;
+        if ev.0 < last_time {
+            return Err(format!("event {} goes back in time", i + 1));
+        }
+        last_time = ev.0;
+        match ev.1.as_str() {
+            "o" => output.push_str(&ev.2),
+            "m" => markers.push(ev.2),
+            _ => {}
+        }
+    }
+    if !output.contains(&e.printed) {
+        return Err(format!("output lacks {}", e.printed));
+    }
+    if output.contains("never-42") {
+        return Err("input typed while locked was run".into());
+    }
+    let has = |m: &str| markers.iter().any(|x| x == m);
+    if e.locked && !has("lock") {
+        return Err("no lock marker".into());
+    }
+    if e.unlocked && !has("unlock") {
+        return Err("no unlock marker".into());
+    }
+    match markers.last() {
+        Some(m) if m.starts_with("terminate") => Ok(()),
+        other => Err(format!("last marker {other:?}, not terminate")),
+    }
+}
