@@ -16,13 +16,14 @@ use crate::pointer::PointerState;
 /// A fast-path PDU's length field has 15 bits; keep the payload of each fragment well below.
 pub(crate) const MAX_FRAGMENT: usize = 32_000;
 
-/// Bound on one reassembled (First…Last) fast-path update, in bytes: twice the 8 MB
-/// `MaxRequestSize` the client advertises in its Multifragment Update capability, which a
-/// conforming server never exceeds. A fixed bound rather than one derived from the desktop
-/// size (5120×2880×4 is 59 MB, more than the relay should hold per update). The stream
-/// refuses the PDU that would cross it, so no copy (this peek's, the screen's, IronRDP's
-/// reassembler in the screen and in browsers) ever holds more.
-pub(crate) const MAX_REASSEMBLED: usize = 16 * 1024 * 1024;
+/// Bound on one reassembled (First…Last) fast-path update, in bytes: the 8 MiB
+/// `MaxRequestSize` the client advertises in its Multifragment Update capability (IronRDP's
+/// connector sends `8 * 1024 * 1024`), the buffer a server must fit every update into. A
+/// fixed bound rather than one derived from the desktop size (5120×2880×4 is 59 MB, more than
+/// the relay should hold per update). The stream refuses the PDU that would cross it, so no
+/// copy (this peek's, the screen's, IronRDP's reassembler in the screen and in browsers) ever
+/// holds more; each copy costs the relay about the bound while the update lasts.
+pub(crate) const MAX_REASSEMBLED: usize = 8 * 1024 * 1024;
 
 /// Bound on the fragments of one update (empty `Next` fragments grow nothing, but an endless
 /// run of them is a flood all the same). Real servers send 16 KB fragments: an 8 MB update
@@ -150,6 +151,9 @@ impl Peek {
                         result.too_large = true;
                         return result;
                     }
+                    // Grown exactly, not doubled: a hostile server filling the bound costs
+                    // the bound, not twice it (a large buffer grows in place by remapping).
+                    frag.data.reserve_exact(update.data.len());
                     frag.data.extend_from_slice(update.data);
                     if update.fragmentation == Fragmentation::Last {
                         if let Some(Fragmented { code, data, .. }) = self.frag.take() {

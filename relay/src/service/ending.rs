@@ -15,13 +15,18 @@ pub async fn end_session(
     reason: &str,
     actor: &str,
 ) -> Result<bool, sqlx::Error> {
-    // The row first: the hub's own end report, racing it, must not make this end look
-    // like someone else's (uncounted, unaudited).
-    let ended = store::sessions::end(&state.db, id, now_ms(), reason).await?;
+    // The row first, with its audit entry in the same transaction: nobody ever sees the
+    // session ended without the record of who ended it, and the hub's own end report,
+    // racing this, must not make this end look like someone else's (unaudited).
+    let mut tx = state.db.begin().await?;
+    let ended = store::sessions::end(&mut *tx, id, now_ms(), reason).await?;
+    if ended {
+        store::audit::record(&mut *tx, actor, "terminate", Some(id), reason).await?;
+    }
+    tx.commit().await?;
     // Not live in the hub (never connected, or already gone): ending the row is all.
     let _ = state.hub.terminate(id, reason.to_string());
     if ended {
-        store::audit::record(&state.db, actor, "terminate", Some(id), reason).await?;
         tracing::info!(session = %id, %reason, by = %actor, "Session ended with its request");
         state.notify(id);
     }
