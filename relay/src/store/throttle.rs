@@ -30,6 +30,9 @@ fn params(first: usize, n: usize) -> String {
 /// The counts for `keys`, in order (`None`: nothing counted). A plain read: for a quick
 /// refusal, never for a decision that writes.
 pub async fn read(db: &Db, keys: &[Key]) -> Result<Vec<Option<Count>>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let hexes: Vec<String> = keys.iter().map(Key::hex).collect();
     let sql = format!(
         "SELECT key_hash, failures, last_at, locked_until FROM login_throttle
@@ -69,6 +72,9 @@ pub async fn update<T>(
     now_ms: i64,
     decide: impl FnOnce(&[Option<Count>]) -> (Option<Vec<Option<Count>>>, T),
 ) -> Result<T, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(decide(&[]).1);
+    }
     let hexes: Vec<String> = keys.iter().map(Key::hex).collect();
     let values = (0..keys.len())
         .map(|i| format!("(${}, ${}, 0, ${}, NULL)", 3 * i + 1, 3 * i + 2, 3 * i + 3))
