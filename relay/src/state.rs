@@ -9,7 +9,7 @@ use vigil_wire::api::SessionId;
 
 use crate::config::Config;
 use crate::store::Db;
-use crate::throttle::Throttle;
+use crate::throttle::{KeySecret, Throttle};
 use crate::vault::Vault;
 
 /// A session started, changed (locked, unlocked, connected) or ended. Subscribers
@@ -54,12 +54,13 @@ impl AppState {
     pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
         let (changes, _) = broadcast::channel(256);
         let (access, _) = broadcast::channel(16);
+        let throttle = Throttle::new(KeySecret::new(vault.derive_key("login-throttle")));
         let state = AppState(Arc::new(Inner {
             db,
             hub,
             vault,
             config,
-            throttle: Throttle::default(),
+            throttle,
             changes,
             access,
             shutdown: CancellationToken::new(),

@@ -36,6 +36,8 @@ pub enum VaultError {
 #[derive(Clone)]
 pub struct Vault {
     cipher: ChaCha20Poly1305,
+    /// Where [`Vault::derive_key`] starts: a one-way function of the key, never the key.
+    derive_seed: [u8; KEY_LEN],
 }
 
 impl std::fmt::Debug for Vault {
@@ -48,7 +50,14 @@ impl Vault {
     pub fn from_key(key: &[u8; KEY_LEN]) -> Vault {
         Vault {
             cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            derive_seed: sha256(&[b"vigil/derive/v1", key]),
         }
+    }
+
+    /// A key for `purpose` (e.g. keying the login throttle's hashes), derived from the
+    /// secret key: the same on every relay sharing `secret.key`, useless for decrypting.
+    pub fn derive_key(&self, purpose: &str) -> [u8; KEY_LEN] {
+        sha256(&[&self.derive_seed, purpose.as_bytes()])
     }
 
     /// Loads `path`, creating it (32 random bytes, mode 0600) on first start.
@@ -105,6 +114,16 @@ impl Vault {
 }
 
 /// `Err` when `path` exists and group or others may read or write it.
+fn sha256(parts: &[&[u8]]) -> [u8; KEY_LEN] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 pub fn check_key_permissions(path: &Path) -> Result<(), VaultError> {
     #[cfg(unix)]
     {
@@ -188,5 +207,15 @@ mod tests {
         assert!(vault.open("password", &t).is_err());
         assert!(vault.open("password", &a[..5]).is_err());
         assert!(Vault::from_key(&[9; 32]).open("password", &a).is_err());
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_key_and_the_purpose() {
+        let v = Vault::from_key(&[7; 32]);
+        let k = v.derive_key("throttle");
+        assert_eq!(k, Vault::from_key(&[7; 32]).derive_key("throttle"));
+        assert_ne!(k, v.derive_key("other"));
+        assert_ne!(k, Vault::from_key(&[8; 32]).derive_key("throttle"));
+        assert_ne!(k, [7; 32]);
     }
 }

@@ -1,7 +1,5 @@
 //! `POST /auth/login`, `POST /auth/logout`, `GET /me`.
 
-use std::time::Instant;
-
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,21 +46,24 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     let req: LoginRequest = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid login body: {e}")))?;
 
-    let keys = throttle::LoginKeys::new(&req.username, client_ip(&parts.extensions));
+    let keys = state
+        .throttle
+        .keys(&req.username, client_ip(&parts.extensions));
     let user_hash = throttle::username_hash(&req.username);
-    // Counted as a failure before the password is checked: parallel guesses can't all pass.
-    let reserved = match state.throttle.reserve(&keys, Instant::now()) {
-        Ok(r) => r,
-        Err(wait) => {
+    // Counted as a failure before the password is checked, in the database: parallel
+    // guesses, here or on another relay, can't all pass.
+    let delay = match state.throttle.reserve(&state.db, &keys, now_ms()).await? {
+        throttle::Reservation::Reserved { delay } => delay,
+        throttle::Reservation::Refused { wait } => {
             tracing::info!(user_hash, "Login refused: too many failed attempts");
             return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
         }
     };
-    if !reserved.delay.is_zero() {
-        tokio::time::sleep(reserved.delay).await;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let Some(slot) = state.throttle.verify_slot(throttle::VERIFY_WAIT).await else {
-        state.throttle.cancelled(&keys);
+        cancel(&state, &keys).await;
         tracing::warn!("Login refused: every password verification slot is busy");
         return Ok(busy());
     };
@@ -70,7 +71,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     let user = match store::users::by_name(&state.db, &req.username).await {
         Ok(u) => u,
         Err(e) => {
-            state.throttle.cancelled(&keys);
+            cancel(&state, &keys).await;
             return Err(e.into());
         }
     };
@@ -91,7 +92,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
             return Err(AppError::BadCredentials);
         }
     };
-    state.throttle.succeeded(&keys);
+    // The password was right: the login goes ahead even if the refund can't be stored
+    // (the pair then keeps one failure too many until it is forgotten).
+    if let Err(error) = state.throttle.succeeded(&state.db, &keys).await {
+        tracing::warn!(user_hash, %error, "Could not clear the login throttle");
+    }
 
     let token = auth::new_token();
     let csrf = auth::new_token();
@@ -110,6 +115,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
     let me = Viewer::load(&state, user).await?.me(&csrf);
     let cookie = auth::session_cookie(&token, ttl_ms / 1000, state.config.secure_cookies());
     Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
+}
+
+/// Undoes a reservation whose password was never checked. On failure the attempt stays
+/// counted, which errs on the side of the throttle.
+async fn cancel(state: &AppState, keys: &throttle::LoginKeys) {
+    if let Err(error) = state.throttle.cancelled(&state.db, keys).await {
+        tracing::warn!(%error, "Could not undo a login throttle reservation");
+    }
 }
 
 /// 503 `busy`: too many logins are being verified at once.

@@ -15,6 +15,7 @@ pub mod logins;
 pub mod requests;
 pub mod rules;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 pub type Db = sqlx::SqlitePool;

@@ -24,11 +24,20 @@ impl Relay {
     /// most `within`.
     #[allow(dead_code)] // used by some of the test binaries that include this module
     pub async fn stop(self, within: std::time::Duration) -> Result<(), Box<dyn std::error::Error>> {
+        self.stop_keeping_dir(within).await.map(drop)
+    }
+
+    /// [`Relay::stop`], handing back the data directory for a relay started after it.
+    #[allow(dead_code)] // used by some of the test binaries that include this module
+    pub async fn stop_keeping_dir(
+        self,
+        within: std::time::Duration,
+    ) -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
         let _ = self._stop.send(());
         tokio::time::timeout(within, self.served)
             .await
             .map_err(|_| format!("the relay did not shut down within {within:?}"))???;
-        Ok(())
+        Ok(self.dir)
     }
 }
 
