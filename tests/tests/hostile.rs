@@ -65,18 +65,9 @@ struct Outcome {
 }
 
 impl Outcome {
-    /// The code it ended with: the one its user was told, else the reason's own prefix.
-    fn code(&self) -> Option<&str> {
-        self.error.as_deref().or_else(|| {
-            self.reason
-                .split_once(": ")
-                .map(|(code, _)| code)
-                .filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        })
-    }
-
+    /// What it ended with: the code its user was told, else the reason.
     fn shown(&self) -> &str {
-        self.code().unwrap_or(&self.reason)
+        self.error.as_deref().unwrap_or(&self.reason)
     }
 }
 
@@ -365,11 +356,19 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
 /// Checks one outcome against what its case expects.
 fn check(case: &Case, outcome: &Outcome, end_reason: Option<&str>) -> Result<()> {
     let e = &case.expect;
+    if e.code.is_none() {
+        ensure!(
+            outcome.error.is_none(),
+            "its user was told the error {:?} (reason {:?})",
+            outcome.error,
+            outcome.reason
+        );
+    }
     if let Some(code) = e.code {
         ensure!(
-            outcome.code() == Some(code),
-            "ended with {:?} (reason {:?}), not {code}",
-            outcome.code(),
+            outcome.error.as_deref() == Some(code),
+            "its user was told the error {:?}, not {code} (reason {:?})",
+            outcome.error,
             outcome.reason
         );
         ensure!(
