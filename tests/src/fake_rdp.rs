@@ -11,11 +11,15 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, ensure, Context as _};
 use ironrdp_acceptor::{Acceptor, BeginResult, DesktopSize};
+use ironrdp_pdu::encode_vec;
+use ironrdp_pdu::mcs::SendDataIndication;
 use ironrdp_pdu::nego::SecurityProtocol;
 use ironrdp_pdu::rdp::capability_sets::{
-    Bitmap, BitmapDrawingFlags, CapabilitySet, General, GeneralExtraFlags, Input, InputFlags,
-    MultifragmentUpdate, Pointer,
+    Bitmap, BitmapDrawingFlags, CapabilitySet, DemandActive, General, GeneralExtraFlags, Input,
+    InputFlags, MultifragmentUpdate, Pointer, ServerDemandActive,
 };
+use ironrdp_pdu::rdp::headers::{ServerDeactivateAll, ShareControlHeader, ShareControlPdu};
+use ironrdp_pdu::x224::X224;
 use ironrdp_tokio::TokioFramed;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -38,6 +42,9 @@ pub enum Misbehaviour {
     StallAfterTls,
     /// Announces a desktop of `width`×`height` in its Demand Active.
     Desktop { width: u16, height: u16 },
+    /// Once the desktop is up: deactivates it (Deactivate All), then reactivates it with a
+    /// Demand Active announcing `width`×`height`.
+    Reactivate { width: u16, height: u16 },
     /// Once the desktop is up: starts a fragmented fast-path update and never finishes it,
     /// sending `Next` fragments of `len` bytes until the client hangs up.
     EndlessFragments { len: usize },
@@ -152,15 +159,20 @@ async fn connection(
         drain(&mut tls).await;
         return Ok(());
     }
-    let (framed, _) = ironrdp_acceptor::accept_finalize(TokioFramed::new(tls), &mut acceptor)
-        .await
-        .context("connection sequence")?;
+    let (framed, accepted) =
+        ironrdp_acceptor::accept_finalize(TokioFramed::new(tls), &mut acceptor)
+            .await
+            .context("connection sequence")?;
+    let channels = Channels {
+        user: accepted.user_channel_id,
+        io: accepted.io_channel_id,
+    };
     let (tls, _) = framed.into_inner();
     let (mut rd, mut wr) = tokio::io::split(tls);
     // The client's acknowledgements and requests are read and dropped meanwhile.
     let reader = tokio::spawn(async move { drain(&mut rd).await });
     cued(&mut cue, 1).await?;
-    let result = misbehave(&mut wr, how, &mut cue).await;
+    let result = misbehave(&mut wr, how, channels, &mut cue).await;
     let _ = reader.await;
     result
 }
@@ -169,9 +181,23 @@ async fn connection(
 async fn misbehave<W: AsyncWrite + Unpin>(
     wr: &mut W,
     how: Misbehaviour,
+    channels: Channels,
     cue: &mut Option<watch::Receiver<u32>>,
 ) -> anyhow::Result<()> {
     match how {
+        Misbehaviour::Reactivate { width, height } => {
+            let size = DesktopSize { width, height };
+            let deactivate = ShareControlPdu::ServerDeactivateAll(ServerDeactivateAll);
+            let demand = ShareControlPdu::ServerDemandActive(ServerDemandActive {
+                pdu: DemandActive {
+                    source_descriptor: "RDP".into(),
+                    capability_sets: capabilities(size),
+                },
+            });
+            wr.write_all(&share_control(channels, deactivate)?).await?;
+            wr.write_all(&share_control(channels, demand)?).await?;
+            wr.flush().await?;
+        }
         Misbehaviour::EndlessFragments { len } => {
             ensure!(len <= MAX_UPDATE_DATA, "a fragment of {len} bytes");
             let data = noise(len, 0xf4a9);
@@ -210,6 +236,29 @@ async fn misbehave<W: AsyncWrite + Unpin>(
         | Misbehaviour::StallAfterTls => {}
     }
     Ok(())
+}
+
+/// The MCS channels of an accepted connection.
+#[derive(Debug, Clone, Copy)]
+struct Channels {
+    user: u16,
+    io: u16,
+}
+
+/// A Share Control PDU from the server on the I/O channel: TPKT, X.224 Data, MCS Send Data
+/// Indication, Share Control Header (share id 0, as the acceptor's first Demand Active).
+fn share_control(channels: Channels, pdu: ShareControlPdu) -> anyhow::Result<Vec<u8>> {
+    let header = ShareControlHeader {
+        share_control_pdu: pdu,
+        pdu_source: channels.io,
+        share_id: 0,
+    };
+    let indication = SendDataIndication {
+        initiator_id: channels.user,
+        channel_id: channels.io,
+        user_data: encode_vec(&header)?.into(),
+    };
+    Ok(encode_vec(&X224(indication))?)
 }
 
 // Fast-path output (MS-RDPBCGR 2.2.9.1.2), written by hand: a hostile server's bytes

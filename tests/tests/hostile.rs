@@ -2,7 +2,7 @@
 //! (`vigil_tests::fake_ssh`, `vigil_tests::fake_rdp`) misbehave one after the other: an
 //! output flood before and after the shell is ready, garbage after the version exchange
 //! or once the desktop is up, a stall mid-handshake, a disconnect mid-packet, a huge
-//! desktop, endless fast-path fragments, malformed PDUs. For each one: the hostile session
+//! desktop at connect and at reactivation, endless fast-path fragments, malformed PDUs. For each one: the hostile session
 //! ends within a bound, with its error code where one exists, told to its user's stream
 //! and kept as the session's end reason; the relay still answers its API; a real session
 //! on the test sshd, open all along, still echoes (also while the target misbehaves); and
@@ -314,6 +314,15 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
             "huge-desktop",
             huge,
             expect(Some("desktop_too_large"), "65535x65535", false),
+        )
+        .await?,
+        rdp(
+            "huge-desktop-reactivated",
+            Misbehaviour::Reactivate {
+                width: 65535,
+                height: 65535,
+            },
+            expect(Some("desktop_too_large"), "65535x65535", true),
         )
         .await?,
         // Empty `Next` fragments: the bound on their count ends it.
