@@ -1,9 +1,8 @@
 //! Hostile targets: fake SSH and RDP servers on loopback (`vigil_tests::fake_ssh`,
-//! `vigil_tests::fake_rdp`) that misbehave (an output
-//! flood at shell start, garbage after the banner, a stall mid-handshake, a
-//! disconnect mid-packet; an RDP server answering garbage, or closing mid-PDU), each
-//! in its own session, while one healthy session (a fake SSH server that echoes)
-//! keeps running. Every hostile session must end, with a reason that names what went
+//! `vigil_tests::fake_rdp`) that misbehave (an output flood at shell start, garbage
+//! after the banner, a stall mid-handshake, a disconnect mid-packet; an RDP server
+//! answering garbage, or closing mid-PDU), each in its own session, while one healthy
+//! session (a fake SSH server that echoes) keeps running. Every hostile session must end, with a reason that names what went
 //! wrong, within a bound; the healthy one must still echo afterwards; and the test
 //! process must not have grown by more than a bound.
 

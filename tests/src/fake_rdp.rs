@@ -48,9 +48,9 @@ pub enum Misbehaviour {
     /// Once the desktop is up: starts a fragmented fast-path update and never finishes it,
     /// sending `Next` fragments of `len` bytes until the client hangs up.
     EndlessFragments { len: usize },
-    /// Once the desktop is up: the framed but malformed PDUs of [`MALFORMED_FRAMED`], then
-    /// (at the second cue, if served on cue) a fast-path PDU whose length is shorter than
-    /// its own header.
+    /// Once the desktop is up: [`MALFORMED_FRAMED`] whole fast-path PDUs whose contents
+    /// lie and an X.224 PDU of noise, then (at the second cue, if served on cue) a
+    /// fast-path PDU whose length is shorter than its own header.
     Malformed,
     /// Once the desktop is up: 64 KiB of noise.
     Garbage,
