@@ -1,8 +1,8 @@
-//! Hostile targets: fake SSH and RDP servers on loopback that misbehave (an output
-//! flood at shell start, garbage after the banner, a stall mid-handshake, a
-//! disconnect mid-packet; an RDP server answering garbage, or closing mid-PDU), each
-//! in its own session, while one healthy session (a fake SSH server that echoes)
-//! keeps running. Every hostile session must end, with a reason that names what went
+//! Hostile targets: fake SSH and RDP servers on loopback (`vigil_tests::fake_ssh`,
+//! `vigil_tests::fake_rdp`) that misbehave (an output flood at shell start, garbage
+//! after the banner, a stall mid-handshake, a disconnect mid-packet; an RDP server
+//! answering garbage, or closing mid-PDU), each in its own session, while one healthy
+//! session (a fake SSH server that echoes) keeps running. Every hostile session must end, with a reason that names what went
 //! wrong, within a bound; the healthy one must still echo afterwards; and the test
 //! process must not have grown by more than a bound.
 
@@ -12,23 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use vigil_hub::{
     Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret,
     SshAuth, SshTarget, Target,
 };
+use vigil_tests::fake_rdp::{self, Misbehaviour};
+use vigil_tests::fake_ssh::{self, Handshake, Shell};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
-
-mod fake_ssh;
-use fake_ssh::Shell;
 
 /// Generous: most hostile sessions end in milliseconds, the stalled one after the 2 s
 /// connect timeout, the live flood after its 8 MiB (about 2.5 s in a debug build).
 const BOUND: Duration = Duration::from_secs(20);
-/// How long a fake server keeps a connection before giving up on its peer.
-const SERVER_LIFETIME: Duration = fake_ssh::LIFETIME;
 /// What the target flooding the shell set-up tries to send (the hub stops it at 1 MiB).
 const FLOOD: usize = 64 * 1024 * 1024;
 /// What the target flooding a live session sends, all of which the session takes: 8
@@ -37,113 +32,6 @@ const FLOOD: usize = 64 * 1024 * 1024;
 const LIVE_FLOOD: usize = 8 * 1024 * 1024;
 /// The test process may grow by less than this while the hostile sessions run.
 const MAX_RSS_GROWTH_MIB: f64 = 50.0;
-
-/// What a raw TCP fake does with each connection.
-#[derive(Debug, Clone, Copy)]
-enum Raw {
-    /// SSH: a banner, then 64 KiB of pseudo-random bytes.
-    SshGarbage,
-    /// SSH: a banner, then nothing.
-    SshStall,
-    /// SSH: a banner and the first half of a key-exchange packet, then close.
-    SshHalfPacket,
-    /// RDP: answers the X.224 connection request with a TPKT frame of garbage.
-    RdpGarbage,
-    /// RDP: a TPKT header announcing 1000 bytes, 10 bytes of them, then close.
-    RdpHalfPdu,
-}
-
-/// Deterministic noise (xorshift), so that every run sees the same garbage.
-fn noise(len: usize, mut state: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[3]
-        })
-        .collect()
-}
-
-/// Reads (and drops) what the peer sends until it closes, or the fake's lifetime ends.
-async fn drain(stream: &mut TcpStream) {
-    let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(SERVER_LIFETIME, async {
-        while let Ok(n) = stream.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Reads the first bytes the client sends (its banner or its X.224 request).
-async fn first_read(stream: &mut TcpStream) -> std::io::Result<()> {
-    let mut buf = [0u8; 4096];
-    match tokio::time::timeout(SERVER_LIFETIME, stream.read(&mut buf)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-    }
-}
-
-async fn misbehave(mut stream: TcpStream, how: Raw) -> std::io::Result<()> {
-    match how {
-        Raw::SshGarbage => {
-            stream.write_all(b"SSH-2.0-x\r\n").await?;
-            stream.write_all(&noise(64 * 1024, 0x5eed)).await?;
-            drain(&mut stream).await;
-        }
-        Raw::SshStall => {
-            stream.write_all(b"SSH-2.0-x\r\n").await?;
-            drain(&mut stream).await;
-        }
-        Raw::SshHalfPacket => {
-            stream.write_all(b"SSH-2.0-x\r\n").await?;
-            first_read(&mut stream).await?;
-            // packet_length 300, padding_length 4, SSH_MSG_KEXINIT, half a cookie.
-            let mut half = vec![0, 0, 1, 44, 4, 20];
-            half.extend(noise(8, 0xc0ffee));
-            stream.write_all(&half).await?;
-            stream.shutdown().await?;
-            drain(&mut stream).await;
-        }
-        Raw::RdpGarbage => {
-            first_read(&mut stream).await?;
-            // A well-formed TPKT frame whose X.224 part is noise, not a connection confirm.
-            let mut frame = vec![3, 0, 0, 19];
-            frame.extend(noise(15, 0xbad));
-            stream.write_all(&frame).await?;
-            drain(&mut stream).await;
-        }
-        Raw::RdpHalfPdu => {
-            first_read(&mut stream).await?;
-            let mut frame = vec![3, 0, 0x03, 0xe8];
-            frame.extend(noise(10, 0xdead));
-            stream.write_all(&frame).await?;
-            stream.shutdown().await?;
-            drain(&mut stream).await;
-        }
-    }
-    Ok(())
-}
-
-/// Serves `how` on a loopback port; returns the port.
-async fn raw_target(how: Raw) -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if let Err(e) = misbehave(stream, how).await {
-                    eprintln!("fake target {how:?}: {e}");
-                }
-            });
-        }
-    });
-    Ok(port)
-}
 
 fn ssh_spec(id: &str, port: u16) -> LaunchSpec {
     LaunchSpec {
@@ -270,27 +158,39 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
         ),
         (
             "ssh-garbage",
-            ssh_spec("ssh-garbage", raw_target(Raw::SshGarbage).await?),
+            ssh_spec(
+                "ssh-garbage",
+                fake_ssh::serve_broken(Handshake::Garbage).await?,
+            ),
             "target_error",
         ),
         (
             "ssh-stall",
-            ssh_spec("ssh-stall", raw_target(Raw::SshStall).await?),
+            ssh_spec("ssh-stall", fake_ssh::serve_broken(Handshake::Stall).await?),
             "target_unreachable",
         ),
         (
             "ssh-half-packet",
-            ssh_spec("ssh-half-packet", raw_target(Raw::SshHalfPacket).await?),
+            ssh_spec(
+                "ssh-half-packet",
+                fake_ssh::serve_broken(Handshake::HalfPacket).await?,
+            ),
             "target_error",
         ),
         (
             "rdp-garbage",
-            rdp_spec("rdp-garbage", raw_target(Raw::RdpGarbage).await?),
+            rdp_spec(
+                "rdp-garbage",
+                fake_rdp::serve(Misbehaviour::X224Garbage).await?,
+            ),
             "target_error",
         ),
         (
             "rdp-half-pdu",
-            rdp_spec("rdp-half-pdu", raw_target(Raw::RdpHalfPdu).await?),
+            rdp_spec(
+                "rdp-half-pdu",
+                fake_rdp::serve(Misbehaviour::X224HalfPdu).await?,
+            ),
             "target_error",
         ),
     ];

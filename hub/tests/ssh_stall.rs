@@ -1,4 +1,4 @@
-//! The hub against a fake SSH target (russh's server API, in this test) that accepts the
+//! The hub against a fake SSH target (`vigil_tests::fake_ssh`) that accepts the
 //! login, the PTY and the shell, but never opens its channel window: every write to it
 //! blocks forever. Terminate must still end the session promptly.
 
@@ -7,10 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
+use vigil_tests::fake_ssh::{self, Shell};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
-
-mod fake_ssh;
-use fake_ssh::Shell;
 
 /// Generous: a session that ends at all ends in milliseconds.
 const BOUND: Duration = Duration::from_secs(10);

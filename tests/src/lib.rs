@@ -11,6 +11,9 @@
 //! - [`Api`] is a REST client (cookie store, CSRF header) that keeps every body it
 //!   receives; [`WsRecorder`] keeps every frame of a WebSocket.
 //!
+//! - [`fake_ssh`] and [`fake_rdp`] are hostile targets on loopback (floods, garbage,
+//!   stalls, half packets, a huge desktop, endless fragments), served from the test process.
+//!
 //! Processes that outlive one test (the shared relay, sshd, chromedriver) are watched
 //! by a tiny shell loop that ends them when the test binary exits, however it exits.
 
@@ -35,6 +38,9 @@ use vigil_wire::codec::Frame;
 pub use fantoccini;
 pub use vigil_wire;
 
+pub mod fake_net;
+pub mod fake_rdp;
+pub mod fake_ssh;
 pub mod rdp;
 pub use rdp::{
     compare_canvases, rdp_targets, unique_word, CanvasDiff, CanvasShot, RdpAssets, RdpServer,
@@ -555,6 +561,11 @@ impl Relay {
     /// `http://127.0.0.1:<port><path>`
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The relay process's id (for reading its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The last lines of the relay's log, for failure messages.

@@ -23,6 +23,15 @@ const READ_BUF: usize = 64 * 1024;
 
 type Writer = WriteHalf<Transport>;
 
+/// Why a live desktop session stops reading its target.
+enum Stop {
+    /// The target closed or the link broke: the reason, as is.
+    Closed(String),
+    /// The target broke the protocol or one of the relay's bounds: its code (e.g.
+    /// `target_flood`) and what happened.
+    Failed(&'static str, String),
+}
+
 impl Driver<Desktop> {
     pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<ClientMsg>) {
         let rdp_target = vigil_rdp::Target {
@@ -76,8 +85,11 @@ impl Driver<Desktop> {
         // Bytes read past the connection sequence are already in the stream.
         let early = stream.feed(&[]);
         let mut closed = match early {
-            Ok(outputs) => self.apply(&mut stream, &mut wr, outputs).await,
-            Err(e) => Some(format!("{}: {e}", e.code())),
+            Ok(outputs) => self
+                .apply(&mut stream, &mut wr, outputs)
+                .await
+                .map(Stop::Closed),
+            Err(e) => Some(Stop::Failed(e.code(), e.to_string())),
         };
         let mut buf = vec![0u8; READ_BUF];
         let mut tick = tokio::time::interval(self.tick);
@@ -86,7 +98,7 @@ impl Driver<Desktop> {
             self.deliver_lifecycle().await;
             let deferred = self.core().take_deferred();
             if let Err(e) = self.perform(&mut stream, &mut wr, deferred).await {
-                closed = Some(format!("write to the target failed: {e}"));
+                closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
                 break;
             }
             if self.core().is_ended() {
@@ -103,17 +115,17 @@ impl Driver<Desktop> {
                 _ = self.live.cancel.cancelled() => break,
                 _ = self.live.wake.notified() => {}
                 read = rd.read(&mut buf) => match read {
-                    Ok(0) => closed = Some("the target closed the connection".into()),
-                    Err(e) => closed = Some(format!("reading from the target failed: {e}")),
+                    Ok(0) => closed = Some(Stop::Closed("the target closed the connection".into())),
+                    Err(e) => closed = Some(Stop::Closed(format!("reading from the target failed: {e}"))),
                     Ok(n) => match stream.feed(&buf[..n]) {
-                        Ok(outputs) => closed = self.apply(&mut stream, &mut wr, outputs).await,
-                        Err(e) => closed = Some(format!("{}: {e}", e.code())),
+                        Ok(outputs) => closed = self.apply(&mut stream, &mut wr, outputs).await.map(Stop::Closed),
+                        Err(e) => closed = Some(Stop::Failed(e.code(), e.to_string())),
                     },
                 },
                 Some(msg) = input.recv() => {
                     let cmds = self.core().client_msg(Participant::User, msg, self.live.at());
                     if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
-                        closed = Some(format!("write to the target failed: {e}"));
+                        closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
                     }
                 }
                 _ = tokio::time::sleep_until(pointer_due.unwrap_or_else(tokio::time::Instant::now)),
@@ -121,13 +133,19 @@ impl Driver<Desktop> {
                 _ = tick.tick() => {
                     let cmds = self.core().tick(self.live.at());
                     if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
-                        closed = Some(format!("write to the target failed: {e}"));
+                        closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
                     }
                 }
             }
         }
-        if let Some(reason) = &closed {
-            self.core().closed(reason, self.live.at());
+        match &closed {
+            Some(Stop::Closed(reason)) => self.core().closed(reason, self.live.at()),
+            // The user is told the code, as for a failed connection.
+            Some(Stop::Failed(code, message)) => {
+                tracing::info!(id = %self.id, code, %message, "RDP target broke the stream");
+                self.core().failed(code, message, self.live.at());
+            }
+            None => {}
         }
         // Both legs close at once: viewers already got `Ended`; the target gets the
         // releases of whatever the user held and a Shutdown Request, then the socket

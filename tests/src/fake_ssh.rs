@@ -1,5 +1,9 @@
-//! A fake SSH target for the hub's tests: russh's server on a loopback port, accepting
-//! any password, the PTY and the shell, then doing what its [`Shell`] says.
+//! Fake SSH targets on loopback, for the hub's tests and the relay's hostile-target test.
+//!
+//! - [`serve`]: russh's server, accepting any password, the PTY and the shell, then doing
+//!   what its [`Shell`] says (echo, flood before or after the shell is ready, or never read).
+//! - [`serve_broken`]: a raw TCP peer that breaks the SSH handshake ([`Handshake`]):
+//!   garbage after the version exchange, a stall after its banner, a close mid-packet.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,15 +14,15 @@ use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId, Pty};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 
-/// How long a fake keeps a connection before giving up on its peer.
-pub const LIFETIME: Duration = Duration::from_secs(30);
+use crate::fake_net::{self, drain, first_read, noise, LIFETIME};
+
 const CHUNK: usize = 64 * 1024;
 
 /// What the target does once asked for a shell.
 #[derive(Clone)]
-#[allow(dead_code)] // each test binary that includes this module uses some of them
 pub enum Shell {
     /// Answers, prints a prompt and echoes what it is sent.
     Echo,
@@ -138,21 +142,55 @@ pub async fn serve(shell: Shell, window_size: Option<u32>) -> anyhow::Result<u16
         config.window_size = w;
     }
     let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let config = config.clone();
-            let handler = Fake {
-                shell: shell.clone(),
-                channel: None,
-            };
-            tokio::spawn(async move {
-                if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
-                    let _ = tokio::time::timeout(LIFETIME, session).await;
-                }
-            });
+    fake_net::listen("ssh", move |stream| {
+        let config = config.clone();
+        let handler = Fake {
+            shell: shell.clone(),
+            channel: None,
+        };
+        async move {
+            let session = russh::server::run_stream(config, stream, handler).await?;
+            session.await?;
+            Ok(())
         }
-    });
-    Ok(port)
+    })
+    .await
+}
+
+/// How a raw peer breaks the SSH handshake.
+#[derive(Debug, Clone, Copy)]
+pub enum Handshake {
+    /// A banner, then 64 KiB of pseudo-random bytes.
+    Garbage,
+    /// A banner, then nothing (it reads and drops what the client sends).
+    Stall,
+    /// A banner and the first bytes of a key-exchange packet announcing 300, then close.
+    HalfPacket,
+}
+
+/// Serves a raw TCP peer breaking the handshake `how` on a loopback port; returns the port.
+pub async fn serve_broken(how: Handshake) -> anyhow::Result<u16> {
+    fake_net::listen("broken ssh", move |stream| async move {
+        break_handshake(stream, how).await?;
+        Ok(())
+    })
+    .await
+}
+
+async fn break_handshake(mut stream: TcpStream, how: Handshake) -> std::io::Result<()> {
+    stream.write_all(b"SSH-2.0-x\r\n").await?;
+    match how {
+        Handshake::Garbage => stream.write_all(&noise(64 * 1024, 0x5eed)).await?,
+        Handshake::Stall => {}
+        Handshake::HalfPacket => {
+            first_read(&mut stream).await?;
+            // packet_length 300, padding_length 4, SSH_MSG_KEXINIT, half a cookie.
+            let mut half = vec![0, 0, 1, 44, 4, 20];
+            half.extend(noise(8, 0xc0ffee));
+            stream.write_all(&half).await?;
+            stream.shutdown().await?;
+        }
+    }
+    drain(&mut stream).await;
+    Ok(())
 }
