@@ -158,7 +158,7 @@ impl Inner {
                 .map_err(|e| HubError::Recording(e.to_string()))?;
                 let core = Arc::new(Mutex::new(desktop::Desktop::new(desktop::DesktopConfig {
                     id: id.clone(),
-                    viewer_queue: self.config.viewer_queue,
+                    viewer_queue: self.config.desktop_viewer_queue,
                     thumbnail_interval: self.config.thumbnail_interval,
                     recorder: Box::new(recorder),
                     events: self.events.clone(),

@@ -102,6 +102,10 @@ pub struct HubConfig {
     /// Capacity of each viewer's outgoing queue; a viewer that falls this far behind
     /// is resynchronised with a snapshot instead of slowing the session.
     pub viewer_queue: usize,
+    /// The same for desktop sessions, whose messages are far larger: a graphics message is
+    /// one fast-path PDU of at most 32 KiB (its length field has 15 bits), so 64 of them
+    /// bound a desktop viewer's queue to 2 MiB, whatever the target sends.
+    pub desktop_viewer_queue: usize,
     /// How often thumbnails are refreshed (only when the screen changed).
     pub thumbnail_interval: Duration,
 }
@@ -112,6 +116,7 @@ impl HubConfig {
             recordings_dir,
             connect_timeout: Duration::from_secs(10),
             viewer_queue: 256,
+            desktop_viewer_queue: 64,
             thumbnail_interval: Duration::from_secs(1),
         }
     }
