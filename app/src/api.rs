@@ -12,8 +12,8 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_wire::api::{
-    AccessRequest, Asset, Keystroke, LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest,
-    RequestId, Session,
+    AcceptHostKey, AccessRequest, Asset, AssetId, Keystroke, LaunchRequest, Launched, LoginRequest,
+    Me, NewAccessRequest, RequestId, Session,
 };
 use vigil_wire::CSRF_HEADER;
 
@@ -159,6 +159,12 @@ pub async fn me() -> Result<Me, ApiError> {
 
 pub async fn assets() -> Result<Vec<Asset>, ApiError> {
     get("/assets").await
+}
+
+/// Pins the fingerprint the asset's target offered (administrators).
+pub async fn accept_host_key(asset: AssetId, fingerprint: String) -> Result<Asset, ApiError> {
+    let body = AcceptHostKey { fingerprint };
+    post(&format!("/assets/{asset}/accept-host-key"), Some(&body)).await
 }
 
 pub async fn requests() -> Result<Vec<AccessRequest>, ApiError> {

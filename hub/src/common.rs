@@ -89,6 +89,14 @@ impl Common {
         true
     }
 
+    /// The target's key was refused: the relay records `offered` (a fingerprint).
+    pub(crate) fn host_key_refused(&mut self, offered: String) {
+        self.lifecycle.push_back(Lifecycle::HostKeyRefused {
+            id: self.id.clone(),
+            offered,
+        });
+    }
+
     /// Takes the new lock state; `false` (nothing to do) once ended or if unchanged.
     pub(crate) fn switch_lock(&mut self, locked: bool) -> bool {
         if self.phase == Phase::Ended || self.locked == locked {

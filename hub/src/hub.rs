@@ -354,7 +354,11 @@ impl Driver<Session> {
             Some(Ok(conn)) => self.serve(conn, input).await,
             Some(Err(e)) => {
                 tracing::info!(id = %self.id, code = e.code, message = %e.message, "Connection failed");
-                self.core().failed(e.code, &e.message, self.live.at());
+                let mut core = self.core();
+                if let Some(offered) = e.offered {
+                    core.common_mut().host_key_refused(offered);
+                }
+                core.failed(e.code, &e.message, self.live.at());
             }
             // Terminated (or shut down) while connecting: the core already knows.
             None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),

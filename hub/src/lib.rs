@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::{Keystroke, SessionId};
 use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
 
+pub mod host_pin;
 mod secret;
 pub use secret::Secret;
 /// The RDP graphics codec an asset asks for.
@@ -45,10 +46,11 @@ pub struct SshTarget {
     pub port: u16,
     pub username: String,
     pub auth: SshAuth,
-    /// The host key pinned for this asset, in OpenSSH public-key form
-    /// (`ssh-ed25519 AAAA…`). `None`: trust on first use and report it as
-    /// [`Lifecycle::HostKeyLearned`]. A different key refuses the connection
-    /// with the error code `host_key_changed`.
+    /// The host key pinned for this asset: an OpenSSH public key (`ssh-ed25519 AAAA…`)
+    /// or its fingerprint (`SHA256:<base64>`, see [`host_pin`]). `None`: trust on first
+    /// use and report it as [`Lifecycle::HostKeyLearned`]. A different key refuses the
+    /// connection with the error code `host_key_changed` and is reported, by fingerprint,
+    /// as [`Lifecycle::HostKeyRefused`].
     pub pinned_host_key: Option<String>,
 }
 
@@ -64,7 +66,7 @@ pub struct RdpTarget {
     /// SubjectPublicKeyInfo). `None`: trust on first use and report it as
     /// [`Lifecycle::HostKeyLearned`] (the same column as an SSH host key). A different
     /// key refuses the connection, before the credential is sent, with the error code
-    /// `cert_changed`.
+    /// `cert_changed`, and is reported as [`Lifecycle::HostKeyRefused`].
     pub pinned_cert: Option<String>,
     /// How the server is asked to encode graphics.
     pub codec: vigil_rdp::Codec,
@@ -135,6 +137,13 @@ pub enum Lifecycle {
     HostKeyLearned {
         id: SessionId,
         host_key: String,
+    },
+    /// The target presented a key other than the pinned one and the connection was
+    /// refused: `offered` is its fingerprint (SSH `SHA256:<base64>`, RDP `sha256:<hex>`),
+    /// for an administrator to compare and accept. Comes before the session's `Ended`.
+    HostKeyRefused {
+        id: SessionId,
+        offered: String,
     },
     Locked {
         id: SessionId,

@@ -9,6 +9,7 @@ use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, MethodKind};
 
+use crate::host_pin::{ssh_fingerprint, SshPin};
 use crate::{SshAuth, SshTarget};
 
 /// Why a connection failed, as the user is told: `code` is one of the documented
@@ -17,12 +18,15 @@ use crate::{SshAuth, SshTarget};
 pub(crate) struct ConnectError {
     pub code: &'static str,
     pub message: String,
+    /// `host_key_changed`: the fingerprint of the key the target presented.
+    pub offered: Option<String>,
 }
 
 fn error(code: &'static str, message: impl Into<String>) -> ConnectError {
     ConnectError {
         code,
         message: message.into(),
+        offered: None,
     }
 }
 
@@ -78,11 +82,14 @@ impl EarlyOutput {
 enum HostKeyVerdict {
     Learned(String),
     Matched,
-    Changed { presented: String },
+    /// `presented` is the key's fingerprint.
+    Changed {
+        presented: String,
+    },
 }
 
 struct Handler {
-    pinned: Option<PublicKey>,
+    pinned: Option<SshPin>,
     verdict: Arc<Mutex<Option<HostKeyVerdict>>>,
 }
 
@@ -98,12 +105,18 @@ impl client::Handler for Handler {
             // A host certificate is pinned by the key it certifies.
             PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
         };
-        let openssh = key.to_openssh().unwrap_or_default();
         let (verdict, accept) = match &self.pinned {
-            None => (HostKeyVerdict::Learned(openssh), true),
-            // Compare the key itself, not the text: a pinned key may carry a comment.
-            Some(pinned) if pinned.key_data() == key.key_data() => (HostKeyVerdict::Matched, true),
-            Some(_) => (HostKeyVerdict::Changed { presented: openssh }, false),
+            None => (
+                HostKeyVerdict::Learned(key.to_openssh().unwrap_or_default()),
+                true,
+            ),
+            Some(pinned) if pinned.matches(&key) => (HostKeyVerdict::Matched, true),
+            Some(_) => (
+                HostKeyVerdict::Changed {
+                    presented: ssh_fingerprint(&key),
+                },
+                false,
+            ),
         };
         if let Ok(mut slot) = self.verdict.lock() {
             *slot = Some(verdict);
@@ -199,7 +212,7 @@ async fn handshake(
 ) -> Result<(client::Handle<Handler>, Option<String>), ConnectError> {
     let pinned = match &target.pinned_host_key {
         None => None,
-        Some(text) => Some(PublicKey::from_openssh(text.trim()).map_err(|e| {
+        Some(text) => Some(SshPin::parse(text).map_err(|e| {
             error(
                 TARGET_ERROR,
                 format!("the pinned host key cannot be read: {e}"),
@@ -224,14 +237,15 @@ async fn handshake(
     });
     let handshake = client::connect_stream(config, stream, handler).await;
     let verdict = verdict.lock().ok().and_then(|v| v.clone());
-    if let Some(HostKeyVerdict::Changed { presented }) = &verdict {
-        return Err(error(
-            HOST_KEY_CHANGED,
-            format!(
+    if let Some(HostKeyVerdict::Changed { presented }) = verdict.clone() {
+        return Err(ConnectError {
+            code: HOST_KEY_CHANGED,
+            message: format!(
                 "the host key of {addr} is not the pinned one (it presented {presented}); \
                  an administrator must accept the new key before anyone connects"
             ),
-        ));
+            offered: Some(presented),
+        });
     }
     let handle = handshake.map_err(|e| {
         error(

@@ -422,6 +422,74 @@ async fn xrdp_remotefx_session_through_the_hub() -> Result<()> {
     exercise(&server, "xrdp-rfx", RdpCodec::RemoteFx, false).await
 }
 
+/// The lifecycle events of `id` up to its `Connected` or `Ended`, whichever comes first.
+async fn lifecycle_of(rx: &mut mpsc::Receiver<Lifecycle>, id: &str) -> Result<Vec<Lifecycle>> {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(event) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await else {
+            continue;
+        };
+        let event = event.context("lifecycle closed")?;
+        let (of, last) = match &event {
+            Lifecycle::Connected { id } | Lifecycle::Ended { id, .. } => (id.clone(), true),
+            Lifecycle::HostKeyLearned { id, .. } | Lifecycle::HostKeyRefused { id, .. } => {
+                (id.clone(), false)
+            }
+            Lifecycle::Locked { id } | Lifecycle::Unlocked { id } => (id.clone(), false),
+        };
+        if of == id {
+            events.push(event);
+            if last {
+                return Ok(events);
+            }
+        }
+    }
+    bail!("no Connected or Ended for {id}: {events:?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioned_certificate_pin_is_enforced_and_the_offered_one_reported() -> Result<()> {
+    let _turn = XRDP_TURN.lock().await;
+    let server = Server::start("xrdp");
+    let dir = tempfile::tempdir()?;
+    let (tx, mut lifecycle) = mpsc::channel(64);
+    let hub = Hub::new(HubConfig::new(dir.path().to_path_buf()), tx);
+    let pinned = |id: &str, pin: &str| {
+        let mut s = spec(id, &server, PASSWORD, RdpCodec::RemoteFx);
+        if let vigil_hub::Target::Rdp(t) = &mut s.target {
+            t.pinned_cert = Some(pin.to_string());
+        }
+        s
+    };
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    hub.launch(pinned("rdp-pin1", &wrong))?;
+    let events = lifecycle_of(&mut lifecycle, "rdp-pin1").await?;
+    let offered = match events.as_slice() {
+        [Lifecycle::HostKeyRefused { offered, .. }, Lifecycle::Ended { reason, .. }] => {
+            ensure!(reason.starts_with("cert_changed"), "{reason}");
+            offered.clone()
+        }
+        other => bail!("expected HostKeyRefused then Ended, got {other:?}"),
+    };
+    ensure!(
+        offered.starts_with("sha256:") && offered.len() == 7 + 64 && offered != wrong,
+        "{offered}"
+    );
+    // Pinned by what it offered: connects, learning nothing.
+    hub.launch(pinned("rdp-pin2", &offered))?;
+    let events = lifecycle_of(&mut lifecycle, "rdp-pin2").await?;
+    ensure!(
+        events
+            == [Lifecycle::Connected {
+                id: "rdp-pin2".into()
+            }],
+        "{events:?}"
+    );
+    hub.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_nla_session_through_the_hub_and_a_refused_password() -> Result<()> {
     let server = Server::start("shadow");

@@ -328,6 +328,54 @@ async fn changed_host_key_is_refused() -> Result<()> {
     .await
 }
 
+#[tokio::test]
+async fn a_fingerprint_pin_is_enforced_and_a_refused_key_reported() -> Result<()> {
+    let Some(t) = target() else { return Ok(()) };
+    // The target's key, learned on first use, and its fingerprint.
+    let mut f = fixture(256);
+    f.hub.launch(spec("fp0", t, password(t), t.port, None))?;
+    let learned = match tokio::time::timeout(WAIT, f.lifecycle.recv()).await? {
+        Some(Lifecycle::HostKeyLearned { host_key, .. }) => host_key,
+        other => bail!("expected HostKeyLearned, got {other:?}"),
+    };
+    f.hub.shutdown().await;
+    let real = vigil_hub::host_pin::fingerprint_of_pin(&learned);
+    let wrong = vigil_hub::host_pin::fingerprint_of_pin(&t.other_key);
+    assert!(
+        real.starts_with("SHA256:") && real != wrong,
+        "{real} {wrong}"
+    );
+
+    // Pinned by another fingerprint: refused, and the offered fingerprint reported
+    // before the end.
+    let mut f = fixture(256);
+    f.hub
+        .launch(spec("fp1", t, password(t), t.port, Some(wrong)))?;
+    let events = until_ended(&mut f.lifecycle).await?;
+    assert_eq!(
+        events.first(),
+        Some(&Lifecycle::HostKeyRefused {
+            id: "fp1".into(),
+            offered: real.clone()
+        }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(Lifecycle::Ended { reason, .. }) if reason.starts_with("host_key_changed")),
+        "{events:?}"
+    );
+
+    // Pinned by its own fingerprint: connects, and learns nothing.
+    f.hub
+        .launch(spec("fp2", t, password(t), t.port, Some(real)))?;
+    assert_eq!(
+        tokio::time::timeout(WAIT, f.lifecycle.recv()).await?,
+        Some(Lifecycle::Connected { id: "fp2".into() })
+    );
+    f.hub.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_observer_does_not_slow_the_user() -> Result<()> {
     let Some(t) = target() else { return Ok(()) };

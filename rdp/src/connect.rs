@@ -148,10 +148,13 @@ async fn handshake(
     if let Some(pinned) = &options.pinned {
         if *pinned != pin {
             // Nothing has been sent over TLS yet: the credential never reaches an impostor.
-            return Err(ConnectError::new(
-                ConnectErrorKind::CertChanged,
-                format!("target key changed: pinned {pinned}, got {pin}"),
-            ));
+            return Err(ConnectError {
+                offered: Some(pin.clone()),
+                ..ConnectError::new(
+                    ConnectErrorKind::CertChanged,
+                    format!("target key changed: pinned {pinned}, got {pin}"),
+                )
+            });
         }
     }
     let upgraded = ironrdp_tokio::mark_as_upgraded(should_upgrade, &mut connector);

@@ -43,6 +43,9 @@ impl fmt::Display for ConnectErrorKind {
 pub struct ConnectError {
     pub kind: ConnectErrorKind,
     pub detail: String,
+    /// [`ConnectErrorKind::CertChanged`]: the pin (`sha256:<hex>`) of the key the server
+    /// presented.
+    pub offered: Option<String>,
 }
 
 impl ConnectError {
@@ -50,6 +53,7 @@ impl ConnectError {
         Self {
             kind,
             detail: detail.into(),
+            offered: None,
         }
     }
 

@@ -26,7 +26,6 @@ use crate::auth::ClientAddr;
 use crate::config::Config;
 use crate::state::AppState;
 use crate::store::{self, now_ms};
-use crate::vault::Vault;
 use crate::{api, lifecycle, tls};
 
 /// Creates the data directory layout (owner-only: 0700 directories, a 0600 database)
@@ -105,7 +104,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
             "Sessions left running by a previous run marked ended"
         );
     }
-    let vault = Vault::open_or_create(&config.secret_key_path())?;
+    let vault = crate::reseal::open_vault(&config, &db).await?;
     let (tx, rx) = mpsc::channel(256);
     let hub = Hub::new(HubConfig::new(config.recordings_dir()), tx);
     let state = AppState::new(db, hub, vault, config);

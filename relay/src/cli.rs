@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol};
 
 use crate::config::Config;
-use crate::vault::Vault;
 use crate::{api, app, auth, store};
 
 #[derive(Debug, Parser)]
@@ -120,6 +119,20 @@ pub enum AssetCmd {
         /// 5120x2880); default 1024x768.
         #[arg(long, value_name = "WxH")]
         rdp_size: Option<vigil_hub::RdpSize>,
+        /// The expected host identity, enforced from the first connection: for SSH the
+        /// host key's fingerprint as `ssh-keygen -lf` prints it (SHA256:…), for RDP the
+        /// certificate key pin (sha256:<hex> of its SubjectPublicKeyInfo). Without it the
+        /// first connection pins what it meets.
+        #[arg(long, value_name = "FINGERPRINT")]
+        host_key: Option<String>,
+    },
+    /// Show the pinned and the offered host key of an asset, or, with --fingerprint,
+    /// accept the offered one (it must be the fingerprint the target offered).
+    AcceptHostKey {
+        name: String,
+        /// The fingerprint being accepted, compared out of band with the target's.
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
     },
 }
 
@@ -327,6 +340,48 @@ async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
 }
 
 async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
+    match cmd {
+        AssetCmd::AcceptHostKey { name, fingerprint } => {
+            let db = app::open_storage(&config).await?;
+            let said = accept_host_key(&db, &name, fingerprint.as_deref()).await?;
+            println!("{said}");
+            Ok(())
+        }
+        add @ AssetCmd::Add { .. } => add_asset(config, add).await,
+    }
+}
+
+/// `vigil asset accept-host-key NAME [--fingerprint FP]`: without a fingerprint, what is
+/// pinned and what was offered; with one, the acceptance (audited as the CLI's).
+async fn accept_host_key(
+    db: &store::Db,
+    name: &str,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<String> {
+    let Some(row) = store::assets::by_name(db, name).await? else {
+        bail!("no asset {name}");
+    };
+    let Some(fingerprint) = fingerprint else {
+        let pinned = row
+            .host_key
+            .as_deref()
+            .map_or_else(|| "none".into(), vigil_hub::host_pin::fingerprint_of_pin);
+        return Ok(match &row.host_key_offered {
+            Some(offered) => format!(
+                "{name}: pinned {pinned}\n{name}: offered {offered}\n\
+                 compare it with the target's own, then run \
+                 `vigil asset accept-host-key {name} --fingerprint {offered}`"
+            ),
+            None => format!("{name}: pinned {pinned}; no other key offered"),
+        });
+    };
+    let pinned = api::assets::accept_offered_key(db, "cli", &row, fingerprint)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(format!("{name}: pinned {pinned}"))
+}
+
+async fn add_asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
     let AssetCmd::Add {
         name,
         protocol,
@@ -338,7 +393,11 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         tags,
         rdp_codec,
         rdp_size,
-    } = cmd;
+        host_key,
+    } = cmd
+    else {
+        bail!("not `asset add`");
+    };
     if rdp_size.is_some() && protocol != Protocol::Rdp {
         bail!("--rdp-size is for RDP assets only");
     }
@@ -348,7 +407,7 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         .map(|f| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())))
         .transpose()?;
     let db = app::open_storage(&config).await?;
-    let vault = Vault::open_or_create(&config.secret_key_path())?;
+    let vault = crate::reseal::open_vault(&config, &db).await?;
     let new = NewAsset {
         name: name.clone(),
         protocol,
@@ -358,10 +417,15 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         account,
         password,
         private_key,
+        host_key,
     };
     let id = api::assets::create_asset(&db, &vault, &new)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(row) = store::assets::get(&db, id).await? {
+        let detail = api::assets::create_detail(&row);
+        store::audit::record(&db, "cli", "asset_create", None, &detail).await?;
+    }
     let codec = vigil_hub::RdpCodec::from(rdp_codec);
     if codec != vigil_hub::RdpCodec::default() {
         store::assets::set_rdp_codec(&db, id, codec).await?;
@@ -377,8 +441,13 @@ async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         "no credential"
     };
     let size = rdp_size.map(|s| format!(", {s}")).unwrap_or_default();
+    let pinned = if new.host_key.is_some() {
+        ", host key provisioned"
+    } else {
+        ""
+    };
     println!(
-        "created asset {name} (id {id}, {} {}@{}:{}, {cred}{size})",
+        "created asset {name} (id {id}, {} {}@{}:{}, {cred}{size}{pinned})",
         protocol.as_str(),
         new.account,
         new.host,
@@ -540,6 +609,74 @@ mod tests {
                 .await;
             assert!(r.is_err(), "{w:?}x{h:?} stored");
         }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn host_keys_are_provisioned_shown_and_accepted_by_fingerprint() -> anyhow::Result<()> {
+        const FP: &str = "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0";
+        const OFFERED: &str = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+        let dir = tempfile::tempdir()?;
+        let config = Config::with_data_dir(dir.path().join("data"));
+        let add = |name: &str, host_key: &str| {
+            Cli::try_parse_from([
+                "vigil",
+                "asset",
+                "add",
+                name,
+                "--protocol",
+                "ssh",
+                "--host",
+                "h",
+                "--port",
+                "22",
+                "--account",
+                "a",
+                "--host-key",
+                host_key,
+            ])
+        };
+        let Command::Asset { cmd } = add("bad", "SHA256:nope")?.command else {
+            anyhow::bail!("not an asset command");
+        };
+        let err = asset(config.clone(), cmd).await.expect_err("malformed");
+        assert!(err.to_string().contains("ssh-keygen"), "{err}");
+        let Command::Asset { cmd } = add("web", FP)?.command else {
+            anyhow::bail!("not an asset command");
+        };
+        asset(config.clone(), cmd).await?;
+
+        let db = app::open_storage(&config).await?;
+        let shown = accept_host_key(&db, "web", None).await?;
+        assert_eq!(shown, format!("web: pinned {FP}; no other key offered"));
+        let err = accept_host_key(&db, "web", Some(OFFERED))
+            .await
+            .expect_err("nothing offered");
+        assert!(err.to_string().contains("offered no key"), "{err}");
+
+        let id = store::assets::by_name(&db, "web").await?.context("web")?.id;
+        store::assets::record_offered(&db, id, OFFERED).await?;
+        let shown = accept_host_key(&db, "web", None).await?;
+        assert!(
+            shown.contains(&format!("pinned {FP}"))
+                && shown.contains(&format!("offered {OFFERED}")),
+            "{shown}"
+        );
+        assert!(accept_host_key(&db, "web", Some(FP)).await.is_err());
+        let said = accept_host_key(&db, "web", Some(OFFERED)).await?;
+        assert_eq!(said, format!("web: pinned {OFFERED}"));
+        let row = store::assets::by_name(&db, "web").await?.context("web")?;
+        assert_eq!(
+            (row.host_key.as_deref(), row.host_key_offered),
+            (Some(OFFERED), None)
+        );
+        let audit = store::audit::list(&db, 10).await?;
+        assert!(
+            audit.iter().any(|e| e.actor == "cli"
+                && e.action == "accept_host_key"
+                && e.detail == format!("web: {FP} -> {OFFERED}")),
+            "{audit:?}"
+        );
         Ok(())
     }
 }

@@ -45,6 +45,16 @@ pub enum AppError {
     SessionLimit(String),
     #[error("{0}")]
     Unsupported(String),
+    /// The asset's stored credential does not open for it: sealed for another asset (a
+    /// value copied between rows), tampered with, or under another key.
+    #[error(
+        "the stored credential of asset {0} cannot be opened for it (copied from another \
+         asset, altered, or sealed under another key); an administrator must set it again"
+    )]
+    CredentialUnreadable(i64),
+    /// `accept-host-key` named a fingerprint the target did not offer.
+    #[error("{0}")]
+    FingerprintNotOffered(String),
     #[error("expected Content-Type: application/json")]
     ContentType,
     #[error("database error")]
@@ -76,6 +86,10 @@ impl AppError {
             AppError::RequestInUse => (StatusCode::CONFLICT, "request_in_use"),
             AppError::SessionLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "session_limit"),
             AppError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
+            AppError::CredentialUnreadable(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable")
+            }
+            AppError::FingerprintNotOffered(_) => (StatusCode::CONFLICT, "fingerprint_not_offered"),
             AppError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type"),
             AppError::Db(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -16,6 +16,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod policy;
 pub mod requests;
+pub mod reseal;
 pub mod rules;
 mod service;
 pub mod state;

@@ -30,6 +30,22 @@ async fn handle(state: &AppState, event: &Lifecycle) -> Result<(), sqlx::Error> 
             }
             id
         }
+        Lifecycle::HostKeyRefused { id, offered } => {
+            if let Some(row) = store::sessions::get(db, id).await? {
+                store::assets::record_offered(db, row.asset_id, offered).await?;
+                let pinned = store::assets::get(db, row.asset_id)
+                    .await?
+                    .and_then(|a| a.host_key)
+                    .map_or_else(
+                        || "none".into(),
+                        |pin| vigil_hub::host_pin::fingerprint_of_pin(&pin),
+                    );
+                let detail = format!("{}: pinned {pinned}, offered {offered}", row.asset_name);
+                store::audit::record(db, "relay", "host_key_refused", Some(id), &detail).await?;
+                tracing::warn!(asset = %row.asset_name, %pinned, %offered, "Host key refused");
+            }
+            id
+        }
         Lifecycle::Locked { id } => {
             store::sessions::set_locked(db, id, true).await?;
             id

@@ -1,5 +1,11 @@
 //! Asset credentials at rest: ChaCha20-Poly1305 under the key in `data_dir/secret.key`,
 //! a random nonce per value. Plaintext only ever leaves as a [`vigil_hub::Secret`].
+//!
+//! The associated data binds a value to its asset and its use:
+//! `vigil/credential/v2/<asset id>/<purpose>`. A value copied to another asset's row (or
+//! stored as another kind of credential) does not open. Values sealed before the asset id
+//! was bound (`vigil/credential/v1/<purpose>`) are re-sealed once, at start, by
+//! [`crate::reseal`]; only that step opens them.
 
 use std::path::Path;
 
@@ -7,11 +13,19 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use vigil_hub::Secret;
+use vigil_wire::api::AssetId;
 
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
-/// Binds a ciphertext to its use: a value sealed for one purpose won't open as another.
-const AAD_PREFIX: &[u8] = b"vigil/credential/v1/";
+/// The associated data of values sealed before the asset id was bound (purpose only).
+const AAD_PREFIX_V1: &str = "vigil/credential/v1/";
+/// The associated data's prefix today: `<asset id>/<purpose>` follows.
+const AAD_PREFIX_V2: &str = "vigil/credential/v2/";
+
+/// `vigil/credential/v2/<asset>/<purpose>`.
+fn aad_v2(asset: AssetId, purpose: &str) -> Vec<u8> {
+    format!("{AAD_PREFIX_V2}{asset}/{purpose}").into_bytes()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -79,37 +93,63 @@ impl Vault {
         Ok(Vault::from_key(&key))
     }
 
-    /// `purpose` (e.g. `password`) is authenticated with the value.
-    pub fn seal(&self, purpose: &str, plaintext: &str) -> Result<Vec<u8>, VaultError> {
+    /// Seals `plaintext` for `asset`; `purpose` (e.g. `password`) is authenticated with it.
+    pub fn seal(
+        &self,
+        asset: AssetId,
+        purpose: &str,
+        plaintext: &str,
+    ) -> Result<Vec<u8>, VaultError> {
+        self.seal_with(&aad_v2(asset, purpose), plaintext)
+    }
+
+    /// Opens a value sealed for `asset` and `purpose`; one sealed for another asset or
+    /// purpose, tampered with, or under another key is [`VaultError::Decrypt`].
+    pub fn open(&self, asset: AssetId, purpose: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
+        self.open_with(&aad_v2(asset, purpose), sealed)
+    }
+
+    /// Opens a value sealed before the asset id was bound. Only the one-time re-seal
+    /// ([`crate::reseal`]) calls it.
+    pub(crate) fn open_v1(&self, purpose: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
+        self.open_with(format!("{AAD_PREFIX_V1}{purpose}").as_bytes(), sealed)
+    }
+
+    fn seal_with(&self, aad: &[u8], plaintext: &str) -> Result<Vec<u8>, VaultError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = [AAD_PREFIX, purpose.as_bytes()].concat();
         let ct = self
             .cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: plaintext.as_bytes(),
-                    aad: &aad,
+                    aad,
                 },
             )
             .map_err(|_| VaultError::Encrypt)?;
         Ok([nonce.as_slice(), &ct].concat())
     }
 
-    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
+    fn open_with(&self, aad: &[u8], sealed: &[u8]) -> Result<Secret, VaultError> {
         if sealed.len() < NONCE_LEN {
             return Err(VaultError::Decrypt);
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let aad = [AAD_PREFIX, purpose.as_bytes()].concat();
         let pt = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
             .map_err(|_| VaultError::Decrypt)?;
         String::from_utf8(pt)
             .map(Secret::new)
             .map_err(|_| VaultError::Decrypt)
+    }
+
+    /// A value sealed the way Vigil did before the asset id was bound; for tests of the
+    /// re-seal.
+    #[doc(hidden)]
+    pub fn seal_v1_for_tests(&self, purpose: &str, plaintext: &str) -> Result<Vec<u8>, VaultError> {
+        self.seal_with(format!("{AAD_PREFIX_V1}{purpose}").as_bytes(), plaintext)
     }
 }
 
@@ -184,29 +224,58 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let a = vault.seal("password", "hunter2").expect("seal");
-        let b = vault.seal("password", "hunter2").expect("seal");
+        let a = vault.seal(7, "password", "hunter2").expect("seal");
+        let b = vault.seal(7, "password", "hunter2").expect("seal");
         assert_ne!(a, b, "random nonce per value");
         assert!(!a.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(
-            vault.open("password", &a).expect("open").expose(),
+            vault.open(7, "password", &a).expect("open").expose(),
             "hunter2"
         );
         // Same key after reopening.
         let again = Vault::open_or_create(&path).expect("reopen");
         assert_eq!(
-            again.open("password", &b).expect("open").expose(),
+            again.open(7, "password", &b).expect("open").expose(),
             "hunter2"
         );
         // Wrong purpose, tampering, truncation, other key: all refused.
-        assert!(vault.open("private_key", &a).is_err());
+        assert!(vault.open(7, "private_key", &a).is_err());
         let mut t = a.clone();
         if let Some(last) = t.last_mut() {
             *last ^= 1;
         }
-        assert!(vault.open("password", &t).is_err());
-        assert!(vault.open("password", &a[..5]).is_err());
-        assert!(Vault::from_key(&[9; 32]).open("password", &a).is_err());
+        assert!(vault.open(7, "password", &t).is_err());
+        assert!(vault.open(7, "password", &a[..5]).is_err());
+        assert!(Vault::from_key(&[9; 32]).open(7, "password", &a).is_err());
+    }
+
+    #[test]
+    fn a_value_opens_only_for_the_asset_it_was_sealed_for() {
+        let vault = Vault::from_key(&[3; 32]);
+        let sealed = vault.seal(1, "password", "pw-of-1").expect("seal");
+        assert!(matches!(
+            vault.open(2, "password", &sealed),
+            Err(VaultError::Decrypt)
+        ));
+        assert!(vault.open(11, "password", &sealed).is_err());
+        assert_eq!(
+            vault.open(1, "password", &sealed).expect("open").expose(),
+            "pw-of-1"
+        );
+    }
+
+    #[test]
+    fn v1_values_open_only_through_the_legacy_path() {
+        let vault = Vault::from_key(&[4; 32]);
+        let old = vault.seal_v1_for_tests("password", "legacy").expect("seal");
+        assert_eq!(
+            vault.open_v1("password", &old).expect("open").expose(),
+            "legacy"
+        );
+        assert!(vault.open(1, "password", &old).is_err());
+        // And a v2 value is no v1 value.
+        let new = vault.seal(1, "password", "new").expect("seal");
+        assert!(vault.open_v1("password", &new).is_err());
     }
 
     #[test]

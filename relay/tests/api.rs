@@ -372,7 +372,7 @@ async fn world() -> R<World> {
         account: "svc",
         tags: &[],
         credential_kind: store::assets::CredentialKind::None,
-        credential: None,
+        host_key: None,
     };
     let web = store::assets::insert(db, asset("web-1")).await?;
     let dbase = store::assets::insert(db, asset("db-1")).await?;

@@ -18,6 +18,9 @@ use vigil_relay::AppState;
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RequestStatus, SessionKind};
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
+/// The fingerprint the matrix records as offered before each accept-host-key call.
+const OFFERED: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 mod support;
@@ -125,8 +128,9 @@ fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16> {
         ("GET", "/api/v1/rules") | ("GET", "/api/v1/audit") => admin_only(200),
         ("POST", "/api/v1/rules") | ("POST", "/api/v1/assets") => admin_only(200),
         ("POST", "/api/v1/emergency") => admin_only(200),
-        ("POST", "/api/v1/assets/{id}/accept-host-key")
-        | ("DELETE", "/api/v1/rules/{id}")
+        // The matrix records an offered fingerprint first, and accepts that one.
+        ("POST", "/api/v1/assets/{id}/accept-host-key") => admin_only(200),
+        ("DELETE", "/api/v1/rules/{id}")
         | ("POST", "/api/v1/users/{name}/disable")
         | ("POST", "/api/v1/users/{name}/enable")
         | ("POST", "/api/v1/users/{name}/end-logins")
@@ -314,7 +318,7 @@ async fn world() -> R<World> {
         account: "svc",
         tags: &[],
         credential_kind: store::assets::CredentialKind::None,
-        credential: None,
+        host_key: None,
     };
     let web = store::assets::insert(db, asset("web-1")).await?;
     store::assets::insert(db, asset("db-1")).await?;
@@ -469,6 +473,7 @@ impl World {
             ("POST", "/api/v1/sessions") => {
                 json!({"asset_id": self.web, "request_id": null, "cols": 80, "rows": 24})
             }
+            ("POST", "/api/v1/assets/{id}/accept-host-key") => json!({"fingerprint": OFFERED}),
             _ => json!({}),
         };
         let mut concrete = path.replace("{id}", "0");
@@ -478,6 +483,7 @@ impl World {
             concrete = path.replace("{id}", &self.pending_request().await?.to_string());
         } else if path == "/api/v1/assets/{id}/accept-host-key" {
             concrete = path.replace("{id}", &self.web.to_string());
+            store::assets::record_offered(&self.state.db, self.web, OFFERED).await?;
         } else if path == "/api/v1/rules/{id}" {
             let id = store::rules::insert(
                 &self.state.db,

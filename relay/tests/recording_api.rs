@@ -52,7 +52,7 @@ impl Relay {
                 account: "svc",
                 tags: &[],
                 credential_kind: store::assets::CredentialKind::None,
-                credential: None,
+                host_key: None,
             },
         )
         .await?)

@@ -97,6 +97,24 @@ pub struct Asset {
     /// What the caller may do with it.
     pub can_request: bool,
     pub can_launch_directly: bool,
+    /// The fingerprint of the pinned host key (SSH `SHA256:<base64>`) or certificate key
+    /// (RDP `sha256:<hex>`); `None`: nothing pinned yet (the first connection pins).
+    #[serde(default)]
+    pub host_key: Option<String>,
+    /// The fingerprint the target last presented instead of the pinned one (its sessions
+    /// were refused); an administrator accepts it by naming it
+    /// (`POST /assets/{id}/accept-host-key`).
+    #[serde(default)]
+    pub host_key_offered: Option<String>,
+}
+
+/// Body of `POST /api/v1/assets/{id}/accept-host-key` (administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AcceptHostKey {
+    /// The fingerprint being accepted: it must be the one the target offered
+    /// (`Asset::host_key_offered`).
+    pub fingerprint: String,
 }
 
 /// Roles a Smart Rule grants on the assets it selects.
@@ -309,6 +327,12 @@ pub struct NewAsset {
     pub password: Option<String>,
     /// OpenSSH private key (PEM), for SSH assets.
     pub private_key: Option<String>,
+    /// The expected host identity, enforced from the first connection: for SSH the host
+    /// key's fingerprint as `ssh-keygen -lf` prints it (`SHA256:<base64>`), for RDP the
+    /// certificate key pin (`sha256:<hex>` of its SubjectPublicKeyInfo). `None`: the first
+    /// connection pins what it meets.
+    #[serde(default)]
+    pub host_key: Option<String>,
 }
 
 impl std::fmt::Debug for NewAsset {
@@ -323,6 +347,7 @@ impl std::fmt::Debug for NewAsset {
             .field("account", &self.account)
             .field("password", &redacted(&self.password))
             .field("private_key", &redacted(&self.private_key))
+            .field("host_key", &self.host_key)
             .finish()
     }
 }
@@ -363,6 +388,7 @@ mod debug_tests {
             account: "root".into(),
             password: Some("s3cret-pass".into()),
             private_key: Some("-----BEGIN OPENSSH PRIVATE KEY-----".into()),
+            host_key: None,
         };
         let text = format!("{asset:?}");
         assert!(text.contains("db1") && text.contains("10.0.0.5"), "{text}");

@@ -7,7 +7,7 @@ use vigil_wire::api::{Asset, LaunchRequest, NewAccessRequest};
 
 use super::{ErrorBox, Loading};
 use crate::api;
-use crate::app::set_title;
+use crate::app::{set_title, use_auth};
 use crate::term::estimate_size;
 
 #[component]
@@ -127,6 +127,39 @@ fn AssetRow(asset: Asset) -> impl IntoView {
     };
     let submit = StoredValue::new_local(submit);
 
+    // A refused host key, for administrators: shown with the pin, accepted after a confirm.
+    let is_admin = use_auth().me.get_untracked().is_some_and(|m| m.is_admin);
+    let offered = RwSignal::new(asset.host_key_offered.clone().filter(|_| is_admin));
+    let pinned = asset.host_key.clone().unwrap_or_else(|| "none".into());
+    let asset_name = asset.name.clone();
+    let accept = move |_| {
+        let Some(fingerprint) = offered.get_untracked() else {
+            return;
+        };
+        let question = format!(
+            "Accept the host key {fingerprint} for {asset_name}?\n\nCompare it with the \
+             target's own fingerprint first: a key you did not expect may be an attacker's."
+        );
+        let confirmed = web_sys::window()
+            .and_then(|w| w.confirm_with_message(&question).ok())
+            .unwrap_or(false);
+        if !confirmed {
+            return;
+        }
+        error.set(None);
+        spawn_local(async move {
+            match api::accept_host_key(asset_id, fingerprint).await {
+                Ok(_) => {
+                    let _ = offered.try_set(None);
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(format!("Could not accept the host key: {e}")));
+                }
+            }
+        });
+    };
+    let accept = StoredValue::new_local(accept);
+
     let tags = asset.tags.clone();
     let form_id = format!("request-form-{}", asset.id);
     let form_id2 = form_id.clone();
@@ -158,6 +191,21 @@ fn AssetRow(asset: Asset) -> impl IntoView {
                 })}
             </td>
         </tr>
+        {move || offered.get().map(|fp| view! {
+            <tr class="row-note" data-testid="host-key-offered">
+                <td colspan="6">
+                    <div class="alert alert-warn" role="alert">
+                        <span>"The target presented another host key; sessions are refused until it is accepted."</span>
+                        <span class="mono">"Pinned: "{pinned.clone()}</span>
+                        <span class="mono" data-testid="host-key-offered-fingerprint">"Offered: "{fp}</span>
+                        <button type="button" class="btn" data-testid="accept-host-key"
+                            on:click=move |ev| accept.with_value(|f| f(ev))>
+                            "Accept offered key…"
+                        </button>
+                    </div>
+                </td>
+            </tr>
+        })}
         {move || error.get().map(|e| view! {
             <tr class="row-note"><td colspan="6"><ErrorBox message=e/></td></tr>
         })}

@@ -61,7 +61,11 @@ impl Driver<Desktop> {
             }
             Some(Err(e)) => {
                 tracing::info!(id = %self.id, code = e.code(), message = %e.detail, "RDP connection failed");
-                self.core().failed(e.code(), &e.detail, self.live.at());
+                let mut core = self.core();
+                if let Some(offered) = e.offered.clone() {
+                    core.common_mut().host_key_refused(offered);
+                }
+                core.failed(e.code(), &e.detail, self.live.at());
             }
             None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
         }

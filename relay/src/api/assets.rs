@@ -1,9 +1,11 @@
 //! Assets and Smart Rules.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
-use vigil_wire::api::{ApiError, Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule};
+use vigil_hub::host_pin;
+use vigil_wire::api::{
+    AcceptHostKey, ApiError, Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule,
+};
 
 use super::ApiJson;
 use crate::auth::{CurrentUser, Viewer};
@@ -11,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{allowed, decide, Action, Actor};
 use crate::rules;
 use crate::state::AppState;
-use crate::store::assets::{AssetRow, CredentialKind, NewAssetRow};
+use crate::store::assets::{Acceptance, AssetRow, CredentialKind, NewAssetRow};
 use crate::store::{self};
 
 /// The API view of an asset: never the credential.
@@ -26,6 +28,8 @@ pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
         account: a.account.clone(),
         can_request: allowed(actor, a.id, None, Action::RequestAccess),
         can_launch_directly: allowed(actor, a.id, None, Action::LaunchDirect),
+        host_key: a.host_key.as_deref().map(host_pin::fingerprint_of_pin),
+        host_key_offered: a.host_key_offered.clone(),
     }
 }
 
@@ -45,8 +49,9 @@ pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult
     ))
 }
 
-/// Validation shared by the API and the command line.
-pub fn validate_new_asset(a: &NewAsset) -> Result<(), AppError> {
+/// Validation shared by the API and the command line. Returns the provisioned host-key
+/// fingerprint, if any, in the form the relay stores.
+pub fn validate_new_asset(a: &NewAsset) -> Result<Option<String>, AppError> {
     let bad = |m: &str| Err(AppError::BadRequest(m.into()));
     if a.name.trim().is_empty() || a.host.trim().is_empty() || a.account.trim().is_empty() {
         return bad("name, host and account are required");
@@ -60,16 +65,20 @@ pub fn validate_new_asset(a: &NewAsset) -> Result<(), AppError> {
     if a.protocol == Protocol::Rdp && a.private_key.is_some() {
         return bad("RDP assets take a password, not a private key");
     }
-    Ok(())
+    a.host_key
+        .as_deref()
+        .map(|fp| host_pin::parse_fingerprint(a.protocol, fp))
+        .transpose()
+        .map_err(|e| AppError::BadRequest(format!("host_key: {e}")))
 }
 
-/// Seals the credential and stores the asset.
+/// Stores the asset and its credential, sealed for the new asset's id, in one transaction.
 pub async fn create_asset(
     state_db: &store::Db,
     vault: &crate::vault::Vault,
     a: &NewAsset,
 ) -> AppResult<AssetId> {
-    validate_new_asset(a)?;
+    let host_key = validate_new_asset(a)?;
     if store::assets::exists_named(state_db, &a.name).await? {
         return Err(AppError::Conflict(format!(
             "an asset named `{}` exists",
@@ -81,12 +90,9 @@ pub async fn create_asset(
         (None, Some(k)) => (CredentialKind::PrivateKey, Some(k)),
         _ => (CredentialKind::None, None),
     };
-    let credential = plain
-        .map(|p| vault.seal(kind.as_str(), p))
-        .transpose()
-        .map_err(AppError::internal)?;
+    let mut tx = state_db.begin().await?;
     let id = store::assets::insert(
-        state_db,
+        &mut *tx,
         NewAssetRow {
             name: a.name.trim(),
             protocol: a.protocol,
@@ -95,11 +101,30 @@ pub async fn create_asset(
             account: a.account.trim(),
             tags: &a.tags,
             credential_kind: kind,
-            credential,
+            host_key: host_key.as_deref(),
         },
     )
     .await?;
+    if let Some(plain) = plain {
+        let sealed = vault
+            .seal(id, kind.as_str(), plain)
+            .map_err(AppError::internal)?;
+        store::assets::set_credential(&mut *tx, id, &sealed).await?;
+    }
+    tx.commit().await?;
     Ok(id)
+}
+
+/// The audit detail of a new asset: its name, and the pin it was provisioned with.
+pub fn create_detail(row: &AssetRow) -> String {
+    match &row.host_key {
+        Some(pin) => format!(
+            "{} (host key {})",
+            row.name,
+            host_pin::fingerprint_of_pin(pin)
+        ),
+        None => row.name.clone(),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/assets", tag = "assets", operation_id = "createAsset",
@@ -107,7 +132,7 @@ pub async fn create_asset(
     request_body = NewAsset,
     responses(
         (status = 200, body = Asset, description = "The new asset (without its credential)"),
-        (status = 400, body = ApiError, description = "`bad_request`: invalid fields"),
+        (status = 400, body = ApiError, description = "`bad_request`: invalid fields (a `host_key` not in its protocol's fingerprint form included)"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
         (status = 409, body = ApiError, description = "`conflict`: the name is taken"),
@@ -124,39 +149,85 @@ pub async fn create(
     let row = store::assets::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    store::audit::record(&state.db, &v.user.username, "asset_create", None, &row.name).await?;
+    store::audit::record(
+        &state.db,
+        &v.user.username,
+        "asset_create",
+        None,
+        &create_detail(&row),
+    )
+    .await?;
     Ok(Json(asset_dto(&row, &v.actor)))
 }
 
 #[utoipa::path(post, path = "/api/v1/assets/{id}/accept-host-key", tag = "assets",
+    operation_id = "acceptHostKey",
     params(("id" = i64, Path, description = "asset id")),
     security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = AcceptHostKey,
     responses(
-        (status = 204, description = "The pinned host key is forgotten; the next connection pins the new one"),
+        (status = 200, body = Asset, description = "The fingerprint is pinned (and audited with the one it replaces); the offer is cleared"),
+        (status = 400, body = ApiError, description = "`bad_request`: the fingerprint is not in the asset's protocol's form"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: no such asset"),
+        (status = 409, body = ApiError, description = "`fingerprint_not_offered`: the target offered no other key, or not this one; nothing changed"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]
 pub async fn accept_host_key(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<AssetId>,
-) -> AppResult<StatusCode> {
-    if !user.user.is_admin {
-        return Err(AppError::Forbidden);
+    ApiJson(body): ApiJson<AcceptHostKey>,
+) -> AppResult<Json<Asset>> {
+    let v = Viewer::load(&state, user.user).await?;
+    v.require_admin()?;
+    let row = store::assets::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let fingerprint =
+        accept_offered_key(&state.db, &v.user.username, &row, &body.fingerprint).await?;
+    tracing::info!(asset = %row.name, %fingerprint, "Host key accepted");
+    let row = store::assets::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(asset_dto(&row, &v.actor)))
+}
+
+/// Pins `fingerprint` on `asset` if it is the one the target offered, audited as `actor`
+/// with the old and new fingerprints in the same transaction. Shared by the API and the
+/// command line; returns the pinned fingerprint.
+pub async fn accept_offered_key(
+    db: &store::Db,
+    actor: &str,
+    asset: &AssetRow,
+    fingerprint: &str,
+) -> AppResult<String> {
+    let fingerprint = host_pin::parse_fingerprint(asset.protocol, fingerprint)
+        .map_err(|e| AppError::BadRequest(format!("fingerprint: {e}")))?;
+    let mut tx = db.begin().await?;
+    match store::assets::accept_offered(&mut tx, asset.id, &fingerprint).await? {
+        Acceptance::NoSuchAsset => Err(AppError::NotFound),
+        Acceptance::NotOffered { offered: None } => Err(AppError::FingerprintNotOffered(format!(
+            "{} has offered no key other than the pinned one; nothing to accept",
+            asset.name
+        ))),
+        Acceptance::NotOffered {
+            offered: Some(offered),
+        } => Err(AppError::FingerprintNotOffered(format!(
+            "{} offered {offered}, not {fingerprint}; nothing changed",
+            asset.name
+        ))),
+        Acceptance::Pinned { old } => {
+            let old = old
+                .as_deref()
+                .map_or_else(|| "none".into(), host_pin::fingerprint_of_pin);
+            let detail = format!("{}: {old} -> {fingerprint}", asset.name);
+            store::audit::record(&mut *tx, actor, "accept_host_key", None, &detail).await?;
+            tx.commit().await?;
+            Ok(fingerprint)
+        }
     }
-    if !store::assets::clear_host_key(&state.db, id).await? {
-        return Err(AppError::NotFound);
-    }
-    store::audit::record(
-        &state.db,
-        &user.user.username,
-        "accept_host_key",
-        None,
-        &format!("asset {id}"),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/rules", tag = "rules",

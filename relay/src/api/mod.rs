@@ -87,6 +87,7 @@ pub async fn audit(
         Keystroke,
         AuditEntry,
         NewAsset,
+        vigil_wire::api::AcceptHostKey,
         NewSmartRule,
         vigil_wire::api::EmergencyScope,
         vigil_wire::api::EmergencyAction,

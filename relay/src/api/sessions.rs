@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{
-    ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session,
+    ApiError, AssetId, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session,
 };
 use vigil_wire::recording::RecordingIndex;
 
@@ -126,6 +126,7 @@ pub async fn get(
         (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
         (status = 409, body = ApiError, description = "`request_in_use`: the request already has a live session"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+        (status = 500, body = ApiError, description = "`credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
     ))]
 pub async fn launch(
     State(state): State<AppState>,
@@ -158,14 +159,14 @@ pub async fn launch(
                 (CredentialKind::Password, Some(s)) => SshAuth::Password(
                     state
                         .vault
-                        .open("password", s)
-                        .map_err(AppError::internal)?,
+                        .open(asset.id, CredentialKind::Password.as_str(), s)
+                        .map_err(|e| unreadable(asset.id, e))?,
                 ),
                 (CredentialKind::PrivateKey, Some(s)) => SshAuth::PrivateKey(
                     state
                         .vault
-                        .open("private_key", s)
-                        .map_err(AppError::internal)?,
+                        .open(asset.id, CredentialKind::PrivateKey.as_str(), s)
+                        .map_err(|e| unreadable(asset.id, e))?,
                 ),
                 _ => {
                     return Err(AppError::BadRequest(
@@ -185,8 +186,8 @@ pub async fn launch(
             let password = match (asset.credential_kind, sealed) {
                 (CredentialKind::Password, Some(s)) => state
                     .vault
-                    .open("password", s)
-                    .map_err(AppError::internal)?,
+                    .open(asset.id, CredentialKind::Password.as_str(), s)
+                    .map_err(|e| unreadable(asset.id, e))?,
                 (CredentialKind::PrivateKey, _) => {
                     return Err(AppError::BadRequest(
                         "RDP assets need a password credential; private keys are for SSH only"
@@ -263,6 +264,13 @@ pub async fn launch(
     tracing::info!(session = %id, user = %v.user.username, asset = %asset.name, "Session launched");
     state.notify(&id);
     Ok(Json(Launched { session_id: id }))
+}
+
+/// A credential that does not open for its asset refuses the launch, logged for the
+/// operator.
+fn unreadable(asset: AssetId, e: crate::vault::VaultError) -> AppError {
+    tracing::error!(asset, error = %e, "The asset's credential does not open for it");
+    AppError::CredentialUnreadable(asset)
 }
 
 #[derive(Debug, Clone, Copy)]

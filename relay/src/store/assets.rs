@@ -1,6 +1,6 @@
 use vigil_wire::api::{AssetId, Protocol};
 
-use super::{json_list, now_ms, parse_or, tags_to_json, Db};
+use super::{json_list, now_ms, parse_or, tags_to_json, Db, DbKind};
 use crate::rules::AssetFacts;
 
 /// How the managed account logs in; the value itself is sealed by the vault.
@@ -40,8 +40,13 @@ pub struct AssetRow {
     pub tags: Vec<String>,
     pub credential_kind: CredentialKind,
     pub credential: Option<Vec<u8>>,
-    /// For SSH the pinned host key; for RDP the pinned certificate key (`sha256:<hex>`).
+    /// For SSH the pinned host key (its OpenSSH public key, when pinned on first use, or
+    /// its `SHA256:<base64>` fingerprint, when provisioned or accepted); for RDP the
+    /// pinned certificate key (`sha256:<hex>`).
     pub host_key: Option<String>,
+    /// The fingerprint the target last presented that differed from the pin; `None` once
+    /// accepted.
+    pub host_key_offered: Option<String>,
     /// How an RDP target is asked to encode graphics (ignored for SSH).
     pub rdp_codec: vigil_hub::RdpCodec,
     /// The desktop size an RDP target is asked for; `None`: the default (ignored for SSH).
@@ -79,6 +84,7 @@ struct Raw {
     credential_kind: String,
     credential: Option<Vec<u8>>,
     host_key: Option<String>,
+    host_key_offered: Option<String>,
     rdp_codec: String,
     rdp_width: Option<i64>,
     rdp_height: Option<i64>,
@@ -98,6 +104,7 @@ impl TryFrom<Raw> for AssetRow {
             credential_kind: CredentialKind::parse(&r.credential_kind),
             credential: r.credential,
             host_key: r.host_key,
+            host_key_offered: r.host_key_offered,
             rdp_codec: match r.rdp_codec.as_str() {
                 "bitmap" => vigil_hub::RdpCodec::Bitmap,
                 _ => vigil_hub::RdpCodec::RemoteFx,
@@ -127,8 +134,10 @@ fn rdp_size(
 }
 
 const COLS: &str = "id, name, protocol, host, port, account, tags, credential_kind, credential, \
-     host_key, rdp_codec, rdp_width, rdp_height";
+     host_key, host_key_offered, rdp_codec, rdp_width, rdp_height";
 
+/// A new asset; its credential is sealed for its id, so it is set afterwards
+/// ([`set_credential`], in the same transaction).
 pub struct NewAssetRow<'a> {
     pub name: &'a str,
     pub protocol: Protocol,
@@ -137,12 +146,17 @@ pub struct NewAssetRow<'a> {
     pub account: &'a str,
     pub tags: &'a [String],
     pub credential_kind: CredentialKind,
-    pub credential: Option<Vec<u8>>,
+    /// A pin provisioned by the administrator (a checked fingerprint); `None`: trust on
+    /// first use.
+    pub host_key: Option<&'a str>,
 }
 
-pub async fn insert(db: &Db, a: NewAssetRow<'_>) -> Result<AssetId, sqlx::Error> {
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    db: E,
+    a: NewAssetRow<'_>,
+) -> Result<AssetId, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO assets (name, protocol, host, port, account, tags, credential_kind, credential, created_at)
+        "INSERT INTO assets (name, protocol, host, port, account, tags, credential_kind, host_key, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(a.name)
@@ -152,10 +166,39 @@ pub async fn insert(db: &Db, a: NewAssetRow<'_>) -> Result<AssetId, sqlx::Error>
     .bind(a.account)
     .bind(tags_to_json(a.tags))
     .bind(a.credential_kind.as_str())
-    .bind(a.credential)
+    .bind(a.host_key)
     .bind(now_ms())
     .fetch_one(db)
     .await
+}
+
+/// Stores the sealed credential of asset `id`.
+pub async fn set_credential<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    db: E,
+    id: AssetId,
+    sealed: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET credential = $1 WHERE id = $2")
+        .bind(sealed)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Every stored credential: asset id, kind and sealed value.
+pub async fn sealed_credentials<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    db: E,
+) -> Result<Vec<(AssetId, CredentialKind, Vec<u8>)>, sqlx::Error> {
+    let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, credential_kind, credential FROM assets WHERE credential IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, sealed)| (id, CredentialKind::parse(&kind), sealed))
+        .collect())
 }
 
 pub async fn list(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {
@@ -168,6 +211,14 @@ pub async fn list(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {
 pub async fn get(db: &Db, id: AssetId) -> Result<Option<AssetRow>, sqlx::Error> {
     let raw: Option<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets WHERE id = $1"))
         .bind(id)
+        .fetch_optional(db)
+        .await?;
+    raw.map(AssetRow::try_from).transpose()
+}
+
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<AssetRow>, sqlx::Error> {
+    let raw: Option<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets WHERE name = $1"))
+        .bind(name)
         .fetch_optional(db)
         .await?;
     raw.map(AssetRow::try_from).transpose()
@@ -191,12 +242,58 @@ pub async fn pin_host_key(db: &Db, id: AssetId, key: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-pub async fn clear_host_key(db: &Db, id: AssetId) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE assets SET host_key = NULL WHERE id = $1")
+/// A target presented `offered` (a fingerprint), not the pinned key: kept for an
+/// administrator to compare and accept.
+pub async fn record_offered(db: &Db, id: AssetId, offered: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET host_key_offered = $1 WHERE id = $2")
+        .bind(offered)
         .bind(id)
         .execute(db)
         .await?;
-    Ok(r.rows_affected() > 0)
+    Ok(())
+}
+
+/// What [`accept_offered`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acceptance {
+    /// Pinned; `old` is the pin it replaced.
+    Pinned {
+        old: Option<String>,
+    },
+    /// The fingerprint is not the one the target offered (`offered`, if any): nothing changed.
+    NotOffered {
+        offered: Option<String>,
+    },
+    NoSuchAsset,
+}
+
+/// Pins `fingerprint` on asset `id` if, and only if, it is the fingerprint the target
+/// offered; clears the offer. Run it in a transaction with its audit entry.
+pub async fn accept_offered(
+    tx: &mut sqlx::SqliteConnection,
+    id: AssetId,
+    fingerprint: &str,
+) -> Result<Acceptance, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT host_key, host_key_offered FROM assets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((old, offered)) = row else {
+        return Ok(Acceptance::NoSuchAsset);
+    };
+    if offered.as_deref() != Some(fingerprint) {
+        return Ok(Acceptance::NotOffered { offered });
+    }
+    sqlx::query(
+        "UPDATE assets SET host_key = $1, host_key_offered = NULL \
+         WHERE id = $2 AND host_key_offered = $1",
+    )
+    .bind(fingerprint)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Acceptance::Pinned { old })
 }
 
 pub async fn set_rdp_codec(
