@@ -169,6 +169,29 @@ pub fn fd_count(pid: u32) -> Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
+/// The relay's open file descriptors by kind: `socket`, `pipe`, `anon_inode:…`, or the
+/// file's extension for files (`.cast`, `.db-wal`…).
+pub fn fd_kinds(pid: u32) -> Result<std::collections::BTreeMap<String, usize>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        let Ok(target) = std::fs::read_link(entry?.path()) else {
+            continue;
+        };
+        let t = target.to_string_lossy();
+        let kind = match t.split_once(':') {
+            Some((k @ ("socket" | "pipe"), _)) => k.to_string(),
+            Some(("anon_inode", what)) => format!("anon_inode:{what}"),
+            _ => target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .and_then(|n| n.split_once('.').map(|(_, ext)| format!(".{ext}")))
+                .unwrap_or_else(|| t.into_owned()),
+        };
+        *out.entry(kind).or_default() += 1;
+    }
+    Ok(out)
+}
+
 /// A logged-in API client.
 pub struct Api {
     base: String,
@@ -359,6 +382,22 @@ pub async fn wait_control(ws: &mut Ws, pred: impl Fn(&ServerControl) -> bool) ->
             if let ServerControl::Ended { reason } = c {
                 bail!("ended: {reason}");
             }
+        }
+    }
+}
+
+/// Returns once the relay has read everything sent on `ws` so far: a ping's pong comes
+/// back only after the relay's socket task read the frames before it.
+pub async fn sync(ws: &mut Ws) -> Result<()> {
+    ws.send(Message::Ping(b"sync".to_vec().into())).await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await?
+            .context("stream closed")??
+        {
+            Message::Pong(p) if p.as_ref() == b"sync" => return Ok(()),
+            Message::Close(_) => bail!("stream closed"),
+            _ => {}
         }
     }
 }

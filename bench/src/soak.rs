@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use vigil_bench::relay_kit::{
-    add_admin, add_ssh_asset, contains, fd_count, free_port, prompt_seen, rss_kib, send, serve,
-    wait_control, wait_output, Api, Sshd, Ws,
+    add_admin, add_ssh_asset, contains, fd_count, fd_kinds, free_port, prompt_seen, rss_kib, send,
+    serve, sync, wait_control, wait_output, Api, Sshd, Ws,
 };
 use vigil_wire::live::{ClientMsg, ServerControl};
 
@@ -39,9 +39,9 @@ const PASSWORD: &str = "soak-Password-1";
 const OWNERS: usize = 10;
 const MONITORS: usize = 2;
 /// The slack allowed in the relay's descriptors after the run: the database pool's
-/// connections (8, each with its database, WAL and shared-memory files) open and close
-/// as the pool pleases.
-const FD_SLACK: usize = 32;
+/// connections (up to 8, each with its database and WAL file) open and close as the pool
+/// pleases.
+const FD_SLACK: usize = 16;
 /// How long after warm-up the RSS window must be before its slope is gated.
 const GATED_WINDOW_SECS: f64 = 600.0;
 /// The memory goal: growth after warm-up, MB per 10 minutes.
@@ -95,6 +95,8 @@ struct Tally {
     ended: Mutex<Vec<Ended>>,
     failures: Mutex<Vec<String>>,
     live: AtomicUsize,
+    /// Launches refused while another of the owner's sessions was locked (as they must be).
+    refused_locked: AtomicU64,
 }
 
 /// A small deterministic generator per slot (xorshift64*), for hold times and choices.
@@ -188,6 +190,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let fds_before = fd_count(pid)?;
+    let kinds_before = fd_kinds(pid)?;
     let rss_before = rss_kib(pid)?;
     println!(
         "== soak: {} SSH sessions with churn for {} min (hold ~{} s, warm-up {} min) ==",
@@ -238,7 +241,15 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     for s in slots {
         s.await?;
     }
-    // Every session has ended; give the relay a moment to close what it holds.
+    let ended = lock(&ctx.tally.ended).clone();
+    let failures = lock(&ctx.tally.failures).clone();
+    let opened = ctx.tally.opened.load(Ordering::Relaxed);
+    let refused_locked = ctx.tally.refused_locked.load(Ordering::Relaxed);
+    let whole = check_recordings(&ctx.monitors[0], &ended).await;
+    let feeds_alive = feeds.iter().all(|f| !f.is_finished());
+    // Every session has ended: the API clients go too (their kept-alive connections are
+    // the relay's sockets), and the relay gets a moment to close what it holds.
+    drop(ctx);
     let mut fds_after = fd_count(pid)?;
     for _ in 0..20 {
         if fds_after <= fds_before + FD_SLACK {
@@ -248,11 +259,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         fds_after = fd_count(pid)?;
     }
     let rss_after = rss_kib(pid)?;
-
-    let ended = lock(&ctx.tally.ended).clone();
-    let failures = lock(&ctx.tally.failures).clone();
-    let whole = check_recordings(&ctx.monitors[0], &ended).await;
-    let feeds_alive = feeds.iter().all(|f| !f.is_finished());
+    let kinds_after = fd_kinds(pid)?;
     for f in &feeds {
         f.abort();
     }
@@ -277,11 +284,15 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         "soak: {} sessions for {:.1} min: {} opened, {} ended as planned ({} locked, {} of them unlocked again), {} failures",
         args.sessions,
         start.elapsed().as_secs_f64() / 60.0,
-        ctx.tally.opened.load(Ordering::Relaxed),
+        opened,
         ended.len(),
         locked,
         unlocked,
         failures.len()
+    );
+    println!(
+        "soak: launches refused while another of the owner's sessions was locked (as they must be): {}",
+        refused_locked
     );
     for f in failures.iter().take(10) {
         println!("  failure: {f}");
@@ -301,6 +312,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     println!(
         "soak: relay fds {fds_before} before, {fds_peak} at the peak, {fds_after} after every session ended"
     );
+    println!("soak: relay fds by kind before {kinds_before:?}, after {kinds_after:?}");
     println!(
         "soak: recordings whole: {} of {}",
         whole.len() - bad.len(),
@@ -385,7 +397,7 @@ async fn run_slot(ctx: &Ctx, slot: usize) {
 async fn one_session(ctx: &Ctx, slot: usize, n: u64, rng: &mut Rng) -> Result<Ended> {
     let owner = &ctx.owners[slot % ctx.owners.len()];
     let monitor = &ctx.monitors[slot % ctx.monitors.len()];
-    let id = owner.launch(ctx.asset).await.context("launch")?;
+    let id = launch(ctx, owner).await?;
     ctx.tally.opened.fetch_add(1, Ordering::Relaxed);
     ctx.tally.live.fetch_add(1, Ordering::Relaxed);
     let result = drive(ctx, owner, monitor, &id, slot, n, rng).await;
@@ -397,6 +409,24 @@ async fn one_session(ctx: &Ctx, slot: usize, n: u64, rng: &mut Rng) -> Result<En
             .await;
     }
     result.with_context(|| format!("session {id}"))
+}
+
+/// Launches for `owner`. While another of the owner's sessions on the asset is locked,
+/// the relay refuses (`session_locked`), as it must: wait for that lock to go, as a user
+/// would, and count the refusal.
+async fn launch(ctx: &Ctx, owner: &Api) -> Result<String> {
+    let mut refused = 0;
+    loop {
+        match owner.launch(ctx.asset).await {
+            Ok(id) => return Ok(id),
+            Err(e) if format!("{e:#}").contains("session_locked") && refused < 100 => {
+                refused += 1;
+                ctx.tally.refused_locked.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.context("launch")),
+        }
+    }
 }
 
 async fn drive(
@@ -449,12 +479,17 @@ async fn drive(
         let (lock, told) = tokio::join!(lock, told);
         lock.context("lock")?;
         told.context("user told of the lock")?;
-        // Typed while locked: never reaches the shell, so it never prints.
+        // Typed while locked: never reaches the shell, so it never prints. The relay has
+        // read it before the unlock is asked for (input it reads after an unlock is the
+        // user's again, whatever the user's own timing).
         send(
             &mut user,
             ClientMsg::Input(b"echo never-$((6*7))\r".to_vec()),
         )
         .await?;
+        sync(&mut user)
+            .await
+            .context("relay read the locked input")?;
         if rng.unit() < 0.5 {
             monitor
                 .post(&format!("sessions/{id}/unlock"), serde_json::json!({}))
@@ -475,7 +510,10 @@ async fn drive(
             .await
             .context("typing works after unlock")?;
             if contains(&seen, b"never-42") {
-                bail!("input typed while locked reached the shell");
+                bail!(
+                    "input typed while locked reached the shell: {:?}",
+                    String::from_utf8_lossy(&seen)
+                );
             }
         }
     }
@@ -485,7 +523,7 @@ async fn drive(
     let told = wait_control(&mut user, |c| matches!(c, ServerControl::Ended { .. }));
     let (end, told) = tokio::join!(end, told);
     end.context("terminate")?;
-    told.context("user told of the end")?;
+    told.with_context(|| format!("user told of the end (locked: {locked}, unlocked: {unlocked})"))?;
     Ok(Ended {
         id: id.to_string(),
         printed,

@@ -14,6 +14,7 @@ use vigil_wire::api::{Keystroke, SessionId};
 use vigil_wire::live::{Participant, ServerControl, ServerMsg, Thumbnail};
 
 use crate::fanout::Fanout;
+use crate::input::{LockEpoch, Stamped};
 use crate::{HubEvent, Lifecycle};
 
 /// How many of the newest keystrokes a live session keeps in memory (between this and
@@ -44,6 +45,8 @@ pub(crate) struct Common {
     /// Lifecycle events for the driver to deliver (it awaits the relay's channel).
     lifecycle: VecDeque<Lifecycle>,
     end_reason: Option<String>,
+    /// Advances with every lock switch; the user's input carries it (see `crate::input`).
+    pub(crate) lock_epoch: LockEpoch,
 }
 
 impl Common {
@@ -66,6 +69,7 @@ impl Common {
             events,
             lifecycle: VecDeque::new(),
             end_reason: None,
+            lock_epoch: LockEpoch::default(),
         }
     }
 
@@ -103,6 +107,7 @@ impl Common {
             return false;
         }
         self.locked = locked;
+        self.lock_epoch.advance();
         true
     }
 
@@ -225,6 +230,17 @@ pub(crate) trait SessionCore: Send {
 
     fn is_locked(&self) -> bool {
         self.common().locked
+    }
+
+    /// The lock epoch, for the user's input sender.
+    fn lock_epoch(&self) -> LockEpoch {
+        self.common().lock_epoch.clone()
+    }
+
+    /// Whether the user's `stamped` message may still act: input stamped before the
+    /// latest lock switch is dropped (see `crate::input`).
+    fn admits(&self, stamped: &Stamped) -> bool {
+        stamped.admitted(self.common().lock_epoch.now())
     }
 
     /// The newest keystrokes (at most twice [`KEYSTROKE_TAIL`]); the whole log is on disk.

@@ -15,10 +15,11 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vigil_wire::api::{Keystroke, SessionId};
-use vigil_wire::live::{ClientMsg, Participant, Thumbnail};
+use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
 use crate::desktop;
+use crate::input::{InputSender, Stamped};
 use crate::recording::FileRecorder;
 use crate::session::{Session, SessionParams, TargetCmd};
 use crate::ssh::{self, SshConn};
@@ -45,7 +46,7 @@ pub(crate) struct Live {
     pub(crate) wake: Arc<Notify>,
     /// Ends the task: terminate, shutdown.
     pub(crate) cancel: CancellationToken,
-    input: mpsc::Sender<ClientMsg>,
+    input: mpsc::Sender<Stamped>,
 }
 
 /// Locks a session core. A panic inside a core call must not wedge the whole session:
@@ -201,7 +202,8 @@ impl Inner {
         let mut core = live.core();
         let rx = core.attach(participant)?;
         let (cols, rows) = core.size();
-        let input = (participant == Participant::User).then(|| live.input.clone());
+        let input = (participant == Participant::User)
+            .then(|| InputSender::new(live.input.clone(), core.lock_epoch()));
         Some(Attachment {
             rx,
             input,
@@ -344,7 +346,7 @@ impl<C> Driver<C> {
 }
 
 impl Driver<Session> {
-    async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<ClientMsg>) {
+    async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<Stamped>) {
         let connect = ssh::connect(&target, spec.cols, spec.rows, self.connect_timeout);
         let outcome = tokio::select! {
             r = connect => Some(r),
@@ -366,7 +368,7 @@ impl Driver<Session> {
         self.finish().await;
     }
 
-    async fn serve(&self, mut conn: SshConn, mut input: mpsc::Receiver<ClientMsg>) {
+    async fn serve(&self, mut conn: SshConn, mut input: mpsc::Receiver<Stamped>) {
         {
             let mut core = self.core();
             core.connected(conn.learned_host_key.take());
@@ -399,8 +401,15 @@ impl Driver<Session> {
                     Some(russh::ChannelMsg::Close) | None => break Some("closed"),
                     Some(_) => {}
                 },
-                Some(msg) = input.recv() => {
-                    let cmds = self.core().user_msg(msg, self.live.at());
+                Some(stamped) = input.recv() => {
+                    let cmds = {
+                        let mut core = self.core();
+                        if core.admits(&stamped) {
+                            core.user_msg(stamped.msg, self.live.at())
+                        } else {
+                            Vec::new()
+                        }
+                    };
                     if self.perform(&conn, cmds).await.is_err() {
                         break None;
                     }

@@ -22,9 +22,11 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::{Keystroke, SessionId};
-use vigil_wire::live::{ClientMsg, Participant, ServerMsg, Thumbnail};
+use vigil_wire::live::{Participant, ServerMsg, Thumbnail};
 
 pub mod host_pin;
+mod input;
+pub use input::{InputClosed, InputSender};
 mod secret;
 pub use secret::Secret;
 /// The RDP graphics codec an asset asks for.
@@ -183,8 +185,9 @@ pub struct Attachment {
     /// with a `ServerMsg::Snapshot` of the current screen (and `Locked` if locked).
     pub rx: mpsc::Receiver<ServerMsg>,
     /// Only for `Participant::User`: the user's input and resizes. The hub applies
-    /// the lock; the relay never attaches an observer with input.
-    pub input: Option<mpsc::Sender<ClientMsg>>,
+    /// the lock (input received while locked never acts, even after an unlock); the
+    /// relay never attaches an observer with input.
+    pub input: Option<InputSender>,
     pub cols: u16,
     pub rows: u16,
     pub locked: bool,

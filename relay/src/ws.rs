@@ -189,6 +189,9 @@ impl Rights<'_> {
             Participant::Observer => Action::WatchSession,
         };
         match load_visible(self.state, &v, &self.session).await {
+            // Ended: the hub's `Ended`, already on its way, says why and closes the
+            // stream; detaching first would tell the viewer a wrong reason.
+            Ok(row) if row.ended_at.is_some() => Ok(()),
             Ok(row) if decide(&v.actor, row.asset_id, Some(&row.facts()), action).is_ok() => Ok(()),
             Ok(_) | Err(AppError::NotFound | AppError::Forbidden) => Err(Detach::RightLost),
             Err(_) => Ok(()),

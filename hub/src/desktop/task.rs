@@ -7,11 +7,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, WriteHalf};
 use tokio::sync::mpsc;
 use vigil_rdp::connect::Transport;
 use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
-use vigil_wire::live::{ClientMsg, Participant};
+use vigil_wire::live::Participant;
 
 use super::session::{DeskCmd, Desktop};
 use crate::common::SessionCore;
 use crate::hub::{Cancelled, Driver, SHUTDOWN_REASON};
+use crate::input::Stamped;
 use crate::RdpTarget;
 
 /// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
@@ -33,7 +34,7 @@ enum Stop {
 }
 
 impl Driver<Desktop> {
-    pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<ClientMsg>) {
+    pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<Stamped>) {
         let rdp_target = vigil_rdp::Target {
             host: target.host.clone(),
             port: target.port,
@@ -76,7 +77,7 @@ impl Driver<Desktop> {
         &self,
         conn: Connected,
         learned: Option<String>,
-        mut input: mpsc::Receiver<ClientMsg>,
+        mut input: mpsc::Receiver<Stamped>,
     ) {
         let Connected {
             params,
@@ -126,8 +127,15 @@ impl Driver<Desktop> {
                         Err(e) => closed = Some(Stop::Failed(e.code(), e.to_string())),
                     },
                 },
-                Some(msg) = input.recv() => {
-                    let cmds = self.core().client_msg(Participant::User, msg, self.live.at());
+                Some(stamped) = input.recv() => {
+                    let cmds = {
+                        let mut core = self.core();
+                        if core.admits(&stamped) {
+                            core.client_msg(Participant::User, stamped.msg, self.live.at())
+                        } else {
+                            Vec::new()
+                        }
+                    };
                     if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
                         closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
                     }
