@@ -1,5 +1,7 @@
 //! Sessions per request, set per Smart Rule (the strictest covering rule applies), and
-//! the launch check serialised across relays that share one database.
+//! the launch check serialised across relays that share one database: two relays in
+//! this process with their own pools and launch gates, and two `vigil serve` processes
+//! on one data directory.
 //!
 //! Launches here are real: the asset has a managed password and points at a target that
 //! accepts TCP and never answers, so each launched session stays live (connecting) for
@@ -275,6 +277,162 @@ async fn launches_on_two_relays_sharing_a_database_are_serialised() -> R {
         }
         assert_eq!(started, 1, "round {round}: sessions started");
         assert_eq!(live_under(&r1, req).await?, 1, "round {round}: live rows");
+    }
+    Ok(())
+}
+
+/// A `vigil` command on the shared data dir, its output discarded.
+fn vigil(data: &std::path::Path, dist: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_DIST_DIR", dist)
+        .env("VIGIL_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .env("VIGIL_TEST_PASSWORD", "pw-alice")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs a bootstrap command to success.
+async fn bootstrap(data: &std::path::Path, dist: &std::path::Path, args: &[&str]) -> R {
+    let out = vigil(data, dist).args(args).output().await?;
+    assert!(
+        out.status.success(),
+        "vigil {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Starts `vigil serve`; returns the process and its API base, read from the line it
+/// prints once listening.
+async fn serve(
+    data: &std::path::Path,
+    dist: &std::path::Path,
+) -> R<(tokio::process::Child, String)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = vigil(data, dist)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await??
+        .ok_or("vigil serve exited")?;
+    let origin = line
+        .strip_prefix("vigil: serving on ")
+        .ok_or_else(|| format!("unexpected line {line:?}"))?;
+    Ok((child, format!("{origin}/api/v1")))
+}
+
+/// The same with two `vigil serve` processes on one data directory (SQLite allows it):
+/// nothing is shared between them but the database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launches_on_two_relay_processes_sharing_a_data_dir_are_serialised() -> R {
+    const ROUNDS: usize = 4;
+    const PER_RELAY: usize = 4;
+    let (port, _target) = silent_target().await?;
+    let dir = tempfile::tempdir()?;
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist)?;
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>vigil</title>",
+    )?;
+    let port = port.to_string();
+    for args in [
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-env",
+            "VIGIL_TEST_PASSWORD",
+            "--group",
+            "devs",
+        ][..],
+        &[
+            "asset",
+            "add",
+            "web-1",
+            "--protocol",
+            "ssh",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--account",
+            "svc",
+            "--password-env",
+            "VIGIL_TEST_PASSWORD",
+        ],
+        &[
+            "rule",
+            "add",
+            "devs",
+            "--group",
+            "devs",
+            "--role",
+            "requestor",
+            "--name-glob",
+            "web-*",
+            "--auto-approve",
+        ],
+    ] {
+        bootstrap(&data, &dist, args).await?;
+    }
+    let (_p1, b1) = serve(&data, &dist).await?;
+    let (_p2, b2) = serve(&data, &dist).await?;
+    assert_ne!(b1, b2);
+    let logins = [
+        (b1.clone(), login(&b1, "alice").await?),
+        (b2.clone(), login(&b2, "alice").await?),
+    ];
+    let (c, csrf) = &logins[0].1;
+    let assets: Vec<vigil_wire::api::Asset> =
+        c.get(format!("{b1}/assets")).send().await?.json().await?;
+    let web = assets.first().ok_or("alice sees web-1")?.id;
+    for round in 0..ROUNDS {
+        // Auto-approved by the rule.
+        let body = json!({"asset_id": web, "reason": "fix", "duration_minutes": 30});
+        let req: vigil_wire::api::AccessRequest = post(c, format!("{b1}/requests"), csrf, body)
+            .await?
+            .json()
+            .await?;
+        assert_eq!(req.status, RequestStatus::Approved);
+        let mut launches = Vec::new();
+        for _ in 0..PER_RELAY {
+            for (base, (c, csrf)) in &logins {
+                let (c, csrf, base) = (c.clone(), csrf.clone(), base.clone());
+                launches.push(tokio::spawn(async move {
+                    launch(&c, &base, &csrf, web, req.id)
+                        .await
+                        .map_err(|e| e.to_string())
+                }));
+            }
+        }
+        let mut started = Vec::new();
+        for l in launches {
+            match l.await?? {
+                Ok(id) => started.push(id),
+                refused => assert_eq!(refused, in_use(), "round {round}"),
+            }
+        }
+        assert_eq!(started.len(), 1, "round {round}: sessions started");
+        let live: Vec<vigil_wire::api::Session> = c
+            .get(format!("{b2}/sessions?state=active"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let under: Vec<_> = live
+            .iter()
+            .filter(|s| s.request_id == Some(req.id))
+            .map(|s| &s.id)
+            .collect();
+        assert_eq!(under, [&started[0]], "round {round}: live sessions");
     }
     Ok(())
 }
