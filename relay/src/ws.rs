@@ -399,18 +399,14 @@ pub async fn live(
             r = feed.run() => r,
             () = token.cancelled() => Ok(()),
         };
-        match end {
-            // A peer that stopped reading takes no Close frame either: drop the socket.
-            Err(FeedEnd::Stalled) => {
-                tracing::debug!(error = %FeedEnd::Stalled, "Live feed closed");
-            }
-            end => {
-                if let Err(error) = end {
-                    tracing::debug!(%error, "Live feed closed");
-                }
-                let limit = state.config.feed_send_timeout;
-                let _ = tokio::time::timeout(limit, close(&mut feed.socket)).await;
-            }
+        if let Err(error) = &end {
+            tracing::debug!(%error, "Live feed closed");
+        }
+        // A peer that stopped reading takes no Close frame either: the socket is dropped
+        // at once. Any other peer gets as long to take one as it had for a message.
+        if !matches!(end, Err(FeedEnd::Stalled)) {
+            let limit = state.config.feed_send_timeout;
+            let _ = tokio::time::timeout(limit, close(&mut feed.socket)).await;
         }
     }))
 }
