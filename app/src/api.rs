@@ -12,8 +12,8 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_wire::api::{
-    AcceptHostKey, AccessRequest, Asset, AssetId, Keystroke, LaunchRequest, Launched, LoginRequest,
-    Me, NewAccessRequest, RequestId, Session,
+    AcceptHostKey, AccessRequest, Asset, AssetId, EmergencyDone, EmergencyRequest, Keystroke,
+    LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, RequestId, Session,
 };
 use vigil_wire::CSRF_HEADER;
 
@@ -222,6 +222,11 @@ pub async fn session_action(id: &str, action: SessionAction) -> Result<Session, 
         SessionAction::TerminateAndCancel => "terminate-and-cancel",
     };
     post::<(), _>(&format!("/sessions/{}/{verb}", seg(id)), None).await
+}
+
+/// Locks or terminates every live session of one user or one asset (administrators).
+pub async fn emergency(body: EmergencyRequest) -> Result<EmergencyDone, ApiError> {
+    post("/emergency", Some(&body)).await
 }
 
 /// The relay's page size for keystrokes (`KEYSTROKES_PAGE_MAX`).

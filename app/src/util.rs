@@ -1,6 +1,6 @@
 //! Small pure helpers: formatting, the keystroke log, URLs. Tested natively.
 
-use vigil_wire::api::Keystroke;
+use vigil_wire::api::{EmergencyAction, EmergencyRequest, EmergencyScope, Keystroke, Session};
 
 /// `mm:ss` from milliseconds (minutes keep counting past 59: `75:02`).
 pub fn mmss(ms: u64) -> String {
@@ -86,6 +86,48 @@ pub fn status_label(status: vigil_wire::api::RequestStatus) -> (&'static str, &'
     }
 }
 
+/// The question an emergency control asks before it runs.
+pub fn emergency_question(req: &EmergencyRequest) -> String {
+    let verb = match req.action {
+        EmergencyAction::Lock => "Lock",
+        EmergencyAction::Terminate => "Terminate",
+    };
+    let whose = match req.scope {
+        EmergencyScope::User => "of user",
+        EmergencyScope::Asset => "on asset",
+    };
+    format!("{verb} every live session {whose} {}?", req.name)
+}
+
+/// What an emergency control did, for the page: how many sessions it touched.
+pub fn emergency_outcome(action: EmergencyAction, sessions: usize) -> String {
+    let done = match action {
+        EmergencyAction::Lock => "locked",
+        EmergencyAction::Terminate => "terminated",
+    };
+    match sessions {
+        0 => format!("No live session was {done}."),
+        1 => format!("1 session {done}."),
+        n => format!("{n} sessions {done}."),
+    }
+}
+
+/// Names to offer an emergency control: the users, or the assets, of the live sessions
+/// shown, sorted and without repeats.
+pub fn emergency_names(sessions: &[Session], scope: EmergencyScope) -> Vec<String> {
+    let mut names: Vec<String> = sessions
+        .iter()
+        .filter(|s| s.ended_at.is_none())
+        .map(|s| match scope {
+            EmergencyScope::User => s.user.clone(),
+            EmergencyScope::Asset => s.asset_name.clone(),
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +184,63 @@ mod tests {
             ws_url("http:", "127.0.0.1:8080", "/api/v1/live"),
             "ws://127.0.0.1:8080/api/v1/live"
         );
+    }
+
+    fn session(user: &str, asset: &str, ended: bool) -> Session {
+        Session {
+            id: format!("{user}-{asset}"),
+            user: user.into(),
+            asset_id: 1,
+            asset_name: asset.into(),
+            protocol: vigil_wire::api::Protocol::Ssh,
+            kind: vigil_wire::api::SessionKind::Request,
+            request_id: None,
+            started_at: 0,
+            ended_at: ended.then_some(1),
+            locked: false,
+            end_reason: None,
+            controls: Default::default(),
+        }
+    }
+
+    #[test]
+    fn emergency_texts() {
+        let req = |scope, action, name: &str| EmergencyRequest {
+            scope,
+            name: name.into(),
+            action,
+        };
+        use EmergencyAction::{Lock, Terminate};
+        use EmergencyScope::{Asset, User};
+        assert_eq!(
+            emergency_question(&req(User, Terminate, "alice")),
+            "Terminate every live session of user alice?"
+        );
+        assert_eq!(
+            emergency_question(&req(Asset, Lock, "web-1")),
+            "Lock every live session on asset web-1?"
+        );
+        assert_eq!(emergency_outcome(Lock, 0), "No live session was locked.");
+        assert_eq!(emergency_outcome(Terminate, 1), "1 session terminated.");
+        assert_eq!(emergency_outcome(Lock, 3), "3 sessions locked.");
+    }
+
+    #[test]
+    fn emergency_names_come_from_live_sessions() {
+        let list = [
+            session("bob", "web-1", false),
+            session("alice", "web-1", false),
+            session("bob", "db-1", false),
+            session("carol", "old-1", true),
+        ];
+        assert_eq!(
+            emergency_names(&list, EmergencyScope::User),
+            ["alice", "bob"]
+        );
+        assert_eq!(
+            emergency_names(&list, EmergencyScope::Asset),
+            ["db-1", "web-1"]
+        );
+        assert!(emergency_names(&[], EmergencyScope::User).is_empty());
     }
 }

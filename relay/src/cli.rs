@@ -1,11 +1,11 @@
-//! The command line: `vigil [--config FILE] serve | user add | asset add | rule add`.
+//! The command line: `vigil [--config FILE] serve | user … | asset add | rule add|delete|list | emergency`.
 //! Bootstrap commands open the database directly; the server need not run.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol};
+use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol, SmartRule};
 
 use crate::config::Config;
 use crate::{api, app, auth, store};
@@ -170,9 +170,15 @@ pub enum RuleCmd {
         tags: Vec<String>,
         #[arg(long)]
         auto_approve: bool,
+        /// Live sessions one approved request may have at once (1 to 100). Where several
+        /// rules make a user a requestor on an asset, the smallest applies.
+        #[arg(long, value_name = "N", default_value_t = crate::policy::SESSIONS_PER_REQUEST)]
+        sessions_per_request: u32,
     },
     /// Delete a Smart Rule; what it granted is gone at once on a running relay.
     Delete { name: String },
+    /// List the Smart Rules, one a line.
+    List,
 }
 
 fn secret_from_env(var: &str) -> anyhow::Result<String> {
@@ -457,7 +463,7 @@ async fn add_asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
 }
 
 async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
-    let (name, group, roles, name_glob, protocol, tags, auto_approve) = match cmd {
+    let new = match cmd {
         RuleCmd::Add {
             name,
             group,
@@ -466,7 +472,19 @@ async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
             protocol,
             tags,
             auto_approve,
-        } => (name, group, roles, name_glob, protocol, tags, auto_approve),
+            sessions_per_request,
+        } => NewSmartRule {
+            name,
+            selector: AssetSelector {
+                name_glob,
+                protocol,
+                tags,
+            },
+            group,
+            roles,
+            auto_approve,
+            sessions_per_request,
+        },
         RuleCmd::Delete { name } => {
             let db = app::open_storage(&config).await?;
             let Some(id) = store::access::rule_id(&db, &name).await? else {
@@ -475,32 +493,43 @@ async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
             let r = store::access::delete_rule(&db, id).await?;
             return revoke(&db, "rule_delete", &format!("rule {name} deleted"), r).await;
         }
+        RuleCmd::List => {
+            let db = app::open_storage(&config).await?;
+            for r in store::rules::list(&db).await? {
+                println!("{}", rule_line(&r));
+            }
+            return Ok(());
+        }
     };
     let db = app::open_storage(&config).await?;
-    let new = NewSmartRule {
-        name,
-        selector: AssetSelector {
-            name_glob,
-            protocol,
-            tags,
-        },
-        group,
-        roles,
-        auto_approve,
-    };
     let r = api::assets::create_rule_row(&db, &new)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created {}", rule_line(&r));
+    Ok(())
+}
+
+/// One Smart Rule as the CLI shows it.
+fn rule_line(r: &SmartRule) -> String {
     let roles: Vec<_> = r.roles.iter().map(|r| r.as_str()).collect();
-    println!(
-        "created rule {} (id {}): group {} gets {}{}",
+    let sel = &r.selector;
+    let mut selects = vec![format!("name {}", sel.name_glob.as_deref().unwrap_or("*"))];
+    if let Some(p) = sel.protocol {
+        selects.push(format!("protocol {}", p.as_str()));
+    }
+    if !sel.tags.is_empty() {
+        selects.push(format!("tags {}", sel.tags.join(",")));
+    }
+    format!(
+        "rule {} (id {}): group {} gets {} on {}{}; {} live session(s) per request",
         r.name,
         r.id,
         r.group,
         roles.join(", "),
-        if r.auto_approve { ", auto-approve" } else { "" }
-    );
-    Ok(())
+        selects.join(", "),
+        if r.auto_approve { "; auto-approve" } else { "" },
+        r.sessions_per_request
+    )
 }
 
 #[cfg(test)]
@@ -676,6 +705,51 @@ mod tests {
                 && e.action == "accept_host_key"
                 && e.detail == format!("web: {FP} -> {OFFERED}")),
             "{audit:?}"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn rule_add_takes_sessions_per_request() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = Config::with_data_dir(dir.path().join("data"));
+        let add = |name: &str, extra: &[&str]| -> anyhow::Result<RuleCmd> {
+            let mut args = vec!["vigil", "rule", "add", name, "--group", "devs"];
+            args.extend_from_slice(&["--role", "requestor"]);
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args)?.command {
+                Command::Rule { cmd } => Ok(cmd),
+                other => anyhow::bail!("not a rule command: {other:?}"),
+            }
+        };
+        rule(
+            config.clone(),
+            add("two", &["--sessions-per-request", "2"])?,
+        )
+        .await?;
+        rule(config.clone(), add("plain", &["--name-glob", "web-*"])?).await?;
+        for bad in ["0", "101"] {
+            let err = rule(
+                config.clone(),
+                add("bad", &["--sessions-per-request", bad])?,
+            )
+            .await
+            .expect_err("out of range");
+            assert!(err.to_string().contains("1 to 100"), "{bad}: {err}");
+        }
+        let db = app::open_storage(&config).await?;
+        let rules = store::rules::list(&db).await?;
+        let limits: Vec<_> = rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.sessions_per_request))
+            .collect();
+        assert_eq!(limits, [("two", 2), ("plain", 1)]);
+        assert_eq!(
+            rule_line(&rules[1]),
+            format!(
+                "rule plain (id {}): group devs gets requestor on name web-*; 1 live session(s) per request",
+                rules[1].id
+            )
         );
         Ok(())
     }

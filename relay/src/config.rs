@@ -21,6 +21,7 @@ struct FileConfig {
     idle_timeout_secs: Option<u64>,
     max_sessions_per_user: Option<u32>,
     max_live_sessions: Option<u32>,
+    feed_send_timeout_secs: Option<u64>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -28,6 +29,7 @@ pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
 pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 10;
 pub const DEFAULT_MAX_LIVE_SESSIONS: u32 = 1000;
+pub const DEFAULT_FEED_SEND_TIMEOUT_SECS: u64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -57,6 +59,9 @@ pub struct Config {
     pub max_sessions_per_user: u32,
     /// Live sessions in all (counted in the database, so across relays that share it).
     pub max_live_sessions: u32,
+    /// An Active Sessions feed (`/live`) whose peer takes longer than this to accept one
+    /// message is closed, so a client that stops reading pins nothing.
+    pub feed_send_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,7 @@ impl Config {
             max_live_sessions: DEFAULT_MAX_LIVE_SESSIONS,
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
+            feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
         }
     }
 
@@ -189,6 +195,11 @@ impl Config {
                 fc.idle_timeout_secs,
                 DEFAULT_IDLE_TIMEOUT_SECS,
             ),
+            feed_send_timeout: secs(
+                "VIGIL_FEED_SEND_TIMEOUT_SECS",
+                fc.feed_send_timeout_secs,
+                DEFAULT_FEED_SEND_TIMEOUT_SECS,
+            ),
         })
     }
 
@@ -267,16 +278,19 @@ mod tests {
         let c = Config::load_with(None, none).expect("defaults");
         assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.feed_send_timeout, Duration::from_secs(10));
         let env: HashMap<&str, &str> = [
             ("VIGIL_MAX_CONNECTIONS", "7"),
             ("VIGIL_HEADER_TIMEOUT_SECS", "3"),
             ("VIGIL_IDLE_TIMEOUT_SECS", "0"),
+            ("VIGIL_FEED_SEND_TIMEOUT_SECS", "2"),
         ]
         .into();
         let c = Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).expect("env");
         assert_eq!(c.max_connections, 7);
         assert_eq!(c.header_timeout, Duration::from_secs(3));
         assert_eq!(c.idle_timeout, Duration::from_secs(1), "at least a second");
+        assert_eq!(c.feed_send_timeout, Duration::from_secs(2));
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
     }

@@ -220,8 +220,12 @@ pub fn launch_limits(facts: &LaunchFacts) -> Result<(), LaunchRefused> {
     }
 }
 
-/// Default for [`LaunchFacts::max_per_request`].
+/// Default for [`LaunchFacts::max_per_request`]: a Smart Rule's `sessions_per_request`
+/// unless set.
 pub const SESSIONS_PER_REQUEST: u32 = 1;
+
+/// What a Smart Rule's `sessions_per_request` may be.
+pub const SESSIONS_PER_REQUEST_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 
 /// The kind of session a launch makes: administrators launch Admin Sessions, ISA
 /// users ISA sessions; everyone else needs a request (checked by the caller).
@@ -445,6 +449,48 @@ mod tests {
             launch_limits(&f(true, 1)),
             Err(LaunchRefused::SessionLocked)
         );
+    }
+
+    /// A request allows `max_per_request` live sessions: the launch that would make one
+    /// more is refused; a lock still comes first, the user and relay caps after.
+    #[test]
+    fn sessions_per_request_table() {
+        let facts = |live, max| LaunchFacts {
+            locked_on_asset: false,
+            live_under_request: live,
+            max_per_request: max,
+            live_of_user: 0,
+            max_per_user: 1000,
+            live_in_all: 0,
+            max_live: 1000,
+        };
+        let refused = Err(LaunchRefused::RequestInUse);
+        // (live under the request, the strictest rule's limit) → decision
+        let table: &[(u32, u32, Result<(), LaunchRefused>)] = &[
+            (0, 1, Ok(())),
+            (1, 1, refused),
+            (0, 2, Ok(())),
+            (1, 2, Ok(())),
+            (2, 2, refused),
+            (3, 2, refused),
+            (99, 100, Ok(())),
+            (100, 100, refused),
+        ];
+        for (live, max, want) in table {
+            assert_eq!(launch_limits(&facts(*live, *max)), *want, "{live} of {max}");
+        }
+        let locked = LaunchFacts {
+            locked_on_asset: true,
+            ..facts(0, 2)
+        };
+        assert_eq!(launch_limits(&locked), Err(LaunchRefused::SessionLocked));
+        let capped = LaunchFacts {
+            live_of_user: 1,
+            max_per_user: 1,
+            ..facts(1, 2)
+        };
+        assert_eq!(launch_limits(&capped), Err(LaunchRefused::UserLimit));
+        assert!(SESSIONS_PER_REQUEST_RANGE.contains(&SESSIONS_PER_REQUEST));
     }
 
     #[test]

@@ -97,6 +97,17 @@ pub fn auto_approves(rules: &[SmartRule], groups: &[String], asset: &AssetFacts)
     })
 }
 
+/// How many live sessions one approved request of a member of `groups` on `asset` may
+/// have at once: the smallest `sessions_per_request` of the rules that make them a
+/// requestor on it (the strictest applies). No such rule: the default.
+pub fn sessions_per_request(rules: &[SmartRule], groups: &[String], asset: &AssetFacts) -> u32 {
+    applicable(rules, groups)
+        .filter(|(rule, sel)| rule.roles.contains(&GrantedRole::Requestor) && sel.matches(asset))
+        .map(|(rule, _)| rule.sessions_per_request)
+        .min()
+        .unwrap_or(crate::policy::SESSIONS_PER_REQUEST)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +143,7 @@ mod tests {
             group: group.into(),
             roles: roles.to_vec(),
             auto_approve: auto,
+            sessions_per_request: 1,
         }
     }
 
@@ -209,5 +221,48 @@ mod tests {
         assert!(grants(&rules, &["nobody".into()], &assets).is_empty());
         assert!(auto_approves(&rules, &["devs".into()], &assets[0]));
         assert!(!auto_approves(&rules, &["ops".into()], &assets[0]));
+    }
+
+    /// The strictest of the rules that make the user a requestor on the asset applies;
+    /// rules of other groups, other assets or other roles do not count.
+    #[test]
+    fn sessions_per_request_is_the_strictest_covering_rule() {
+        let web = asset(1, "web-1", Protocol::Ssh, &["prod"]);
+        let with = |id, group: &str, glob, roles: &[GrantedRole], n| SmartRule {
+            sessions_per_request: n,
+            ..rule(id, group, sel(Some(glob), None, &[]), roles, false)
+        };
+        use GrantedRole::{Approver, Isa, Requestor};
+        let devs_5 = with(1, "devs", "*", &[Requestor], 5);
+        let devs_web_2 = with(2, "devs", "web-*", &[Requestor], 2);
+        let ops_web_3 = with(3, "ops", "web-*", &[Requestor], 3);
+        let devs_db_1 = with(4, "devs", "db-*", &[Requestor], 1);
+        let devs_isa_1 = with(5, "devs", "web-*", &[Isa, Approver], 1);
+        let bad_glob_1 = with(6, "devs", "web-[", &[Requestor], 1);
+        let devs: &[&str] = &["devs"];
+        let both: &[&str] = &["devs", "ops"];
+        let table: &[(&[&SmartRule], &[&str], u32)] = &[
+            (&[], devs, 1),
+            (&[&devs_5], devs, 5),
+            (&[&devs_5, &devs_web_2], devs, 2),
+            (&[&devs_web_2, &devs_5], devs, 2),
+            (&[&devs_5, &ops_web_3], devs, 5),
+            (&[&devs_5, &ops_web_3], both, 3),
+            (&[&devs_web_2, &ops_web_3], both, 2),
+            (&[&devs_5, &devs_db_1], devs, 5),
+            (&[&devs_5, &devs_isa_1], devs, 5),
+            (&[&devs_5, &bad_glob_1], devs, 5),
+            (&[&ops_web_3], devs, 1),
+        ];
+        for (rules, groups, want) in table {
+            let rules: Vec<SmartRule> = rules.iter().map(|r| (*r).clone()).collect();
+            let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+            let ids: Vec<_> = rules.iter().map(|r| r.id).collect();
+            assert_eq!(
+                sessions_per_request(&rules, &groups, &web),
+                *want,
+                "rules {ids:?}, groups {groups:?}"
+            );
+        }
     }
 }

@@ -35,8 +35,10 @@ pub struct Inner {
     pub access: broadcast::Sender<AccessChanged>,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
     pub shutdown: CancellationToken,
-    /// Held from a launch's checks to its session row's insert, so two launches cannot
-    /// both pass a limit only one of them may use.
+    /// Held from a launch's checks to its session row's insert. What makes check and
+    /// insert atomic is their transaction holding the database's write lock (across
+    /// relays too); this only makes this relay's launches wait in turn, so that they do
+    /// not each hold a pooled connection while the database makes them wait.
     pub launch_gate: Mutex<()>,
     /// Wakes the request-expiry task to recompute its next deadline (a request was
     /// approved or checked in).

@@ -29,9 +29,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME: usize = 1024 * 1024;
 /// How often a feed re-checks its viewer's login and what they may see.
 const FEED_RECHECK: Duration = Duration::from_secs(15);
-/// A feed whose peer takes longer than this to accept one message is dropped: a stalled
-/// socket must not pin hub events. The app reconnects and gets the whole list again.
-const FEED_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
     match auth::origin_matches(state, headers) {
@@ -401,11 +398,19 @@ pub async fn live(
             shown: HashSet::new(),
             socket,
         };
-        tokio::select! {
-            r = feed.run() => if let Err(error) = r { tracing::debug!(%error, "Live feed closed") },
-            () = token.cancelled() => {}
+        let end = tokio::select! {
+            r = feed.run() => r,
+            () = token.cancelled() => Ok(()),
+        };
+        if let Err(error) = &end {
+            tracing::debug!(%error, "Live feed closed");
         }
-        close(&mut feed.socket).await;
+        // A peer that stopped reading takes no Close frame either: the socket is dropped
+        // at once. Any other peer gets as long to take one as it had for a message.
+        if !matches!(end, Err(FeedEnd::Stalled)) {
+            let limit = state.config.feed_send_timeout;
+            let _ = tokio::time::timeout(limit, close(&mut feed.socket)).await;
+        }
     }))
 }
 
@@ -437,8 +442,11 @@ impl From<sqlx::Error> for FeedEnd {
 
 impl Feed<'_> {
     async fn send(&mut self, msg: &FeedMsg) -> Result<(), FeedEnd> {
+        // A feed whose peer takes longer than this to accept one message is dropped: a
+        // stalled socket must not pin hub events. The app reconnects and gets the whole
+        // list again.
         match tokio::time::timeout(
-            FEED_SEND_TIMEOUT,
+            self.state.config.feed_send_timeout,
             self.socket.send(to_message(msg.encode())),
         )
         .await

@@ -1,12 +1,13 @@
 //! Viewers are detached from a live session's stream the moment they lose the right to
 //! it: here, by logging out. The session itself, and its user, carry on. Driven over the
-//! wire protocol against the real relay and a real sshd.
+//! wire protocol against the real relay and a real sshd. The emergency controls too,
+//! from the API, the CLI, and the app's Active Sessions page (headless Chromium).
 
 use anyhow::{ensure, Result};
 use serde_json::json;
 use vigil_tests::vigil_wire::api::{Asset, Launched, Session};
 use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl};
-use vigil_tests::{secs, vigil_cli, Api, Cast, Relay, WsRecorder};
+use vigil_tests::{secs, tid, vigil_cli, Api, Browser, Cast, Relay, WsRecorder};
 
 /// The ISA user's live session on `web-T`, their stream open and connected.
 async fn isa_session(relay: &Relay, cast: &Cast) -> Result<(Api, String, WsRecorder)> {
@@ -197,5 +198,88 @@ async fn emergency_controls_lock_a_user_and_terminate_an_asset() -> Result<()> {
     .await?;
     let session: Session = admin.get(&format!("/api/v1/sessions/{id}")).await?;
     ensure!(session.ended_at.is_some(), "the session is still live");
+    Ok(())
+}
+
+/// The same controls from the app: in Active Sessions an administrator locks every live
+/// session on the asset, then terminates every live session of the user, each confirmed
+/// in a dialog in the page that then says how many sessions it touched. A user who is
+/// not an administrator is not offered the control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_controls_from_active_sessions() -> Result<()> {
+    let relay = Relay::start(&["emapp"])?;
+    let cast = relay.cast("emapp");
+    let (_isa, id, user) = isa_session(&relay, cast).await?;
+
+    let isa_browser = Browser::open(&relay, "isa").await?;
+    isa_browser.login(&cast.isa).await?;
+    isa_browser.goto("/active").await?;
+    isa_browser
+        .wait_for(
+            &format!("{}[data-session-id=\"{id}\"]", tid("session-row")),
+            secs(10.0),
+        )
+        .await?;
+    ensure!(
+        !isa_browser.exists(&tid("emergency-open")).await?,
+        "a user who is not an administrator is offered the emergency control"
+    );
+    isa_browser.close().await?;
+
+    let b = Browser::open(&relay, "admin").await?;
+    b.login(&cast.admin).await?;
+    b.goto("/active").await?;
+    // Lock every live session on the asset.
+    b.click(&tid("emergency-open"), secs(10.0)).await?;
+    b.click(&tid("emergency-asset"), secs(5.0)).await?;
+    b.fill(&tid("emergency-name"), &cast.web).await?;
+    b.click(&tid("emergency-lock"), secs(5.0)).await?;
+    b.click(&tid("emergency-review"), secs(5.0)).await?;
+    let question = b
+        .wait_text(&tid("emergency-question"), "to ask", secs(5.0), |t| {
+            !t.is_empty()
+        })
+        .await?;
+    ensure!(
+        question == format!("Lock every live session on asset {}?", cast.web),
+        "the dialog asked {question:?}"
+    );
+    b.click(&tid("emergency-confirm"), secs(5.0)).await?;
+    b.wait_text(&tid("emergency-outcome"), "to count", secs(10.0), |t| {
+        t == "1 session locked."
+    })
+    .await?;
+    user.wait_control("Locked", secs(5.0), |c| {
+        matches!(c, ServerControl::Locked { .. })
+    })
+    .await?;
+    b.click(&tid("emergency-close"), secs(5.0)).await?;
+    b.wait_gone(&tid("emergency-dialog"), secs(5.0)).await?;
+    // Terminate every live session of the user.
+    b.click(&tid("emergency-open"), secs(5.0)).await?;
+    b.click(&tid("emergency-user"), secs(5.0)).await?;
+    b.fill(&tid("emergency-name"), &cast.isa.username).await?;
+    b.click(&tid("emergency-terminate"), secs(5.0)).await?;
+    b.click(&tid("emergency-review"), secs(5.0)).await?;
+    b.wait_text(&tid("emergency-question"), "to ask", secs(5.0), |t| {
+        t == format!(
+            "Terminate every live session of user {}?",
+            cast.isa.username
+        )
+    })
+    .await?;
+    b.click(&tid("emergency-confirm"), secs(5.0)).await?;
+    b.wait_text(&tid("emergency-outcome"), "to count", secs(10.0), |t| {
+        t == "1 session terminated."
+    })
+    .await?;
+    user.wait_control("Ended", secs(5.0), |c| {
+        matches!(c, ServerControl::Ended { .. })
+    })
+    .await?;
+    let admin = Api::login_as(&relay, &cast.admin).await?;
+    let session: Session = admin.get(&format!("/api/v1/sessions/{id}")).await?;
+    ensure!(session.ended_at.is_some(), "the session is still live");
+    b.close().await?;
     Ok(())
 }

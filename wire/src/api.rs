@@ -182,6 +182,9 @@ pub struct SmartRule {
     pub roles: Vec<GrantedRole>,
     /// Requests under this rule are approved without an approver.
     pub auto_approve: bool,
+    /// How many live sessions one approved request may have at once (1 to 100). Where
+    /// several rules make a user a requestor on an asset, the smallest applies.
+    pub sessions_per_request: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,6 +365,14 @@ pub struct NewSmartRule {
     pub roles: Vec<GrantedRole>,
     #[serde(default)]
     pub auto_approve: bool,
+    /// Live sessions one approved request may have at once, 1 to 100; absent: 1.
+    #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(default = 1, minimum = 1, maximum = 100))]
+    pub sessions_per_request: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use vigil_wire::api::{Session, SessionId};
 use vigil_wire::live::{FeedMsg, Thumbnail};
 
+use super::emergency::EmergencyControl;
 use crate::api;
 use crate::app::{set_title, use_auth};
 use crate::util;
@@ -126,6 +127,9 @@ pub fn ActivePage() -> impl IntoView {
     };
     let action_error = RwSignal::new(None::<String>);
     let now = use_now();
+    let auth = use_auth();
+    // Only administrators may use the emergency control; the relay refuses anyone else.
+    let is_admin = move || auth.me.with(|m| m.as_ref().is_some_and(|m| m.is_admin));
     connect(state);
     on_cleanup(move || {
         state.alive.set_value(false);
@@ -141,6 +145,7 @@ pub fn ActivePage() -> impl IntoView {
         <section class="page">
             <header class="page-head">
                 <h1>"Active Sessions"</h1>
+                {move || is_admin().then(|| view! { <EmergencyControl sessions=state.sessions/> })}
                 <span class="feed-state" role="status">
                     {move || match state.feed.get() {
                         Feed::Connecting => view! { <span class="dot dot-wait"></span>"Connecting…" }.into_any(),

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod bench;
 pub mod connect;
 pub mod desktop_replay;
+pub mod emergency;
 pub mod login;
 pub mod player;
 pub mod replay;

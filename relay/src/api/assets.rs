@@ -10,7 +10,7 @@ use vigil_wire::api::{
 use super::ApiJson;
 use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
-use crate::policy::{allowed, decide, Action, Actor};
+use crate::policy::{self, allowed, decide, Action, Actor};
 use crate::rules;
 use crate::state::AppState;
 use crate::store::assets::{Acceptance, AssetRow, CredentialKind, NewAssetRow};
@@ -256,6 +256,14 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
         ));
     }
     rules::validate(&r.selector).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let range = policy::SESSIONS_PER_REQUEST_RANGE;
+    if !range.contains(&r.sessions_per_request) {
+        return Err(AppError::BadRequest(format!(
+            "sessions_per_request must be {} to {}",
+            range.start(),
+            range.end()
+        )));
+    }
     let existing = store::rules::list(db).await?;
     if existing.iter().any(|x| x.name == r.name.trim()) {
         return Err(AppError::Conflict(format!(
@@ -265,13 +273,14 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
     }
     let mut roles = r.roles.clone();
     roles.dedup();
-    let id = store::rules::insert(
+    let id = store::rules::insert_with_limit(
         db,
         r.name.trim(),
         &r.selector,
         r.group.trim(),
         &roles,
         r.auto_approve,
+        r.sessions_per_request,
     )
     .await?;
     Ok(SmartRule {
@@ -281,6 +290,7 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
         group: r.group.trim().to_string(),
         roles,
         auto_approve: r.auto_approve,
+        sessions_per_request: r.sessions_per_request,
     })
 }
 
@@ -289,7 +299,7 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
     request_body = NewSmartRule,
     responses(
         (status = 200, body = SmartRule, description = "The new rule"),
-        (status = 400, body = ApiError, description = "`bad_request`: invalid fields or selector"),
+        (status = 400, body = ApiError, description = "`bad_request`: invalid fields or selector, or `sessions_per_request` outside 1 to 100"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
         (status = 409, body = ApiError, description = "`conflict`: the name is taken"),

@@ -16,6 +16,7 @@ use super::ApiJson;
 use crate::auth::{self, CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::policy::{self, decide, Action, Actor};
+use crate::rules;
 use crate::service::ending;
 use crate::service::launch::{check_launch, Admitted, SessionCaps};
 use crate::state::AppState;
@@ -124,7 +125,7 @@ pub async fn get(
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable`, `session_locked` (a session of the caller on the asset is locked) or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
-        (status = 409, body = ApiError, description = "`request_in_use`: the request already has a live session"),
+        (status = 409, body = ApiError, description = "`request_in_use`: the request already has as many live sessions as its Smart Rules allow (the strictest covering rule's `sessions_per_request`, default 1)"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
         (status = 500, body = ApiError, description = "`credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
     ))]
@@ -136,14 +137,19 @@ pub async fn launch(
     let v = Viewer::load(&state, user.user).await?;
     let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
     let now = now_ms();
-    // Held until the session row exists: the limits checked here count live rows.
-    let gate = state.launch_gate.lock().await;
     let caps = SessionCaps {
         per_user: state.config.max_sessions_per_user,
         in_all: state.config.max_live_sessions,
+        per_request: rules::sessions_per_request(&v.rules, &v.groups, &asset.facts()),
     };
+    // The limits checked here count live rows: check and insert run in one transaction
+    // that holds the database's write lock, so no other launch (here or on another relay
+    // sharing the database) passes the same limit in between. This relay's own launches
+    // queue on the gate first, so at most one of them waits on the database's lock.
+    let gate = state.launch_gate.lock().await;
+    let mut tx = store::begin_write(&state.db).await?;
     let Admitted { kind, request_id } = check_launch(
-        &state.db,
+        &mut tx,
         caps,
         &v.actor,
         asset.id,
@@ -230,7 +236,7 @@ pub async fn launch(
     };
     let id = auth::new_session_id();
     store::sessions::insert(
-        &state.db,
+        &mut *tx,
         NewSession {
             id: &id,
             user_id: v.user.id,
@@ -243,6 +249,7 @@ pub async fn launch(
         },
     )
     .await?;
+    tx.commit().await?;
     drop(gate);
     let spec = LaunchSpec {
         session_id: id.clone(),

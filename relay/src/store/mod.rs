@@ -20,6 +20,8 @@ pub mod users;
 
 pub type Db = sqlx::SqlitePool;
 pub type DbKind = sqlx::Sqlite;
+/// One connection of [`Db`] (inside a transaction, `&mut *tx`).
+pub type DbConn = sqlx::SqliteConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,6 +49,16 @@ pub async fn open(path: &Path) -> Result<Db, StoreError> {
         })?;
     sqlx::migrate!("./migrations").run(&db).await?;
     Ok(db)
+}
+
+/// Starts a transaction that holds the database's write lock from its first statement,
+/// so that what it reads cannot change under it before it commits, whichever process
+/// (another relay, the CLI) writes to the same database. With SQLite that is
+/// `BEGIN IMMEDIATE` (it waits up to the busy timeout for another writer to finish).
+/// A PostgreSQL backend would instead lock what the transaction decides on (an advisory
+/// lock such as `pg_advisory_xact_lock`, or `SELECT … FOR UPDATE` on the rows counted).
+pub async fn begin_write(db: &Db) -> Result<sqlx::Transaction<'static, DbKind>, sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// Unix milliseconds now.

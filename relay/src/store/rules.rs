@@ -1,6 +1,7 @@
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RuleId, SmartRule};
 
 use super::{json_list, now_ms, tags_to_json, Db};
+use crate::policy;
 
 #[derive(sqlx::FromRow)]
 struct Raw {
@@ -12,6 +13,7 @@ struct Raw {
     group_name: String,
     roles: String,
     auto_approve: bool,
+    sessions_per_request: i64,
 }
 
 impl Raw {
@@ -28,10 +30,14 @@ impl Raw {
             group: self.group_name,
             roles: json_list(&self.roles),
             auto_approve: self.auto_approve,
+            // The column's CHECK keeps it within 1..=100.
+            sessions_per_request: u32::try_from(self.sessions_per_request)
+                .unwrap_or(policy::SESSIONS_PER_REQUEST),
         }
     }
 }
 
+/// Inserts a rule that allows the default number of sessions per request.
 pub async fn insert(
     db: &Db,
     name: &str,
@@ -40,9 +46,33 @@ pub async fn insert(
     roles: &[GrantedRole],
     auto_approve: bool,
 ) -> Result<RuleId, sqlx::Error> {
+    insert_with_limit(
+        db,
+        name,
+        selector,
+        group,
+        roles,
+        auto_approve,
+        policy::SESSIONS_PER_REQUEST,
+    )
+    .await
+}
+
+/// Inserts a rule; `sessions_per_request` must be within
+/// [`policy::SESSIONS_PER_REQUEST_RANGE`] (the column refuses anything else).
+pub async fn insert_with_limit(
+    db: &Db,
+    name: &str,
+    selector: &AssetSelector,
+    group: &str,
+    roles: &[GrantedRole],
+    auto_approve: bool,
+    sessions_per_request: u32,
+) -> Result<RuleId, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO smart_rules (name, name_glob, protocol, tags, group_name, roles, auto_approve, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO smart_rules (name, name_glob, protocol, tags, group_name, roles, auto_approve,
+            sessions_per_request, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(name)
     .bind(selector.name_glob.as_deref())
@@ -51,6 +81,7 @@ pub async fn insert(
     .bind(group)
     .bind(serde_json::to_string(roles).unwrap_or_else(|_| "[]".into()))
     .bind(auto_approve)
+    .bind(i64::from(sessions_per_request))
     .bind(now_ms())
     .fetch_one(db)
     .await
@@ -58,7 +89,8 @@ pub async fn insert(
 
 pub async fn list(db: &Db) -> Result<Vec<SmartRule>, sqlx::Error> {
     let raws: Vec<Raw> = sqlx::query_as(
-        "SELECT id, name, name_glob, protocol, tags, group_name, roles, auto_approve FROM smart_rules ORDER BY id",
+        "SELECT id, name, name_glob, protocol, tags, group_name, roles, auto_approve, sessions_per_request
+         FROM smart_rules ORDER BY id",
     )
     .fetch_all(db)
     .await?;

@@ -106,7 +106,10 @@ pub struct NewSession<'a> {
     pub rows: u16,
 }
 
-pub async fn insert(db: &Db, s: NewSession<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    s: NewSession<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, asset_id, kind, request_id, started_at, locked, cols, rows)
          VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
@@ -119,7 +122,7 @@ pub async fn insert(db: &Db, s: NewSession<'_>) -> Result<(), sqlx::Error> {
     .bind(s.started_at)
     .bind(i64::from(s.cols))
     .bind(i64::from(s.rows))
-    .execute(db)
+    .execute(ex)
     .await?;
     Ok(())
 }
@@ -196,34 +199,44 @@ pub async fn end_all_running(db: &Db, at: i64, reason: &str) -> Result<u64, sqlx
 }
 
 /// Does `user` have a live, locked session on `asset`?
-pub async fn has_locked_live(db: &Db, user: UserId, asset: AssetId) -> Result<bool, sqlx::Error> {
+pub async fn has_locked_live<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    user: UserId,
+    asset: AssetId,
+) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM sessions
          WHERE user_id = $1 AND asset_id = $2 AND ended_at IS NULL AND locked = TRUE",
     )
     .bind(user)
     .bind(asset)
-    .fetch_one(db)
+    .fetch_one(ex)
     .await?;
     Ok(n > 0)
 }
 
 /// How many live sessions run under `request`.
-pub async fn count_live_under_request(db: &Db, request: RequestId) -> Result<i64, sqlx::Error> {
+pub async fn count_live_under_request<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    request: RequestId,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE request_id = $1 AND ended_at IS NULL")
         .bind(request)
-        .fetch_one(db)
+        .fetch_one(ex)
         .await
 }
 
 /// Live sessions in all, and of `user` alone (the session caps).
-pub async fn count_live(db: &Db, user: UserId) -> Result<(i64, i64), sqlx::Error> {
+pub async fn count_live<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    user: UserId,
+) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $1 THEN 1 ELSE 0 END), 0)
          FROM sessions WHERE ended_at IS NULL",
     )
     .bind(user)
-    .fetch_one(db)
+    .fetch_one(ex)
     .await
 }
 
