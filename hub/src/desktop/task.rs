@@ -38,6 +38,7 @@ impl Driver<Desktop> {
             height: target.size.height(),
             pinned: target.pinned_cert.clone(),
             timeout: self.connect_timeout.max(MIN_CONNECT_TIMEOUT),
+            keyboard_layout: target.keyboard_layout,
             ..ConnectOptions::default()
         };
         let outcome = tokio::select! {
