@@ -145,3 +145,61 @@ async fn an_administrator_sets_a_users_layout_and_their_desktop_sessions_use_it(
     );
     Ok(())
 }
+
+/// Every `$ref` in `v` (recursively).
+fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", serde_json::Value::String(r)) => out.push(r.clone()),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_setting_is_in_the_openapi_document_and_its_references_resolve() -> R {
+    let r = support::start(tempfile::tempdir()?, |_| {}).await?;
+    let doc: serde_json::Value = Client::new()
+        .get(format!("{}/openapi.json", r.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let put = &doc["paths"]["/api/v1/users/{name}/keyboard-layout"]["put"];
+    assert_eq!(
+        put["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/KeyboardLayoutSetting"
+    );
+    assert!(put["responses"]["204"].is_object());
+    let layouts = &doc["components"]["schemas"]["KeyboardLayout"]["enum"];
+    assert_eq!(*layouts, json!(["en-US", "en-GB", "de-DE", "fr-FR"]));
+    let keystroke = &doc["components"]["schemas"]["Keystroke"];
+    assert!(keystroke["properties"]["browser_text"].is_object());
+    let required = keystroke["required"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !required.contains(&json!("browser_text")),
+        "browser_text is optional"
+    );
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .ok_or_else(|| format!("unexpected reference {r}"))?;
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} does not resolve"
+        );
+    }
+    Ok(())
+}
