@@ -21,6 +21,13 @@ pub fn duration(ms: i64) -> String {
 
 /// Adds `k` to a log kept in `seq` order, ignoring one already there (the initial
 /// GET and the live stream overlap). Returns whether it was new.
+/// The title of a keystroke's mismatch flag: what the browser said the key typed, where the
+/// relay read the scancode (in the session's keyboard layout) as something else.
+pub fn browser_text_title(claim: &str) -> String {
+    let shown = if claim == " " { "Space" } else { claim };
+    format!("The browser said this key typed “{shown}”; the relay read the scancode in the session's keyboard layout as shown")
+}
+
 pub fn merge_keystroke(log: &mut Vec<Keystroke>, k: Keystroke) -> bool {
     match log.binary_search_by_key(&k.seq, |x| x.seq) {
         Ok(_) => false,
@@ -138,7 +145,18 @@ mod tests {
             at_ms: seq * 100,
             key: format!("k{seq}"),
             raw: "61".into(),
+            browser_text: None,
         }
+    }
+
+    #[test]
+    fn the_mismatch_flag_says_what_the_browser_claimed() {
+        let t = browser_text_title("rm -rf /");
+        assert!(
+            t.contains("“rm -rf /”") && t.contains("keyboard layout"),
+            "{t}"
+        );
+        assert!(browser_text_title(" ").contains("“Space”"));
     }
 
     #[test]

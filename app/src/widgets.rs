@@ -181,13 +181,21 @@ pub fn KeystrokesPanel(
                         let at = k.at_ms;
                         let key = k.key.clone();
                         let raw = k.raw.clone();
+                        // The relay's reading is the entry; a browser that said otherwise
+                        // is flagged, its claim in the title.
+                        let flag = k.browser_text.as_deref().map(|claim| {
+                            let title = util::browser_text_title(claim);
+                            view! {
+                                <span class="k-flag" data-testid="keystroke-flag" title=title.clone() aria-label=title>"⚠"</span>
+                            }
+                        });
                         match on_pick {
                             Some(cb) => view! {
                                 <li data-testid="keystroke" class="keystroke">
                                     <button type="button" class="keystroke-pick" title="Go to this moment"
                                         on:click=move |_| cb.run(at)>
                                         <span class="k-time">{time}</span>
-                                        <span class="k-key">{key}</span>
+                                        <span class="k-key">{key}{flag}</span>
                                         <span class="k-raw">{raw}</span>
                                     </button>
                                 </li>
@@ -195,7 +203,7 @@ pub fn KeystrokesPanel(
                             None => view! {
                                 <li data-testid="keystroke" class="keystroke">
                                     <span class="k-time">{time}</span>
-                                    <span class="k-key">{key}</span>
+                                    <span class="k-key">{key}{flag}</span>
                                     <span class="k-raw">{raw}</span>
                                 </li>
                             }.into_any(),

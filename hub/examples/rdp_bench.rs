@@ -114,6 +114,7 @@ async fn bench(kind: &'static str) {
             pinned_cert: None,
             codec: RdpCodec::RemoteFx,
             size: RdpSize::default(),
+            keyboard_layout: Default::default(),
         }),
         cols: 80,
         rows: 24,

@@ -152,6 +152,7 @@ impl Common {
             at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
             key,
             raw,
+            browser_text: None,
         }
     }
 

@@ -163,6 +163,7 @@ impl Inner {
                     thumbnail_interval: self.config.thumbnail_interval,
                     recorder: Box::new(recorder),
                     events: self.events.clone(),
+                    keyboard_layout: target.keyboard_layout,
                 })));
                 let driver = self.register(sessions, id, core.clone(), live(core));
                 self.tracker.spawn(driver.run(target, input_rx));

@@ -75,6 +75,9 @@ pub struct RdpTarget {
     /// The desktop size asked for. The server's answer (the `DesktopActivated` params) is
     /// what the session uses: xrdp gives the size asked for, a shadow server its own.
     pub size: vigil_rdp::DesktopSize,
+    /// The user's keyboard layout: announced to the server, and the layout the relay reads
+    /// the session's keystrokes in.
+    pub keyboard_layout: vigil_rdp::KeyboardLayout,
 }
 
 /// What a session connects to.

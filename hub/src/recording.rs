@@ -242,6 +242,7 @@ mod tests {
             at_ms: 5,
             key: "a".into(),
             raw: "61".into(),
+            browser_text: None,
         };
         rec.keystroke(&k).expect("write");
         rec.keys.file.write_all(b"{\"seq\":1,\"at_").expect("write");

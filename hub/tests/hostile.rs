@@ -61,6 +61,7 @@ fn rdp_spec(id: &str, port: u16) -> LaunchSpec {
             pinned_cert: None,
             codec: RdpCodec::default(),
             size: RdpSize::default(),
+            keyboard_layout: Default::default(),
         }),
         cols: 80,
         rows: 24,

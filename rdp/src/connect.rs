@@ -26,7 +26,7 @@ use tracing::{debug, info};
 use x509_cert::der::{Decode as _, Encode as _};
 
 use crate::error::{ConnectError, ConnectErrorKind, StreamError};
-use crate::{Codec, DesktopSize, SessionParams, Stream};
+use crate::{Codec, DesktopSize, KeyboardLayout, SessionParams, Stream};
 
 /// The TLS stream to the target once connected.
 pub type Transport = tokio_rustls::client::TlsStream<TcpStream>;
@@ -66,6 +66,9 @@ pub struct ConnectOptions {
     /// Limit for the whole connection sequence.
     pub timeout: Duration,
     pub client_name: String,
+    /// Announced to the server as the client's keyboard layout; the relay reads the
+    /// session's keystrokes in the same layout.
+    pub keyboard_layout: KeyboardLayout,
 }
 
 impl Default for ConnectOptions {
@@ -77,6 +80,7 @@ impl Default for ConnectOptions {
             pinned: None,
             timeout: Duration::from_secs(20),
             client_name: "vigil".into(),
+            keyboard_layout: KeyboardLayout::default(),
         }
     }
 }
@@ -405,7 +409,7 @@ pub(crate) fn build_config(target: &Target, options: &ConnectOptions) -> Config 
         keyboard_type: KeyboardType::IBM_ENHANCED,
         keyboard_subtype: 0,
         keyboard_functional_keys_count: 12,
-        keyboard_layout: 0x409,
+        keyboard_layout: options.keyboard_layout.id(),
         connection_type: ConnectionType::Lan,
         ime_file_name: String::new(),
         bitmap: Some(BitmapConfig {
@@ -449,6 +453,33 @@ mod tests {
             pin,
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn the_keyboard_layout_is_announced_to_the_server() {
+        let target = Target {
+            host: "h".into(),
+            port: 1,
+            username: "u".into(),
+            password: "p".into(),
+            domain: None,
+        };
+        assert_eq!(
+            build_config(&target, &ConnectOptions::default()).keyboard_layout,
+            0x409
+        );
+        for layout in KeyboardLayout::ALL {
+            let options = ConnectOptions {
+                keyboard_layout: layout,
+                ..ConnectOptions::default()
+            };
+            assert_eq!(build_config(&target, &options).keyboard_layout, layout.id());
+        }
+        let german = ConnectOptions {
+            keyboard_layout: KeyboardLayout::DeDe,
+            ..ConnectOptions::default()
+        };
+        assert_eq!(build_config(&target, &german).keyboard_layout, 0x407);
     }
 
     #[test]

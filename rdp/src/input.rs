@@ -18,10 +18,14 @@ use serde::{Deserialize, Serialize};
 pub use vigil_wire::desktop::InputEvent;
 
 use crate::error::StreamError;
+use crate::keymap::KeyMap;
 use crate::SessionParams;
 
 /// The most events one fast-path input PDU may carry (its count is 4 bits).
 const MAX_EVENTS_PER_PDU: usize = 15;
+
+/// The most characters of a browser's key text kept when it is flagged.
+const MAX_BROWSER_TEXT: usize = 32;
 
 /// One keystroke-log line: what the relay sent to the target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +33,11 @@ pub struct KeystrokeEntry {
     pub scancode: u8,
     pub extended: bool,
     pub down: bool,
-    pub key_text: Option<String>,
+    /// The relay's reading of the key in the session's layout ([`crate::keymap`]).
+    pub key: String,
+    /// The browser's text for the key, only when it disagrees with `key` (at most 32
+    /// characters, then `…`).
+    pub browser_text: Option<String>,
 }
 
 /// The effects of one batch of input events.
@@ -49,14 +57,18 @@ pub struct InputGate {
     db: Database,
     params: SessionParams,
     locked: bool,
+    /// Reads the forwarded keys as text, following the same events as the target.
+    keymap: KeyMap,
 }
 
 impl InputGate {
-    pub fn new(params: &SessionParams) -> Self {
+    /// `keymap` reads the keys in the layout announced to the server for this session.
+    pub fn new(params: &SessionParams, keymap: KeyMap) -> Self {
         Self {
             db: Database::new(),
             params: params.clone(),
             locked: false,
+            keymap,
         }
     }
 
@@ -81,6 +93,7 @@ impl InputGate {
             if *event == InputEvent::ReleaseAll {
                 // The user's page lost focus: nothing stays held on the target.
                 fp_events.extend(self.db.release_all());
+                self.keymap.release_all();
                 continue;
             }
             let Some(op) = self.operation(event) else {
@@ -103,13 +116,20 @@ impl InputGate {
             } = event
             {
                 // Log only what actually goes upstream: the database suppresses a release of
-                // a key that is not down (and repeats are sent as presses).
+                // a key that is not down (and repeats are sent as presses). The text is the
+                // relay's reading; the browser's is kept only where it disagrees.
                 if !produced.is_empty() {
+                    let read = self.keymap.key(*scancode, *extended, *down);
+                    let browser_text = key_text
+                        .as_deref()
+                        .filter(|t| !t.is_empty() && !read.agrees_with(t))
+                        .map(bounded);
                     out.keystrokes.push(KeystrokeEntry {
                         scancode: *scancode,
                         extended: *extended,
                         down: *down,
-                        key_text: key_text.clone(),
+                        key: read.text,
+                        browser_text,
                     });
                 }
             }
@@ -124,6 +144,7 @@ impl InputGate {
     pub fn lock(&mut self) -> Result<Vec<Vec<u8>>, StreamError> {
         self.locked = true;
         let releases: Vec<FastPathInputEvent> = self.db.release_all().into_iter().collect();
+        self.keymap.release_all();
         self.encode(releases)
     }
 
@@ -134,6 +155,7 @@ impl InputGate {
     /// Releases for a disconnect (the same PDUs as `lock`, without locking).
     pub fn release_all(&mut self) -> Result<Vec<Vec<u8>>, StreamError> {
         let releases: Vec<FastPathInputEvent> = self.db.release_all().into_iter().collect();
+        self.keymap.release_all();
         self.encode(releases)
     }
 
@@ -202,6 +224,15 @@ impl InputGate {
         }
         Ok(pdus)
     }
+}
+
+/// A browser's text as logged: at most [`MAX_BROWSER_TEXT`] characters.
+fn bounded(text: &str) -> String {
+    let mut out: String = text.chars().take(MAX_BROWSER_TEXT).collect();
+    if text.chars().nth(MAX_BROWSER_TEXT).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The slow-path equivalent of a fast-path input event (MS-RDPBCGR 2.2.8.1.1.3.1.1).

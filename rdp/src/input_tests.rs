@@ -3,6 +3,7 @@ use ironrdp_pdu::input::fast_path::{FastPathInput, FastPathInputEvent};
 use ironrdp_pdu::rdp::capability_sets::InputFlags;
 
 use super::*;
+use crate::KeyboardLayout;
 
 fn params(flags: InputFlags) -> SessionParams {
     SessionParams {
@@ -16,7 +17,10 @@ fn params(flags: InputFlags) -> SessionParams {
 }
 
 fn fast() -> InputGate {
-    InputGate::new(&params(InputFlags::SCANCODES | InputFlags::FASTPATH_INPUT))
+    InputGate::new(
+        &params(InputFlags::SCANCODES | InputFlags::FASTPATH_INPUT),
+        KeyMap::new(KeyboardLayout::EnUs),
+    )
 }
 
 fn key(scancode: u8, down: bool, text: &str) -> InputEvent {
@@ -44,7 +48,8 @@ fn keys_become_fast_path_events_and_are_logged() {
     assert_eq!(out.to_server.len(), 1);
     assert_eq!(events_of(&out.to_server[0]).len(), 2);
     assert_eq!(out.keystrokes.len(), 2);
-    assert_eq!(out.keystrokes[0].key_text.as_deref(), Some("h"));
+    assert_eq!(out.keystrokes[0].key, "h");
+    assert_eq!(out.keystrokes[0].browser_text, None);
     assert!(out.keystrokes[0].down && !out.keystrokes[1].down);
 }
 
@@ -104,7 +109,10 @@ fn locked_input_produces_nothing_upstream() {
 
 #[test]
 fn slow_path_when_the_server_has_no_fast_path_input() {
-    let mut gate = InputGate::new(&params(InputFlags::SCANCODES));
+    let mut gate = InputGate::new(
+        &params(InputFlags::SCANCODES),
+        KeyMap::new(KeyboardLayout::EnUs),
+    );
     let out = gate.handle(&[key(0x23, true, "h")]).expect("ok");
     assert_eq!(out.to_server.len(), 1);
     assert_eq!(out.to_server[0][0], 0x03, "TPKT: an X.224 slow-path PDU");
@@ -176,4 +184,66 @@ fn the_last_accepted_mouse_move_is_reported() {
         .handle(&[InputEvent::MouseMove { x: 1, y: 1 }])
         .expect("ok");
     assert_eq!(out.moved_to, None, "nothing while locked");
+}
+
+/// A browser may label any scancode with any text; the log reads the scancodes.
+#[test]
+fn a_forged_key_text_is_logged_as_what_the_keys_type_and_flagged() {
+    let mut gate = fast();
+    // The scancodes of `ls`, each labelled `rm -rf /`.
+    let events: Vec<InputEvent> = [0x26, 0x1f]
+        .into_iter()
+        .flat_map(|sc| [key(sc, true, "rm -rf /"), key(sc, false, "rm -rf /")])
+        .collect();
+    let out = gate.handle(&events).expect("ok");
+    let keys: Vec<&str> = out.keystrokes.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(keys, ["l", "l", "s", "s"]);
+    assert!(out
+        .keystrokes
+        .iter()
+        .all(|k| k.browser_text.as_deref() == Some("rm -rf /")));
+    // An honest label is not flagged; a missing one neither.
+    let out = gate
+        .handle(&[
+            key(0x26, true, "l"),
+            InputEvent::Key {
+                scancode: 0x26,
+                extended: false,
+                down: false,
+                key_text: None,
+            },
+        ])
+        .expect("ok");
+    assert!(out.keystrokes.iter().all(|k| k.browser_text.is_none()));
+    // A long label is kept bounded.
+    let long = "x".repeat(1000);
+    let out = gate.handle(&[key(0x26, true, &long)]).expect("ok");
+    let flagged = out.keystrokes[0].browser_text.clone().unwrap_or_default();
+    assert_eq!(flagged.chars().count(), 33);
+    assert!(flagged.ends_with('…'));
+}
+
+#[test]
+fn the_gate_reads_keys_in_the_session_layout_and_forgets_held_keys_on_release() {
+    let mut gate = InputGate::new(
+        &params(InputFlags::SCANCODES | InputFlags::FASTPATH_INPUT),
+        KeyMap::new(KeyboardLayout::DeDe),
+    );
+    let out = gate
+        .handle(&[key(0x2a, true, "Shift"), key(0x15, true, "Z")])
+        .expect("ok");
+    assert_eq!(out.keystrokes[1].key, "Z");
+    // Focus lost: Shift is released on the target, so the next key is unshifted.
+    let out = gate
+        .handle(&[InputEvent::ReleaseAll, key(0x15, true, "z")])
+        .expect("ok");
+    assert_eq!(out.keystrokes.len(), 1);
+    assert_eq!(out.keystrokes[0].key, "z");
+    assert_eq!(out.keystrokes[0].browser_text, None);
+    // The same after a lock.
+    gate.handle(&[key(0x2a, true, "Shift")]).expect("ok");
+    gate.lock().expect("ok");
+    gate.unlock();
+    let out = gate.handle(&[key(0x2c, true, "y")]).expect("ok");
+    assert_eq!(out.keystrokes[0].key, "y");
 }

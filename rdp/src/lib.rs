@@ -5,7 +5,8 @@
 //! normalised to fast-path PDUs that browsers decode themselves (with
 //! `ironrdp_session::fast_path::Processor`, built from the plain values in [`SessionParams`]).
 //! The relay keeps its own decoded copy of the screen ([`screen`]) for late joiners, thumbnails
-//! and replay keyframes, and gates user input for Lock ([`input`]).
+//! and replay keyframes, and gates user input for Lock ([`input`]), reading the keys it forwards
+//! as text in the session's keyboard layout ([`keymap`]).
 //!
 //! Everything but [`connect`] is sans-IO: bytes in, effects out, testable without sockets.
 
@@ -13,6 +14,7 @@ pub mod connect;
 mod error;
 mod fastpath;
 pub mod input;
+pub mod keymap;
 pub mod pointer;
 pub mod screen;
 mod size;
@@ -24,9 +26,11 @@ use serde::{Deserialize, Serialize};
 pub use connect::{connect, ConnectOptions, Connected, Target};
 pub use error::{ConnectError, ConnectErrorKind, ScreenError, StreamError};
 pub use input::{InputEvent, InputGate, InputOutput, KeystrokeEntry};
+pub use keymap::{KeyMap, KeyText};
 pub use screen::Screen;
 pub use size::{DesktopSize, SizeError};
 pub use stream::{Output, Stream};
+pub use vigil_wire::desktop::KeyboardLayout;
 
 /// How the relay asks the server to encode graphics.
 ///

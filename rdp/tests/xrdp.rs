@@ -2,8 +2,12 @@
 
 mod support;
 
-use support::{checks::exercise, Server, PASSWORD};
-use vigil_rdp::{Codec, ConnectErrorKind, ConnectOptions};
+use std::time::Duration;
+
+use support::checks::{exercise, wait_typed};
+use support::session::Session;
+use support::{typing, unique_word, Server, PASSWORD};
+use vigil_rdp::{Codec, ConnectErrorKind, ConnectOptions, InputEvent, KeyboardLayout};
 
 /// One test, one server: the checks run in sequence and the server is stopped at the end.
 #[tokio::test(flavor = "current_thread")]
@@ -13,7 +17,8 @@ async fn xrdp_remotefx_and_bitmap_sessions() -> anyhow::Result<()> {
     let pin = exercise(&server, Codec::RemoteFx, "xrdp-rfx", None).await?;
     println!("[xrdp] learned pin {pin}");
     // The bitmap run uses the learned pin: trust on first use, then verification.
-    exercise(&server, Codec::Bitmap, "xrdp-bitmap", Some(pin)).await?;
+    exercise(&server, Codec::Bitmap, "xrdp-bitmap", Some(pin.clone())).await?;
+    german_layout(&server, pin).await?;
 
     // A different pin: refused before anything is sent over TLS.
     let wrong = ConnectOptions {
@@ -26,5 +31,68 @@ async fn xrdp_remotefx_and_bitmap_sessions() -> anyhow::Result<()> {
         .expect("must fail");
     println!("[xrdp] wrong pin: {err}");
     assert_eq!(err.kind, ConnectErrorKind::CertChanged);
+    Ok(())
+}
+
+/// A session announced as German: xrdp types the scancodes in that layout (the keys a US
+/// keyboard calls Y and Z swap), and the relay's keystroke log reads them the same way,
+/// flagging the US labels the events carry.
+async fn german_layout(server: &Server, pin: String) -> anyhow::Result<()> {
+    let options = ConnectOptions {
+        pinned: Some(pin),
+        keyboard_layout: KeyboardLayout::DeDe,
+        ..ConnectOptions::default()
+    };
+    let mut s = Session::connect(&server.target(PASSWORD), &options).await?;
+    s.pump(Duration::from_secs(4)).await?;
+    anyhow::ensure!(s.ended.is_none(), "session ended early: {:?}", s.ended);
+    s.send(&[InputEvent::MouseMove { x: 300, y: 200 }]).await?;
+    // Typed by US key positions (and labelled so); a German server makes z of y and y of z.
+    let word = unique_word("zy");
+    let german: String = word
+        .chars()
+        .map(|c| match c {
+            'y' => 'z',
+            'z' => 'y',
+            c => c,
+        })
+        .collect();
+    let mut sent = s.send(&typing(&word)).await?;
+    let mut arrived = wait_typed(&mut s, server, &german, Duration::from_secs(6)).await?;
+    if !arrived {
+        // The typing xterm may have come up after the first attempt.
+        sent = s.send(&typing(&word)).await?;
+        arrived = wait_typed(&mut s, server, &german, Duration::from_secs(6)).await?;
+    }
+    anyhow::ensure!(
+        arrived,
+        "[xrdp-de] {word} typed on a German session never arrived as {german} in {:?}",
+        server.typed_file()
+    );
+    let read: String = sent
+        .keystrokes
+        .iter()
+        .filter(|k| k.down && k.key != "Enter")
+        .map(|k| k.key.as_str())
+        .collect();
+    anyhow::ensure!(
+        read == german,
+        "[xrdp-de] the keystroke log read {read}, the server typed {german}"
+    );
+    let flagged: Vec<&str> = sent
+        .keystrokes
+        .iter()
+        .filter(|k| k.down)
+        .filter_map(|k| k.browser_text.as_deref())
+        .collect();
+    let differing = word.chars().filter(|c| matches!(c, 'y' | 'z')).count();
+    anyhow::ensure!(
+        flagged.len() == differing,
+        "[xrdp-de] {} flagged entries, {differing} letters differ: {flagged:?}",
+        flagged.len()
+    );
+    println!(
+        "[xrdp-de] typed '{word}' by US positions; the server and the log both read '{german}'"
+    );
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The command line: `vigil [--config FILE] serve | user … | asset add | rule add|delete|list | emergency`.
+//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | emergency`.
 //! Bootstrap commands open the database directly; the server need not run.
 
 use std::path::PathBuf;
@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use vigil_wire::api::{AssetSelector, GrantedRole, NewAsset, NewSmartRule, Protocol, SmartRule};
+use vigil_wire::desktop::KeyboardLayout;
 
 use crate::config::Config;
 use crate::{api, app, auth, store};
@@ -89,6 +90,13 @@ pub enum UserCmd {
     EndLogins { name: String },
     /// Take a user out of a group.
     RemoveGroup { name: String, group: String },
+    /// Set the keyboard layout of a user's desktop sessions: announced to RDP servers and
+    /// used to read their keystrokes. Applies to sessions launched afterwards.
+    SetLayout {
+        name: String,
+        /// en-US, en-GB, de-DE or fr-FR (or the id: 0x409, 0x809, 0x407, 0x40c).
+        layout: KeyboardLayout,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +328,18 @@ async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
                 r,
             )
             .await;
+        }
+        UserCmd::SetLayout { name, layout } => {
+            let db = app::open_storage(&config).await?;
+            let changed =
+                store::users::set_keyboard_layout(&db, user_id(&db, &name).await?, layout).await?;
+            let mut detail = format!("{name}: {layout}");
+            if !changed {
+                detail.push_str(" (nothing to change)");
+            }
+            store::audit::record(&db, "cli", "user_keyboard_layout", None, &detail).await?;
+            println!("keyboard layout of {detail}");
+            return Ok(());
         }
     };
     if name.trim().is_empty() {
@@ -751,6 +771,38 @@ mod tests {
                 rules[1].id
             )
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn user_set_layout_checks_the_layout_and_stores_it() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = Config::with_data_dir(dir.path().join("data"));
+        let parse = |args: &[&str]| {
+            let mut all = vec!["vigil", "user", "set-layout"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        for bad in ["ja-JP", "0x411", ""] {
+            let err = parse(&["alice", bad]).expect_err("refused").to_string();
+            assert!(err.contains("unsupported keyboard layout"), "{err}");
+        }
+        let db = app::open_storage(&config).await?;
+        let alice = store::users::create(&db, "alice", "alice", "x", false, &[]).await?;
+        for (arg, want) in [
+            ("de-DE", KeyboardLayout::DeDe),
+            ("0x40c", KeyboardLayout::FrFr),
+        ] {
+            let Command::User { cmd } = parse(&["alice", arg])?.command else {
+                anyhow::bail!("not a user command");
+            };
+            user(config.clone(), cmd).await?;
+            assert_eq!(store::users::keyboard_layout(&db, alice).await?, want);
+        }
+        let Command::User { cmd } = parse(&["nobody", "de-DE"])?.command else {
+            anyhow::bail!("not a user command");
+        };
+        assert!(user(config.clone(), cmd).await.is_err());
         Ok(())
     }
 }

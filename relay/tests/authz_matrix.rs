@@ -134,7 +134,8 @@ fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16> {
         | ("POST", "/api/v1/users/{name}/disable")
         | ("POST", "/api/v1/users/{name}/enable")
         | ("POST", "/api/v1/users/{name}/end-logins")
-        | ("DELETE", "/api/v1/users/{name}/groups/{group}") => admin_only(204),
+        | ("DELETE", "/api/v1/users/{name}/groups/{group}")
+        | ("PUT", "/api/v1/users/{name}/keyboard-layout") => admin_only(204),
         // Requests on web-1: requestors ask; a pending request of alice's is approved by
         // an administrator (no approver is seeded), checked in by her or an administrator.
         ("POST", "/api/v1/requests") => match role {
@@ -474,6 +475,7 @@ impl World {
                 json!({"asset_id": self.web, "request_id": null, "cols": 80, "rows": 24})
             }
             ("POST", "/api/v1/assets/{id}/accept-host-key") => json!({"fingerprint": OFFERED}),
+            ("PUT", "/api/v1/users/{name}/keyboard-layout") => json!({"layout": "de-DE"}),
             _ => json!({}),
         };
         let mut concrete = path.replace("{id}", "0");

@@ -534,6 +534,7 @@ async fn keystrokes_are_paged_from_disk_and_audited_once() -> R {
             at_ms: seq * 10,
             key: format!("k{seq}"),
             raw: "x".into(),
+            browser_text: None,
         };
         log.push_str(&serde_json::to_string(&k)?);
         log.push('\n');

@@ -301,6 +301,22 @@ pub struct Keystroke {
     pub key: String,
     /// The raw bytes (SSH) or scancode with direction (RDP), as hex.
     pub raw: String,
+    /// RDP only, and only when it disagrees with `key`: what the user's browser said the key
+    /// typed. `key` is always the relay's own reading of the scancodes in the session's
+    /// keyboard layout; the browser's text is a hint, and a differing hint is flagged here
+    /// (a forged label, or a browser whose layout differs from the session's). Absent in
+    /// logs written before it existed, and omitted when there is nothing to flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_text: Option<String>,
+}
+
+/// Body of `PUT /api/v1/users/{name}/keyboard-layout` (administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyboardLayoutSetting {
+    /// Announced to the RDP server for the user's next desktop sessions, and used by the
+    /// relay to read their keystrokes.
+    pub layout: crate::desktop::KeyboardLayout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,4 +479,26 @@ pub struct EmergencyRequest {
 pub struct EmergencyDone {
     /// Ids of the sessions it locked or terminated.
     pub sessions: Vec<SessionId>,
+}
+
+#[cfg(test)]
+mod keystroke_tests {
+    use super::*;
+
+    #[test]
+    fn browser_text_is_optional_both_ways() {
+        // A line written before the field existed still reads.
+        let old = r#"{"seq":3,"at_ms":10,"key":"a","raw":"1e down"}"#;
+        let k: Keystroke = serde_json::from_str(old).expect("an old line reads");
+        assert_eq!(k.browser_text, None);
+        // Nothing to flag: the field is left out, so the line is what it always was.
+        assert_eq!(serde_json::to_string(&k).unwrap_or_default(), old);
+        let flagged = Keystroke {
+            browser_text: Some("rm -rf /".into()),
+            ..k
+        };
+        let json = serde_json::to_string(&flagged).unwrap_or_default();
+        assert!(json.ends_with(r#""browser_text":"rm -rf /"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Keystroke>(&json).ok(), Some(flagged));
+    }
 }

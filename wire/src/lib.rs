@@ -18,6 +18,9 @@ pub mod live;
 pub mod recording;
 
 /// Version of the WebSocket protocol. The relay refuses a `Hello` that names another.
+/// Bump it for any change an older peer would misread; a field added with a serde default
+/// and omitted when empty (such as `Keystroke::browser_text`) is read the same by both
+/// (serde ignores unknown fields; no type here denies them), so it needs no bump.
 pub const PROTOCOL_VERSION: u16 = 1;
 
 /// Header that carries the CSRF token on every state-changing REST request.

@@ -1,7 +1,8 @@
 //! Browser input → [`vigil_wire::desktop::InputEvent`]: the pure half (no DOM).
 //!
 //! Keys are mapped by `KeyboardEvent.code` (the physical key) to PC/AT set-1 scancodes, so
-//! the target's own keyboard layout decides what a key types; `key` is only logged.
+//! the target's keyboard layout decides what a key types; `key` is only a hint, which the
+//! relay compares with its own reading of the scancode (and flags when they differ).
 
 /// PC/AT set-1 scancode and extended (E0) flag of a `KeyboardEvent.code` (US layout).
 pub fn scancode(code: &str) -> Option<(u8, bool)> {
@@ -121,7 +122,8 @@ pub fn scancode(code: &str) -> Option<(u8, bool)> {
     }
 }
 
-/// What `KeyboardEvent.key` is worth logging: the produced character or the key's name.
+/// What `KeyboardEvent.key` is worth sending as a hint: the produced character or the key's
+/// name.
 pub fn key_text(key: &str) -> Option<String> {
     (!key.is_empty() && key != "Unidentified" && key != "Dead").then(|| key.to_string())
 }

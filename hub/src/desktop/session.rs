@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::sync::{broadcast, mpsc};
-use vigil_rdp::{InputGate, Screen, SessionParams};
+use vigil_rdp::{InputGate, KeyMap, KeyboardLayout, Screen, SessionParams};
 use vigil_wire::api::SessionId;
-use vigil_wire::desktop::{describe_key, DesktopParams, InputEvent};
+use vigil_wire::desktop::{raw_key, DesktopParams, InputEvent};
 use vigil_wire::live::{
     ClientControl, ClientMsg, Participant, ServerControl, ServerMsg, Thumbnail,
 };
@@ -56,10 +56,13 @@ pub(crate) struct DesktopConfig {
     pub thumbnail_interval: Duration,
     pub recorder: Box<dyn DesktopRecorder>,
     pub events: broadcast::Sender<HubEvent>,
+    /// The layout announced to the server: the keystroke log reads keys in it.
+    pub keyboard_layout: KeyboardLayout,
 }
 
 pub(crate) struct Desktop {
     common: Common,
+    keyboard_layout: KeyboardLayout,
     active: Option<Active>,
     /// Between the server's Deactivate All and the next activation: no decoder.
     deactivated: bool,
@@ -124,6 +127,7 @@ impl Desktop {
     pub(crate) fn new(c: DesktopConfig) -> Desktop {
         Desktop {
             common: Common::new(c.id, c.viewer_queue, c.thumbnail_interval, c.events),
+            keyboard_layout: c.keyboard_layout,
             active: None,
             deactivated: false,
             recorder: c.recorder,
@@ -187,7 +191,7 @@ impl Desktop {
                 a.params = wire.clone();
             }
             None => {
-                let mut gate = InputGate::new(params);
+                let mut gate = InputGate::new(params, KeyMap::new(self.keyboard_layout));
                 if self.common.locked {
                     // Locked before the connection: nothing is held yet.
                     let _ = gate.lock();
@@ -318,13 +322,10 @@ impl Desktop {
             self.pointer.moved(to);
         }
         for entry in out.keystrokes {
-            let (key, raw) = describe_key(
-                entry.scancode,
-                entry.extended,
-                entry.down,
-                entry.key_text.as_deref(),
-            );
-            let keystroke = self.common.next_keystroke(at, key, raw);
+            // The text is the relay's reading of the scancodes; the browser's only a flag.
+            let raw = raw_key(entry.scancode, entry.extended, entry.down);
+            let mut keystroke = self.common.next_keystroke(at, entry.key, raw);
+            keystroke.browser_text = entry.browser_text;
             if let Err(e) = self.recorder.keystroke(&keystroke) {
                 self.common.recording_failed(e);
                 return Vec::new();

@@ -33,6 +33,20 @@ enum Stop {
     Failed(&'static str, String),
 }
 
+/// How the relay connects to `target`: the asset's codec, size and pin, and the user's
+/// keyboard layout (announced to the server; the keystroke log reads keys in the same one).
+fn connect_options(target: &RdpTarget, connect_timeout: Duration) -> ConnectOptions {
+    ConnectOptions {
+        codec: target.codec,
+        width: target.size.width(),
+        height: target.size.height(),
+        pinned: target.pinned_cert.clone(),
+        timeout: connect_timeout.max(MIN_CONNECT_TIMEOUT),
+        keyboard_layout: target.keyboard_layout,
+        ..ConnectOptions::default()
+    }
+}
+
 impl Driver<Desktop> {
     pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<Stamped>) {
         let rdp_target = vigil_rdp::Target {
@@ -42,14 +56,7 @@ impl Driver<Desktop> {
             password: target.password.expose().to_string(),
             domain: target.domain.clone(),
         };
-        let options = ConnectOptions {
-            codec: target.codec,
-            width: target.size.width(),
-            height: target.size.height(),
-            pinned: target.pinned_cert.clone(),
-            timeout: self.connect_timeout.max(MIN_CONNECT_TIMEOUT),
-            ..ConnectOptions::default()
-        };
+        let options = connect_options(&target, self.connect_timeout);
         let outcome = tokio::select! {
             r = vigil_rdp::connect(&rdp_target, &options) => Some(r),
             _ = self.live.cancel.cancelled() => None,
@@ -247,4 +254,30 @@ async fn perform_cmds(
         }
     }
     wr.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+
+    #[test]
+    fn the_users_layout_and_the_assets_settings_reach_the_connector() {
+        let target = RdpTarget {
+            host: "h".into(),
+            port: 3389,
+            username: "u".into(),
+            password: Secret::new("p"),
+            domain: None,
+            pinned_cert: Some("sha256:00".into()),
+            codec: vigil_rdp::Codec::Bitmap,
+            size: vigil_rdp::DesktopSize::DEFAULT,
+            keyboard_layout: vigil_rdp::KeyboardLayout::FrFr,
+        };
+        let o = connect_options(&target, Duration::from_secs(1));
+        assert_eq!(o.keyboard_layout, vigil_rdp::KeyboardLayout::FrFr);
+        assert_eq!(o.codec, vigil_rdp::Codec::Bitmap);
+        assert_eq!(o.pinned.as_deref(), Some("sha256:00"));
+        assert_eq!(o.timeout, MIN_CONNECT_TIMEOUT);
+    }
 }

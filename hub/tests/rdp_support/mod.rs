@@ -98,6 +98,7 @@ pub fn spec_at(id: &str, port: u16, password: &str, codec: RdpCodec, size: RdpSi
             pinned_cert: None,
             codec,
             size,
+            keyboard_layout: Default::default(),
         }),
         cols: 80,
         rows: 24,

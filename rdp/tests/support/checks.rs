@@ -9,7 +9,7 @@ use super::session::Session;
 use super::{typing, unique_word, Server, PASSWORD};
 
 /// Pump until `word` shows up in the server's typed file (or `limit` passes).
-async fn wait_typed(
+pub async fn wait_typed(
     s: &mut Session,
     server: &Server,
     word: &str,

@@ -70,7 +70,7 @@ impl Session {
         let (rd, wr) = tokio::io::split(c.transport);
         Ok(Self {
             screen: Screen::new(&c.params),
-            gate: InputGate::new(&c.params),
+            gate: InputGate::new(&c.params, vigil_rdp::KeyMap::new(options.keyboard_layout)),
             primary: Browser::new(&c.params),
             joiners: Vec::new(),
             params: c.params,

@@ -3,7 +3,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderValue};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -24,6 +24,7 @@ pub mod assets;
 pub mod auth;
 pub mod requests;
 pub mod sessions;
+pub mod user_settings;
 pub mod users;
 
 /// JSON body extractor whose rejections are `ApiError`s like every other failure.
@@ -89,6 +90,8 @@ pub async fn audit(
         NewAsset,
         vigil_wire::api::AcceptHostKey,
         NewSmartRule,
+        vigil_wire::api::KeyboardLayoutSetting,
+        vigil_wire::desktop::KeyboardLayout,
         vigil_wire::api::EmergencyScope,
         vigil_wire::api::EmergencyAction,
         vigil_wire::api::EmergencyRequest,
@@ -111,6 +114,7 @@ pub async fn audit(
         users::end_logins,
         users::remove_member,
         users::emergency,
+        user_settings::set_keyboard_layout,
         requests::list,
         requests::create,
         requests::approve,
@@ -186,6 +190,10 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{name}/enable", post(users::enable))
         .route("/users/{name}/end-logins", post(users::end_logins))
         .route("/users/{name}/groups/{group}", delete(users::remove_member))
+        .route(
+            "/users/{name}/keyboard-layout",
+            put(user_settings::set_keyboard_layout),
+        )
         .route("/requests", get(requests::list).post(requests::create))
         .route("/requests/{id}/approve", post(requests::approve))
         .route("/requests/{id}/deny", post(requests::deny))

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{
-    ApiError, AssetId, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session,
+    ApiError, AssetId, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, UserId,
 };
 use vigil_wire::recording::RecordingIndex;
 
@@ -20,7 +20,7 @@ use crate::rules;
 use crate::service::ending;
 use crate::service::launch::{check_launch, Admitted, SessionCaps};
 use crate::state::AppState;
-use crate::store::assets::CredentialKind;
+use crate::store::assets::{AssetRow, CredentialKind};
 use crate::store::sessions::{NewSession, SessionRow};
 use crate::store::{self, now_ms};
 
@@ -116,50 +116,15 @@ pub async fn get(
     Ok(Json(session_dto(&row, &v.actor)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
-    security(("session_cookie" = [], "csrf_token" = [])),
-    request_body = LaunchRequest,
-    responses(
-        (status = 200, body = Launched, description = "The session is starting; attach to its stream"),
-        (status = 400, body = ApiError, description = "`bad_request` (no managed credential) or `unsupported` (protocol)"),
-        (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable`, `session_locked` (a session of the caller on the asset is locked) or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
-        (status = 409, body = ApiError, description = "`request_in_use`: the request already has as many live sessions as its Smart Rules allow (the strictest covering rule's `sessions_per_request`, default 1)"),
-        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
-        (status = 500, body = ApiError, description = "`credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
-    ))]
-pub async fn launch(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiJson(body): ApiJson<LaunchRequest>,
-) -> AppResult<Json<Launched>> {
-    let v = Viewer::load(&state, user.user).await?;
-    let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
-    let now = now_ms();
-    let caps = SessionCaps {
-        per_user: state.config.max_sessions_per_user,
-        in_all: state.config.max_live_sessions,
-        per_request: rules::sessions_per_request(&v.rules, &v.groups, &asset.facts()),
-    };
-    // The limits checked here count live rows: check and insert run in one transaction
-    // that holds the database's write lock, so no other launch (here or on another relay
-    // sharing the database) passes the same limit in between. This relay's own launches
-    // queue on the gate first, so at most one of them waits on the database's lock.
-    let gate = state.launch_gate.lock().await;
-    let mut tx = store::begin_write(&state.db).await?;
-    let Admitted { kind, request_id } = check_launch(
-        &mut tx,
-        caps,
-        &v.actor,
-        asset.id,
-        &asset.name,
-        body.request_id,
-        now,
-    )
-    .await?;
+/// What a session of `user_id` on `asset` connects to, with the asset's credential opened
+/// from the vault (it never leaves the relay) and, for RDP, the user's keyboard layout.
+pub async fn launch_target(
+    state: &AppState,
+    asset: &AssetRow,
+    user_id: UserId,
+) -> AppResult<Target> {
     let sealed = asset.credential.as_deref();
-    let target = match asset.protocol {
+    Ok(match asset.protocol {
         Protocol::Ssh => {
             let auth = match (asset.credential_kind, sealed) {
                 (CredentialKind::Password, Some(s)) => SshAuth::Password(
@@ -221,9 +186,56 @@ pub async fn launch(
                 pinned_cert: asset.host_key.clone(),
                 codec: asset.rdp_codec,
                 size: asset.rdp_size.unwrap_or_default(),
+                // The user's layout: announced to the server and used to read the keys.
+                keyboard_layout: store::users::keyboard_layout(&state.db, user_id).await?,
             })
         }
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    security(("session_cookie" = [], "csrf_token" = [])),
+    request_body = LaunchRequest,
+    responses(
+        (status = 200, body = Launched, description = "The session is starting; attach to its stream"),
+        (status = 400, body = ApiError, description = "`bad_request` (no managed credential) or `unsupported` (protocol)"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable`, `session_locked` (a session of the caller on the asset is locked) or `csrf`"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
+        (status = 409, body = ApiError, description = "`request_in_use`: the request already has as many live sessions as its Smart Rules allow (the strictest covering rule's `sessions_per_request`, default 1)"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
+        (status = 500, body = ApiError, description = "`credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
+    ))]
+pub async fn launch(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<LaunchRequest>,
+) -> AppResult<Json<Launched>> {
+    let v = Viewer::load(&state, user.user).await?;
+    let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
+    let now = now_ms();
+    let caps = SessionCaps {
+        per_user: state.config.max_sessions_per_user,
+        in_all: state.config.max_live_sessions,
+        per_request: rules::sessions_per_request(&v.rules, &v.groups, &asset.facts()),
     };
+    // The limits checked here count live rows: check and insert run in one transaction
+    // that holds the database's write lock, so no other launch (here or on another relay
+    // sharing the database) passes the same limit in between. This relay's own launches
+    // queue on the gate first, so at most one of them waits on the database's lock.
+    let target = launch_target(&state, asset, v.user.id).await?;
+    let gate = state.launch_gate.lock().await;
+    let mut tx = store::begin_write(&state.db).await?;
+    let Admitted { kind, request_id } = check_launch(
+        &mut tx,
+        caps,
+        &v.actor,
+        asset.id,
+        &asset.name,
+        body.request_id,
+        now,
+    )
+    .await?;
     let cols = if body.cols == 0 {
         80
     } else {

@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{self, access::Revoked};
 
-fn require_admin(user: &CurrentUser) -> AppResult<()> {
+pub(super) fn require_admin(user: &CurrentUser) -> AppResult<()> {
     if user.user.is_admin {
         Ok(())
     } else {
@@ -21,7 +21,7 @@ fn require_admin(user: &CurrentUser) -> AppResult<()> {
     }
 }
 
-async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
+pub(super) async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
     Ok(store::users::by_name(&state.db, name)
         .await?
         .ok_or(AppError::NotFound)?

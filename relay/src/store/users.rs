@@ -1,4 +1,5 @@
 use vigil_wire::api::UserId;
+use vigil_wire::desktop::KeyboardLayout;
 
 use super::{now_ms, Db};
 
@@ -66,4 +67,33 @@ pub async fn groups(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error
         .bind(user_id)
         .fetch_all(db)
         .await
+}
+
+/// The keyboard layout of `user_id`'s desktop sessions (US English unless set).
+pub async fn keyboard_layout(db: &Db, user_id: UserId) -> Result<KeyboardLayout, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar("SELECT keyboard_layout FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await?;
+    u32::try_from(id)
+        .ok()
+        .and_then(KeyboardLayout::from_id)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unsupported keyboard layout {id:#x}").into()))
+}
+
+/// Sets the keyboard layout of `user_id`'s next desktop sessions (live ones keep theirs).
+/// Whether it changed.
+pub async fn set_keyboard_layout(
+    db: &Db,
+    user_id: UserId,
+    layout: KeyboardLayout,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE users SET keyboard_layout = $1 WHERE id = $2 AND keyboard_layout <> $1",
+    )
+    .bind(i64::from(layout.id()))
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() > 0)
 }
