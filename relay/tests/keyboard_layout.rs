@@ -66,18 +66,19 @@ async fn an_administrator_sets_a_users_layout_and_their_desktop_sessions_use_it(
     let _root = user(&r, "root", true).await?;
     let alice = user(&r, "alice", false).await?;
     let bob = user(&r, "bob", false).await?;
-    let sealed = r.state.vault.seal("password", "desk-password")?;
-    let desk = store::assets::insert(
+    let desk = vigil_relay::api::assets::create_asset(
         &r.state.db,
-        store::assets::NewAssetRow {
-            name: "win-1",
+        &r.state.vault,
+        &vigil_wire::api::NewAsset {
+            name: "win-1".into(),
             protocol: Protocol::Rdp,
-            host: "127.0.0.1",
+            host: "127.0.0.1".into(),
             port: 1,
-            account: "svc",
-            tags: &[],
-            credential_kind: store::assets::CredentialKind::Password,
-            credential: Some(sealed),
+            tags: vec![],
+            account: "svc".into(),
+            password: Some("desk-password".into()),
+            private_key: None,
+            host_key: None,
         },
     )
     .await?;

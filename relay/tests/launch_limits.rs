@@ -69,6 +69,7 @@ async fn asset(r: &Relay, name: &str, port: u16) -> R<i64> {
         account: "svc".into(),
         password: Some("target-password".into()),
         private_key: None,
+        host_key: None,
     };
     Ok(vigil_relay::api::assets::create_asset(&r.state.db, &r.state.vault, &new).await?)
 }

@@ -120,7 +120,7 @@ async fn a_stalled_live_feed_is_dropped_while_others_keep_receiving() -> R {
             account: "svc",
             tags: &[],
             credential_kind: store::assets::CredentialKind::None,
-            credential: None,
+            host_key: None,
         },
     )
     .await?;
