@@ -94,6 +94,7 @@ struct Tally {
     opened: AtomicU64,
     ended: Mutex<Vec<Ended>>,
     failures: Mutex<Vec<String>>,
+    failure_kinds: Mutex<std::collections::HashSet<String>>,
     live: AtomicUsize,
     /// Launches refused while another of the owner's sessions was locked (as they must be).
     refused_locked: AtomicU64,
@@ -388,7 +389,18 @@ async fn run_slot(ctx: &Ctx, slot: usize) {
         n += 1;
         match one_session(ctx, slot, n, &mut rng).await {
             Ok(e) => lock(&ctx.tally.ended).push(e),
-            Err(e) => lock(&ctx.tally.failures).push(format!("slot {slot} #{n}: {e:#}")),
+            Err(e) => {
+                let line = format!("slot {slot} #{n}: {e:#}");
+                // The first of each kind as it happens, to be seen while a long run goes on.
+                let kind: String = format!("{:#}", e.root_cause())
+                    .chars()
+                    .filter(|c| !c.is_ascii_hexdigit())
+                    .collect();
+                if lock(&ctx.tally.failure_kinds).insert(kind) {
+                    println!("failure: {line}");
+                }
+                lock(&ctx.tally.failures).push(line);
+            }
         }
     }
 }

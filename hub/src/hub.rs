@@ -192,7 +192,7 @@ impl Inner {
             core,
             live,
             sessions: self.sessions.clone(),
-            lifecycle: self.lifecycle.clone(),
+            lifecycle: lifecycle_outbox(&self.tracker, self.lifecycle.clone()),
             connect_timeout: self.config.connect_timeout,
             tick,
         }
@@ -294,13 +294,32 @@ impl Inner {
     }
 }
 
+/// One session's way to the relay's lifecycle channel: events go, in order, through a
+/// task of their own that waits for room there (the relay persists them, so none may be
+/// lost). The session's driver never waits: a relay slow to persist (a busy database)
+/// must not stall the session's input and output. The queue holds only what the session
+/// itself reports (connected, locked, unlocked, a refused key, ended), a handful.
+pub(crate) fn lifecycle_outbox(
+    tracker: &TaskTracker,
+    relay: mpsc::Sender<Lifecycle>,
+) -> mpsc::UnboundedSender<Lifecycle> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tracker.spawn(async move {
+        while let Some(event) = rx.recv().await {
+            // An error means the relay dropped its receiver; nobody is left to tell.
+            if relay.send(event).await.is_err() {
+                break;
+            }
+        }
+    });
+    tx
+}
+
 /// Hands the relay what the core queued on its lifecycle channel.
-pub(crate) async fn deliver_lifecycle(live: &Live, lifecycle: &mpsc::Sender<Lifecycle>) {
+pub(crate) fn deliver_lifecycle(live: &Live, lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
     let events = live.core().take_lifecycle();
     for event in events {
-        // The relay persists these: wait for room rather than lose one. An error
-        // means the relay dropped its receiver; nobody is left to tell.
-        let _ = lifecycle.send(event).await;
+        let _ = lifecycle.send(event);
     }
 }
 
@@ -309,15 +328,15 @@ pub(crate) async fn finish(
     id: SessionId,
     live: &Live,
     sessions: &Registry,
-    lifecycle: &mpsc::Sender<Lifecycle>,
+    lifecycle: &mpsc::UnboundedSender<Lifecycle>,
 ) {
     let reason = live
         .core()
         .end_reason()
         .map_or_else(|| "closed".into(), str::to_string);
     registry(sessions).remove(&id);
-    deliver_lifecycle(live, lifecycle).await;
-    let _ = lifecycle.send(Lifecycle::Ended { id, reason }).await;
+    deliver_lifecycle(live, lifecycle);
+    let _ = lifecycle.send(Lifecycle::Ended { id, reason });
 }
 
 /// The task of one session: owns the target connection and drives the core
@@ -327,7 +346,7 @@ pub(crate) struct Driver<C> {
     pub(crate) core: Arc<Mutex<C>>,
     pub(crate) live: Live,
     pub(crate) sessions: Registry,
-    pub(crate) lifecycle: mpsc::Sender<Lifecycle>,
+    pub(crate) lifecycle: mpsc::UnboundedSender<Lifecycle>,
     pub(crate) connect_timeout: Duration,
     pub(crate) tick: Duration,
 }
@@ -337,8 +356,8 @@ impl<C> Driver<C> {
         lock_core(&self.core)
     }
 
-    pub(crate) async fn deliver_lifecycle(&self) {
-        deliver_lifecycle(&self.live, &self.lifecycle).await;
+    pub(crate) fn deliver_lifecycle(&self) {
+        deliver_lifecycle(&self.live, &self.lifecycle);
     }
 
     pub(crate) async fn finish(self) {
@@ -381,7 +400,7 @@ impl Driver<Session> {
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let closed = loop {
-            self.deliver_lifecycle().await;
+            self.deliver_lifecycle();
             let deferred = self.core().take_deferred();
             if self.perform(&conn, deferred).await.is_err() {
                 break None;

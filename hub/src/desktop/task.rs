@@ -107,7 +107,7 @@ impl Driver<Desktop> {
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while closed.is_none() {
-            self.deliver_lifecycle().await;
+            self.deliver_lifecycle();
             let deferred = self.core().take_deferred();
             if let Err(e) = self.perform(&mut stream, &mut wr, deferred).await {
                 closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
