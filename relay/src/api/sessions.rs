@@ -223,7 +223,6 @@ pub async fn launch(
     // that holds the database's write lock, so no other launch (here or on another relay
     // sharing the database) passes the same limit in between. This relay's own launches
     // queue on the gate first, so at most one of them waits on the database's lock.
-    let target = launch_target(&state, asset, v.user.id).await?;
     let gate = state.launch_gate.lock().await;
     let mut tx = store::begin_write(&state.db).await?;
     let Admitted { kind, request_id } = check_launch(
@@ -236,6 +235,8 @@ pub async fn launch(
         now,
     )
     .await?;
+    // Only once the launch is allowed: the vault is opened for no one else.
+    let target = launch_target(&state, asset, v.user.id).await?;
     let cols = if body.cols == 0 {
         80
     } else {
