@@ -11,6 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+pub use vigil_tests::free_port;
+use vigil_tests::workspace_root;
 use vigil_wire::codec::Frame;
 use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
 
@@ -20,12 +22,6 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub const SSH_USER: &str = "gwpass";
 pub const SSH_PASSWORD: &str = "gwpass-Secret1";
 
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Kills the child when dropped, so an error path leaves no process behind.
 pub struct Guard(pub Child);
 impl Drop for Guard {
@@ -33,10 +29,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The project's sshd (`scripts/targets/start-ssh.sh`) on `port`, state under `state`;
@@ -48,9 +40,9 @@ pub struct Sshd {
 
 impl Sshd {
     pub fn start(state: &Path) -> Result<Sshd> {
-        let port = free_port()?;
+        let port = free_port();
         let out = Command::new("bash")
-            .arg(repo_root().join("scripts/targets/start-ssh.sh"))
+            .arg(workspace_root().join("scripts/targets/start-ssh.sh"))
             .env("VIGIL_TARGETS_DIR", state)
             .env("SSH_PORT", port.to_string())
             .output()?;
@@ -70,7 +62,7 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = Command::new("bash")
-            .arg(repo_root().join("scripts/targets/stop-ssh.sh"))
+            .arg(workspace_root().join("scripts/targets/stop-ssh.sh"))
             .env("VIGIL_TARGETS_DIR", &self.state)
             .output();
     }
@@ -79,7 +71,7 @@ impl Drop for Sshd {
 /// The relay binary: `$VIGIL_BIN`, else `target/release/vigil`.
 pub fn vigil_bin() -> String {
     std::env::var("VIGIL_BIN").unwrap_or_else(|_| {
-        repo_root()
+        workspace_root()
             .join("target/release/vigil")
             .to_string_lossy()
             .into_owned()

@@ -146,7 +146,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         add_admin(data, &format!("soak-monitor-{i}"), PASSWORD)?;
     }
     add_ssh_asset(data, "soak-ssh", ssh_port)?;
-    let port = free_port()?;
+    let port = free_port();
     let per_user = (args.sessions / OWNERS + 10).to_string();
     let in_all = (args.sessions + 50).to_string();
     let relay = serve(
