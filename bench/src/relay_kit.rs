@@ -208,7 +208,11 @@ impl Api {
 
     async fn try_login(port: u16, username: &str, password: &str) -> Result<Api> {
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().build()?;
+        // The relay closes a kept-alive connection after 10 idle seconds (its header
+        // timeout); a client that reused one at that instant would see it reset.
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()?;
         let res = http
             .post(format!("{base}/api/v1/auth/login"))
             .json(&serde_json::json!({"username": username, "password": password}))

@@ -36,7 +36,9 @@ use vigil_bench::relay_kit::{
 use vigil_wire::live::{ClientMsg, ServerControl};
 
 const PASSWORD: &str = "soak-Password-1";
-const OWNERS: usize = 10;
+/// Slots per owner: few enough that one owner's locked session (which blocks that owner's
+/// next launch, as the lock rule requires) idles only a few slots.
+const SLOTS_PER_OWNER: usize = 10;
 const MONITORS: usize = 2;
 /// The slack allowed in the relay's descriptors after the run: the database pool's
 /// connections (up to 8, each with its database and WAL file) open and close as the pool
@@ -139,7 +141,8 @@ async fn main() -> Result<()> {
 }
 
 async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> {
-    for i in 0..OWNERS {
+    let owners_n = args.sessions.div_ceil(SLOTS_PER_OWNER);
+    for i in 0..owners_n {
         add_admin(data, &format!("soak-owner-{i}"), PASSWORD)?;
     }
     for i in 0..MONITORS {
@@ -147,7 +150,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     }
     add_ssh_asset(data, "soak-ssh", ssh_port)?;
     let port = free_port();
-    let per_user = (args.sessions / OWNERS + 10).to_string();
+    let per_user = (SLOTS_PER_OWNER + 10).to_string();
     let in_all = (args.sessions + 50).to_string();
     let relay = serve(
         data,
@@ -159,7 +162,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     )?;
     let pid = relay.0.id();
     let mut owners = Vec::new();
-    for i in 0..OWNERS {
+    for i in 0..owners_n {
         owners.push(Api::login(port, &format!("soak-owner-{i}"), PASSWORD).await?);
     }
     let mut monitors = Vec::new();

@@ -27,6 +27,10 @@ use crate::store::{self, now_ms};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME: usize = 1024 * 1024;
+/// Each socket's read buffer. What a browser sends is small (keys, pointer moves, frame
+/// acknowledgements); a larger frame still arrives whole, the buffer growing for it.
+/// (The WebSocket library's default is 128 KiB per socket, allocated at the upgrade.)
+const READ_BUFFER: usize = 8 * 1024;
 /// How often a feed re-checks its viewer's login and what they may see.
 const FEED_RECHECK: Duration = Duration::from_secs(15);
 
@@ -38,7 +42,11 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
 }
 
 fn upgrade(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> AppResult<WebSocketUpgrade> {
-    ws.map(|w| w.max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME))
+    ws.map(|w| {
+        w.max_message_size(MAX_FRAME)
+            .max_frame_size(MAX_FRAME)
+            .read_buffer_size(READ_BUFFER)
+    })
         .map_err(|_| AppError::BadRequest("expected a WebSocket upgrade".into()))
 }
 

@@ -1440,6 +1440,9 @@ impl Api {
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .timeout(Duration::from_secs(30))
+            // Below the relay's 10 s keep-alive limit, so a reused connection is never
+            // one that the relay is closing.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Api {
             base: base.trim_end_matches('/').to_string(),

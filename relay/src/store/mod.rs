@@ -31,6 +31,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// SQLite's page cache per connection, as its `cache_size` pragma (negative: KiB): 512 KiB
+/// rather than SQLite's 2 MiB, so the pool's eight caches (4 MiB in all) are full within
+/// minutes of a busy start instead of growing for as long as the database does. Reads
+/// past it come from the operating system's file cache.
+const PAGE_CACHE_PRAGMA: &str = "-512";
+
 /// Opens (creating if needed) the database at `path` and applies the migrations.
 pub async fn open(path: &Path) -> Result<Db, StoreError> {
     let opts = SqliteConnectOptions::new()
@@ -38,7 +44,8 @@ pub async fn open(path: &Path) -> Result<Db, StoreError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(5));
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .pragma("cache_size", PAGE_CACHE_PRAGMA);
     let db = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(opts)
