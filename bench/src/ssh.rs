@@ -182,7 +182,7 @@ async fn controls(args: &Args, api: &Api, port: u16, asset: i64) -> Result<()> {
         let end = api.post(&path, serde_json::json!({}));
         let told = wait_control(
             &mut ws,
-            |c| matches!(c, ServerControl::Error { code, .. } if code == "login_ended"),
+            |c| matches!(c, ServerControl::Error { code, .. } if *code == vigil_wire::end::ErrorCode::LoginEnded),
         );
         let (end, told) = tokio::join!(end, told);
         end?;

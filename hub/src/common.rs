@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{Participant, ServerControl, ServerMsg, Thumbnail};
 
 use crate::fanout::Fanout;
@@ -44,7 +45,7 @@ pub(crate) struct Common {
     events: broadcast::Sender<HubEvent>,
     /// Lifecycle events for the driver to deliver (it awaits the relay's channel).
     lifecycle: VecDeque<Lifecycle>,
-    end_reason: Option<String>,
+    end_reason: Option<EndReason>,
     /// Advances with every lock switch; the user's input carries it (see `crate::input`).
     pub(crate) lock_epoch: LockEpoch,
 }
@@ -183,7 +184,7 @@ impl Common {
     }
 
     /// The participants see `Ended` after what was queued, then the end of their stream.
-    fn close(&mut self, reason: String) {
+    fn close(&mut self, reason: EndReason) {
         self.fanout.control(ServerControl::Ended {
             reason: reason.clone(),
         });
@@ -196,10 +197,13 @@ impl Common {
         tracing::error!(id = %self.id, %error, "Recording failed, ending the session");
         if self.phase != Phase::Ended {
             self.phase = Phase::Ended;
-            let reason = format!("recording failed: {error}");
+            let reason = EndReason::failed(
+                ErrorCode::RecordingFailed,
+                format!("recording failed: {error}"),
+            );
             self.fanout.control(ServerControl::Error {
-                code: "recording_failed".into(),
-                message: reason.clone(),
+                code: ErrorCode::RecordingFailed,
+                message: reason.message.clone(),
             });
             self.close(reason);
         }
@@ -249,8 +253,8 @@ pub(crate) trait SessionCore: Send {
         &self.common().keystrokes
     }
 
-    fn end_reason(&self) -> Option<&str> {
-        self.common().end_reason.as_deref()
+    fn end_reason(&self) -> Option<&EndReason> {
+        self.common().end_reason.as_ref()
     }
 
     /// Lifecycle events produced since the last call, oldest first.
@@ -266,16 +270,16 @@ pub(crate) trait SessionCore: Send {
     }
 
     /// The connection could not be made: the user sees the error, then the end.
-    fn failed(&mut self, code: &str, message: &str, at: Duration) {
+    fn failed(&mut self, code: ErrorCode, message: &str, at: Duration) {
         if self.is_ended() {
             return;
         }
         self.common_mut().fanout.control(ServerControl::Error {
-            code: code.into(),
+            code,
             message: message.into(),
         });
         self.end(
-            format!("{code}: {message}"),
+            EndReason::failed(code, message),
             Some(format!("error: {code}")),
             at,
         );
@@ -283,15 +287,19 @@ pub(crate) trait SessionCore: Send {
 
     /// Terminated by someone: the marker names the reason.
     fn terminate(&mut self, reason: &str, at: Duration) {
-        self.end(reason.to_string(), Some(format!("terminate: {reason}")), at);
+        self.end(
+            EndReason::plain(reason),
+            Some(format!("terminate: {reason}")),
+            at,
+        );
     }
 
     /// The target ended the session (or the connection broke).
     fn closed(&mut self, reason: &str, at: Duration) {
-        self.end(reason.to_string(), None, at);
+        self.end(EndReason::plain(reason), None, at);
     }
 
-    fn end(&mut self, reason: String, marker: Option<String>, at: Duration) {
+    fn end(&mut self, reason: EndReason, marker: Option<String>, at: Duration) {
         if self.is_ended() {
             return;
         }

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::end::EndReason;
 use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
@@ -333,7 +334,8 @@ pub(crate) async fn finish(
     let reason = live
         .core()
         .end_reason()
-        .map_or_else(|| "closed".into(), str::to_string);
+        .cloned()
+        .unwrap_or_else(|| EndReason::plain("closed"));
     registry(sessions).remove(&id);
     deliver_lifecycle(live, lifecycle);
     let _ = lifecycle.send(Lifecycle::Ended { id, reason });
@@ -375,7 +377,7 @@ impl Driver<Session> {
         match outcome {
             Some(Ok(conn)) => self.serve(conn, input).await,
             Some(Err(e)) => {
-                tracing::info!(id = %self.id, code = e.code, message = %e.message, "Connection failed");
+                tracing::info!(id = %self.id, code = %e.code, message = %e.message, "Connection failed");
                 let mut core = self.core();
                 if let Some(offered) = e.offered {
                     core.common_mut().host_key_refused(offered);
@@ -452,7 +454,10 @@ impl Driver<Session> {
         if let Some(reason) = closed {
             self.core().closed(reason, self.live.at());
         }
-        let reason = self.core().end_reason().unwrap_or("closed").to_string();
+        let reason = self
+            .core()
+            .end_reason()
+            .map_or_else(|| "closed".to_string(), |r| r.message.clone());
         // Bounded: a target that stopped reading may never take the goodbye.
         if tokio::time::timeout(CLOSE_TIMEOUT, conn.close(&reason))
             .await

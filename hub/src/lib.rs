@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::end::EndReason;
 use vigil_wire::live::{Participant, ServerMsg, Thumbnail};
 
 pub mod host_pin;
@@ -160,7 +161,7 @@ pub enum Lifecycle {
     /// to connect). Always the last event of a session.
     Ended {
         id: SessionId,
-        reason: String,
+        reason: EndReason,
     },
 }
 

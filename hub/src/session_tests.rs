@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use vigil_wire::api::Keystroke;
+use vigil_wire::end::{EndReason, ErrorCode};
 
 use crate::Lifecycle;
 
@@ -440,7 +441,7 @@ fn terminate_tells_everyone_marks_the_record_and_stops_everything() {
     s.target_output(&"€".as_bytes()[..2], ms(1));
     s.terminate("terminated by alice", ms(2));
     let ended = ServerMsg::Control(ServerControl::Ended {
-        reason: "terminated by alice".into(),
+        reason: EndReason::plain("terminated by alice"),
     });
     for rx in [&mut user, &mut observer] {
         let msgs = drain(rx);
@@ -457,7 +458,10 @@ fn terminate_tells_everyone_marks_the_record_and_stops_everything() {
             CastEvent::Marker("terminate: terminated by alice".into())
         ]
     );
-    assert_eq!(s.end_reason(), Some("terminated by alice"));
+    assert_eq!(
+        s.end_reason(),
+        Some(&EndReason::plain("terminated by alice"))
+    );
 }
 
 #[test]
@@ -476,7 +480,7 @@ fn failure_sends_error_then_ended() {
     let mut user = s
         .attach(Participant::User)
         .expect("connecting sessions accept joiners");
-    s.failed("auth_failed", "refused", ms(5));
+    s.failed(ErrorCode::AuthFailed, "refused", ms(5));
     let controls: Vec<_> = drain(&mut user)
         .into_iter()
         .filter_map(|m| match m {
@@ -489,11 +493,11 @@ fn failure_sends_error_then_ended() {
         controls[1..],
         [
             ServerControl::Error {
-                code: "auth_failed".into(),
+                code: ErrorCode::AuthFailed,
                 message: "refused".into()
             },
             ServerControl::Ended {
-                reason: "auth_failed: refused".into()
+                reason: EndReason::failed(ErrorCode::AuthFailed, "refused")
             },
         ]
     );

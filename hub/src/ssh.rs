@@ -8,34 +8,27 @@ use std::time::Duration;
 use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, MethodKind};
+use vigil_wire::end::ErrorCode;
 
 use crate::host_pin::{ssh_fingerprint, SshPin};
 use crate::{SshAuth, SshTarget};
 
-/// Why a connection failed, as the user is told: `code` is one of the documented
-/// error codes, `message` is for people.
+/// Why a connection failed, as the user is told: a code, and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// `host_key_changed`: the fingerprint of the key the target presented.
     pub offered: Option<String>,
 }
 
-fn error(code: &'static str, message: impl Into<String>) -> ConnectError {
+fn error(code: ErrorCode, message: impl Into<String>) -> ConnectError {
     ConnectError {
         code,
         message: message.into(),
         offered: None,
     }
 }
-
-pub(crate) const TARGET_UNREACHABLE: &str = "target_unreachable";
-pub(crate) const AUTH_FAILED: &str = "auth_failed";
-pub(crate) const HOST_KEY_CHANGED: &str = "host_key_changed";
-pub(crate) const TARGET_ERROR: &str = "target_error";
-/// The target sent more than the relay buffers for it (see [`MAX_EARLY_OUTPUT`]).
-pub(crate) const TARGET_FLOOD: &str = "target_flood";
 
 /// Bound on the output kept while the shell is set up (a banner and a prompt are a few KiB);
 /// past it the connection ends rather than buffering a hostile target's flood.
@@ -60,7 +53,7 @@ impl EarlyOutput {
     fn push(&mut self, data: &[u8]) -> Result<(), ConnectError> {
         if self.buf.len().saturating_add(data.len()) > self.cap {
             return Err(error(
-                TARGET_FLOOD,
+                ErrorCode::TargetFlood,
                 format!(
                     "the target sent more than {} KiB of output before the shell was ready",
                     self.cap / 1024
@@ -163,7 +156,7 @@ pub(crate) async fn connect(
     let reached = tokio::time::timeout(timeout, handshake(target, &addr)).await;
     let (mut handle, learned_host_key) = reached.map_err(|_| {
         error(
-            TARGET_UNREACHABLE,
+            ErrorCode::TargetUnreachable,
             format!("{addr} did not answer within {} s", timeout.as_secs_f32()),
         )
     })??;
@@ -175,7 +168,7 @@ pub(crate) async fn connect(
     let (read, write, early_output) = match tokio::time::timeout(login_timeout, login).await {
         Ok(Ok(shell)) => shell,
         Ok(Err(e)) => {
-            if e.code == TARGET_FLOOD {
+            if e.code == ErrorCode::TargetFlood {
                 tracing::warn!(%addr, "target flooded the shell setup; disconnecting");
                 // Bounded: the target may not read what the relay sends.
                 let _ = tokio::time::timeout(
@@ -188,7 +181,7 @@ pub(crate) async fn connect(
         }
         Err(_) => {
             return Err(error(
-                TARGET_ERROR,
+                ErrorCode::TargetError,
                 format!(
                     "{addr} did not complete the login within {} s",
                     login_timeout.as_secs()
@@ -214,14 +207,17 @@ async fn handshake(
         None => None,
         Some(text) => Some(SshPin::parse(text).map_err(|e| {
             error(
-                TARGET_ERROR,
+                ErrorCode::TargetError,
                 format!("the pinned host key cannot be read: {e}"),
             )
         })?),
     };
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| error(TARGET_UNREACHABLE, format!("cannot connect to {addr}: {e}")))?;
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+        error(
+            ErrorCode::TargetUnreachable,
+            format!("cannot connect to {addr}: {e}"),
+        )
+    })?;
     // Keystrokes are tiny packets; Nagle would add latency to every echo.
     let _ = stream.set_nodelay(true);
 
@@ -239,7 +235,7 @@ async fn handshake(
     let verdict = verdict.lock().ok().and_then(|v| v.clone());
     if let Some(HostKeyVerdict::Changed { presented }) = verdict.clone() {
         return Err(ConnectError {
-            code: HOST_KEY_CHANGED,
+            code: ErrorCode::HostKeyChanged,
             message: format!(
                 "the host key of {addr} is not the pinned one (it presented {presented}); \
                  an administrator must accept the new key before anyone connects"
@@ -249,7 +245,7 @@ async fn handshake(
     }
     let handle = handshake.map_err(|e| {
         error(
-            TARGET_ERROR,
+            ErrorCode::TargetError,
             format!("ssh handshake with {addr} failed: {e}"),
         )
     })?;
@@ -261,7 +257,7 @@ async fn handshake(
 }
 
 fn protocol_error(e: russh::Error) -> ConnectError {
-    error(TARGET_ERROR, format!("ssh error: {e}"))
+    error(ErrorCode::TargetError, format!("ssh error: {e}"))
 }
 
 async fn authenticate(
@@ -271,7 +267,7 @@ async fn authenticate(
     let user = target.username.clone();
     let refused = || {
         error(
-            AUTH_FAILED,
+            ErrorCode::AuthFailed,
             format!("the target refused the managed credential for `{user}`"),
         )
     };
@@ -298,7 +294,7 @@ async fn authenticate(
         SshAuth::PrivateKey(pem) => {
             let key = russh::keys::decode_secret_key(pem.expose(), None).map_err(|e| {
                 error(
-                    AUTH_FAILED,
+                    ErrorCode::AuthFailed,
                     format!("the managed private key cannot be read: {e}"),
                 )
             })?;
@@ -391,7 +387,10 @@ async fn open_shell(
                 } else {
                     "a shell"
                 };
-                return Err(error(TARGET_ERROR, format!("the target refused {what}")));
+                return Err(error(
+                    ErrorCode::TargetError,
+                    format!("the target refused {what}"),
+                ));
             }
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
                 early.push(&data)?
@@ -399,7 +398,7 @@ async fn open_shell(
             Some(_) => {}
             None => {
                 return Err(error(
-                    TARGET_ERROR,
+                    ErrorCode::TargetError,
                     "the target closed the channel during setup",
                 ))
             }
@@ -433,7 +432,7 @@ mod tests {
             }
             assert!(pushed <= MAX_EARLY_OUTPUT, "no cap");
         };
-        assert_eq!(err.code, TARGET_FLOOD);
+        assert_eq!(err.code, ErrorCode::TargetFlood);
         assert!(err.message.contains("1024 KiB"), "{}", err.message);
         assert_eq!(pushed, MAX_EARLY_OUTPUT);
         assert_eq!(

@@ -19,6 +19,7 @@ use vigil_hub::{
 };
 use vigil_tests::fake_rdp::{self, Misbehaviour};
 use vigil_tests::fake_ssh::{self, Handshake, Shell};
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
 /// Generous: most hostile sessions end in milliseconds, the stalled one after the 2 s
@@ -145,17 +146,17 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
         sent: live_sent.clone(),
     };
     let live_flood_port = fake_ssh::serve(live_flood, None).await?;
-    let hostile: Vec<(&str, LaunchSpec, &str)> = vec![
+    let hostile: Vec<(&str, LaunchSpec, Option<ErrorCode>)> = vec![
         (
             "ssh-flood",
             ssh_spec("ssh-flood", flood_port),
-            "target_flood",
+            Some(ErrorCode::TargetFlood),
         ),
         // Live before the flood: the session takes all of it, then the target closes.
         (
             "ssh-flood-live",
             ssh_spec("ssh-flood-live", live_flood_port),
-            "closed",
+            None,
         ),
         (
             "ssh-garbage",
@@ -163,12 +164,12 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
                 "ssh-garbage",
                 fake_ssh::serve_broken(Handshake::Garbage).await?,
             ),
-            "target_error",
+            Some(ErrorCode::TargetError),
         ),
         (
             "ssh-stall",
             ssh_spec("ssh-stall", fake_ssh::serve_broken(Handshake::Stall).await?),
-            "target_unreachable",
+            Some(ErrorCode::TargetUnreachable),
         ),
         (
             "ssh-half-packet",
@@ -176,7 +177,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
                 "ssh-half-packet",
                 fake_ssh::serve_broken(Handshake::HalfPacket).await?,
             ),
-            "target_error",
+            Some(ErrorCode::TargetError),
         ),
         (
             "rdp-garbage",
@@ -184,7 +185,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
                 "rdp-garbage",
                 fake_rdp::serve(Misbehaviour::X224Garbage).await?,
             ),
-            "target_error",
+            Some(ErrorCode::TargetError),
         ),
         (
             "rdp-half-pdu",
@@ -192,7 +193,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
                 "rdp-half-pdu",
                 fake_rdp::serve(Misbehaviour::X224HalfPdu).await?,
             ),
-            "target_error",
+            Some(ErrorCode::TargetError),
         ),
     ];
     let started = Instant::now();
@@ -202,7 +203,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
         expected.insert(id.to_string(), code);
     }
 
-    let mut ended: HashMap<String, (String, Duration)> = HashMap::new();
+    let mut ended: HashMap<String, (EndReason, Duration)> = HashMap::new();
     tokio::time::timeout(BOUND, async {
         while ended.len() < expected.len() {
             match lifecycle.recv().await {
@@ -232,12 +233,9 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
     for id in ids {
         let (reason, after) = &ended[id];
         println!("{id}: ended after {after:.2?}: {reason}");
-        assert!(!reason.trim().is_empty(), "{id}: empty reason");
+        assert!(!reason.message.trim().is_empty(), "{id}: empty reason");
         let code = expected[id.as_str()];
-        assert!(
-            reason.contains(code),
-            "{id}: the reason {reason:?} does not name {code}"
-        );
+        assert_eq!(reason.code, code, "{id}: the reason {reason:?}");
         assert!(!hub.is_live(id), "{id} is still live");
     }
 
@@ -271,8 +269,8 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
 
 /// For the failure message: which sessions ended and which did not.
 fn ended_ids(
-    expected: &HashMap<String, &str>,
-    ended: &HashMap<String, (String, Duration)>,
+    expected: &HashMap<String, Option<ErrorCode>>,
+    ended: &HashMap<String, (EndReason, Duration)>,
 ) -> String {
     let mut missing: Vec<&String> = expected
         .keys()

@@ -15,6 +15,7 @@ use vigil_hub::{Attachment, Hub, HubConfig, Lifecycle, RdpCodec, RdpSize};
 use vigil_rdp::screen::differing_pixels;
 use vigil_rdp::{Screen, SessionParams};
 use vigil_wire::desktop::{DesktopParams, InputEvent};
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::recording::{Kind, Reader};
 use vigil_wire::RDP_LOCK_MESSAGE;
@@ -56,8 +57,8 @@ struct Browser {
     first: Vec<&'static str>,
     keystrokes: Vec<String>,
     locked: Option<String>,
-    ended: Option<String>,
-    error: Option<(String, String)>,
+    ended: Option<EndReason>,
+    error: Option<(ErrorCode, String)>,
     snapshot_at: Option<Instant>,
 }
 
@@ -209,7 +210,7 @@ fn differ(a: &[u8], b: &[u8], width: usize, trim: bool) -> usize {
         .sum()
 }
 
-async fn wait_lifecycle_end(rx: &mut mpsc::Receiver<Lifecycle>, id: &str) -> Result<String> {
+async fn wait_lifecycle_end(rx: &mut mpsc::Receiver<Lifecycle>, id: &str) -> Result<EndReason> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
@@ -387,7 +388,7 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
     );
     let reason = wait_lifecycle_end(&mut lifecycle, &id).await?;
     ensure!(
-        reason == "terminated by test",
+        reason == EndReason::plain("terminated by test"),
         "[{label}] end reason {reason}"
     );
     let path = hub.desktop_recording_path(&id);
@@ -467,7 +468,7 @@ async fn a_provisioned_certificate_pin_is_enforced_and_the_offered_one_reported(
     let events = lifecycle_of(&mut lifecycle, "rdp-pin1").await?;
     let offered = match events.as_slice() {
         [Lifecycle::HostKeyRefused { offered, .. }, Lifecycle::Ended { reason, .. }] => {
-            ensure!(reason.starts_with("cert_changed"), "{reason}");
+            ensure!(reason.code == Some(ErrorCode::CertChanged), "{reason}");
             offered.clone()
         }
         other => bail!("expected HostKeyRefused then Ended, got {other:?}"),
@@ -515,10 +516,13 @@ async fn shadow_nla_session_through_the_hub_and_a_refused_password() -> Result<(
     .await?;
     let (code, message) = user.error.clone().context("no error shown")?;
     println!("[shadow] wrong password: {code}: {message}");
-    ensure!(code == "auth_failed", "code {code}");
+    ensure!(code == ErrorCode::AuthFailed, "code {code}");
     ensure!(user.ended.is_some(), "no Ended after the error");
     let reason = wait_lifecycle_end(&mut lifecycle, "rdp-badpw").await?;
-    ensure!(reason.starts_with("auth_failed: "), "reason {reason}");
+    ensure!(
+        reason.code == Some(ErrorCode::AuthFailed),
+        "reason {reason}"
+    );
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use support::*;
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth};
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::SSH_LOCK_MESSAGE;
 
@@ -167,7 +168,7 @@ async fn terminate_ends_the_session_and_the_cast_parses() -> Result<()> {
     assert!(!f.hub.is_live("term1"));
     until_control(&mut user, |c| {
         *c == ServerControl::Ended {
-            reason: "terminated by test".into(),
+            reason: EndReason::plain("terminated by test"),
         }
     })
     .await?;
@@ -176,7 +177,7 @@ async fn terminate_ends_the_session_and_the_cast_parses() -> Result<()> {
         events.last(),
         Some(&Lifecycle::Ended {
             id: "term1".into(),
-            reason: "terminated by test".into()
+            reason: EndReason::plain("terminated by test")
         })
     );
     assert!(f.hub.attach("term1", Participant::Observer).is_none());
@@ -239,7 +240,7 @@ async fn remote_exit_ends_with_closed() -> Result<()> {
     type_line(&user, "exit").await?;
     until_control(&mut user, |c| {
         *c == ServerControl::Ended {
-            reason: "closed".into(),
+            reason: EndReason::plain("closed"),
         }
     })
     .await?;
@@ -248,7 +249,7 @@ async fn remote_exit_ends_with_closed() -> Result<()> {
         events.last(),
         Some(&Lifecycle::Ended {
             id: "exit1".into(),
-            reason: "closed".into()
+            reason: EndReason::plain("closed")
         })
     );
     assert!(!f.hub.is_live("exit1"));
@@ -257,7 +258,7 @@ async fn remote_exit_ends_with_closed() -> Result<()> {
 
 /// Launches, attaches at once (the test runtime is single-threaded, so the session task
 /// has not run yet) and expects `code` as an error, then the end.
-async fn expect_failure(f: &mut Fixture, spec: LaunchSpec, code: &str) -> Result<()> {
+async fn expect_failure(f: &mut Fixture, spec: LaunchSpec, code: ErrorCode) -> Result<()> {
     let id = spec.session_id.clone();
     f.hub.launch(spec)?;
     let mut user = f
@@ -273,7 +274,7 @@ async fn expect_failure(f: &mut Fixture, spec: LaunchSpec, code: &str) -> Result
     let n = controls.len();
     assert!(n >= 2, "{controls:?}");
     assert!(
-        matches!(&controls[n - 2], ServerControl::Error { code: c, .. } if c == code),
+        matches!(&controls[n - 2], ServerControl::Error { code: c, .. } if *c == code),
         "{controls:?}"
     );
     assert!(
@@ -288,7 +289,7 @@ async fn expect_failure(f: &mut Fixture, spec: LaunchSpec, code: &str) -> Result
         "{events:?}"
     );
     assert!(
-        matches!(events.last(), Some(Lifecycle::Ended { reason, .. }) if reason.starts_with(code)),
+        matches!(events.last(), Some(Lifecycle::Ended { reason, .. }) if reason.code == Some(code)),
         "{events:?}"
     );
     assert!(!f.hub.is_live(&id));
@@ -300,7 +301,12 @@ async fn wrong_password_is_auth_failed() -> Result<()> {
     let Some(t) = target() else { return Ok(()) };
     let mut f = fixture(256);
     let wrong = SshAuth::Password(Secret::new("not-the-password"));
-    expect_failure(&mut f, spec("auth1", t, wrong, t.port, None), "auth_failed").await
+    expect_failure(
+        &mut f,
+        spec("auth1", t, wrong, t.port, None),
+        ErrorCode::AuthFailed,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -310,7 +316,7 @@ async fn unreachable_port_is_target_unreachable() -> Result<()> {
     expect_failure(
         &mut f,
         spec("unr1", t, password(t), free_port(), None),
-        "target_unreachable",
+        ErrorCode::TargetUnreachable,
     )
     .await
 }
@@ -323,7 +329,7 @@ async fn changed_host_key_is_refused() -> Result<()> {
     expect_failure(
         &mut f,
         spec("hk1", t, password(t), t.port, pinned),
-        "host_key_changed",
+        ErrorCode::HostKeyChanged,
     )
     .await
 }
@@ -361,7 +367,7 @@ async fn a_fingerprint_pin_is_enforced_and_a_refused_key_reported() -> Result<()
         "{events:?}"
     );
     assert!(
-        matches!(events.last(), Some(Lifecycle::Ended { reason, .. }) if reason.starts_with("host_key_changed")),
+        matches!(events.last(), Some(Lifecycle::Ended { reason, .. }) if reason.code == Some(ErrorCode::HostKeyChanged)),
         "{events:?}"
     );
 

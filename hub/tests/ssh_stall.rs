@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
 use vigil_tests::fake_ssh::{self, Shell};
+use vigil_wire::end::EndReason;
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
 /// Generous: a session that ends at all ends in milliseconds.
@@ -84,7 +85,7 @@ async fn terminate_lands_while_a_paste_is_stuck_on_a_target_that_never_reads() -
     })
     .await
     .context("the session did not end within the bound")?;
-    assert_eq!(ended.as_deref(), Some("admin terminated"));
+    assert_eq!(ended, Some(EndReason::plain("admin terminated")));
     assert!(!hub.is_live("stall1"));
     tokio::time::timeout(BOUND, hub.shutdown())
         .await

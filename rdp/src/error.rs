@@ -1,5 +1,7 @@
 use std::fmt;
 
+use vigil_wire::end::ErrorCode;
+
 use crate::fastpath::{MAX_FRAGMENTS, MAX_REASSEMBLED};
 use crate::DesktopSize;
 
@@ -20,20 +22,20 @@ pub enum ConnectErrorKind {
 }
 
 impl ConnectErrorKind {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Self::TargetUnreachable => "target_unreachable",
-            Self::AuthFailed => "auth_failed",
-            Self::CertChanged => "cert_changed",
-            Self::TargetError => "target_error",
-            Self::DesktopTooLarge => "desktop_too_large",
+            Self::TargetUnreachable => ErrorCode::TargetUnreachable,
+            Self::AuthFailed => ErrorCode::AuthFailed,
+            Self::CertChanged => ErrorCode::CertChanged,
+            Self::TargetError => ErrorCode::TargetError,
+            Self::DesktopTooLarge => ErrorCode::DesktopTooLarge,
         }
     }
 }
 
 impl fmt::Display for ConnectErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+        f.write_str(self.code().as_str())
     }
 }
 
@@ -57,7 +59,7 @@ impl ConnectError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.kind.code()
     }
 }
@@ -95,19 +97,15 @@ pub enum StreamError {
 }
 
 impl StreamError {
-    /// A stable code for the end reason, from the same list as [`ConnectErrorKind::code`]
-    /// (plus `target_flood` for a server that sends more than the relay buffers).
-    pub fn code(&self) -> &'static str {
+    /// The code the session ends with.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::DesktopTooLarge { .. } => ConnectErrorKind::DesktopTooLarge.code(),
-            Self::UpdateTooLarge => TARGET_FLOOD,
-            _ => ConnectErrorKind::TargetError.code(),
+            Self::DesktopTooLarge { .. } => ErrorCode::DesktopTooLarge,
+            Self::UpdateTooLarge => ErrorCode::TargetFlood,
+            _ => ErrorCode::TargetError,
         }
     }
 }
-
-/// The code of a target that sends more data than the relay buffers for it.
-pub const TARGET_FLOOD: &str = "target_flood";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScreenError {

@@ -171,7 +171,7 @@ mod tests {
         }
         let err = DesktopSize::check_server_answer(65535, 65535).expect_err("too large");
         assert!(matches!(err, StreamError::DesktopTooLarge { .. }));
-        assert_eq!(err.code(), "desktop_too_large");
+        assert_eq!(err.code(), vigil_wire::end::ErrorCode::DesktopTooLarge);
         assert_eq!(
             err.to_string(),
             "the server's desktop size 65535x65535 is over the relay's limit of 5120x2880"

@@ -387,7 +387,7 @@ fn an_oversized_desktop_at_connect_is_refused() {
             height: 65535
         }
     ));
-    assert_eq!(err.code(), "desktop_too_large");
+    assert_eq!(err.code(), vigil_wire::end::ErrorCode::DesktopTooLarge);
     assert_eq!(
         err.to_string(),
         "the server's desktop size 65535x65535 is over the relay's limit of 5120x2880"
@@ -438,7 +438,7 @@ fn an_oversized_desktop_at_reactivation_ends_the_session() {
         .feed(&demand_active(65535, 65535))
         .expect_err("a 65535x65535 desktop was accepted");
     assert!(matches!(err, StreamError::DesktopTooLarge { .. }), "{err}");
-    assert_eq!(err.code(), "desktop_too_large");
+    assert_eq!(err.code(), vigil_wire::end::ErrorCode::DesktopTooLarge);
     assert!(!s.is_active());
     assert!(matches!(s.feed(&[0]), Err(StreamError::Ended)));
     assert_eq!((s.params().width, s.params().height), (64, 64), "unchanged");
@@ -501,7 +501,7 @@ fn endless_next_fragments_end_the_session_at_the_bound() {
         }
     };
     assert!(matches!(err, StreamError::UpdateTooLarge), "{err}");
-    assert_eq!(err.code(), "target_flood");
+    assert_eq!(err.code(), vigil_wire::end::ErrorCode::TargetFlood);
     // Everything forwarded (what browsers and the screen reassemble) fits in the bound.
     assert!(forwarded * fastpath::MAX_FRAGMENT <= fastpath::MAX_REASSEMBLED);
     assert!(

@@ -15,6 +15,7 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 use vigil_hub::HubEvent;
 use vigil_wire::codec::Frame;
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, FeedMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
@@ -47,7 +48,7 @@ fn upgrade(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> AppResult
             .max_frame_size(MAX_FRAME)
             .read_buffer_size(READ_BUFFER)
     })
-        .map_err(|_| AppError::BadRequest("expected a WebSocket upgrade".into()))
+    .map_err(|_| AppError::BadRequest("expected a WebSocket upgrade".into()))
 }
 
 fn to_message(frame: Frame) -> Message {
@@ -230,7 +231,7 @@ async fn run_stream(
                 send_control(
                     &mut socket,
                     ServerControl::Error {
-                        code: "expected_hello".into(),
+                        code: ErrorCode::ExpectedHello,
                         message,
                     },
                 )
@@ -248,7 +249,7 @@ async fn run_stream(
         send_control(
             &mut socket,
             ServerControl::Error {
-                code: "version".into(),
+                code: ErrorCode::Version,
                 message,
             },
         )
@@ -271,12 +272,12 @@ async fn run_stream(
             rows,
         };
         if send_control(&mut socket, welcome).await {
-            // A session that failed to connect ended before its user attached: the
-            // hub's reason is `<code>: <message>`; show it as the error it was.
-            if let Some((code, message)) = connect_failure(&reason) {
+            // A session that failed (to connect, say) ended before its user attached:
+            // show its failure as the error it was.
+            if let Some(code) = reason.code {
                 let error = ServerControl::Error {
-                    code: code.into(),
-                    message: message.into(),
+                    code,
+                    message: reason.message.clone(),
                 };
                 send_control(&mut socket, error).await;
             }
@@ -343,7 +344,7 @@ async fn run_stream(
                 let Some(frame) = frame else { break };
                 match ClientMsg::decode(&frame) {
                     Err(e) => {
-                        let err = ServerControl::Error { code: "malformed".into(), message: e.to_string() };
+                        let err = ServerControl::Error { code: ErrorCode::Malformed, message: e.to_string() };
                         if !send_control(&mut socket, err).await {
                             break;
                         }
@@ -367,18 +368,18 @@ async fn run_stream(
 async fn detach(socket: &mut WebSocket, why: Detach) {
     tracing::info!(?why, "Stream viewer detached");
     let code = match why {
-        Detach::LoginEnded => "login_ended",
-        Detach::RightLost => "access_revoked",
+        Detach::LoginEnded => ErrorCode::LoginEnded,
+        Detach::RightLost => ErrorCode::AccessRevoked,
     };
     let error = ServerControl::Error {
-        code: code.into(),
+        code,
         message: why.message().into(),
     };
     if send_control(socket, error).await {
         send_control(
             socket,
             ServerControl::Ended {
-                reason: why.message().into(),
+                reason: EndReason::failed(code, why.message()),
             },
         )
         .await;
@@ -576,7 +577,7 @@ impl Feed<'_> {
 
 /// The end reason of a session the hub no longer runs. The lifecycle task may not have
 /// stored it yet (the hub ends a failed launch in milliseconds), so wait briefly.
-async fn recorded_end_reason(state: &AppState, id: &str) -> String {
+async fn recorded_end_reason(state: &AppState, id: &str) -> EndReason {
     for _ in 0..20 {
         if let Ok(Some(row)) = store::sessions::get(&state.db, id).await {
             if let Some(reason) = row.end_reason {
@@ -585,21 +586,5 @@ async fn recorded_end_reason(state: &AppState, id: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    "ended".into()
-}
-
-/// Splits a connect failure's reason (`target_unreachable: …`) into code and message.
-fn connect_failure(reason: &str) -> Option<(&str, &str)> {
-    const CODES: [&str; 8] = [
-        "target_unreachable",
-        "auth_failed",
-        "host_key_changed",
-        "cert_changed",
-        "target_error",
-        "target_flood",
-        "desktop_too_large",
-        "recording_failed",
-    ];
-    let (code, message) = reason.split_once(": ")?;
-    CODES.contains(&code).then_some((code, message))
+    EndReason::plain("ended")
 }

@@ -11,6 +11,7 @@ use vigil_relay::auth;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_wire::api::{ApiError, Asset, Me, RequestStatus, Session, SessionKind};
 use vigil_wire::codec::Frame;
+use vigil_wire::end::EndReason;
 use vigil_wire::live::FeedMsg;
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -424,7 +425,7 @@ async fn world() -> R<World> {
     let s_ended = r
         .session(alice, web, SessionKind::Request, Some(alice_request))
         .await?;
-    store::sessions::end(db, &s_ended, now_ms(), "closed").await?;
+    store::sessions::end(db, &s_ended, now_ms(), &EndReason::plain("closed")).await?;
     Ok(World {
         r,
         web,
@@ -618,7 +619,7 @@ async fn controls_are_enforced_and_audited() -> R {
     let s: Session = resp.json().await?;
     assert!(s.ended_at.is_some());
     assert_eq!(
-        s.end_reason.as_deref(),
+        s.end_reason.map(|r| r.message).as_deref(),
         Some("terminated and cancelled by rex")
     );
     let reqs: Vec<vigil_wire::api::AccessRequest> = alice
@@ -807,7 +808,9 @@ async fn session_stream_handshake() -> R {
     let mut ws = open_ws(&w.r, &format!("/sessions/{}/stream", w.s_alice), &alice).await?;
     ws.send(hello(999)).await?;
     match decode(next_text(&mut ws).await?)? {
-        ServerMsg::Control(ServerControl::Error { code, .. }) => assert_eq!(code, "version"),
+        ServerMsg::Control(ServerControl::Error { code, .. }) => {
+            assert_eq!(code, vigil_wire::end::ErrorCode::Version)
+        }
         other => panic!("expected Error, got {other:?}"),
     }
     // Someone who may not see the session is refused before the upgrade.
@@ -861,7 +864,7 @@ async fn live_feed_is_filtered_and_pushes_changes() -> R {
         other => panic!("expected Upsert, got {other:?}"),
     }
     // It ends: removed from the reviewer's list.
-    store::sessions::end(&w.r.state.db, &s_new, now_ms(), "closed").await?;
+    store::sessions::end(&w.r.state.db, &s_new, now_ms(), &EndReason::plain("closed")).await?;
     w.r.state.notify(&s_new);
     assert_eq!(
         feed(next_text(&mut rex_ws).await?)?,

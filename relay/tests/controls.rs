@@ -10,6 +10,7 @@ use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_wire::api::{
     AccessRequest, ApiError, AuditEntry, Keystroke, Protocol, RequestStatus, Session, SessionKind,
 };
+use vigil_wire::end::EndReason;
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -332,7 +333,7 @@ async fn one_live_session_per_request() -> R {
     );
     assert!(message.contains("already in use"), "{message}");
     // With the first session ended, the request may be used again.
-    store::sessions::end(&w.r.state.db, &live, now_ms(), "closed").await?;
+    store::sessions::end(&w.r.state.db, &live, now_ms(), &EndReason::plain("closed")).await?;
     let resp = post(
         &alice,
         format!("{b}/sessions"),
@@ -368,7 +369,10 @@ async fn a_requests_end_ends_its_sessions() -> R {
     assert_eq!(done.status, RequestStatus::CheckedIn);
     let row = w.r.row(&s).await?;
     assert!(row.ended_at.is_some());
-    assert_eq!(row.end_reason.as_deref(), Some("access request checked in"));
+    assert_eq!(
+        row.end_reason.map(|r| r.message).as_deref(),
+        Some("access request checked in")
+    );
     assert!(w.r.audit().await?.iter().any(|e| e.actor == "alice"
         && e.action == "terminate"
         && e.session_id.as_deref() == Some(s.as_str())));
@@ -389,7 +393,10 @@ async fn a_requests_end_ends_its_sessions() -> R {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         row = w.r.row(&s).await?;
     }
-    assert_eq!(row.end_reason.as_deref(), Some("access request expired"));
+    assert_eq!(
+        row.end_reason.map(|r| r.message).as_deref(),
+        Some("access request expired")
+    );
     assert!(w.r.audit().await?.iter().any(|e| e.actor == "relay"
         && e.action == "terminate"
         && e.session_id.as_deref() == Some(s.as_str())));
@@ -477,7 +484,7 @@ async fn recording_reads_are_audited_once_per_viewer() -> R {
     let b = &w.r.base;
     let win = w.r.asset("win-1", Protocol::Rdp).await?;
     let s = w.r.session(w.alice, win, SessionKind::Admin, None).await?;
-    store::sessions::end(&w.r.state.db, &s, now_ms(), "closed").await?;
+    store::sessions::end(&w.r.state.db, &s, now_ms(), &EndReason::plain("closed")).await?;
     let (file, idx) = desktop_file();
     let path = w.r.state.hub.desktop_recording_path(&s);
     std::fs::create_dir_all(path.parent().ok_or("no parent")?)?;

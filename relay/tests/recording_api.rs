@@ -7,6 +7,7 @@ use serde_json::json;
 use vigil_relay::auth;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_wire::api::{Protocol, Session, SessionKind};
+use vigil_wire::end::EndReason;
 use vigil_wire::recording::{encode, Kind, RecordingIndex, MAGIC};
 
 type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -60,7 +61,7 @@ impl Relay {
 
     async fn session(&self, user: i64, asset: i64) -> R<String> {
         let id = self.running_session(user, asset).await?;
-        store::sessions::end(&self.state.db, &id, now_ms(), "closed").await?;
+        store::sessions::end(&self.state.db, &id, now_ms(), &EndReason::plain("closed")).await?;
         Ok(id)
     }
 
@@ -222,7 +223,10 @@ async fn a_desktop_session_left_open_by_a_crash_is_ended_and_replayable_after_re
         .json()
         .await?;
     assert!(session.ended_at.is_some(), "{session:?}");
-    assert_eq!(session.end_reason.as_deref(), Some("relay restarted"));
+    assert_eq!(
+        session.end_reason.map(|r| r.message).as_deref(),
+        Some("relay restarted")
+    );
     let ended: Vec<Session> = admin
         .get(format!("{}/sessions?state=ended", r.base))
         .send()

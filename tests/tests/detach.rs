@@ -6,6 +6,7 @@
 use anyhow::{ensure, Result};
 use serde_json::json;
 use vigil_tests::vigil_wire::api::{Asset, Launched, Session};
+use vigil_tests::vigil_wire::end::ErrorCode;
 use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl};
 use vigil_tests::{secs, tid, vigil_cli, Api, Browser, Cast, Relay, WsRecorder};
 
@@ -38,11 +39,11 @@ fn stream_path(id: &str) -> String {
 }
 
 /// Waits for the stream to be told `code` and then closed.
-async fn wait_detached(ws: &WsRecorder, code: &str) -> Result<()> {
+async fn wait_detached(ws: &WsRecorder, code: ErrorCode) -> Result<()> {
     ws.wait_control(
-        code,
+        code.as_str(),
         secs(5.0),
-        |c| matches!(c, ServerControl::Error { code: got, .. } if got == code),
+        |c| matches!(c, ServerControl::Error { code: got, .. } if *got == code),
     )
     .await?;
     let deadline = std::time::Instant::now() + secs(5.0);
@@ -83,7 +84,7 @@ async fn a_watcher_removed_from_their_group_by_the_cli_is_detached() -> Result<(
         &["user", "remove-group", &cast.reviewer.username, &group],
         &[],
     )?;
-    wait_detached(&watcher, "access_revoked").await?;
+    wait_detached(&watcher, ErrorCode::AccessRevoked).await?;
     let r = reviewer
         .send(
             reqwest::Method::GET,
@@ -115,7 +116,7 @@ async fn a_disabled_user_is_cut_off_and_their_session_ends() -> Result<()> {
         )
         .await?
         .ok()?;
-    wait_detached(&user, "login_ended").await?;
+    wait_detached(&user, ErrorCode::LoginEnded).await?;
     let r = isa.send(reqwest::Method::GET, "/api/v1/me", None).await?;
     ensure!(
         r.status == 401,
@@ -158,7 +159,7 @@ async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
         .send(reqwest::Method::POST, "/api/v1/auth/logout", None)
         .await?;
     // Event-driven: the logout itself detaches the watcher (the bound is generous).
-    wait_detached(&watcher, "login_ended").await?;
+    wait_detached(&watcher, ErrorCode::LoginEnded).await?;
     // The session and its user are untouched.
     still_typing(&user, 0).await
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use vigil_tests::vigil_wire::api::{ApiError, Asset, Launched, Session};
+use vigil_tests::vigil_wire::end::ErrorCode;
 use vigil_tests::{poll_until, secs, sshd, step, vigil_cli, Api, Relay};
 
 /// A well-formed fingerprint of no key the test sshd has (SHA-256 of "abc").
@@ -76,8 +77,8 @@ async fn a_provisioned_host_key_is_enforced_and_only_the_offered_one_accepted() 
         Ok(s.end_reason.is_some().then_some(s))
     })
     .await?;
-    let reason = ended.end_reason.unwrap_or_default();
-    ensure!(reason.starts_with("host_key_changed"), "{reason}");
+    let reason = ended.end_reason.context("no end reason")?;
+    ensure!(reason.code == Some(ErrorCode::HostKeyChanged), "{reason}");
 
     step("the asset shows the pinned and the offered fingerprint");
     let offered = poll_until("the offered fingerprint", secs(10.0), || async {

@@ -18,6 +18,7 @@ use serde_json::json;
 use vigil_tests::fake_rdp::{self, Misbehaviour};
 use vigil_tests::fake_ssh::{self, Handshake, Shell};
 use vigil_tests::vigil_wire::api::{Asset, Launched, Me, Session};
+use vigil_tests::vigil_wire::end::{EndReason, ErrorCode};
 use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
 use vigil_tests::{secs, step, vigil_cli, Api, Cast, Relay, WsRecorder};
 
@@ -33,7 +34,7 @@ const LIVE_FLOOD: usize = 8 * 1024 * 1024;
 struct Expect {
     /// The error code its user is told and its end reason starts with (`None`: the target
     /// ends it without a fault of the protocol, e.g. by closing).
-    code: Option<&'static str>,
+    code: Option<ErrorCode>,
     /// Words the end reason must hold, naming what went wrong.
     reason_has: &'static str,
     /// The session went live (a shell, a desktop) before the target misbehaved: proves the
@@ -58,16 +59,17 @@ struct Case {
 /// What one hostile session did.
 struct Outcome {
     /// The `Error` code its user was told, if any.
-    error: Option<String>,
-    reason: String,
+    error: Option<ErrorCode>,
+    reason: EndReason,
     went_live: bool,
     took: Duration,
 }
 
 impl Outcome {
     /// What it ended with: the code its user was told, else the reason.
-    fn shown(&self) -> &str {
-        self.error.as_deref().unwrap_or(&self.reason)
+    fn shown(&self) -> String {
+        self.error
+            .map_or_else(|| self.reason.message.clone(), |c| c.to_string())
     }
 }
 
@@ -118,7 +120,7 @@ async fn ended(ws: &WsRecorder, started: Instant, bound: Duration) -> Result<Out
         });
         if let Some(reason) = reason {
             let error = msgs.iter().find_map(|m| match m {
-                ServerMsg::Control(ServerControl::Error { code, .. }) => Some(code.clone()),
+                ServerMsg::Control(ServerControl::Error { code, .. }) => Some(*code),
                 _ => None,
             });
             // A stream that joins a live session gets its picture, not `Connected`.
@@ -149,7 +151,7 @@ async fn ended(ws: &WsRecorder, started: Instant, bound: Duration) -> Result<Out
 }
 
 /// The end reason the relay keeps for session `id` (it writes it as the session ends).
-async fn kept_end_reason(api: &Api, id: &str) -> Result<Option<String>> {
+async fn kept_end_reason(api: &Api, id: &str) -> Result<Option<EndReason>> {
     let deadline = Instant::now() + secs(5.0);
     loop {
         let session: Session = api.get(&format!("/api/v1/sessions/{id}")).await?;
@@ -262,7 +264,7 @@ async fn rdp(name: &'static str, how: Misbehaviour, expect: Expect) -> Result<Ca
     })
 }
 
-fn expect(code: Option<&'static str>, reason_has: &'static str, live_first: bool) -> Expect {
+fn expect(code: Option<ErrorCode>, reason_has: &'static str, live_first: bool) -> Expect {
     Expect {
         code,
         reason_has,
@@ -288,7 +290,11 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
         ssh(
             "flood-setup",
             fake_ssh::serve(flood_setup, None).await?,
-            expect(Some("target_flood"), "before the shell was ready", false),
+            expect(
+                Some(ErrorCode::TargetFlood),
+                "before the shell was ready",
+                false,
+            ),
         ),
         ssh(
             "flood-live",
@@ -298,22 +304,22 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
         ssh(
             "garbage",
             broken(Handshake::Garbage).await?,
-            expect(Some("target_error"), "handshake", false),
+            expect(Some(ErrorCode::TargetError), "handshake", false),
         ),
         ssh(
             "stall",
             broken(Handshake::Stall).await?,
-            expect(Some("target_unreachable"), "did not answer", false),
+            expect(Some(ErrorCode::TargetUnreachable), "did not answer", false),
         ),
         ssh(
             "half-packet",
             broken(Handshake::HalfPacket).await?,
-            expect(Some("target_error"), "handshake", false),
+            expect(Some(ErrorCode::TargetError), "handshake", false),
         ),
         rdp(
             "huge-desktop",
             huge,
-            expect(Some("desktop_too_large"), "65535x65535", false),
+            expect(Some(ErrorCode::DesktopTooLarge), "65535x65535", false),
         )
         .await?,
         rdp(
@@ -322,14 +328,14 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
                 width: 65535,
                 height: 65535,
             },
-            expect(Some("desktop_too_large"), "65535x65535", true),
+            expect(Some(ErrorCode::DesktopTooLarge), "65535x65535", true),
         )
         .await?,
         // Empty `Next` fragments: the bound on their count ends it.
         rdp(
             "endless-fragments",
             Misbehaviour::EndlessFragments { len: 0 },
-            expect(Some("target_flood"), "fragmented update", true),
+            expect(Some(ErrorCode::TargetFlood), "fragmented update", true),
         )
         .await?,
         rdp(
@@ -337,20 +343,20 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
             Misbehaviour::Malformed,
             Expect {
                 tolerated: fake_rdp::MALFORMED_FRAMED,
-                ..expect(Some("target_error"), "unframeable", true)
+                ..expect(Some(ErrorCode::TargetError), "unframeable", true)
             },
         )
         .await?,
         rdp(
             "garbage",
             Misbehaviour::Garbage,
-            expect(Some("target_error"), "unframeable", true),
+            expect(Some(ErrorCode::TargetError), "unframeable", true),
         )
         .await?,
         rdp(
             "stall",
             Misbehaviour::StallAfterTls,
-            expect(Some("target_error"), "timed out", false),
+            expect(Some(ErrorCode::TargetError), "timed out", false),
         )
         .await?,
         rdp(
@@ -363,7 +369,7 @@ async fn cases(live_sent: &Arc<AtomicUsize>) -> Result<Vec<Case>> {
 }
 
 /// Checks one outcome against what its case expects.
-fn check(case: &Case, outcome: &Outcome, end_reason: Option<&str>) -> Result<()> {
+fn check(case: &Case, outcome: &Outcome, end_reason: Option<&EndReason>) -> Result<()> {
     let e = &case.expect;
     if e.code.is_none() {
         ensure!(
@@ -375,19 +381,20 @@ fn check(case: &Case, outcome: &Outcome, end_reason: Option<&str>) -> Result<()>
     }
     if let Some(code) = e.code {
         ensure!(
-            outcome.error.as_deref() == Some(code),
+            outcome.error == Some(code),
             "its user was told the error {:?}, not {code} (reason {:?})",
             outcome.error,
             outcome.reason
         );
-        ensure!(
-            outcome.reason.starts_with(&format!("{code}: ")),
-            "the end reason {:?} does not start with its code {code}",
-            outcome.reason
-        );
     }
     ensure!(
-        outcome.reason.contains(e.reason_has),
+        outcome.reason.code == e.code,
+        "the end reason {:?} does not carry the code {:?}",
+        outcome.reason,
+        e.code
+    );
+    ensure!(
+        outcome.reason.message.contains(e.reason_has),
         "the end reason {:?} does not say {:?}",
         outcome.reason,
         e.reason_has
@@ -400,7 +407,7 @@ fn check(case: &Case, outcome: &Outcome, end_reason: Option<&str>) -> Result<()>
         outcome.reason
     );
     ensure!(
-        end_reason == Some(outcome.reason.as_str()),
+        end_reason == Some(&outcome.reason),
         "the relay kept the end reason {end_reason:?}, its user was told {:?}",
         outcome.reason
     );
@@ -516,7 +523,7 @@ async fn run(tag: &str, cases: Vec<Case>) -> Result<()> {
         println!("{line}");
         step(&line);
         lines.push(line);
-        if let Err(e) = tolerated.and_then(|()| check(case, &outcome, end_reason.as_deref())) {
+        if let Err(e) = tolerated.and_then(|()| check(case, &outcome, end_reason.as_ref())) {
             failures.push(format!("{label}: {e:#}"));
         }
         ws.close();
@@ -569,7 +576,7 @@ async fn endless_big_fragments_cost_the_relay_under_50_mib() -> Result<()> {
     let case = rdp(
         "endless-big-fragments",
         Misbehaviour::EndlessFragments { len: 32_000 },
-        expect(Some("target_flood"), "fragmented update", true),
+        expect(Some(ErrorCode::TargetFlood), "fragmented update", true),
     )
     .await?;
     run("bigfrag", vec![case]).await

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::end::EndReason;
+
 pub type UserId = i64;
 pub type AssetId = i64;
 pub type RequestId = i64;
@@ -284,8 +286,9 @@ pub struct Session {
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub locked: bool,
-    /// Why it ended, once it has (`"closed"`, `"terminated by alice"`, …).
-    pub end_reason: Option<String>,
+    /// Why it ended, once it has (`"closed"`, `"terminated by alice"`, a failure's code
+    /// and detail, …).
+    pub end_reason: Option<EndReason>,
     pub controls: SessionControls,
 }
 

@@ -218,10 +218,16 @@ mod tests {
             }),
             ServerMsg::Control(ServerControl::Unlocked),
             ServerMsg::Control(ServerControl::Ended {
-                reason: "terminated by admin".into(),
+                reason: crate::end::EndReason::plain("terminated by admin"),
+            }),
+            ServerMsg::Control(ServerControl::Ended {
+                reason: crate::end::EndReason::failed(
+                    crate::end::ErrorCode::TargetUnreachable,
+                    "connection refused",
+                ),
             }),
             ServerMsg::Control(ServerControl::Error {
-                code: "target_unreachable".into(),
+                code: crate::end::ErrorCode::TargetUnreachable,
                 message: "x".into(),
             }),
         ];

@@ -9,10 +9,12 @@
 //! - [`keys`]: readable names for the bytes a terminal user types.
 //! - [`desktop`]: RDP activation parameters and typed input events.
 //! - [`recording`]: the desktop recording format (written by the relay, replayed by the app).
+//! - [`end`]: error codes and end reasons, typed.
 
 pub mod api;
 pub mod codec;
 pub mod desktop;
+pub mod end;
 pub mod keys;
 pub mod live;
 pub mod recording;
@@ -21,7 +23,7 @@ pub mod recording;
 /// Bump it for any change an older peer would misread; a field added with a serde default
 /// and omitted when empty (such as `Keystroke::browser_text`) is read the same by both
 /// (serde ignores unknown fields; no type here denies them), so it needs no bump.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Header that carries the CSRF token on every state-changing REST request.
 pub const CSRF_HEADER: &str = "x-vigil-csrf";

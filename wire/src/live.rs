@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Keystroke, Session, SessionId};
 use crate::desktop::{DesktopParams, InputEvent};
+use crate::end::{EndReason, ErrorCode};
 
 /// From the browser to the relay on a session stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +103,11 @@ pub enum ServerControl {
     },
     /// The session has ended; no more messages follow.
     Ended {
-        reason: String,
+        reason: EndReason,
     },
     /// A failure the participant must see (target unreachable, authentication refused…).
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
 }

@@ -198,6 +198,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             }
             ServerControl::Keystroke { .. } => {}
             ServerControl::Ended { reason } => {
+                let reason = reason.to_string();
                 ctx.term(|t| {
                     t.write(&format!("\r\n\x1b[1;33mSession ended: {reason}\x1b[0m\r\n"));
                     t.set_read_only(true);
@@ -237,7 +238,9 @@ fn closed(ctx: Ctx, code: u16, was_open: bool) {
                 let _ = ctx.can_retry.try_set(false);
             }
             Ok(s) if s.ended_at.is_some() => {
-                let reason = s.end_reason.unwrap_or_else(|| "closed".into());
+                let reason = s
+                    .end_reason
+                    .map_or_else(|| "closed".into(), |r| r.to_string());
                 ctx.term(|t| t.set_read_only(true));
                 let _ = ctx.status.try_set("ended");
                 let _ = ctx.lock.try_set(None);

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use vigil_wire::api::{Keystroke, Protocol, Session};
+use vigil_wire::end::EndReason;
 use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
@@ -85,7 +86,7 @@ impl Ctx {
         self.session.with_untracked(|s| s.ended_at.is_some())
     }
 
-    fn set_ended(&self, reason: String) {
+    fn set_ended(&self, reason: EndReason) {
         self.session.update(|s| {
             s.ended_at.get_or_insert_with(now_ms);
             s.end_reason = Some(reason);
@@ -286,7 +287,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             let reason = new
                 .end_reason
                 .clone()
-                .unwrap_or_else(|| "terminated".into());
+                .unwrap_or_else(|| EndReason::plain("terminated"));
             ctx.session.set(new);
             ctx.set_ended(reason);
         } else {
@@ -322,7 +323,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             {move || s.with(|s| s.locked && s.ended_at.is_none()).then(|| view! {
                 <div class="banner banner-lock" data-testid="lock-banner" role="status">"This session is locked: the user's input is blocked."</div>
             })}
-            {move || s.with(|s| s.ended_at.map(|_| s.end_reason.clone().unwrap_or_else(|| "closed".into()))).map(|r| {
+            {move || s.with(|s| s.ended_at.map(|_| s.end_reason.as_ref().map_or_else(|| "closed".into(), ToString::to_string))).map(|r| {
                 let href = format!("/replay/{}", api::seg(&id_for_link));
                 view! {
                     <div class="banner banner-ended" data-testid="session-ended" role="status">

@@ -63,7 +63,7 @@ fn row(s: Session) -> impl IntoView {
             <td class="nowrap">{local_time(s.started_at)}</td>
             <td class="nowrap">{s.ended_at.map(local_time).unwrap_or_else(|| "—".into())}</td>
             <td class="nowrap mono">{s.ended_at.map(|e| util::duration(e - s.started_at)).unwrap_or_default()}</td>
-            <td class="wrap">{s.end_reason.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="wrap">{s.end_reason.as_ref().map_or_else(|| "—".into(), ToString::to_string)}</td>
             <td class="actions">
                 <a class="btn btn-primary" data-testid="replay-link" href=format!("/replay/{seg}")>"Replay"</a>
                 // Same-tab download: `download` makes the router and the browser leave the page alone.

@@ -7,6 +7,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, WriteHalf};
 use tokio::sync::mpsc;
 use vigil_rdp::connect::Transport;
 use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
+use vigil_wire::end::ErrorCode;
 use vigil_wire::live::Participant;
 
 use super::session::{DeskCmd, Desktop};
@@ -30,7 +31,7 @@ enum Stop {
     Closed(String),
     /// The target broke the protocol or one of the relay's bounds: its code (e.g.
     /// `target_flood`) and what happened.
-    Failed(&'static str, String),
+    Failed(ErrorCode, String),
 }
 
 /// How the relay connects to `target`: the asset's codec, size and pin, and the user's
@@ -68,7 +69,7 @@ impl Driver<Desktop> {
                 self.serve(conn, learned, input).await;
             }
             Some(Err(e)) => {
-                tracing::info!(id = %self.id, code = e.code(), message = %e.detail, "RDP connection failed");
+                tracing::info!(id = %self.id, code = %e.code(), message = %e.detail, "RDP connection failed");
                 let mut core = self.core();
                 if let Some(offered) = e.offered.clone() {
                     core.common_mut().host_key_refused(offered);
@@ -161,8 +162,8 @@ impl Driver<Desktop> {
             Some(Stop::Closed(reason)) => self.core().closed(reason, self.live.at()),
             // The user is told the code, as for a failed connection.
             Some(Stop::Failed(code, message)) => {
-                tracing::info!(id = %self.id, code, %message, "RDP target broke the stream");
-                self.core().failed(code, message, self.live.at());
+                tracing::info!(id = %self.id, %code, %message, "RDP target broke the stream");
+                self.core().failed(*code, message, self.live.at());
             }
             None => {}
         }

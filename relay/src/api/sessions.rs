@@ -10,6 +10,7 @@ use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{
     ApiError, AssetId, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, UserId,
 };
+use vigil_wire::end::EndReason;
 use vigil_wire::recording::RecordingIndex;
 
 use super::ApiJson;
@@ -272,7 +273,8 @@ pub async fn launch(
         title: format!("{}@{}", v.user.username, asset.name),
     };
     if let Err(e) = state.hub.launch(spec) {
-        store::sessions::end(&state.db, &id, now_ms(), "failed to start").await?;
+        let reason = EndReason::plain("failed to start");
+        store::sessions::end(&state.db, &id, now_ms(), &reason).await?;
         return Err(AppError::internal(e));
     }
     let detail = format!(
@@ -340,7 +342,7 @@ async fn control(
             let reason = format!("terminated by {me}");
             // Not live in the hub (e.g. left over): ending the row is all there is to do.
             let _ = state.hub.terminate(&id, reason.clone());
-            store::sessions::end(&state.db, &id, now_ms(), &reason).await?;
+            store::sessions::end(&state.db, &id, now_ms(), &EndReason::plain(reason)).await?;
             store::audit::record(&state.db, me, "terminate", Some(&id), &row.asset_name).await?;
         }
         Control::TerminateAndCancel => {
@@ -360,7 +362,8 @@ async fn control(
                 }
                 None => false,
             };
-            let ended = store::sessions::end(&mut *tx, &id, now_ms(), &reason).await?;
+            let ended =
+                store::sessions::end(&mut *tx, &id, now_ms(), &EndReason::plain(&reason)).await?;
             let request = row
                 .request_id
                 .map_or_else(|| "no request".to_string(), |rid| format!("request {rid}"));

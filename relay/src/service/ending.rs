@@ -3,6 +3,7 @@
 //! row is ended, and the audit log says who ended it and why.
 
 use vigil_wire::api::RequestId;
+use vigil_wire::end::EndReason;
 
 use crate::state::AppState;
 use crate::store::{self, now_ms};
@@ -19,7 +20,7 @@ pub async fn end_session(
     // session ended without the record of who ended it, and the hub's own end report,
     // racing this, must not make this end look like someone else's (unaudited).
     let mut tx = state.db.begin().await?;
-    let ended = store::sessions::end(&mut *tx, id, now_ms(), reason).await?;
+    let ended = store::sessions::end(&mut *tx, id, now_ms(), &EndReason::plain(reason)).await?;
     if ended {
         store::audit::record(&mut *tx, actor, "terminate", Some(id), reason).await?;
     }

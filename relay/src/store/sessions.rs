@@ -1,4 +1,5 @@
 use vigil_wire::api::{AssetId, Protocol, RequestId, SessionKind, UserId};
+use vigil_wire::end::{EndReason, ErrorCode};
 
 use super::{parse_or, Db, DbKind};
 use crate::policy::SessionFacts;
@@ -17,6 +18,7 @@ struct Raw {
     ended_at: Option<i64>,
     locked: bool,
     end_reason: Option<String>,
+    end_code: Option<String>,
     cols: i64,
     rows: i64,
 }
@@ -34,7 +36,7 @@ pub struct SessionRow {
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub locked: bool,
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
     pub cols: u16,
     pub rows: u16,
 }
@@ -71,6 +73,7 @@ fn parse_kind(s: &str) -> Result<SessionKind, sqlx::Error> {
 impl TryFrom<Raw> for SessionRow {
     type Error = sqlx::Error;
     fn try_from(r: Raw) -> Result<Self, sqlx::Error> {
+        let end_reason = end_reason(&r.id, r.end_reason, r.end_code)?;
         Ok(SessionRow {
             id: r.id,
             user_id: r.user_id,
@@ -83,16 +86,37 @@ impl TryFrom<Raw> for SessionRow {
             started_at: r.started_at,
             ended_at: r.ended_at,
             locked: r.locked,
-            end_reason: r.end_reason,
+            end_reason,
             cols: u16::try_from(r.cols).unwrap_or(80),
             rows: u16::try_from(r.rows).unwrap_or(24),
         })
     }
 }
 
+/// The end reason as stored: a message, and the failure's code if there was one. A code
+/// this relay does not know is a corrupt row, named in the error.
+fn end_reason(
+    id: &str,
+    message: Option<String>,
+    code: Option<String>,
+) -> Result<Option<EndReason>, sqlx::Error> {
+    let code = match code {
+        None => None,
+        Some(name) => Some(ErrorCode::from_name(&name).ok_or_else(|| {
+            sqlx::Error::Decode(format!("session {id}: unknown end code `{name}`").into())
+        })?),
+    };
+    Ok(match (message, code) {
+        (Some(message), code) => Some(EndReason { code, message }),
+        (None, Some(code)) => Some(EndReason::failed(code, String::new())),
+        (None, None) => None,
+    })
+}
+
 const SELECT: &str =
     "SELECT s.id, s.user_id, u.username, s.asset_id, a.name AS asset_name, a.protocol,
-    s.kind, s.request_id, s.started_at, s.ended_at, s.locked, s.end_reason, s.cols, s.rows
+    s.kind, s.request_id, s.started_at, s.ended_at, s.locked, s.end_reason, s.end_code,
+    s.cols, s.rows
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN assets a ON a.id = s.asset_id";
 
 pub struct NewSession<'a> {
@@ -173,13 +197,15 @@ pub async fn end<'e, E: sqlx::Executor<'e, Database = DbKind>>(
     ex: E,
     id: &str,
     at: i64,
-    reason: &str,
+    reason: &EndReason,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "UPDATE sessions SET ended_at = $1, end_reason = $2, locked = FALSE WHERE id = $3 AND ended_at IS NULL",
+        "UPDATE sessions SET ended_at = $1, end_reason = $2, end_code = $3, locked = FALSE
+         WHERE id = $4 AND ended_at IS NULL",
     )
     .bind(at)
-    .bind(reason)
+    .bind(&reason.message)
+    .bind(reason.code.map(ErrorCode::as_str))
     .bind(id)
     .execute(ex)
     .await?;
@@ -258,4 +284,29 @@ pub async fn live_under_expired_requests(db: &Db, now: i64) -> Result<Vec<String
     .bind(now)
     .fetch_all(db)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_reason_reads_back_typed_and_an_unknown_code_names_its_row() {
+        assert_eq!(end_reason("s1", None, None).expect("none"), None);
+        assert_eq!(
+            end_reason("s1", Some("closed".into()), None).expect("plain"),
+            Some(EndReason::plain("closed"))
+        );
+        assert_eq!(
+            end_reason("s1", Some("refused".into()), Some("auth_failed".into())).expect("failed"),
+            Some(EndReason::failed(ErrorCode::AuthFailed, "refused"))
+        );
+        let err = end_reason("s7", Some("x".into()), Some("no_such_code".into()))
+            .expect_err("an unknown code is an error");
+        let text = err.to_string();
+        assert!(
+            text.contains("s7") && text.contains("no_such_code"),
+            "{text}"
+        );
+    }
 }
