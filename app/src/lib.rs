@@ -1,6 +1,6 @@
 //! Vigil's browser app: a Leptos client-side app compiled to wasm32.
 //!
-//! - [`cast`] and [`util`] are pure and build natively (`cargo test -p vigil-app --lib`).
+//! - [`cast`], [`stream_status`] and [`util`] are pure and build natively (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
 //!   `term` (bindings to the xterm.js UMD globals), `app` (routes, auth, navigation)
@@ -8,6 +8,7 @@
 
 pub mod cast;
 pub mod desktop;
+pub mod stream_status;
 pub mod util;
 
 #[cfg(target_arch = "wasm32")]

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use vigil_wire::api::{Keystroke, Session};
 
 use crate::api::{self, ApiError, SessionAction};
+use crate::stream_status::StreamStatus;
 use crate::util;
 
 /// Local date and time (`2024-05-01 13:04:05`) of a Unix-milliseconds timestamp.
@@ -218,10 +219,10 @@ pub fn KeystrokesPanel(
 
 /// The pill that shows a session's connection state (`data-testid="session-status"`).
 #[component]
-pub fn StatusPill(#[prop(into)] status: Signal<&'static str>) -> impl IntoView {
+pub fn StatusPill(#[prop(into)] status: Signal<StreamStatus>) -> impl IntoView {
     view! {
-        <span class="pill" data-testid="session-status" data-status=move || status.get() role="status">
-            {move || status.get()}
+        <span class="pill" data-testid="session-status" data-status=move || status.get().as_str() role="status">
+            {move || status.get().as_str()}
         </span>
     }
 }

@@ -15,6 +15,7 @@ use vigil_wire::PROTOCOL_VERSION;
 use crate::api;
 use crate::app::set_title;
 use crate::desktop::view::{Desktop, DesktopView};
+use crate::stream_status::StreamStatus;
 use crate::term::{Term, TermOptions};
 use crate::widgets::StatusPill;
 use crate::ws::{Socket, SocketEvent};
@@ -33,7 +34,7 @@ pub fn ConnectPage() -> impl IntoView {
 #[derive(Clone, Copy)]
 struct Ctx {
     id: StoredValue<String>,
-    status: RwSignal<&'static str>,
+    status: RwSignal<StreamStatus>,
     detail: RwSignal<Option<String>>,
     lock: RwSignal<Option<String>>,
     ended: RwSignal<Option<String>>,
@@ -66,7 +67,8 @@ impl Ctx {
     }
 
     fn finished(&self) -> bool {
-        self.ended.with_untracked(Option::is_some) || self.status.get_untracked() == "unavailable"
+        self.ended.with_untracked(Option::is_some)
+            || self.status.get_untracked() == StreamStatus::Unavailable
     }
 
     fn is_user(&self) -> bool {
@@ -81,8 +83,8 @@ impl Ctx {
 /// The stream is live once the first screen arrives: `Connected` is only sent to those
 /// attached when the target connected, not to later joiners.
 fn mark_live(ctx: Ctx) {
-    if ctx.status.get_untracked() == "connecting" {
-        ctx.status.set("connected");
+    if ctx.status.get_untracked() == StreamStatus::Connecting {
+        ctx.status.set(StreamStatus::Connected);
         ctx.detail.set(None);
     }
 }
@@ -103,14 +105,14 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
         ServerMsg::Graphics { frame_end, pdu } => {
             // The worker reports the frame once drawn (`Desktop::on_frame`).
             ctx.desktop.graphics(&pdu, frame_end);
-            if ctx.status.get_untracked() == "connecting" {
-                ctx.status.set("connected");
+            if ctx.status.get_untracked() == StreamStatus::Connecting {
+                ctx.status.set(StreamStatus::Connected);
             }
         }
         ServerMsg::DesktopSnapshot(zlib) => {
             ctx.desktop.snapshot(&zlib);
-            if ctx.status.get_untracked() == "connecting" {
-                ctx.status.set("connected");
+            if ctx.status.get_untracked() == StreamStatus::Connecting {
+                ctx.status.set(StreamStatus::Connected);
             }
         }
         ServerMsg::Control(c) => match c {
@@ -154,15 +156,15 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                     });
                 }
                 if locked {
-                    ctx.status.set("locked");
+                    ctx.status.set(StreamStatus::Locked);
                     ctx.lock.update(|l| {
                         l.get_or_insert_with(|| lock_message.to_string());
                     });
                 }
             }
             ServerControl::Connecting { message } => {
-                if ctx.status.get_untracked() != "locked" {
-                    ctx.status.set("connecting");
+                if ctx.status.get_untracked() != StreamStatus::Locked {
+                    ctx.status.set(StreamStatus::Connecting);
                 }
                 ctx.detail.set(Some(message));
             }
@@ -173,8 +175,8 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 mark_live(ctx);
             }
             ServerControl::Connected => {
-                if ctx.status.get_untracked() != "locked" {
-                    ctx.status.set("connected");
+                if ctx.status.get_untracked() != StreamStatus::Locked {
+                    ctx.status.set(StreamStatus::Connected);
                 }
                 ctx.detail.set(None);
                 if ctx.is_rdp() {
@@ -188,13 +190,13 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
             ServerControl::Resized { .. } => {}
             ServerControl::Locked { message } => {
                 ctx.term(|t| t.write(&format!("\r\n\x1b[1;31m{message}\x1b[0m\r\n")));
-                ctx.status.set("locked");
+                ctx.status.set(StreamStatus::Locked);
                 ctx.lock.set(Some(message));
             }
             ServerControl::Unlocked => {
                 ctx.term(|t| t.write("\r\n\x1b[1;32mYour session has been unlocked.\x1b[0m\r\n"));
                 ctx.lock.set(None);
-                ctx.status.set("connected");
+                ctx.status.set(StreamStatus::Connected);
             }
             ServerControl::Keystroke { .. } => {}
             ServerControl::Ended { reason } => {
@@ -205,7 +207,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 });
                 ctx.lock.set(None);
                 ctx.detail.set(None);
-                ctx.status.set("ended");
+                ctx.status.set(StreamStatus::Ended);
                 ctx.ended.set(Some(reason));
                 ctx.can_retry.set(false);
             }
@@ -215,7 +217,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                         "\r\n\x1b[1;31mError: {message} ({code})\x1b[0m\r\n"
                     ))
                 });
-                ctx.status.set("error");
+                ctx.status.set(StreamStatus::Error);
                 ctx.detail.set(None);
                 ctx.error.set(Some(format!("{message} ({code})")));
             }
@@ -233,7 +235,7 @@ fn closed(ctx: Ctx, code: u16, was_open: bool) {
     spawn_local(async move {
         match api::session(&id).await {
             Err(e) if e.is_not_available() => {
-                let _ = ctx.status.try_set("unavailable");
+                let _ = ctx.status.try_set(StreamStatus::Unavailable);
                 let _ = ctx.error.try_set(Some(NOT_AVAILABLE.to_string()));
                 let _ = ctx.can_retry.try_set(false);
             }
@@ -242,12 +244,12 @@ fn closed(ctx: Ctx, code: u16, was_open: bool) {
                     .end_reason
                     .map_or_else(|| "closed".into(), |r| r.to_string());
                 ctx.term(|t| t.set_read_only(true));
-                let _ = ctx.status.try_set("ended");
+                let _ = ctx.status.try_set(StreamStatus::Ended);
                 let _ = ctx.lock.try_set(None);
                 let _ = ctx.ended.try_set(Some(reason));
                 let _ = ctx.can_retry.try_set(false);
             }
-            _ if ctx.status.get_untracked() == "error" => {
+            _ if ctx.status.get_untracked() == StreamStatus::Error => {
                 // Keep the relay's own error (target unreachable…) on screen.
                 let _ = ctx.can_retry.try_set(true);
             }
@@ -261,7 +263,7 @@ fn closed(ctx: Ctx, code: u16, was_open: bool) {
                     Err(e) => format!("{why} {e}"),
                     Ok(_) => why,
                 };
-                let _ = ctx.status.try_set("disconnected");
+                let _ = ctx.status.try_set(StreamStatus::Disconnected);
                 let _ = ctx.error.try_set(Some(why));
                 let _ = ctx.can_retry.try_set(true);
             }
@@ -271,7 +273,7 @@ fn closed(ctx: Ctx, code: u16, was_open: bool) {
 
 fn open_stream(ctx: Ctx) {
     ctx.socket.set_value(None);
-    ctx.status.set("connecting");
+    ctx.status.set(StreamStatus::Connecting);
     ctx.error.set(None);
     ctx.can_retry.set(false);
     ctx.detail.set(Some("Connecting to the relay…".into()));
@@ -292,7 +294,7 @@ fn open_stream(ctx: Ctx) {
     match socket {
         Ok(s) => ctx.socket.set_value(Some(s)),
         Err(e) => {
-            ctx.status.set("error");
+            ctx.status.set(StreamStatus::Error);
             ctx.error
                 .set(Some(format!("Cannot open the session stream: {e}")));
             ctx.can_retry.set(true);
@@ -305,7 +307,7 @@ fn ConnectView(id: String) -> impl IntoView {
     set_title("Terminal");
     let ctx = Ctx {
         id: StoredValue::new(id),
-        status: RwSignal::new("connecting"),
+        status: RwSignal::new(StreamStatus::Connecting),
         detail: RwSignal::new(None),
         lock: RwSignal::new(None),
         ended: RwSignal::new(None),
@@ -340,7 +342,7 @@ fn ConnectView(id: String) -> impl IntoView {
         ) {
             Ok(t) => t,
             Err(e) => {
-                ctx.status.set("error");
+                ctx.status.set(StreamStatus::Error);
                 ctx.error.set(Some(e));
                 return;
             }
@@ -384,7 +386,7 @@ fn ConnectView(id: String) -> impl IntoView {
         ctx.participant.get() == Some(Participant::User)
             && ctx.lock.with(Option::is_none)
             && ctx.ended.with(Option::is_none)
-            && !matches!(ctx.status.get(), "error" | "unavailable" | "disconnected")
+            && !ctx.status.get().stopped()
     });
     let on_input = Callback::new(move |events: Vec<vigil_wire::desktop::InputEvent>| {
         if !ctx.finished() && ctx.is_user() && ctx.lock.with_untracked(Option::is_none) {

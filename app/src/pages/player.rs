@@ -14,6 +14,7 @@ use super::{ErrorBox, Loading};
 use crate::api;
 use crate::app::set_title;
 use crate::desktop::view::{Desktop, DesktopView};
+use crate::stream_status::StreamStatus;
 use crate::term::{Term, TermOptions};
 use crate::util;
 use crate::widgets::{
@@ -63,7 +64,7 @@ fn PlayerLoader(id: String) -> impl IntoView {
 struct Ctx {
     id: StoredValue<String>,
     session: RwSignal<Session>,
-    status: RwSignal<&'static str>,
+    status: RwSignal<StreamStatus>,
     error: RwSignal<Option<String>>,
     keys: RwSignal<Vec<Keystroke>>,
     term: StoredValue<Option<Term>, LocalStorage>,
@@ -92,17 +93,17 @@ impl Ctx {
             s.end_reason = Some(reason);
             s.locked = false;
         });
-        self.status.set("ended");
+        self.status.set(StreamStatus::Ended);
     }
 }
 
 fn handle(ctx: Ctx, msg: ServerMsg) {
     let live = |ctx: Ctx| {
-        if ctx.status.get_untracked() == "connecting" {
+        if ctx.status.get_untracked() == StreamStatus::Connecting {
             ctx.status.set(if ctx.session.with_untracked(|s| s.locked) {
-                "locked"
+                StreamStatus::Locked
             } else {
-                "connected"
+                StreamStatus::Connected
             });
         }
     };
@@ -136,19 +137,23 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.term(|t| t.resize(cols, rows));
                 let locked = session.locked;
                 ctx.session.set(session);
-                ctx.status.set(if locked { "locked" } else { "connected" });
+                ctx.status.set(if locked {
+                    StreamStatus::Locked
+                } else {
+                    StreamStatus::Connected
+                });
             }
-            ServerControl::Connecting { .. } => ctx.status.set("connecting"),
+            ServerControl::Connecting { .. } => ctx.status.set(StreamStatus::Connecting),
             ServerControl::DesktopActivated { params } => ctx.desktop.activate(&params),
             ServerControl::Connected => live(ctx),
             ServerControl::Resized { cols, rows } => ctx.term(|t| t.resize(cols, rows)),
             ServerControl::Locked { .. } => {
                 ctx.session.update(|s| s.locked = true);
-                ctx.status.set("locked");
+                ctx.status.set(StreamStatus::Locked);
             }
             ServerControl::Unlocked => {
                 ctx.session.update(|s| s.locked = false);
-                ctx.status.set("connected");
+                ctx.status.set(StreamStatus::Connected);
             }
             ServerControl::Keystroke { keystroke } => ctx.keys.update(|k| {
                 util::merge_keystroke(k, keystroke);
@@ -158,7 +163,7 @@ fn handle(ctx: Ctx, msg: ServerMsg) {
                 ctx.set_ended(reason);
             }
             ServerControl::Error { code, message } => {
-                ctx.status.set("error");
+                ctx.status.set(StreamStatus::Error);
                 ctx.error.set(Some(format!("{message} ({code})")));
             }
         },
@@ -173,16 +178,16 @@ fn closed(ctx: Ctx, code: u16) {
     spawn_local(async move {
         match api::session(&id).await {
             Err(e) if e.is_not_available() => {
-                let _ = ctx.status.try_set("unavailable");
+                let _ = ctx.status.try_set(StreamStatus::Unavailable);
                 let _ = ctx.error.try_set(Some(NOT_AVAILABLE.into()));
             }
             Ok(s) if s.ended_at.is_some() => {
                 let _ = ctx.session.try_set(s);
-                let _ = ctx.status.try_set("ended");
+                let _ = ctx.status.try_set(StreamStatus::Ended);
             }
-            _ if ctx.status.get_untracked() == "error" => {}
+            _ if ctx.status.get_untracked() == StreamStatus::Error => {}
             _ => {
-                let _ = ctx.status.try_set("disconnected");
+                let _ = ctx.status.try_set(StreamStatus::Disconnected);
                 let _ = ctx
                     .error
                     .try_set(Some(format!("The connection to the relay was lost (code {code}). Reload the page to watch again.")));
@@ -212,7 +217,7 @@ fn open_stream(ctx: Ctx) {
     match socket {
         Ok(s) => ctx.socket.set_value(Some(s)),
         Err(e) => {
-            ctx.status.set("error");
+            ctx.status.set(StreamStatus::Error);
             ctx.error
                 .set(Some(format!("Cannot open the session stream: {e}")));
         }
@@ -228,7 +233,11 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let was_ended = initial.ended_at.is_some();
     let ctx = Ctx {
         id: StoredValue::new(initial.id.clone()),
-        status: RwSignal::new(if was_ended { "ended" } else { "connecting" }),
+        status: RwSignal::new(if was_ended {
+            StreamStatus::Ended
+        } else {
+            StreamStatus::Connecting
+        }),
         session: RwSignal::new(initial),
         error: RwSignal::new(None),
         keys: RwSignal::new(Vec::new()),
@@ -269,7 +278,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                     open_stream(ctx);
                 }
                 Err(e) => {
-                    ctx.status.set("error");
+                    ctx.status.set(StreamStatus::Error);
                     ctx.error.set(Some(e));
                 }
             }
@@ -295,9 +304,13 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             ctx.session.set(new);
             if !matches!(
                 ctx.status.get_untracked(),
-                "ended" | "error" | "disconnected"
+                StreamStatus::Ended | StreamStatus::Error | StreamStatus::Disconnected
             ) {
-                ctx.status.set(if locked { "locked" } else { "connected" });
+                ctx.status.set(if locked {
+                    StreamStatus::Locked
+                } else {
+                    StreamStatus::Connected
+                });
             }
         }
     });
