@@ -28,12 +28,11 @@ use vigil_wire::live::{Participant, ServerMsg, Thumbnail};
 pub mod host_pin;
 mod input;
 pub use input::{InputClosed, InputSender};
-mod secret;
-pub use secret::Secret;
 /// The RDP graphics codec an asset asks for.
 pub use vigil_rdp::Codec as RdpCodec;
 /// The RDP desktop size an asset asks for.
 pub use vigil_rdp::DesktopSize as RdpSize;
+pub use vigil_secret::Secret;
 
 /// How the relay logs in to an SSH target with the asset's managed account.
 #[derive(Debug, Clone)]

@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
         host: host.to_owned(),
         port: port.parse().context("port")?,
         username: args.get(1).cloned().unwrap_or_else(|| "gwrdp".into()),
-        password: std::env::var("RDP_PASSWORD").context("set RDP_PASSWORD")?,
+        password: vigil_secret::Secret::new(
+            std::env::var("RDP_PASSWORD").context("set RDP_PASSWORD")?,
+        ),
         domain: None,
     };
     let secs: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(10);

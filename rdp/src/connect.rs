@@ -23,6 +23,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tracing::{debug, info};
+use vigil_secret::Secret;
 use x509_cert::der::{Decode as _, Encode as _};
 
 use crate::error::{ConnectError, ConnectErrorKind, StreamError};
@@ -32,26 +33,14 @@ use crate::{Codec, DesktopSize, KeyboardLayout, SessionParams, Stream};
 pub type Transport = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// Where to connect, and as whom. The password is the asset's managed credential: it is used
-/// for this connection only and never logged (see the `Debug` impl).
-#[derive(Clone)]
+/// for this connection only and never logged (a [`Secret`] redacts itself).
+#[derive(Clone, Debug)]
 pub struct Target {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub domain: Option<String>,
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Target")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("domain", &self.domain)
-            .finish()
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -401,7 +390,8 @@ pub(crate) fn build_config(target: &Target, options: &ConnectOptions) -> Config 
         enable_standard_rdp_security: false,
         credentials: Credentials::UsernamePassword {
             username: target.username.clone(),
-            password: target.password.clone(),
+            // IronRDP's connector takes the password as a string: exposed here only.
+            password: target.password.expose().to_string(),
         },
         domain: target.domain.clone(),
         client_build: 0,
@@ -461,7 +451,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             username: "u".into(),
-            password: "p".into(),
+            password: Secret::new("p"),
             domain: None,
         };
         assert_eq!(
@@ -488,7 +478,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             username: "u".into(),
-            password: "hunter2".into(),
+            password: Secret::new("hunter2"),
             domain: None,
         };
         assert!(!format!("{t:?}").contains("hunter2"));

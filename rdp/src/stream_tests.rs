@@ -27,7 +27,7 @@ fn connection_result(width: u16, height: u16) -> ConnectionResult {
         host: "t".into(),
         port: 1,
         username: "u".into(),
-        password: "p".into(),
+        password: vigil_secret::Secret::new("p"),
         domain: None,
     };
     let config = build_config(&target, &ConnectOptions::default());

@@ -27,7 +27,7 @@ async fn nothing_listening_is_target_unreachable() {
         host: "127.0.0.1".into(),
         port: free_port(),
         username: "u".into(),
-        password: "p".into(),
+        password: vigil_secret::Secret::new("p"),
         domain: None,
     };
     let err = vigil_rdp::connect(&target, &ConnectOptions::default())

@@ -54,7 +54,7 @@ impl Driver<Desktop> {
             host: target.host.clone(),
             port: target.port,
             username: target.username.clone(),
-            password: target.password.expose().to_string(),
+            password: target.password.clone(),
             domain: target.domain.clone(),
         };
         let options = connect_options(&target, self.connect_timeout);

@@ -69,7 +69,7 @@ impl Server {
             host: "127.0.0.1".into(),
             port: self.port,
             username: USER.into(),
-            password: password.into(),
+            password: vigil_secret::Secret::new(password),
             domain: None,
         }
     }

@@ -20,3 +20,16 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(Secret(***))");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}
