@@ -378,8 +378,9 @@ async fn detach(socket: &mut WebSocket, why: Detach) {
     if send_control(socket, error).await {
         send_control(
             socket,
+            // The session goes on; only this viewer's stream ends (its code went above).
             ServerControl::Ended {
-                reason: EndReason::failed(code, why.message()),
+                reason: EndReason::plain(why.message()),
             },
         )
         .await;
