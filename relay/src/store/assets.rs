@@ -1,6 +1,6 @@
 use vigil_wire::api::{AssetId, Protocol};
 
-use super::{json_list, now_ms, parse_or, tags_to_json, Db, DbKind};
+use super::{corrupt, json_list, now_ms, parse_or, tags_to_json, Db, DbKind};
 use crate::rules::AssetFacts;
 
 /// How the managed account logs in; the value itself is sealed by the vault.
@@ -19,11 +19,12 @@ impl CredentialKind {
             CredentialKind::PrivateKey => "private_key",
         }
     }
-    fn parse(s: &str) -> CredentialKind {
+    fn parse(s: &str, asset: AssetId) -> Result<CredentialKind, sqlx::Error> {
         match s {
-            "password" => CredentialKind::Password,
-            "private_key" => CredentialKind::PrivateKey,
-            _ => CredentialKind::None,
+            "none" => Ok(CredentialKind::None),
+            "password" => Ok(CredentialKind::Password),
+            "private_key" => Ok(CredentialKind::PrivateKey),
+            other => Err(corrupt(&format!("asset {asset}"), "credential kind", other)),
         }
     }
 }
@@ -93,21 +94,23 @@ struct Raw {
 impl TryFrom<Raw> for AssetRow {
     type Error = sqlx::Error;
     fn try_from(r: Raw) -> Result<Self, Self::Error> {
+        let row = format!("asset {}", r.id);
         Ok(AssetRow {
             id: r.id,
             name: r.name,
-            protocol: parse_or(&r.protocol, "protocol")?,
+            protocol: parse_or(&r.protocol, &row, "protocol")?,
             host: r.host,
             port: u16::try_from(r.port).map_err(|_| sqlx::Error::Decode("bad port".into()))?,
             account: r.account,
-            tags: json_list(&r.tags),
-            credential_kind: CredentialKind::parse(&r.credential_kind),
+            tags: json_list(&r.tags, &row, "tags")?,
+            credential_kind: CredentialKind::parse(&r.credential_kind, r.id)?,
             credential: r.credential,
             host_key: r.host_key,
             host_key_offered: r.host_key_offered,
             rdp_codec: match r.rdp_codec.as_str() {
                 "bitmap" => vigil_hub::RdpCodec::Bitmap,
-                _ => vigil_hub::RdpCodec::RemoteFx,
+                "remotefx" => vigil_hub::RdpCodec::RemoteFx,
+                other => return Err(corrupt(&row, "RDP codec", other)),
             },
             rdp_size: rdp_size(r.rdp_width, r.rdp_height)?,
         })
@@ -195,10 +198,9 @@ pub async fn sealed_credentials<'e, E: sqlx::Executor<'e, Database = DbKind>>(
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, kind, sealed)| (id, CredentialKind::parse(&kind), sealed))
-        .collect())
+    rows.into_iter()
+        .map(|(id, kind, sealed)| Ok((id, CredentialKind::parse(&kind, id)?, sealed)))
+        .collect()
 }
 
 pub async fn list(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {

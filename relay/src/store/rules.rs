@@ -1,6 +1,6 @@
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RuleId, SmartRule};
 
-use super::{json_list, now_ms, tags_to_json, Db};
+use super::{json_list, now_ms, parse_or, tags_to_json, Db};
 use crate::policy;
 
 #[derive(sqlx::FromRow)]
@@ -17,23 +17,28 @@ struct Raw {
 }
 
 impl Raw {
-    fn into_rule(self) -> SmartRule {
-        SmartRule {
+    /// A column this relay cannot read is an error naming the rule, never a wider or
+    /// narrower rule than the one written.
+    fn into_rule(self) -> Result<SmartRule, sqlx::Error> {
+        let row = format!("rule {}", self.id);
+        Ok(SmartRule {
             id: self.id,
             name: self.name,
             selector: AssetSelector {
                 name_glob: self.name_glob,
-                // Only `insert` writes this column, always with a valid protocol.
-                protocol: self.protocol.and_then(|p| p.parse::<Protocol>().ok()),
-                tags: json_list(&self.tags),
+                protocol: self
+                    .protocol
+                    .map(|p| parse_or::<Protocol>(&p, &row, "protocol"))
+                    .transpose()?,
+                tags: json_list(&self.tags, &row, "tags")?,
             },
             group: self.group_name,
-            roles: json_list(&self.roles),
+            roles: json_list(&self.roles, &row, "roles")?,
             auto_approve: self.auto_approve,
             // The column's CHECK keeps it within 1..=100.
             sessions_per_request: u32::try_from(self.sessions_per_request)
                 .unwrap_or(policy::SESSIONS_PER_REQUEST),
-        }
+        })
     }
 }
 
@@ -94,5 +99,5 @@ pub async fn list(db: &Db) -> Result<Vec<SmartRule>, sqlx::Error> {
     )
     .fetch_all(db)
     .await?;
-    Ok(raws.into_iter().map(Raw::into_rule).collect())
+    raws.into_iter().map(Raw::into_rule).collect()
 }

@@ -74,13 +74,14 @@ impl TryFrom<Raw> for SessionRow {
     type Error = sqlx::Error;
     fn try_from(r: Raw) -> Result<Self, sqlx::Error> {
         let end_reason = end_reason(&r.id, r.end_reason, r.end_code)?;
+        let protocol = parse_or(&r.protocol, &format!("session {}", r.id), "protocol")?;
         Ok(SessionRow {
             id: r.id,
             user_id: r.user_id,
             username: r.username,
             asset_id: r.asset_id,
             asset_name: r.asset_name,
-            protocol: parse_or(&r.protocol, "protocol")?,
+            protocol,
             kind: parse_kind(&r.kind)?,
             request_id: r.request_id,
             started_at: r.started_at,
