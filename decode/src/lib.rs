@@ -7,6 +7,10 @@
 //! The page never decodes: `vigil-decode-worker` runs [`engine::Engine`] in a dedicated
 //! worker, so a large keyframe or a burst of RemoteFX tiles cannot freeze the page.
 
+// Protocol code converts between integer widths with `From`/`TryFrom` only: an `as` cast
+// truncates silently.
+#![warn(clippy::as_conversions)]
+
 pub mod decoder;
 pub mod engine;
 pub mod protocol;

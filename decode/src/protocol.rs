@@ -262,7 +262,8 @@ impl Update {
         let b = prefix
             .get(..Self::LEN_PREFIX)
             .ok_or(ProtocolError::Truncated)?;
-        let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let len = usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .map_err(|_| ProtocolError::Truncated)?;
         if len < Self::LEN_PREFIX {
             return Err(ProtocolError::Truncated);
         }
@@ -317,9 +318,10 @@ impl Update {
             }
             other => return Err(ProtocolError::Tag(other)),
         };
-        let pointer_at = c
-            .opt_u32()?
-            .map(|v| ((v >> 16) as u16, (v & 0xffff) as u16));
+        let pointer_at = c.opt_u32()?.map(|v| {
+            let [a, b, c, d] = v.to_be_bytes();
+            (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]))
+        });
         Ok(Update {
             width,
             height,

@@ -113,7 +113,7 @@ pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Connec
             )
         })??;
     connected.elapsed = started.elapsed();
-    info!(host = %target.host, port = target.port, nla = connected.nla, ms = connected.elapsed.as_millis() as u64,
+    info!(host = %target.host, port = target.port, nla = connected.nla, ms = u64::try_from(connected.elapsed.as_millis()).unwrap_or(u64::MAX),
           params = ?connected.params, "RDP target connected");
     Ok(connected)
 }

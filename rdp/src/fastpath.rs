@@ -338,19 +338,20 @@ pub(crate) fn none_codec_tiles(
                     px.extend_from_slice(&[p[2], p[1], p[0], 0xff]);
                 }
             }
-            #[allow(clippy::cast_possible_truncation)] // tiles lie inside a u16-sized desktop
+            // Tiles lie inside a u16-sized desktop.
+            let u = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
             let command = SurfaceCommand::SetSurfaceBits(SurfaceBitsPdu {
                 destination: ExclusiveRectangle {
-                    left: tx as u16,
-                    top: ty as u16,
-                    right: (tx + tw) as u16,
-                    bottom: (ty + th) as u16,
+                    left: u(tx),
+                    top: u(ty),
+                    right: u(tx + tw),
+                    bottom: u(ty + th),
                 },
                 extended_bitmap_data: ExtendedBitmapDataPdu {
                     bpp: 32,
                     codec_id: 0,
-                    width: tw as u16,
-                    height: th as u16,
+                    width: u(tw),
+                    height: u(th),
                     header: None,
                     data: &px,
                 },

@@ -10,6 +10,10 @@
 //!
 //! Everything but [`connect`] is sans-IO: bytes in, effects out, testable without sockets.
 
+// Protocol code converts between integer widths with `From`/`TryFrom` only: an `as` cast
+// truncates silently.
+#![warn(clippy::as_conversions)]
+
 pub mod connect;
 mod error;
 mod fastpath;

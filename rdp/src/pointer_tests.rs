@@ -23,8 +23,7 @@ pub(crate) fn params() -> SessionParams {
 fn mask(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| {
-            #[allow(clippy::cast_possible_truncation)]
-            let b = i as u8;
+            let b = i.to_le_bytes()[0];
             b.wrapping_mul(31).wrapping_add(seed)
         })
         .collect()

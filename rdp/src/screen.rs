@@ -158,8 +158,8 @@ impl Screen {
                 let n = u32::try_from((y1 - y0) * (x1 - x0))
                     .unwrap_or(u32::MAX)
                     .max(1);
-                #[allow(clippy::cast_possible_truncation)] // an average of u8 values
-                rgb.extend(sum.iter().map(|s| (s / n) as u8));
+                // An average of u8 values.
+                rgb.extend(sum.iter().map(|s| u8::try_from(s / n).unwrap_or(u8::MAX)));
             }
         }
         encode_png(&rgb, tw, th, png::ColorType::Rgb)
@@ -230,8 +230,8 @@ mod tests {
         let mut v = Vec::with_capacity(w * h * 4);
         for y in 0..h {
             for x in 0..w {
-                #[allow(clippy::cast_possible_truncation)]
-                v.extend_from_slice(&[(x * 7) as u8, (y * 3) as u8, ((x ^ y) * 5) as u8, 0xff]);
+                let low = |v: usize| v.to_le_bytes()[0];
+                v.extend_from_slice(&[low(x * 7), low(y * 3), low((x ^ y) * 5), 0xff]);
             }
         }
         v

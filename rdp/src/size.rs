@@ -58,9 +58,10 @@ impl DesktopSize {
             return Err(SizeError::OutOfRange { width, height });
         }
         // In range, so both fit in u16.
+        let narrow = |v: u32| u16::try_from(v).map_err(|_| SizeError::OutOfRange { width, height });
         Ok(DesktopSize {
-            width: width as u16,
-            height: height as u16,
+            width: narrow(width)?,
+            height: narrow(height)?,
         })
     }
 

@@ -236,7 +236,7 @@ impl Stream {
 
     fn on_fast_path(&mut self, pdu: Bytes, out: &mut Vec<Output>) -> Result<(), StreamError> {
         self.stats.fast_path_pdus += 1;
-        self.stats.fast_path_bytes += pdu.len() as u64;
+        self.stats.fast_path_bytes += u64::try_from(pdu.len()).unwrap_or(u64::MAX);
         let peeked = self.peek.inspect(&pdu);
         if peeked.too_large {
             // Refused before it reaches browsers or the relay's screen, whose reassemblers

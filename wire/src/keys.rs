@@ -83,7 +83,7 @@ fn control_name(b: u8) -> String {
         0x7f | 0x08 => "Backspace".into(),
         0x1b => "Escape".into(),
         0x00 => "Ctrl+Space".into(),
-        0x01..=0x1a => format!("Ctrl+{}", (b'A' + b - 1) as char),
+        0x01..=0x1a => format!("Ctrl+{}", char::from(b'A' + b - 1)),
         0x1c => "Ctrl+\\".into(),
         0x1d => "Ctrl+]".into(),
         0x1e => "Ctrl+^".into(),

@@ -11,6 +11,10 @@
 //! - [`recording`]: the desktop recording format (written by the relay, replayed by the app).
 //! - [`end`]: error codes and end reasons, typed.
 
+// Protocol code converts between integer widths with `From`/`TryFrom` only: an `as` cast
+// truncates silently.
+#![warn(clippy::as_conversions)]
+
 pub mod api;
 pub mod codec;
 pub mod desktop;

@@ -15,6 +15,19 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 8] = b"VGDESK01";
 /// Size of a record's header.
 pub const HEADER_LEN: usize = 9;
+/// [`MAGIC`]'s length, and [`HEADER_LEN`], as file offsets.
+const MAGIC_LEN_U64: u64 = 8;
+const HEADER_LEN_U64: u64 = 9;
+
+/// A `u32` length as a `usize` (lossless on every target Vigil builds for).
+fn usize_of(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A `usize` position as a file offset (lossless on every target Vigil builds for).
+fn u64_of(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -31,6 +44,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    fn to_u8(self) -> u8 {
+        match self {
+            Kind::Params => 1,
+            Kind::Graphics => 2,
+            Kind::Keyframe => 3,
+            Kind::Marker => 4,
+        }
+    }
+
     fn from_u8(b: u8) -> Option<Kind> {
         Some(match b {
             1 => Kind::Params,
@@ -63,10 +85,10 @@ pub struct RecordingIndex {
 pub fn encode(kind: Kind, t_ms: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.push(kind as u8);
+    out.push(kind.to_u8());
     out.extend_from_slice(&t_ms.to_be_bytes());
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&payload[..len as usize]);
+    out.extend_from_slice(&payload[..usize_of(len)]);
     out
 }
 
@@ -125,11 +147,11 @@ impl<'a> Reader<'a> {
         if rest.len() < HEADER_LEN {
             return Ok(None);
         }
-        let offset = self.base + self.pos as u64;
+        let offset = self.base + u64_of(self.pos);
         let mut header = [0; HEADER_LEN];
         header.copy_from_slice(&rest[..HEADER_LEN]);
         let (kind, t_ms, len) = parse_header(&header, offset)?;
-        let len = len as usize;
+        let len = usize_of(len);
         let Some(payload) = rest.get(HEADER_LEN..HEADER_LEN + len) else {
             return Ok(None);
         };
@@ -167,7 +189,7 @@ impl Default for IndexBuilder {
         IndexBuilder {
             keyframes: Vec::new(),
             duration_ms: 0,
-            size: MAGIC.len() as u64,
+            size: MAGIC_LEN_U64,
             pending_params: None,
         }
     }
@@ -180,7 +202,7 @@ impl IndexBuilder {
         let last = keyframes.pop();
         IndexBuilder {
             keyframes,
-            size: last.map_or(MAGIC.len() as u64, |k| k.offset),
+            size: last.map_or(MAGIC_LEN_U64, |k| k.offset),
             ..IndexBuilder::default()
         }
     }
@@ -199,7 +221,7 @@ impl IndexBuilder {
             Kind::Keyframe => self.keyframes.extend(self.pending_params.take()),
             _ => self.pending_params = None,
         }
-        self.size = offset + (HEADER_LEN as u64) + u64::from(len);
+        self.size = offset + HEADER_LEN_U64 + u64::from(len);
     }
 
     pub fn finish(self) -> RecordingIndex {
@@ -248,7 +270,7 @@ impl Span {
 /// first one when `t_ms` is earlier; the first record when there is no keyframe) to the
 /// next keyframe (or the end of the file).
 pub fn plan_seek(idx: &RecordingIndex, t_ms: u32) -> Span {
-    let first_record = MAGIC.len() as u64;
+    let first_record = MAGIC_LEN_U64;
     let at = idx
         .keyframes
         .iter()
@@ -320,9 +342,14 @@ mod tests {
         let idx = scan_index(&f).expect("scan");
         assert_eq!(idx.duration_ms, 12_000);
         assert_eq!(idx.keyframes.len(), 2);
-        assert_eq!(idx.size as usize, f.len());
+        assert_eq!(idx.size, u64_of(f.len()));
+        assert_eq!(
+            (MAGIC_LEN_U64, HEADER_LEN_U64),
+            (u64_of(MAGIC.len()), u64_of(HEADER_LEN))
+        );
         let second = idx.keyframes[1];
-        let mut r = Reader::at(&f[second.offset as usize..], second.offset);
+        let at = usize::try_from(second.offset).expect("offset fits");
+        let mut r = Reader::at(&f[at..], second.offset);
         let first = r.next_record().expect("ok").expect("record");
         assert_eq!(
             (first.kind, first.t_ms, first.offset),
