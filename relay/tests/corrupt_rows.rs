@@ -28,6 +28,18 @@ async fn asset(db: &store::Db) -> anyhow::Result<i64> {
     .await?)
 }
 
+/// Sets `column` of every row of `table` (one row here) to `value`; returns what it held.
+async fn set(db: &store::Db, table: &str, column: &str, value: &str) -> anyhow::Result<String> {
+    let old: String = sqlx::query_scalar(&format!("SELECT {column} FROM {table}"))
+        .fetch_one(db)
+        .await?;
+    sqlx::query(&format!("UPDATE {table} SET {column} = $1"))
+        .bind(value)
+        .execute(db)
+        .await?;
+    Ok(old)
+}
+
 /// Reading fails, and the error names `row` and the bad `value`.
 fn names<T>(result: Result<T, sqlx::Error>, row: &str, value: &str) {
     let Err(err) = result else {
@@ -57,18 +69,9 @@ async fn a_rule_with_unreadable_tags_roles_or_protocol_is_an_error_naming_it() -
         ("roles", "[\"root\"]"),
         ("protocol", "telnet"),
     ] {
-        let good: String = sqlx::query_scalar(&format!("SELECT {column} FROM smart_rules"))
-            .fetch_one(&db)
-            .await?;
-        sqlx::query(&format!("UPDATE smart_rules SET {column} = $1"))
-            .bind(bad)
-            .execute(&db)
-            .await?;
+        let good = set(&db, "smart_rules", column, bad).await?;
         names(store::rules::list(&db).await, &rule, bad);
-        sqlx::query(&format!("UPDATE smart_rules SET {column} = $1"))
-            .bind(good)
-            .execute(&db)
-            .await?;
+        set(&db, "smart_rules", column, &good).await?;
     }
     assert_eq!(store::rules::list(&db).await?.len(), 1);
     Ok(())
@@ -83,18 +86,9 @@ async fn an_asset_with_an_unreadable_credential_kind_or_tags_is_an_error_naming_
     let row = format!("asset {id}");
     // (`rdp_codec` has a CHECK in the schema; the reader refuses an unknown one too.)
     for (column, bad) in [("credential_kind", "kerberos"), ("tags", "{oops")] {
-        let good: String = sqlx::query_scalar(&format!("SELECT {column} FROM assets"))
-            .fetch_one(&db)
-            .await?;
-        sqlx::query(&format!("UPDATE assets SET {column} = $1"))
-            .bind(bad)
-            .execute(&db)
-            .await?;
+        let good = set(&db, "assets", column, bad).await?;
         names(store::assets::get(&db, id).await, &row, bad);
-        sqlx::query(&format!("UPDATE assets SET {column} = $1"))
-            .bind(good)
-            .execute(&db)
-            .await?;
+        set(&db, "assets", column, &good).await?;
     }
     sqlx::query("UPDATE assets SET credential = x'00', credential_kind = 'kerberos'")
         .execute(&db)
