@@ -30,6 +30,23 @@ pub(crate) const MAX_REASSEMBLED: usize = 8 * 1024 * 1024;
 /// is about 520 of them.
 pub(crate) const MAX_FRAGMENTS: usize = 4096;
 
+/// How much a reassembly buffer holding `len` bytes in `capacity` reserves for `add` more:
+/// nothing while they fit, else doubling, capped at [`MAX_REASSEMBLED`]. Doubling keeps the
+/// copies of a growing update to about twice its size in all (growing by each fragment's
+/// size would copy it once per fragment: 8 MiB in 32 KB fragments is a gigabyte of copying,
+/// and an allocator that keeps freed blocks for a while holds much of it); the cap keeps the
+/// buffer within the bound the stream enforces.
+fn reassembly_growth(capacity: usize, len: usize, add: usize) -> usize {
+    let need = len.saturating_add(add);
+    if need <= capacity {
+        return 0;
+    }
+    let target = need
+        .max(capacity.saturating_mul(2))
+        .min(MAX_REASSEMBLED.max(need));
+    target - len
+}
+
 /// RemoteFX's codec id as negotiated by IronRDP's client capabilities.
 const CODEC_ID_REMOTEFX: u8 = 3;
 
@@ -151,9 +168,11 @@ impl Peek {
                         result.too_large = true;
                         return result;
                     }
-                    // Grown exactly, not doubled: a hostile server filling the bound costs
-                    // the bound, not twice it (a large buffer grows in place by remapping).
-                    frag.data.reserve_exact(update.data.len());
+                    frag.data.reserve_exact(reassembly_growth(
+                        frag.data.capacity(),
+                        frag.data.len(),
+                        update.data.len(),
+                    ));
                     frag.data.extend_from_slice(update.data);
                     if update.fragmentation == Fragmentation::Last {
                         if let Some(Fragmented { code, data, .. }) = self.frag.take() {
@@ -419,6 +438,31 @@ mod tests {
             !peek
                 .inspect(&wrap(UpdateCode::Bitmap, &[1, 0, 0, 0]).expect("wrap")[0])
                 .too_large
+        );
+    }
+
+    /// A buffer grown fragment by fragment up to the bound is reallocated a handful of times
+    /// (each a copy) and never holds more room than the bound.
+    #[test]
+    fn reassembly_grows_by_doubling_within_the_bound() {
+        let (mut capacity, mut len, mut grows) = (0, 0, 0);
+        while len + MAX_FRAGMENT <= MAX_REASSEMBLED {
+            let extra = reassembly_growth(capacity, len, MAX_FRAGMENT);
+            if extra > 0 {
+                grows += 1;
+                capacity = len + extra;
+            }
+            len += MAX_FRAGMENT;
+            assert!(
+                len <= capacity && capacity <= MAX_REASSEMBLED,
+                "{len} {capacity}"
+            );
+        }
+        assert!(grows <= 10, "{grows} reallocations");
+        // One fragment bigger than the bound still gets exactly its room.
+        assert_eq!(
+            reassembly_growth(0, 0, MAX_REASSEMBLED + 1),
+            MAX_REASSEMBLED + 1
         );
     }
 
