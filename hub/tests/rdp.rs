@@ -45,7 +45,7 @@ fn lit(rgba: &[u8]) -> usize {
 }
 
 /// A browser: decodes what it receives, reports frames when it is the user.
-struct Browser {
+struct FakeBrowser {
     att: Attachment,
     screen: Option<Screen>,
     activations: usize,
@@ -60,21 +60,81 @@ struct Browser {
     ended: Option<EndReason>,
     error: Option<(ErrorCode, String)>,
     snapshot_at: Option<Instant>,
+    /// While set, a digest of the picture after each frame end, by frame id (the last 256).
+    frame_digests: Option<FrameDigests>,
 }
 
-impl Pumped for Browser {
+/// Pictures compared by frame: after the same frame end, the user and an observer have
+/// decoded the same updates, whatever each one's pace.
+struct FrameDigests {
+    trim: bool,
+    digests: std::collections::VecDeque<(u32, u64)>,
+}
+
+impl FrameDigests {
+    fn new(trim: bool) -> Option<Self> {
+        Some(FrameDigests {
+            trim,
+            digests: std::collections::VecDeque::new(),
+        })
+    }
+
+    fn record(&mut self, frame_id: u32, rgba: &[u8], width: usize) {
+        if self.digests.len() == 256 {
+            self.digests.pop_front();
+        }
+        self.digests
+            .push_back((frame_id, digest(rgba, width, self.trim)));
+    }
+
+    /// The latest frame both logs hold, with each one's digest.
+    fn latest_common(&self, other: &FrameDigests) -> Option<(u32, u64, u64)> {
+        self.digests.iter().rev().find_map(|&(id, ours)| {
+            other
+                .digests
+                .iter()
+                .rev()
+                .find(|&&(theirs_id, _)| theirs_id == id)
+                .map(|&(_, theirs)| (id, ours, theirs))
+        })
+    }
+}
+
+/// FNV-1a over the picture, without the last row and column when `trim` (cheap in a debug
+/// build, unlike SipHash).
+fn digest(rgba: &[u8], width: usize, trim: bool) -> u64 {
+    let stride = width * 4;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    if !trim || stride == 0 {
+        eat(rgba);
+    } else {
+        for row in rgba.chunks_exact(stride).take(rgba.len() / stride - 1) {
+            eat(&row[..stride - 4]);
+        }
+    }
+    h
+}
+
+impl Pumped for FakeBrowser {
     fn attachment(&mut self) -> &mut Attachment {
         &mut self.att
     }
 
     async fn handle(&mut self, msg: ServerMsg) -> Result<()> {
-        Browser::handle(self, msg).await
+        FakeBrowser::handle(self, msg).await
     }
 }
 
-impl Browser {
-    fn new(att: Attachment) -> Browser {
-        Browser {
+impl FakeBrowser {
+    fn new(att: Attachment) -> FakeBrowser {
+        FakeBrowser {
             att,
             screen: None,
             activations: 0,
@@ -87,6 +147,7 @@ impl Browser {
             ended: None,
             error: None,
             snapshot_at: None,
+            frame_digests: None,
         }
     }
 
@@ -119,6 +180,11 @@ impl Browser {
                 self.graphics += 1;
                 let screen = self.screen.as_mut().context("graphics before activation")?;
                 screen.feed(&pdu);
+                // The width from the activation: a user attached before it has no size.
+                let width = self.sizes.last().map_or(0, |&(w, _)| usize::from(w));
+                if let (Some(frame_id), Some(log)) = (frame_end, self.frame_digests.as_mut()) {
+                    log.record(frame_id, screen.rgba(), width);
+                }
                 if let (Some(frame_id), Some(input)) = (frame_end, &self.att.input) {
                     let _ = input
                         .send(ClientMsg::Control(ClientControl::FrameDecoded { frame_id }))
@@ -225,7 +291,7 @@ async fn wait_lifecycle_end(rx: &mut mpsc::Receiver<Lifecycle>, id: &str) -> Res
 async fn typed_within(
     server: &Server,
     word: &str,
-    browsers: &mut [&mut Browser],
+    browsers: &mut [&mut FakeBrowser],
     limit: Duration,
 ) -> Result<bool> {
     let deadline = Instant::now() + limit;
@@ -247,7 +313,7 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
     let hub = Hub::new(config, tx);
     let id = format!("rdp-{label}");
     hub.launch(spec(&id, server, PASSWORD, codec))?;
-    let mut user = Browser::new(hub.attach(&id, Participant::User).context("attach")?);
+    let mut user = FakeBrowser::new(hub.attach(&id, Participant::User).context("attach")?);
 
     let activated = pump_until(&mut [&mut user], Duration::from_secs(30), |b| {
         b[0].activations > 0 || b[0].ended.is_some()
@@ -278,7 +344,7 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
 
     // A late observer: activation and snapshot first, then live; equal to the user's picture.
     let attached = Instant::now();
-    let mut observer = Browser::new(
+    let mut observer = FakeBrowser::new(
         hub.attach(&id, Participant::Observer)
             .context("attach observer")?,
     );
@@ -296,23 +362,36 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
         "[{label}] observer started with {:?}",
         observer.first
     );
-    // Both read the same stream, each at its own pace: the observer's picture must catch
-    // up with the user's. A desktop that keeps changing (a clock) may differ at any one
-    // instant, so compare between short reads until they agree, within a bound.
+    // Both read the same stream, each at its own pace, and a desktop that keeps changing (a
+    // clock) may differ at any one instant: compare the pictures after the same frame end.
+    user.frame_digests = FrameDigests::new(trim);
+    observer.frame_digests = FrameDigests::new(trim);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut diff;
-    loop {
+    let common = loop {
         pump(&mut [&mut user, &mut observer], Duration::from_millis(300)).await?;
-        diff = differ(observer.rgba(), user.rgba(), width, trim);
-        if diff == 0 || Instant::now() >= deadline {
-            break;
+        let common = match (&user.frame_digests, &observer.frame_digests) {
+            (Some(u), Some(o)) => u.latest_common(o),
+            _ => None,
+        };
+        if common.is_some() || Instant::now() >= deadline {
+            break common;
         }
+    };
+    let frames = |b: &mut FakeBrowser| b.frame_digests.take().map_or(0, |d| d.digests.len());
+    let (user_frames, observer_frames) = (frames(&mut user), frames(&mut observer));
+    let diff = differ(observer.rgba(), user.rgba(), width, trim);
+    println!("[{label}] late observer: first complete frame after {to_snapshot:?}; frame ends {user_frames} (user), {observer_frames} (observer); latest both decoded (id, user's digest, observer's): {common:?}; {diff} px differ now");
+    match common {
+        Some((frame_id, ours, theirs)) => ensure!(
+            ours == theirs,
+            "[{label}] after frame {frame_id} the observer's picture differs from the user's"
+        ),
+        // No frame ended in 10 s: the desktop was still, so the pictures must agree now.
+        None => ensure!(
+            diff == 0,
+            "[{label}] the observer's picture differs from the user's by {diff} px"
+        ),
     }
-    println!("[{label}] late observer: first complete frame after {to_snapshot:?}; {diff} px differ from the user after settling");
-    ensure!(
-        diff == 0,
-        "[{label}] the observer's picture differs from the user's by {diff} px"
-    );
     let thumb = hub.thumbnail(&id);
     ensure!(
         matches!(thumb, Some(vigil_wire::live::Thumbnail::Png { .. })),
@@ -516,7 +595,7 @@ async fn shadow_nla_session_through_the_hub_and_a_refused_password() -> Result<(
         "wrong-password",
         RdpCodec::RemoteFx,
     ))?;
-    let mut user = Browser::new(
+    let mut user = FakeBrowser::new(
         hub.attach("rdp-badpw", Participant::User)
             .context("attach")?,
     );
@@ -559,7 +638,7 @@ async fn sized_session(port: u16, label: &str, size: RdpSize, expect: (u16, u16)
     let id = format!("rdp-size-{label}");
     let started = Instant::now();
     hub.launch(spec_at(&id, port, PASSWORD, RdpCodec::RemoteFx, size))?;
-    let mut user = Browser::new(hub.attach(&id, Participant::User).context("attach")?);
+    let mut user = FakeBrowser::new(hub.attach(&id, Participant::User).context("attach")?);
     let area = usize::from(expect.0) * usize::from(expect.1);
     // The desktop's background covers the screen once the session's X clients are up.
     let shown = pump_until(&mut [&mut user], Duration::from_secs(30), |b| {
@@ -672,7 +751,7 @@ async fn rdp_sigkill_child() -> Result<()> {
         RdpCodec::RemoteFx,
         RdpSize::default(),
     ))?;
-    let mut user = Browser::new(hub.attach(KILL_ID, Participant::User).context("attach")?);
+    let mut user = FakeBrowser::new(hub.attach(KILL_ID, Participant::User).context("attach")?);
     let path = hub.desktop_recording_path(KILL_ID);
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut typed = false;
