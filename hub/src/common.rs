@@ -1,4 +1,4 @@
-//! What the terminal core ([`crate::session::Session`]) and the desktop core
+//! What the terminal core ([`crate::terminal::Terminal`]) and the desktop core
 //! ([`crate::desktop::Desktop`]) share: the phase, the lock flag, the fan-out, the
 //! keystroke log, the thumbnail, the lifecycle queue and the end reason ([`Common`]),
 //! and how a session ends, fails or is terminated ([`SessionCore`]).

@@ -12,14 +12,14 @@ use vigil_wire::live::{Participant, ServerControl, ServerMsg};
 
 pub(crate) const RESERVED: usize = 8;
 
-struct Viewer {
+struct ParticipantQueue {
     tx: mpsc::Sender<ServerMsg>,
     participant: Participant,
     lagging: bool,
 }
 
 pub(crate) struct Fanout {
-    viewers: Vec<Viewer>,
+    viewers: Vec<ParticipantQueue>,
     /// Output capacity of each queue (`HubConfig::viewer_queue`).
     queue: usize,
 }
@@ -53,7 +53,7 @@ impl Fanout {
         first: Vec<ServerMsg>,
     ) -> mpsc::Receiver<ServerMsg> {
         let (tx, rx) = mpsc::channel(self.queue + RESERVED);
-        let mut viewer = Viewer {
+        let mut viewer = ParticipantQueue {
             tx,
             participant,
             lagging: false,
@@ -71,7 +71,7 @@ impl Fanout {
     /// (for a desktop joiner that arrives inside a fragmented update).
     pub(crate) fn add_pending(&mut self, participant: Participant) -> mpsc::Receiver<ServerMsg> {
         let (tx, rx) = mpsc::channel(self.queue + RESERVED);
-        self.viewers.push(Viewer {
+        self.viewers.push(ParticipantQueue {
             tx,
             participant,
             lagging: true,

@@ -1,6 +1,6 @@
 //! The registry of live sessions and the task that drives each one.
 //!
-//! Each session's core ([`Session`]) sits behind a std `Mutex` shared by its task and
+//! Each session's core ([`Terminal`]) sits behind a std `Mutex` shared by its task and
 //! the [`crate::Hub`] handle; the lock is only ever held for synchronous core calls,
 //! never across an await. That is what lets `attach` take a snapshot and register the
 //! viewer atomically with respect to output (no gap, no duplicate), and lets `lock`
@@ -22,8 +22,8 @@ use crate::common::SessionCore;
 use crate::desktop;
 use crate::input::{InputSender, Stamped};
 use crate::recording::FileRecorder;
-use crate::session::{Session, SessionParams, TargetCmd};
 use crate::ssh::{self, SshConn};
+use crate::terminal::{TargetCmd, Terminal, TerminalParams};
 use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, SshTarget, Target};
 
 /// Capacity of the live-feed broadcast; a subscriber further behind misses events.
@@ -139,7 +139,7 @@ impl Inner {
                     &spec.title,
                 )
                 .map_err(|e| HubError::Recording(e.to_string()))?;
-                let core = Arc::new(Mutex::new(Session::new(SessionParams {
+                let core = Arc::new(Mutex::new(Terminal::new(TerminalParams {
                     id: id.clone(),
                     cols: spec.cols,
                     rows: spec.rows,
@@ -342,7 +342,7 @@ pub(crate) async fn finish(
 }
 
 /// The task of one session: owns the target connection and drives the core
-/// (`C`: [`Session`] here, [`desktop::Desktop`] in [`desktop::task`]).
+/// (`C`: [`Terminal`] here, [`desktop::Desktop`] in [`desktop::task`]).
 pub(crate) struct Driver<C> {
     pub(crate) id: SessionId,
     pub(crate) core: Arc<Mutex<C>>,
@@ -367,7 +367,7 @@ impl<C> Driver<C> {
     }
 }
 
-impl Driver<Session> {
+impl Driver<Terminal> {
     async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<Stamped>) {
         let connect = ssh::connect(&target, spec.cols, spec.rows, self.connect_timeout);
         let outcome = tokio::select! {

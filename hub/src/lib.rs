@@ -336,6 +336,5 @@ mod recording;
 mod common;
 mod desktop;
 mod fanout;
-mod screen;
-mod session;
 mod ssh;
+mod terminal;

@@ -147,7 +147,7 @@ impl Shown {
 type Seen = (Option<Shown>, Option<(u16, u16)>);
 
 /// A browser: a fresh decoder per activation, pointer state as the page would keep it.
-struct Viewer {
+struct FakeBrowser {
     att: Attachment,
     decoder: Option<(Processor, DecodedImage)>,
     activations: usize,
@@ -162,19 +162,19 @@ struct Viewer {
     ended: bool,
 }
 
-impl Pumped for Viewer {
+impl Pumped for FakeBrowser {
     fn attachment(&mut self) -> &mut Attachment {
         &mut self.att
     }
 
     async fn handle(&mut self, msg: ServerMsg) -> Result<()> {
-        Viewer::handle(self, msg).await
+        FakeBrowser::handle(self, msg).await
     }
 }
 
-impl Viewer {
-    fn new(att: Attachment) -> Viewer {
-        Viewer {
+impl FakeBrowser {
+    fn new(att: Attachment) -> FakeBrowser {
+        FakeBrowser {
             att,
             decoder: None,
             activations: 0,
@@ -294,7 +294,7 @@ async fn pointer_session(server: &Server, label: &str) -> Result<String> {
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
     let id = format!("pointer-{label}");
     hub.launch(spec(&id, server, PASSWORD, RdpCodec::RemoteFx))?;
-    let mut user = Viewer::new(hub.attach(&id, Participant::User).context("attach")?);
+    let mut user = FakeBrowser::new(hub.attach(&id, Participant::User).context("attach")?);
     let activated = pump_until(&mut [&mut user], Duration::from_secs(30), |v| {
         v[0].activations > 0 || v[0].ended
     })
@@ -329,7 +329,7 @@ async fn pointer_session(server: &Server, label: &str) -> Result<String> {
     ensure!(user.errors == 0, "[{label}] user decode errors");
 
     // A late observer: its snapshot alone shows the user's current pointer.
-    let mut observer = Viewer::new(
+    let mut observer = FakeBrowser::new(
         hub.attach(&id, Participant::Observer)
             .context("attach observer")?,
     );

@@ -7,8 +7,8 @@
 //! The password comes from `RDP_PASSWORD` (never from the command line).
 
 #[allow(dead_code)] // the tests use the rest
-#[path = "../tests/support/session.rs"]
-mod session;
+#[path = "../tests/support/connection.rs"]
+mod connection;
 
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         codec,
         ..ConnectOptions::default()
     };
-    let mut s = session::Session::connect(&target, &options).await?;
+    let mut s = connection::Connection::connect(&target, &options).await?;
     println!(
         "connected in {} ms, nla={}, pin={}, {:?}",
         s.connect_time.as_millis(),

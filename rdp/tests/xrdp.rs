@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use support::checks::{exercise, wait_typed};
-use support::session::Session;
+use support::connection::Connection;
 use support::{typing, unique_word, Server, PASSWORD};
 use vigil_rdp::{Codec, ConnectErrorKind, ConnectOptions, InputEvent, KeyboardLayout};
 
@@ -43,7 +43,7 @@ async fn german_layout(server: &Server, pin: String) -> anyhow::Result<()> {
         keyboard_layout: KeyboardLayout::DeDe,
         ..ConnectOptions::default()
     };
-    let mut s = Session::connect(&server.target(PASSWORD), &options).await?;
+    let mut s = Connection::connect(&server.target(PASSWORD), &options).await?;
     s.pump(Duration::from_secs(4)).await?;
     anyhow::ensure!(s.ended.is_none(), "session ended early: {:?}", s.ended);
     s.send(&[InputEvent::MouseMove { x: 300, y: 200 }]).await?;

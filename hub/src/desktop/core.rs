@@ -565,5 +565,5 @@ impl SessionCore for Desktop {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
+#[path = "core_tests.rs"]
 mod tests;

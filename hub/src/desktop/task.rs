@@ -10,7 +10,7 @@ use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
 use vigil_wire::end::ErrorCode;
 use vigil_wire::live::Participant;
 
-use super::session::{DeskCmd, Desktop};
+use super::core::{DeskCmd, Desktop};
 use crate::common::SessionCore;
 use crate::hub::{Cancelled, Driver, SHUTDOWN_REASON};
 use crate::input::Stamped;

@@ -3,7 +3,7 @@
 //!
 //! Inputs are method calls (`target_output`, `user_msg`, `lock`, `terminate`, `tick`…)
 //! with the time since the session started; outputs are [`TargetCmd`]s for the target
-//! adapter to perform, lifecycle events in [`Session::take_lifecycle`], and the
+//! adapter to perform, lifecycle events in [`Terminal::take_lifecycle`], and the
 //! side effects the core does itself because they are synchronous and must keep its
 //! order: viewer queues (`try_send`, never waits), the recorder, the event broadcast.
 
@@ -20,7 +20,7 @@ use vigil_wire::SSH_LOCK_MESSAGE;
 
 use crate::common::{Common, Phase, SessionCore};
 use crate::recording::{CastEvent, Recorder, Utf8Carry};
-use crate::screen::Screen;
+use crate::terminal::screen::TerminalScreen;
 use crate::HubEvent;
 
 /// What the target adapter must do. These are the only bytes that reach the target,
@@ -35,7 +35,7 @@ pub(crate) enum TargetCmd {
 const MAX_DIM: u16 = 1000;
 
 /// Largest single write of the user's input to the target. A paste is cut into writes
-/// this size, and the driver asks the core for each one ([`Session::next_input`]), so a
+/// this size, and the driver asks the core for each one ([`Terminal::next_input`]), so a
 /// lock or a terminate takes effect within one such write.
 pub(crate) const INPUT_CHUNK: usize = 4096;
 
@@ -46,13 +46,13 @@ struct Chunk {
     keys: Vec<TerminalKey>,
 }
 
-pub(crate) struct Session {
+pub(crate) struct Terminal {
     common: Common,
     cols: u16,
     rows: u16,
     /// The user's latest size while locked, applied on unlock.
     pending_size: Option<(u16, u16)>,
-    screen: Screen,
+    screen: TerminalScreen,
     recorder: Box<dyn Recorder>,
     out_utf8: Utf8Carry,
     in_utf8: Utf8Carry,
@@ -64,7 +64,7 @@ pub(crate) struct Session {
     pending_input: VecDeque<Chunk>,
 }
 
-pub(crate) struct SessionParams {
+pub(crate) struct TerminalParams {
     pub id: SessionId,
     pub cols: u16,
     pub rows: u16,
@@ -78,15 +78,15 @@ fn clamp_dim(v: u16) -> u16 {
     v.clamp(1, MAX_DIM)
 }
 
-impl Session {
-    pub(crate) fn new(p: SessionParams) -> Session {
+impl Terminal {
+    pub(crate) fn new(p: TerminalParams) -> Terminal {
         let (cols, rows) = (clamp_dim(p.cols), clamp_dim(p.rows));
-        Session {
+        Terminal {
             common: Common::new(p.id, p.viewer_queue, p.thumbnail_interval, p.events),
             cols,
             rows,
             pending_size: None,
-            screen: Screen::new(cols, rows),
+            screen: TerminalScreen::new(cols, rows),
             recorder: p.recorder,
             out_utf8: Utf8Carry::default(),
             in_utf8: Utf8Carry::default(),
@@ -102,7 +102,7 @@ impl Session {
     }
 
     /// What a joiner gets first: the screen, then the lock state.
-    fn join_messages(screen: &Screen, locked: bool) -> Vec<ServerMsg> {
+    fn join_messages(screen: &TerminalScreen, locked: bool) -> Vec<ServerMsg> {
         let mut msgs = vec![ServerMsg::Snapshot(screen.snapshot())];
         if locked {
             msgs.push(ServerMsg::Control(ServerControl::Locked {
@@ -267,7 +267,7 @@ impl Session {
     }
 }
 
-impl SessionCore for Session {
+impl SessionCore for Terminal {
     fn common(&self) -> &Common {
         &self.common
     }
@@ -343,5 +343,5 @@ impl SessionCore for Session {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
+#[path = "core_tests.rs"]
 mod tests;

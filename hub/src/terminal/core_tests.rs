@@ -41,10 +41,10 @@ fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-fn live_session(queue: usize) -> (Session, Log, broadcast::Receiver<HubEvent>) {
+fn live_session(queue: usize) -> (Terminal, Log, broadcast::Receiver<HubEvent>) {
     let log = Log::default();
     let (events, events_rx) = broadcast::channel(64);
-    let mut s = Session::new(SessionParams {
+    let mut s = Terminal::new(TerminalParams {
         id: "s1".into(),
         cols: 20,
         rows: 4,
@@ -172,7 +172,7 @@ fn late_joiner_gets_snapshot_then_locked() {
     let ServerMsg::Snapshot(snapshot) = &msgs[0] else {
         panic!("snapshot first: {msgs:?}")
     };
-    let mut replay = Screen::new(20, 4);
+    let mut replay = TerminalScreen::new(20, 4);
     replay.process(snapshot);
     assert_eq!(replay.text_rows(), ["$ ls", "file", "$", ""]);
     assert_eq!(
@@ -211,7 +211,7 @@ fn lagging_observer_is_resynchronised_and_never_slows_the_user() {
     let ServerMsg::Snapshot(snapshot) = &resumed[0] else {
         panic!("{resumed:?}")
     };
-    let mut replay = Screen::new(20, 4);
+    let mut replay = TerminalScreen::new(20, 4);
     replay.process(snapshot);
     assert_eq!(
         replay.text_rows(),
@@ -341,7 +341,7 @@ fn a_paste_stops_at_terminate() {
 }
 
 /// How many keystrokes the session has logged (the last one's `seq` + 1).
-fn logged(s: &Session) -> usize {
+fn logged(s: &Terminal) -> usize {
     s.keystrokes()
         .last()
         .map_or(0, |k| usize::try_from(k.seq + 1).unwrap_or(usize::MAX))
@@ -468,7 +468,7 @@ fn terminate_tells_everyone_marks_the_record_and_stops_everything() {
 fn failure_sends_error_then_ended() {
     let log = Log::default();
     let (events, _) = broadcast::channel(4);
-    let mut s = Session::new(SessionParams {
+    let mut s = Terminal::new(TerminalParams {
         id: "s2".into(),
         cols: 80,
         rows: 24,

@@ -5,13 +5,13 @@
 /// visible screen, so none is needed.
 const SCROLLBACK: usize = 0;
 
-pub(crate) struct Screen {
+pub(crate) struct TerminalScreen {
     parser: vt100::Parser,
 }
 
-impl Screen {
-    pub(crate) fn new(cols: u16, rows: u16) -> Screen {
-        Screen {
+impl TerminalScreen {
+    pub(crate) fn new(cols: u16, rows: u16) -> TerminalScreen {
+        TerminalScreen {
             parser: vt100::Parser::new(rows, cols, SCROLLBACK),
         }
     }
@@ -57,9 +57,9 @@ mod tests {
 
     #[test]
     fn snapshot_replays_to_the_same_screen() {
-        let mut screen = Screen::new(20, 4);
+        let mut screen = TerminalScreen::new(20, 4);
         screen.process(b"\x1b[31mred\x1b[0m\r\nline two\r\n$ ");
-        let mut replay = Screen::new(20, 4);
+        let mut replay = TerminalScreen::new(20, 4);
         replay.process(&screen.snapshot());
         assert_eq!(replay.text_rows(), screen.text_rows());
         assert_eq!(replay.parser.screen().cursor_position(), (2, 2));
@@ -68,9 +68,9 @@ mod tests {
 
     #[test]
     fn snapshot_of_an_alternate_screen_enters_it() {
-        let mut screen = Screen::new(10, 3);
+        let mut screen = TerminalScreen::new(10, 3);
         screen.process(b"shell\x1b[?1049hvim");
-        let mut replay = Screen::new(10, 3);
+        let mut replay = TerminalScreen::new(10, 3);
         replay.process(&screen.snapshot());
         assert!(replay.parser.screen().alternate_screen());
         assert_eq!(replay.text_rows()[0], "vim");

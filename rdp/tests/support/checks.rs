@@ -5,12 +5,12 @@ use std::time::Duration;
 use vigil_rdp::screen::differing_pixels;
 use vigil_rdp::{Codec, ConnectOptions, InputEvent};
 
-use super::session::Session;
+use super::connection::Connection;
 use super::{typing, unique_word, Server, PASSWORD};
 
 /// Pump until `word` shows up in the server's typed file (or `limit` passes).
 pub async fn wait_typed(
-    s: &mut Session,
+    s: &mut Connection,
     server: &Server,
     word: &str,
     limit: Duration,
@@ -39,7 +39,7 @@ pub async fn exercise(
         pinned,
         ..ConnectOptions::default()
     };
-    let mut s = Session::connect(&server.target(PASSWORD), &options).await?;
+    let mut s = Connection::connect(&server.target(PASSWORD), &options).await?;
     println!(
         "[{label}] connected in {} ms, nla={}, params={:?}",
         s.connect_time.as_millis(),

@@ -16,13 +16,13 @@ use vigil_rdp::{
 };
 
 /// A browser: the same construction the WASM decoder uses, from plain values only.
-pub struct Browser {
+pub struct FakeBrowser {
     processor: fast_path::Processor,
     pub image: DecodedImage,
     pub errors: u64,
 }
 
-impl Browser {
+impl FakeBrowser {
     pub fn new(params: &SessionParams) -> Self {
         let (processor, image) = decoder(params);
         Self {
@@ -45,7 +45,7 @@ impl Browser {
     }
 }
 
-pub struct Session {
+pub struct Connection {
     pub params: SessionParams,
     pub pin: String,
     pub nla: bool,
@@ -53,8 +53,8 @@ pub struct Session {
     pub stream: Stream,
     pub screen: Screen,
     pub gate: InputGate,
-    pub primary: Browser,
-    pub joiners: Vec<Browser>,
+    pub primary: FakeBrowser,
+    pub joiners: Vec<FakeBrowser>,
     rd: ReadHalf<Transport>,
     wr: WriteHalf<Transport>,
     pub started: Instant,
@@ -64,14 +64,14 @@ pub struct Session {
     pub reactivations: u64,
 }
 
-impl Session {
+impl Connection {
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Self, ConnectError> {
         let c = vigil_rdp::connect(target, options).await?;
         let (rd, wr) = tokio::io::split(c.transport);
         Ok(Self {
             screen: Screen::new(&c.params),
             gate: InputGate::new(&c.params, vigil_rdp::KeyMap::new(options.keyboard_layout)),
-            primary: Browser::new(&c.params),
+            primary: FakeBrowser::new(&c.params),
             joiners: Vec::new(),
             params: c.params,
             pin: c.pin,
@@ -131,7 +131,7 @@ impl Session {
                 Output::Activated(params) => {
                     self.screen.reset(&params);
                     self.gate.set_params(&params);
-                    self.primary = Browser::new(&params);
+                    self.primary = FakeBrowser::new(&params);
                     self.joiners.clear();
                     self.params = params;
                 }
@@ -163,7 +163,7 @@ impl Session {
             self.pump(Duration::from_millis(20)).await?;
         }
         let snapshot = self.screen.snapshot()?;
-        let mut joiner = Browser::new(&self.params);
+        let mut joiner = FakeBrowser::new(&self.params);
         for pdu in &snapshot {
             joiner.feed(pdu);
         }

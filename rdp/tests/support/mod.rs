@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod checks;
-pub mod session;
+pub mod connection;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
