@@ -142,6 +142,52 @@ pub fn serve(data: &Path, port: u16, envs: &[(&str, &str)]) -> Result<Guard> {
     Ok(Guard(child))
 }
 
+/// Like [`serve`], and follows the relay's heap: its `vigil::memory` debug lines (see the
+/// relay's `main.rs`) set the returned value, in KiB; every other line of its log goes on
+/// to this process's stderr.
+pub fn serve_watching_heap(
+    data: &Path,
+    port: u16,
+    envs: &[(&str, &str)],
+) -> Result<(Guard, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
+    use std::io::BufRead as _;
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" serve")
+        .arg(vigil_bin())
+        .env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn,vigil::memory=debug")
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut child = Guard(child);
+    let stderr = child.0.stderr.take().context("the relay's stderr")?;
+    let heap = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = heap.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            match heap_kib(&line) {
+                Some(kib) => seen.store(kib, std::sync::atomic::Ordering::Relaxed),
+                None => eprintln!("{line}"),
+            }
+        }
+    });
+    Ok((child, heap))
+}
+
+/// The `heap_kib` of a relay log line, without colours.
+fn heap_kib(line: &str) -> Option<u64> {
+    let rest = line.split_once("heap_kib=")?.1;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The relay's resident memory, KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use vigil_bench::relay_kit::{
     add_admin, add_ssh_asset, contains, fd_count, fd_kinds, free_port, prompt_seen, rss_kib, send,
-    serve, sync, wait_control, wait_output, Api, Sshd, Ws,
+    serve_watching_heap, sync, wait_control, wait_output, Api, Sshd, Ws,
 };
 use vigil_wire::live::{ClientMsg, ServerControl};
 
@@ -152,7 +152,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     let port = free_port();
     let per_user = (SLOTS_PER_OWNER + 10).to_string();
     let in_all = (args.sessions + 50).to_string();
-    let relay = serve(
+    let (relay, heap) = serve_watching_heap(
         data,
         port,
         &[
@@ -216,6 +216,10 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     // Samples every 10 s until every slot is done.
     let warmup = args.warmup_minutes * 60.0;
     let mut samples: Vec<(f64, f64)> = Vec::new();
+    // (t, the relay's heap), KiB: what it holds, beside what is resident.
+    let mut heap_samples: Vec<(f64, f64)> = Vec::new();
+    // (t, live sessions, rss) for the slope with the live count held constant.
+    let mut load_samples: Vec<(f64, f64, f64)> = Vec::new();
     let mut fds_peak = fds_before;
     let mut next_print = 0.0;
     while !slots.iter().all(|s| s.is_finished()) {
@@ -227,17 +231,21 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         fds_peak = fds_peak.max(fds);
         if Instant::now() < ctx.deadline {
             samples.push((t, rss as f64));
+            let live = ctx.tally.live.load(Ordering::Relaxed) as f64;
+            load_samples.push((t, live, rss as f64));
+            heap_samples.push((t, heap.load(Ordering::Relaxed) as f64));
         }
         if t >= next_print {
             next_print += 60.0;
             println!(
-                "t={:>5.0}s live={:>4} opened={:>6} ended={:>6} failures={} rss={} KiB fds={}",
+                "t={:>5.0}s live={:>4} opened={:>6} ended={:>6} failures={} rss={} KiB heap={} KiB fds={}",
                 t,
                 ctx.tally.live.load(Ordering::Relaxed),
                 ctx.tally.opened.load(Ordering::Relaxed),
                 lock(&ctx.tally.ended).len(),
                 lock(&ctx.tally.failures).len(),
                 rss,
+                heap.load(Ordering::Relaxed),
                 fds
             );
         }
@@ -278,6 +286,28 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         _ => 0.0,
     };
     let slope_mb = slope(&after_warmup) * 600.0 / 1024.0;
+    let load_after_warmup: Vec<(f64, f64, f64)> = load_samples
+        .iter()
+        .copied()
+        .filter(|(t, _, _)| *t >= warmup)
+        .collect();
+    let (time_kib_s, per_session_kib) = slope_at_constant_load(&load_after_warmup);
+    let second_half: Vec<(f64, f64)> = after_warmup
+        .iter()
+        .copied()
+        .filter(|(t, _)| {
+            after_warmup
+                .first()
+                .is_some_and(|a| *t >= a.0 + window / 2.0)
+        })
+        .collect();
+    let second_half_mb = slope(&second_half) * 600.0 / 1024.0;
+    let heap_after_warmup: Vec<(f64, f64)> = heap_samples
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= warmup)
+        .collect();
+    let heap_slope_mb = slope(&heap_after_warmup) * 600.0 / 1024.0;
     let gated = window >= GATED_WINDOW_SECS;
     let locked = ended.iter().filter(|e| e.locked).count();
     let unlocked = ended.iter().filter(|e| e.unlocked).count();
@@ -312,6 +342,15 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         } else {
             "not gated: window under 10 min".to_string()
         }
+    );
+    println!(
+        "soak: the same window with the live count held constant (least squares on time and live sessions): {:+.2} MB per 10 min, {per_session_kib:.0} KiB per live session; the window's second half alone: {second_half_mb:+.2} MB per 10 min",
+        time_kib_s * 600.0 / 1024.0
+    );
+    println!(
+        "soak: the relay's heap (bytes it holds, not the allocator's pages): {:.1} MB at the warm-up's end, {:.1} MB at the last sample; slope {heap_slope_mb:+.2} MB per 10 min",
+        heap_after_warmup.first().map_or(0.0, |h| h.1 / 1024.0),
+        heap_after_warmup.last().map_or(0.0, |h| h.1 / 1024.0),
     );
     println!(
         "soak: relay fds {fds_before} before, {fds_peak} at the peak, {fds_after} after every session ended"
@@ -366,6 +405,30 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Least squares of `y = a + b·t + c·live` over `(t, live, y)`: `(b, c)`, y per second and
+/// per live session. The live count swings by tens of sessions between samples, each worth
+/// hundreds of KiB, so the raw slope mixes the load's swings into the growth. `(0, 0)` when
+/// the two regressors cannot be told apart.
+fn slope_at_constant_load(points: &[(f64, f64, f64)]) -> (f64, f64) {
+    let n = points.len() as f64;
+    if points.len() < 3 {
+        return (0.0, 0.0);
+    }
+    let mean = |f: fn(&(f64, f64, f64)) -> f64| points.iter().map(f).sum::<f64>() / n;
+    let (mt, ml, my) = (mean(|p| p.0), mean(|p| p.1), mean(|p| p.2));
+    let sum = |f: &dyn Fn(&(f64, f64, f64)) -> f64| points.iter().map(f).sum::<f64>();
+    let stt = sum(&|p| (p.0 - mt).powi(2));
+    let sll = sum(&|p| (p.1 - ml).powi(2));
+    let stl = sum(&|p| (p.0 - mt) * (p.1 - ml));
+    let sty = sum(&|p| (p.0 - mt) * (p.2 - my));
+    let sly = sum(&|p| (p.1 - ml) * (p.2 - my));
+    let det = stt * sll - stl * stl;
+    if det.abs() < f64::EPSILON {
+        return (0.0, 0.0);
+    }
+    ((sty * sll - sly * stl) / det, (sly * stt - sty * stl) / det)
 }
 
 /// Least-squares slope of `(t, y)`, y per second; 0 with fewer than two points.
@@ -621,5 +684,29 @@ fn check_cast(cast: &[u8], e: &Ended) -> Result<(), String> {
     match markers.last() {
         Some(m) if m.starts_with("terminate") => Ok(()),
         other => Err(format!("last marker {other:?}, not terminate")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Growth over time and cost per live session are told apart even when the live count
+    /// swings from sample to sample.
+    #[test]
+    fn the_slope_at_constant_load_separates_time_from_load() {
+        let points: Vec<(f64, f64, f64)> = (0..60)
+            .map(|i| {
+                let t = f64::from(i) * 10.0;
+                let live = 300.0 + f64::from((i * 37) % 61) - 30.0;
+                (t, live, 5_000.0 + 0.25 * t + 330.0 * live)
+            })
+            .collect();
+        let (per_s, per_session) = slope_at_constant_load(&points);
+        assert!((per_s - 0.25).abs() < 1e-6, "{per_s}");
+        assert!((per_session - 330.0).abs() < 1e-6, "{per_session}");
+        // Raw slope on the same data is thrown off by the load's swings.
+        let raw: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.2)).collect();
+        assert!((slope(&raw) - 0.25).abs() > 1e-3);
     }
 }
