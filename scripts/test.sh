@@ -78,6 +78,18 @@ fi
 run fmt cargo fmt --all --check
 run clippy-native cargo clippy --workspace --exclude vigil-app --all-targets --locked -- -D warnings
 run clippy-wasm cargo clippy -p vigil-app -p vigil-decode-worker --target wasm32-unknown-unknown --locked -- -D warnings
+# The workspace forbids unsafe code; alloc/ alone opts out (the allocator's forwarding and
+# one foreign call). Fails if any other crate allows it or leaves the workspace's lints.
+unsafe_confined() {
+  local bad
+  bad=$(grep -rln --include='*.rs' 'allow(unsafe_code)' "$ROOT" --exclude-dir=target --exclude-dir=alloc --exclude-dir=.git || true)
+  for toml in "$ROOT"/*/Cargo.toml; do
+    case "$toml" in */alloc/Cargo.toml|*/fuzz/Cargo.toml) continue ;; esac
+    grep -q '^workspace = true' <(sed -n '/^\[lints\]/,/^\[/p' "$toml") || bad="$bad $toml"
+  done
+  [ -z "$bad" ] || { echo "unsafe code allowed outside alloc/:$bad"; return 1; }
+}
+run unsafe-confined unsafe_confined
 # Unit tests of every crate, the app's pure modules included (they build natively).
 run unit cargo test --workspace --exclude vigil-tests --locked --no-fail-fast
 # End-to-end: the relay binary built by setup (dev), dist/ from `cargo xtask dist`.

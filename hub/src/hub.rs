@@ -92,6 +92,16 @@ fn safe_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A record file that could not be created. Record files are created exclusively (a record
+/// is never overwritten): one that exists means another launch of this id got there first.
+fn recording_error(id: &str, e: &std::io::Error) -> HubError {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        HubError::Duplicate(id.to_owned())
+    } else {
+        HubError::Recording(e.to_string())
+    }
+}
+
 impl Inner {
     pub(crate) fn new(config: HubConfig, lifecycle: mpsc::Sender<Lifecycle>) -> Inner {
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
@@ -116,8 +126,7 @@ impl Inner {
                 "session id `{id}` is not a safe file name"
             )));
         }
-        let sessions = registry(&self.sessions);
-        if sessions.contains_key(&id) {
+        if registry(&self.sessions).contains_key(&id) {
             return Err(HubError::Duplicate(id));
         }
         let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
@@ -138,7 +147,7 @@ impl Inner {
                     spec.rows,
                     &spec.title,
                 )
-                .map_err(|e| HubError::Recording(e.to_string()))?;
+                .map_err(|e| recording_error(&id, &e))?;
                 let core = Arc::new(Mutex::new(Terminal::new(TerminalParams {
                     id: id.clone(),
                     cols: spec.cols,
@@ -148,7 +157,7 @@ impl Inner {
                     recorder: Box::new(recorder),
                     events: self.events.clone(),
                 })));
-                let driver = self.register(sessions, id, core.clone(), live(core));
+                let driver = self.register(id, core.clone(), live(core))?;
                 self.tracker.spawn(driver.run(target, spec, input_rx));
             }
             Target::Rdp(target) => {
@@ -157,7 +166,7 @@ impl Inner {
                     &self.desktop_index_path(&id),
                     &self.keystrokes_path(&id),
                 )
-                .map_err(|e| HubError::Recording(e.to_string()))?;
+                .map_err(|e| recording_error(&id, &e))?;
                 let core = Arc::new(Mutex::new(desktop::Desktop::new(desktop::DesktopConfig {
                     id: id.clone(),
                     viewer_queue: self.config.desktop_viewer_queue,
@@ -166,29 +175,35 @@ impl Inner {
                     events: self.events.clone(),
                     keyboard_layout: target.keyboard_layout,
                 })));
-                let driver = self.register(sessions, id, core.clone(), live(core));
+                let driver = self.register(id, core.clone(), live(core))?;
                 self.tracker.spawn(driver.run(target, input_rx));
             }
         }
         Ok(())
     }
 
-    /// Enters a new session in the registry (then lets go of it) and makes its driver.
+    /// Enters a new session in the registry and makes its driver. Its record files exist by
+    /// now: they are created before, outside the registry's lock, so a slow disk delays only
+    /// this launch, never another session's attach or control.
     fn register<C>(
         &self,
-        mut sessions: MutexGuard<'_, HashMap<SessionId, Live>>,
         id: SessionId,
         core: Arc<Mutex<C>>,
         live: Live,
-    ) -> Driver<C> {
-        sessions.insert(id.clone(), live.clone());
-        drop(sessions);
+    ) -> Result<Driver<C>, HubError> {
+        {
+            let mut sessions = registry(&self.sessions);
+            if sessions.contains_key(&id) {
+                return Err(HubError::Duplicate(id));
+            }
+            sessions.insert(id.clone(), live.clone());
+        }
         let tick = self
             .config
             .thumbnail_interval
             .min(RESYNC_EVERY)
             .max(Duration::from_millis(10));
-        Driver {
+        Ok(Driver {
             id,
             core,
             live,
@@ -196,7 +211,7 @@ impl Inner {
             lifecycle: lifecycle_outbox(&self.tracker, self.lifecycle.clone()),
             connect_timeout: self.config.connect_timeout,
             tick,
-        }
+        })
     }
 
     pub(crate) fn attach(&self, id: &str, participant: Participant) -> Option<Attachment> {

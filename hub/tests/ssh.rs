@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use support::*;
 use tokio::sync::mpsc;
-use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth};
+use vigil_hub::{Hub, HubConfig, HubError, LaunchSpec, Lifecycle, Secret, SshAuth};
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::SSH_LOCK_MESSAGE;
@@ -485,5 +485,28 @@ async fn sigkill_mid_recording_leaves_a_parseable_cast() -> Result<()> {
     assert!(ticks > 10, "only {ticks} output events recorded");
     let keys = vigil_hub::read_keystrokes(&dir.path().join("kill1.keys.jsonl"))?;
     assert!(keys.len() > 10);
+    Ok(())
+}
+
+/// One id, one session and one record: a second launch of a live session's id is refused,
+/// and so is a launch of an ended one's (its record files exist and are never overwritten).
+#[tokio::test]
+async fn a_second_launch_of_one_id_is_a_duplicate() -> Result<()> {
+    let Some(t) = target() else { return Ok(()) };
+    let mut f = fixture(256);
+    f.hub
+        .launch(spec("dup1", t, password(t), free_port(), None))?;
+    let again = f.hub.launch(spec("dup1", t, password(t), t.port, None));
+    assert!(
+        matches!(again, Err(HubError::Duplicate(ref id)) if id == "dup1"),
+        "{again:?}"
+    );
+    until_ended(&mut f.lifecycle).await?;
+    assert!(!f.hub.is_live("dup1"));
+    let after_end = f.hub.launch(spec("dup1", t, password(t), t.port, None));
+    assert!(
+        matches!(after_end, Err(HubError::Duplicate(ref id)) if id == "dup1"),
+        "{after_end:?}"
+    );
     Ok(())
 }
