@@ -20,6 +20,7 @@ use vigil_wire::live::{
 use vigil_wire::recording::Kind;
 use vigil_wire::RDP_LOCK_MESSAGE;
 
+use super::ack::AckPacer;
 use super::pointer::PointerPacer;
 use super::recorder::DesktopRecorder;
 use crate::common::{Common, Phase, SessionCore};
@@ -27,8 +28,6 @@ use crate::HubEvent;
 
 /// A keyframe at most this often (and only if graphics arrived since the last one).
 pub(crate) const KEYFRAME_EVERY: Duration = Duration::from_secs(10);
-/// The user's browser paces the server only while it reports within this long.
-pub(crate) const ACK_GRACE: Duration = Duration::from_secs(1);
 /// Width of the thumbnails in the Active Sessions feed.
 const THUMBNAIL_WIDTH: u16 = 320;
 
@@ -70,12 +69,8 @@ pub(crate) struct Desktop {
     graphics_since_thumbnail: bool,
     last_keyframe_at: Duration,
     deferred: Vec<DeskCmd>,
-    /// A user participant is attached.
-    user_present: bool,
-    /// When the first frame the user's browser has not reported yet ended.
-    unreported_since: Option<Duration>,
-    auto_ack: bool,
-    last_frame_end: Option<u32>,
+    /// Who acknowledges the server's frames: the user's browser or the relay.
+    ack: AckPacer,
     /// The user's accepted mouse moves, shown to observers and recorded.
     pointer: PointerPacer,
 }
@@ -134,10 +129,7 @@ impl Desktop {
             graphics_since_thumbnail: false,
             last_keyframe_at: Duration::ZERO,
             deferred: Vec::new(),
-            user_present: false,
-            unreported_since: None,
-            auto_ack: false,
-            last_frame_end: None,
+            ack: AckPacer::default(),
             pointer: PointerPacer::default(),
         }
     }
@@ -246,8 +238,7 @@ impl Desktop {
         active.screen.feed(pdu);
         self.graphics_since_thumbnail = true;
         if let Some(id) = frame_end {
-            self.last_frame_end = Some(id);
-            self.unreported_since.get_or_insert(at);
+            self.ack.frame_ended(id, at);
         }
         let msg = ServerMsg::Graphics {
             frame_end,
@@ -283,14 +274,7 @@ impl Desktop {
         }
         match msg {
             ClientMsg::Control(ClientControl::FrameDecoded { frame_id }) => {
-                self.unreported_since = None;
-                let mut cmds = Vec::new();
-                if self.auto_ack && self.user_present {
-                    self.auto_ack = false;
-                    cmds.push(DeskCmd::AutoAck(false));
-                }
-                cmds.push(DeskCmd::Ack(frame_id));
-                cmds
+                self.ack.decoded(frame_id)
             }
             ClientMsg::Control(ClientControl::Input { events }) => self.input(&events, at),
             // Terminal messages mean nothing to a desktop.
@@ -399,22 +383,13 @@ impl Desktop {
         if self.common.phase != Phase::Live {
             return cmds;
         }
-        if self.user_present && !self.common.fanout.has(Participant::User) {
-            self.user_present = false;
+        if self
+            .ack
+            .user_left(self.common.fanout.has(Participant::User))
+        {
             cmds.extend(self.release_all().into_iter().map(DeskCmd::Send));
         }
-        let stalled = self
-            .unreported_since
-            .is_some_and(|since| at.saturating_sub(since) > ACK_GRACE);
-        let want_auto = !self.user_present || stalled;
-        if want_auto != self.auto_ack {
-            self.auto_ack = want_auto;
-            cmds.push(DeskCmd::AutoAck(want_auto));
-            if want_auto {
-                // Frames the absent browser never reported: acknowledge them all now.
-                cmds.extend(self.last_frame_end.map(DeskCmd::Ack));
-            }
-        }
+        cmds.extend(self.ack.tick(at));
         self.show_pointer(at, false);
         self.maybe_thumbnail(at);
         if self.can_snapshot() {
@@ -512,7 +487,7 @@ impl SessionCore for Desktop {
             },
         };
         if participant == Participant::User {
-            self.user_present = true;
+            self.ack.user_joined();
         }
         Some(rx)
     }
