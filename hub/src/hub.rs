@@ -20,6 +20,7 @@ use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
 use crate::desktop;
+use crate::ended::EndedLog;
 use crate::input::{InputSender, Stamped};
 use crate::recording::FileRecorder;
 use crate::ssh::{self, SshConn};
@@ -68,11 +69,21 @@ impl Live {
 
 pub(crate) type Registry = Arc<Mutex<HashMap<SessionId, Live>>>;
 
+/// Sessions that have left the registry, with their end reasons (see [`EndedLog`]).
+pub(crate) type Ended = Arc<Mutex<EndedLog>>;
+
+fn ended_log(ended: &Ended) -> MutexGuard<'_, EndedLog> {
+    ended
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub(crate) struct Inner {
     config: HubConfig,
     lifecycle: mpsc::Sender<Lifecycle>,
     events: broadcast::Sender<HubEvent>,
     sessions: Registry,
+    ended: Ended,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -110,6 +121,7 @@ impl Inner {
             lifecycle,
             events,
             sessions: Arc::default(),
+            ended: Arc::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         }
@@ -208,6 +220,7 @@ impl Inner {
             core,
             live,
             sessions: self.sessions.clone(),
+            ended: self.ended.clone(),
             lifecycle: lifecycle_outbox(&self.tracker, self.lifecycle.clone()),
             connect_timeout: self.config.connect_timeout,
             tick,
@@ -257,6 +270,14 @@ impl Inner {
         drop(core);
         live.cancel.cancel();
         Ok(())
+    }
+
+    pub(crate) fn end_reason(&self, id: &str) -> Option<EndReason> {
+        ended_log(&self.ended).get(id).cloned()
+    }
+
+    pub(crate) fn forget_ended(&self, id: &str) {
+        ended_log(&self.ended).forget(id);
     }
 
     pub(crate) fn is_live(&self, id: &str) -> bool {
@@ -339,11 +360,13 @@ pub(crate) fn deliver_lifecycle(live: &Live, lifecycle: &mpsc::UnboundedSender<L
     }
 }
 
-/// Leaves the registry, then reports what is left, `Ended` last.
+/// Leaves the registry (its end reason kept in `ended` until the relay has stored it), then
+/// reports what is left, `Ended` last.
 pub(crate) async fn finish(
     id: SessionId,
     live: &Live,
     sessions: &Registry,
+    ended: &Ended,
     lifecycle: &mpsc::UnboundedSender<Lifecycle>,
 ) {
     let reason = live
@@ -351,6 +374,7 @@ pub(crate) async fn finish(
         .end_reason()
         .cloned()
         .unwrap_or_else(|| EndReason::plain("closed"));
+    ended_log(ended).record(id.clone(), reason.clone());
     registry(sessions).remove(&id);
     deliver_lifecycle(live, lifecycle);
     let _ = lifecycle.send(Lifecycle::Ended { id, reason });
@@ -363,6 +387,7 @@ pub(crate) struct Driver<C> {
     pub(crate) core: Arc<Mutex<C>>,
     pub(crate) live: Live,
     pub(crate) sessions: Registry,
+    pub(crate) ended: Ended,
     pub(crate) lifecycle: mpsc::UnboundedSender<Lifecycle>,
     pub(crate) connect_timeout: Duration,
     pub(crate) tick: Duration,
@@ -378,7 +403,14 @@ impl<C> Driver<C> {
     }
 
     pub(crate) async fn finish(self) {
-        finish(self.id, &self.live, &self.sessions, &self.lifecycle).await;
+        finish(
+            self.id,
+            &self.live,
+            &self.sessions,
+            &self.ended,
+            &self.lifecycle,
+        )
+        .await;
     }
 }
 

@@ -241,6 +241,17 @@ impl Hub {
         self.inner.is_live(id)
     }
 
+    /// Why a session ended, while it has left the hub but the relay may not have stored its
+    /// `Lifecycle::Ended` yet (until [`Hub::forget_ended`]).
+    pub fn end_reason(&self, id: &str) -> Option<EndReason> {
+        self.inner.end_reason(id)
+    }
+
+    /// The relay has stored the session's end: its reason is read from there from now on.
+    pub fn forget_ended(&self, id: &str) {
+        self.inner.forget_ended(id)
+    }
+
     pub fn is_locked(&self, id: &str) -> Option<bool> {
         self.inner.is_locked(id)
     }
@@ -335,6 +346,7 @@ mod recording;
 
 mod common;
 mod desktop;
+mod ended;
 mod fanout;
 mod ssh;
 mod terminal;

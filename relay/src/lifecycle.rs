@@ -56,6 +56,8 @@ async fn handle(state: &AppState, event: &Lifecycle) -> Result<(), sqlx::Error> 
         }
         Lifecycle::Ended { id, reason } => {
             store::sessions::end(db, id, now_ms(), reason).await?;
+            // Stored: attaching browsers read the reason from the row from now on.
+            state.hub.forget_ended(id);
             tracing::info!(session = %id, %reason, "Session ended");
             id
         }

@@ -576,16 +576,20 @@ impl Feed<'_> {
     }
 }
 
-/// The end reason of a session the hub no longer runs. The lifecycle task may not have
-/// stored it yet (the hub ends a failed launch in milliseconds), so wait briefly.
+/// The end reason of a session the hub no longer runs, read when its row (read before the
+/// attach) had none. The hub keeps the reason until the relay has stored it, and forgets it
+/// only after: so one or the other has it, with no waiting.
 async fn recorded_end_reason(state: &AppState, id: &str) -> EndReason {
-    for _ in 0..20 {
-        if let Ok(Some(row)) = store::sessions::get(&state.db, id).await {
-            if let Some(reason) = row.end_reason {
-                return reason;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if let Some(reason) = state.hub.end_reason(id) {
+        return reason;
     }
-    EndReason::plain("ended")
+    match store::sessions::get(&state.db, id).await {
+        Ok(Some(row)) => row.end_reason,
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, session = %id, "Could not read a session's end reason");
+            None
+        }
+    }
+    .unwrap_or_else(|| EndReason::plain("ended"))
 }
