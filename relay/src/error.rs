@@ -108,6 +108,19 @@ impl From<Denied> for AppError {
     }
 }
 
+impl From<crate::service::target::TargetError> for AppError {
+    fn from(e: crate::service::target::TargetError) -> Self {
+        use crate::service::target::TargetError;
+        match e {
+            TargetError::NoCredential | TargetError::KeyForRdp => {
+                AppError::BadRequest(e.to_string())
+            }
+            TargetError::Unreadable(asset) => AppError::CredentialUnreadable(asset),
+            TargetError::Db(e) => AppError::Db(e),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

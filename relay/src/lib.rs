@@ -18,7 +18,7 @@ pub mod policy;
 pub mod requests;
 pub mod reseal;
 pub mod rules;
-mod service;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod throttle;

@@ -6,8 +6,8 @@
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use vigil_hub::Target;
-use vigil_relay::api::sessions::launch_target;
 use vigil_relay::auth;
+use vigil_relay::service::target::target_for;
 use vigil_relay::store;
 use vigil_wire::api::{AuditEntry, Me, Protocol};
 use vigil_wire::desktop::KeyboardLayout;
@@ -53,7 +53,7 @@ async fn rdp_layout_of(r: &Relay, asset: i64, user_id: i64) -> R<KeyboardLayout>
     let asset = store::assets::get(&r.state.db, asset)
         .await?
         .ok_or("no asset")?;
-    match launch_target(&r.state, &asset, user_id).await {
+    match target_for(&r.state, &asset, user_id).await {
         Ok(Target::Rdp(t)) => Ok(t.keyboard_layout),
         Ok(_) => Err("not an RDP target".into()),
         Err(e) => Err(format!("no target: {e:?}").into()),

@@ -6,9 +6,9 @@ use axum::http::header;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use vigil_hub::{HubError, LaunchSpec, RdpTarget, SshAuth, SshTarget, Target};
+use vigil_hub::{HubError, LaunchSpec};
 use vigil_wire::api::{
-    ApiError, AssetId, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session, UserId,
+    ApiError, Keystroke, LaunchRequest, Launched, Protocol, RequestStatus, Session,
 };
 use vigil_wire::end::EndReason;
 use vigil_wire::recording::RecordingIndex;
@@ -20,8 +20,8 @@ use crate::policy::{self, decide, Action, Actor};
 use crate::rules;
 use crate::service::ending;
 use crate::service::launch::{check_launch, Admitted, SessionCaps};
+use crate::service::target::target_for;
 use crate::state::AppState;
-use crate::store::assets::{AssetRow, CredentialKind};
 use crate::store::sessions::{NewSession, SessionRow};
 use crate::store::{self, now_ms};
 
@@ -117,83 +117,6 @@ pub async fn get(
     Ok(Json(session_dto(&row, &v.actor)))
 }
 
-/// What a session of `user_id` on `asset` connects to, with the asset's credential opened
-/// from the vault (it never leaves the relay) and, for RDP, the user's keyboard layout.
-pub async fn launch_target(
-    state: &AppState,
-    asset: &AssetRow,
-    user_id: UserId,
-) -> AppResult<Target> {
-    let sealed = asset.credential.as_deref();
-    Ok(match asset.protocol {
-        Protocol::Ssh => {
-            let auth = match (asset.credential_kind, sealed) {
-                (CredentialKind::Password, Some(s)) => SshAuth::Password(
-                    state
-                        .vault
-                        .open(asset.id, CredentialKind::Password.as_str(), s)
-                        .map_err(|e| unreadable(asset.id, e))?,
-                ),
-                (CredentialKind::PrivateKey, Some(s)) => SshAuth::PrivateKey(
-                    state
-                        .vault
-                        .open(asset.id, CredentialKind::PrivateKey.as_str(), s)
-                        .map_err(|e| unreadable(asset.id, e))?,
-                ),
-                _ => {
-                    return Err(AppError::BadRequest(
-                        "the asset has no managed credential".into(),
-                    ))
-                }
-            };
-            Target::Ssh(SshTarget {
-                host: asset.host.clone(),
-                port: asset.port,
-                username: asset.account.clone(),
-                auth,
-                pinned_host_key: asset.host_key.clone(),
-            })
-        }
-        Protocol::Rdp => {
-            let password = match (asset.credential_kind, sealed) {
-                (CredentialKind::Password, Some(s)) => state
-                    .vault
-                    .open(asset.id, CredentialKind::Password.as_str(), s)
-                    .map_err(|e| unreadable(asset.id, e))?,
-                (CredentialKind::PrivateKey, _) => {
-                    return Err(AppError::BadRequest(
-                        "RDP assets need a password credential; private keys are for SSH only"
-                            .into(),
-                    ))
-                }
-                _ => {
-                    return Err(AppError::BadRequest(
-                        "the asset has no managed credential".into(),
-                    ))
-                }
-            };
-            // `DOMAIN\user` accounts carry their domain.
-            let (domain, username) = match asset.account.split_once('\\') {
-                Some((d, u)) => (Some(d.to_string()), u.to_string()),
-                None => (None, asset.account.clone()),
-            };
-            Target::Rdp(RdpTarget {
-                host: asset.host.clone(),
-                port: asset.port,
-                username,
-                password,
-                domain,
-                // The certificate pin lives in the same column as an SSH host key.
-                pinned_cert: asset.host_key.clone(),
-                codec: asset.rdp_codec,
-                size: asset.rdp_size.unwrap_or_default(),
-                // The user's layout: announced to the server and used to read the keys.
-                keyboard_layout: store::users::keyboard_layout(&state.db, user_id).await?,
-            })
-        }
-    })
-}
-
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = LaunchRequest,
@@ -237,7 +160,7 @@ pub async fn launch(
     )
     .await?;
     // Only once the launch is allowed: the vault is opened for no one else.
-    let target = launch_target(&state, asset, v.user.id).await?;
+    let target = target_for(&state, asset, v.user.id).await?;
     let cols = if body.cols == 0 {
         80
     } else {
@@ -290,11 +213,6 @@ pub async fn launch(
 
 /// A credential that does not open for its asset refuses the launch, logged for the
 /// operator.
-fn unreadable(asset: AssetId, e: crate::vault::VaultError) -> AppError {
-    tracing::error!(asset, error = %e, "The asset's credential does not open for it");
-    AppError::CredentialUnreadable(asset)
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Control {
     Lock,
