@@ -301,9 +301,10 @@ async fn pointer_session(server: &Server, label: &str) -> Result<String> {
     .await?;
     ensure!(activated && !user.ended, "[{label}] no activation");
     // Servers send a shape when the X cursor changes, i.e. when the pointer crosses into a
-    // client window, and the X session may still be starting its clients: keep crossing
-    // between the xterm and the root window until a shape arrives.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // client window, and the X session may still be starting its clients (on a loaded
+    // machine, tens of seconds): keep crossing between the xterm and the root window until a
+    // shape arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
     let mut shapes_seen = false;
     let mut last_spot = OVER_XTERM;
     for spot in [OVER_XTERM, OVER_ROOT].into_iter().cycle() {

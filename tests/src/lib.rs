@@ -743,9 +743,22 @@ fn chromedriver() -> Result<&'static str> {
 }
 
 fn start_chromedriver() -> Result<String> {
+    // chromedriver also binds [::1] on the port and exits when that is taken ("IPv6 port not
+    // available"), though the IPv4 port was free: a fresh port then, a few times.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match spawn_chromedriver(free_port())? {
+            Ok(url) => return Ok(url),
+            Err(why) => last = why,
+        }
+    }
+    bail!("chromedriver did not start in 3 tries; the last:\n{last}")
+}
+
+/// `Ok(Ok(url))` once it listens; `Ok(Err(why))` if it exited first (the port was taken).
+fn spawn_chromedriver(port: u16) -> Result<std::result::Result<String, String>> {
     let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = free_port();
-    let log = artifacts_dir().join(format!("chromedriver-{}.log", std::process::id()));
+    let log = artifacts_dir().join(format!("chromedriver-{}-{port}.log", std::process::id()));
     let mut cmd = Command::new(&bin);
     cmd.arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
@@ -753,12 +766,18 @@ fn start_chromedriver() -> Result<String> {
         .stdout(std::fs::File::create(&log)?)
         .stderr(Stdio::null());
     new_process_group(&mut cmd);
-    let child = cmd.spawn().with_context(|| format!("spawn {bin}"))?;
+    let mut child = cmd.spawn().with_context(|| format!("spawn {bin}"))?;
     on_exit(&kill_group_snippet(child.id()))?;
     let deadline = Instant::now() + secs(20.0);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(format!("http://127.0.0.1:{port}"));
+            return Ok(Ok(format!("http://127.0.0.1:{port}")));
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(Err(format!(
+                "port {port}: exited ({status}):\n{}",
+                tail(&log, 20)
+            )));
         }
         std::thread::sleep(POLL);
     }
