@@ -126,20 +126,24 @@ pub fn add_ssh_asset(data: &Path, name: &str, port: u16) -> Result<()> {
     )
 }
 
-/// Starts `vigil serve` on `data` at `port` with extra `envs`; killed when dropped.
-/// The file limit is raised to the hard limit first, for benchmarks with many sockets.
-pub fn serve(data: &Path, port: u16, envs: &[(&str, &str)]) -> Result<Guard> {
-    let child = Command::new("bash")
-        .arg("-c")
+/// `vigil serve` on `data` at `port`, logging at `log` (a `RUST_LOG` filter), with extra
+/// `envs`. The file limit is raised to the hard limit first, for benchmarks with many sockets.
+fn serve_command(data: &Path, port: u16, log: &str, envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
         .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" serve")
         .arg(vigil_bin())
         .env("VIGIL_DATA_DIR", data)
         .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
         .envs(envs.iter().copied())
-        .stdout(Stdio::null())
-        .spawn()?;
-    Ok(Guard(child))
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// Starts `vigil serve` on `data` at `port` with extra `envs`; killed when dropped.
+pub fn serve(data: &Path, port: u16, envs: &[(&str, &str)]) -> Result<Guard> {
+    Ok(Guard(serve_command(data, port, "warn", envs).spawn()?))
 }
 
 /// Like [`serve`], and follows the relay's heap: its `vigil::memory` debug lines (see the
@@ -151,16 +155,8 @@ pub fn serve_watching_heap(
     envs: &[(&str, &str)],
 ) -> Result<(Guard, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
     use std::io::BufRead as _;
-    let child = Command::new("bash")
-        .arg("-c")
-        .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" serve")
-        .arg(vigil_bin())
-        .env("VIGIL_DATA_DIR", data)
-        .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn,vigil::memory=debug")
+    let child = serve_command(data, port, "warn,vigil::memory=debug", envs)
         .env("NO_COLOR", "1")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;
     let mut child = Guard(child);
