@@ -122,7 +122,7 @@ rmdir "$E2E_TMP" 2>/dev/null || true
 
 # Soak: SSH sessions with churn against the relay built by setup (bench/src/soak.rs). CI runs
 # 40 sessions for 90 s; VIGIL_FULL=1 runs 500 for 30 minutes and gates the RSS slope over
-# the last 20 (the allocator settles within the first 10: see the soak in README.md). Both
+# the last 20 (see the soak in README.md). Both
 # sides hold a socket or more per session: the file limit goes up to the hard limit.
 if [ "${VIGIL_FULL:-0}" = 1 ]; then
   SOAK_ARGS=(--sessions 500 --minutes 30 --hold 60 --warmup 10)
