@@ -72,12 +72,6 @@ pub(crate) type Registry = Arc<Mutex<HashMap<SessionId, Live>>>;
 /// Sessions that have left the registry, with their end reasons (see [`EndedLog`]).
 pub(crate) type Ended = Arc<Mutex<EndedLog>>;
 
-fn ended_log(ended: &Ended) -> MutexGuard<'_, EndedLog> {
-    ended
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 pub(crate) struct Inner {
     config: HubConfig,
     lifecycle: mpsc::Sender<Lifecycle>,
@@ -273,11 +267,11 @@ impl Inner {
     }
 
     pub(crate) fn end_reason(&self, id: &str) -> Option<EndReason> {
-        ended_log(&self.ended).get(id).cloned()
+        lock_core(&self.ended).get(id).cloned()
     }
 
     pub(crate) fn forget_ended(&self, id: &str) {
-        ended_log(&self.ended).forget(id);
+        lock_core(&self.ended).forget(id);
     }
 
     pub(crate) fn is_live(&self, id: &str) -> bool {
@@ -374,7 +368,7 @@ pub(crate) async fn finish(
         .end_reason()
         .cloned()
         .unwrap_or_else(|| EndReason::plain("closed"));
-    ended_log(ended).record(id.clone(), reason.clone());
+    lock_core(ended).record(id.clone(), reason.clone());
     registry(sessions).remove(&id);
     deliver_lifecycle(live, lifecycle);
     let _ = lifecycle.send(Lifecycle::Ended { id, reason });
