@@ -27,10 +27,10 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 use vigil_bench::desktop::{keyframe_pdus, percentile, screen_for};
 use vigil_rdp::{DesktopSize, Screen};
-use vigil_tests::vigil_wire::api::{Asset, Session};
-use vigil_tests::vigil_wire::desktop::DesktopParams;
-use vigil_tests::vigil_wire::recording::{Kind, Reader};
-use vigil_tests::{compare_canvases, secs, tid, unique_word, Api, Browser, Relay};
+use vigil_testkit::vigil_wire::api::{Asset, Session};
+use vigil_testkit::vigil_wire::desktop::DesktopParams;
+use vigil_testkit::vigil_wire::recording::{Kind, Reader};
+use vigil_testkit::{compare_canvases, secs, tid, unique_word, Api, Browser, Relay};
 
 struct Args {
     seconds: u64,
@@ -126,20 +126,20 @@ fn num(v: &Value, k: &str) -> f64 {
 async fn main() -> Result<()> {
     let args = args()?;
     if std::env::var_os("VIGIL_BIN").is_none() {
-        let release = vigil_tests::target_dir().join("release").join("vigil");
+        let release = vigil_testkit::target_dir().join("release").join("vigil");
         std::env::set_var("VIGIL_BIN", &release);
     }
-    println!("bench-rdp: relay {}", vigil_tests::vigil_bin().display());
+    println!("bench-rdp: relay {}", vigil_testkit::vigil_bin().display());
     let relay = Relay::start_with_rdp(&["bench"])?;
     let cast = relay.cast("bench");
-    vigil_tests::rdp_targets();
+    vigil_testkit::rdp_targets();
     let size = args.size;
     let asset = if size == DesktopSize::default() {
         cast.rdp.rfx.clone()
     } else {
         let name = format!("{}-{size}", cast.rdp.rfx);
-        let xrdp = &vigil_tests::rdp_targets().xrdp;
-        vigil_tests::rdp::add_rdp_asset(&relay, "bench", &name, xrdp, &size.to_string())?;
+        let xrdp = &vigil_testkit::rdp_targets().xrdp;
+        vigil_testkit::add_rdp_asset(&relay, "bench", &name, xrdp, &size.to_string())?;
         name
     };
     let admin = Api::login_as(&relay, &cast.admin).await?;

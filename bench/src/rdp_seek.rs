@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 use vigil_bench::desktop::{index_sidecar, percentile, picture_at, repeat_to, Picture};
-use vigil_tests::vigil_wire::api::Session;
-use vigil_tests::vigil_wire::recording::{plan_seek, scan_index, RecordingIndex, Span};
-use vigil_tests::{secs, unique_word, Api, Browser, Cast, Relay};
+use vigil_testkit::vigil_wire::api::Session;
+use vigil_testkit::vigil_wire::recording::{plan_seek, scan_index, RecordingIndex, Span};
+use vigil_testkit::{secs, unique_word, Api, Browser, Cast, Relay};
 
 /// The hub's keyframe spacing (`KEYFRAME_EVERY` in hub/src/desktop/session.rs).
 const KEYFRAME_EVERY_MS: u32 = 10_000;
@@ -358,16 +358,16 @@ fn summary(seeks: &[&Seek]) -> (f64, f64, usize) {
 async fn main() -> Result<()> {
     let seconds = args()?;
     if std::env::var_os("VIGIL_BIN").is_none() {
-        let release = vigil_tests::target_dir().join("release").join("vigil");
+        let release = vigil_testkit::target_dir().join("release").join("vigil");
         std::env::set_var("VIGIL_BIN", &release);
     }
     println!(
         "bench-rdp-seek: relay {}",
-        vigil_tests::vigil_bin().display()
+        vigil_testkit::vigil_bin().display()
     );
     let relay = Relay::start_with_rdp(&["seek"])?;
     let cast = relay.cast("seek");
-    vigil_tests::rdp_targets();
+    vigil_testkit::rdp_targets();
     let admin = Api::login_as(&relay, &cast.admin).await?;
 
     // 1. The short recording: a real session kept busy for `seconds`.

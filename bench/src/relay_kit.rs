@@ -11,16 +11,14 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-pub use vigil_tests::free_port;
-use vigil_tests::workspace_root;
+pub use vigil_testkit::free_port;
+use vigil_testkit::targets::scripts_dir;
+pub use vigil_testkit::targets::{SSH_PASSWORD, SSH_PASSWORD_ACCOUNT as SSH_USER};
+use vigil_testkit::workspace_root;
 use vigil_wire::codec::Frame;
 use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// The sshd account the project's target script creates, and its password.
-pub const SSH_USER: &str = "gwpass";
-pub const SSH_PASSWORD: &str = "gwpass-Secret1";
 
 /// Kills the child when dropped, so an error path leaves no process behind.
 pub struct Guard(pub Child);
@@ -42,7 +40,7 @@ impl Sshd {
     pub fn start(state: &Path) -> Result<Sshd> {
         let port = free_port();
         let out = Command::new("bash")
-            .arg(workspace_root().join("scripts/targets/start-ssh.sh"))
+            .arg(scripts_dir().join("start-ssh.sh"))
             .env("VIGIL_TARGETS_DIR", state)
             .env("SSH_PORT", port.to_string())
             .output()?;
@@ -62,7 +60,7 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = Command::new("bash")
-            .arg(workspace_root().join("scripts/targets/stop-ssh.sh"))
+            .arg(scripts_dir().join("stop-ssh.sh"))
             .env("VIGIL_TARGETS_DIR", &self.state)
             .output();
     }

@@ -1,5 +1,5 @@
-//! Hostile targets: fake SSH and RDP servers on loopback (`vigil_tests::fake_ssh`,
-//! `vigil_tests::fake_rdp`) that misbehave (an output flood at shell start, garbage
+//! Hostile targets: fake SSH and RDP servers on loopback (`vigil_testkit::targets::fake_ssh`,
+//! `vigil_testkit::targets::fake_rdp`) that misbehave (an output flood at shell start, garbage
 //! after the banner, a stall mid-handshake, a disconnect mid-packet; an RDP server
 //! answering garbage, or closing mid-PDU), each in its own session, while one healthy
 //! session (a fake SSH server that echoes) keeps running. Every hostile session must end, with a reason that names what went
@@ -17,8 +17,8 @@ use vigil_hub::{
     Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret,
     SshAuth, SshTarget, Target,
 };
-use vigil_tests::fake_rdp::{self, Misbehaviour};
-use vigil_tests::fake_ssh::{self, Handshake, Shell};
+use vigil_testkit::targets::fake_rdp::{self, Misbehaviour};
+use vigil_testkit::targets::fake_ssh::{self, Handshake, Shell};
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Secret, SshAuth, SshTarget};
-use vigil_tests::fake_ssh::{self, Shell};
+use vigil_testkit::targets::fake_ssh::{self, Shell};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
 const BOUND: Duration = Duration::from_secs(10);

@@ -1,4 +1,4 @@
-//! The hub against a fake SSH target (`vigil_tests::fake_ssh`) that accepts the
+//! The hub against a fake SSH target (`vigil_testkit::targets::fake_ssh`) that accepts the
 //! login, the PTY and the shell, but never opens its channel window: every write to it
 //! blocks forever. Terminate must still end the session promptly.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
-use vigil_tests::fake_ssh::{self, Shell};
+use vigil_testkit::targets::fake_ssh::{self, Shell};
 use vigil_wire::end::EndReason;
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 

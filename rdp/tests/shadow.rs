@@ -2,8 +2,9 @@
 
 mod support;
 
-use support::{checks::exercise, free_port, Server};
+use support::{checks::exercise, target, Server};
 use vigil_rdp::{Codec, ConnectErrorKind, ConnectOptions};
+use vigil_testkit::free_port;
 
 #[tokio::test(flavor = "current_thread")]
 async fn shadow_nla_sessions_and_auth_failure() -> anyhow::Result<()> {
@@ -12,10 +13,13 @@ async fn shadow_nla_sessions_and_auth_failure() -> anyhow::Result<()> {
     let pin = exercise(&server, Codec::RemoteFx, "shadow-rfx", None).await?;
     exercise(&server, Codec::Bitmap, "shadow-bitmap", Some(pin)).await?;
 
-    let err = vigil_rdp::connect(&server.target("wrong-password"), &ConnectOptions::default())
-        .await
-        .err()
-        .expect("a wrong password must fail");
+    let err = vigil_rdp::connect(
+        &target(&server, "wrong-password"),
+        &ConnectOptions::default(),
+    )
+    .await
+    .err()
+    .expect("a wrong password must fail");
     println!("[shadow] wrong password: {err}");
     assert_eq!(err.kind, ConnectErrorKind::AuthFailed);
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use support::checks::{exercise, wait_typed};
 use support::connection::Connection;
-use support::{typing, unique_word, Server, PASSWORD};
+use support::{target, typing, unique_word, Server, PASSWORD};
 use vigil_rdp::{Codec, ConnectErrorKind, ConnectOptions, InputEvent, KeyboardLayout};
 
 /// One test, one server: the checks run in sequence and the server is stopped at the end.
@@ -25,7 +25,7 @@ async fn xrdp_remotefx_and_bitmap_sessions() -> anyhow::Result<()> {
         pinned: Some(format!("sha256:{}", "0".repeat(64))),
         ..ConnectOptions::default()
     };
-    let err = vigil_rdp::connect(&server.target(PASSWORD), &wrong)
+    let err = vigil_rdp::connect(&target(&server, PASSWORD), &wrong)
         .await
         .err()
         .expect("must fail");
@@ -43,7 +43,7 @@ async fn german_layout(server: &Server, pin: String) -> anyhow::Result<()> {
         keyboard_layout: KeyboardLayout::DeDe,
         ..ConnectOptions::default()
     };
-    let mut s = Connection::connect(&server.target(PASSWORD), &options).await?;
+    let mut s = Connection::connect(&target(server, PASSWORD), &options).await?;
     s.pump(Duration::from_secs(4)).await?;
     anyhow::ensure!(s.ended.is_none(), "session ended early: {:?}", s.ended);
     s.send(&[InputEvent::MouseMove { x: 300, y: 200 }]).await?;
@@ -67,7 +67,7 @@ async fn german_layout(server: &Server, pin: String) -> anyhow::Result<()> {
     anyhow::ensure!(
         arrived,
         "[xrdp-de] {word} typed on a German session never arrived as {german} in {:?}",
-        server.typed_file()
+        server.typed_path()
     );
     let read: String = sent
         .keystrokes

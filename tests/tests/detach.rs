@@ -5,10 +5,10 @@
 
 use anyhow::{ensure, Result};
 use serde_json::json;
-use vigil_tests::vigil_wire::api::{Asset, Launched, Session};
-use vigil_tests::vigil_wire::end::ErrorCode;
-use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl};
-use vigil_tests::{secs, tid, vigil_cli, Api, Browser, Cast, Relay, WsRecorder};
+use vigil_testkit::vigil_wire::api::{Asset, Launched, Session};
+use vigil_testkit::vigil_wire::end::ErrorCode;
+use vigil_testkit::vigil_wire::live::{ClientMsg, ServerControl};
+use vigil_testkit::{secs, tid, vigil_cli, Api, Browser, Cast, Relay, WsRecorder};
 
 /// The ISA user's live session on `web-T`, their stream open and connected.
 async fn isa_session(relay: &Relay, cast: &Cast) -> Result<(Api, String, WsRecorder)> {

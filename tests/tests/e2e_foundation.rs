@@ -3,7 +3,7 @@
 
 use anyhow::{ensure, Result};
 use serde_json::json;
-use vigil_tests::{secs, step, tid, unique, Api, Browser, Relay};
+use vigil_testkit::{secs, step, tid, unique, Api, Browser, Relay};
 
 /// One relay for this binary; every test here reads, none changes what others see.
 const CASTS: &[&str] = &["found"];
@@ -124,7 +124,7 @@ async fn logout_ends_the_session() -> Result<()> {
     b.login(&cast.alice).await?;
     let cookie = b
         .client
-        .get_named_cookie(vigil_tests::vigil_wire::SESSION_COOKIE)
+        .get_named_cookie(vigil_testkit::vigil_wire::SESSION_COOKIE)
         .await?;
     let cookie_header = format!("{}={}", cookie.name(), cookie.value());
     // The cookie works before logging out…

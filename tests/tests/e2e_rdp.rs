@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_tests::vigil_wire::api::{Asset, Session};
-use vigil_tests::vigil_wire::live::ServerControl;
-use vigil_tests::vigil_wire::RDP_LOCK_MESSAGE;
-use vigil_tests::{
+use vigil_testkit::vigil_wire::api::{Asset, Session};
+use vigil_testkit::vigil_wire::live::ServerControl;
+use vigil_testkit::vigil_wire::RDP_LOCK_MESSAGE;
+use vigil_testkit::{
     assert_no_secrets, compare_canvases, poll_until, rdp_targets, secs, step, tid, unique_word,
     Api, Browser, RdpServer, Relay,
 };

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_tests::vigil_wire::api::{
+use vigil_testkit::vigil_wire::api::{
     AccessRequest, Asset, Keystroke, Launched, RequestStatus, Session, SessionKind,
 };
-use vigil_tests::vigil_wire::live::{FeedMsg, Participant, ServerControl};
-use vigil_tests::vigil_wire::SSH_LOCK_MESSAGE;
-use vigil_tests::{
+use vigil_testkit::vigil_wire::live::{FeedMsg, Participant, ServerControl};
+use vigil_testkit::vigil_wire::SSH_LOCK_MESSAGE;
+use vigil_testkit::{
     assert_no_secrets, poll_until, secs, sshd, step, tid, unique, Api, Browser, Cast, Relay,
 };
 
@@ -145,7 +145,9 @@ async fn outsider_sees_nothing(
             let leaked = ws.server_msgs().iter().any(|m| {
                 !matches!(
                     m,
-                    vigil_tests::vigil_wire::live::ServerMsg::Control(ServerControl::Error { .. })
+                    vigil_testkit::vigil_wire::live::ServerMsg::Control(
+                        ServerControl::Error { .. }
+                    )
                 )
             });
             ensure!(!leaked, "outsider: the stream sent {:?}", ws.server_msgs());
@@ -158,7 +160,7 @@ async fn outsider_sees_nothing(
     let mentions = feed
         .received()
         .iter()
-        .any(|f| vigil_tests::contains_bytes(f, sid.as_bytes()));
+        .any(|f| vigil_testkit::contains_bytes(f, sid.as_bytes()));
     ensure!(!mentions, "outsider: the /live feed mentions the session");
     feed.close();
     if let Some(b) = b {
@@ -551,7 +553,7 @@ async fn a_watched_session_is_locked_unlocked_and_terminated() -> Result<()> {
     let saw_marker = user
         .received()
         .iter()
-        .any(|d| vigil_tests::contains_bytes(d, marker.as_bytes()));
+        .any(|d| vigil_testkit::contains_bytes(d, marker.as_bytes()));
     ensure!(
         saw_marker,
         "the user's captured frames do not hold the command's output"
@@ -654,7 +656,7 @@ async fn terminate_and_cancel_checks_the_request_in() -> Result<()> {
     }
     stream.wait_output("$", secs(20.0)).await?;
     let input =
-        |s: &str| vigil_tests::vigil_wire::live::ClientMsg::Input(s.as_bytes().to_vec()).encode();
+        |s: &str| vigil_testkit::vigil_wire::live::ClientMsg::Input(s.as_bytes().to_vec()).encode();
     stream.send(input(&format!("echo cancel-$((6*7))-{u}\r")))?;
     stream.wait_output(&marker, secs(10.0)).await?;
 

@@ -7,9 +7,9 @@ use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
-use vigil_tests::vigil_wire::api::{ApiError, Asset, Launched, Session};
-use vigil_tests::vigil_wire::end::ErrorCode;
-use vigil_tests::{poll_until, secs, sshd, step, vigil_cli, Api, Relay};
+use vigil_testkit::vigil_wire::api::{ApiError, Asset, Launched, Session};
+use vigil_testkit::vigil_wire::end::ErrorCode;
+use vigil_testkit::{poll_until, secs, sshd, step, vigil_cli, Api, Relay};
 
 /// A well-formed fingerprint of no key the test sshd has (SHA-256 of "abc").
 const WRONG: &str = "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0";

@@ -1,5 +1,5 @@
 //! Hostile targets against the real relay binary. Fake SSH and RDP servers on loopback
-//! (`vigil_tests::fake_ssh`, `vigil_tests::fake_rdp`) misbehave one after the other: an
+//! (`vigil_testkit::targets::fake_ssh`, `vigil_testkit::targets::fake_rdp`) misbehave one after the other: an
 //! output flood before and after the shell is ready, garbage after the version exchange
 //! or once the desktop is up, a stall mid-handshake, a disconnect mid-packet, a huge
 //! desktop at connect and at reactivation, endless fast-path fragments, malformed PDUs. For each one: the hostile session
@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
 use serde_json::json;
-use vigil_tests::fake_rdp::{self, Misbehaviour};
-use vigil_tests::fake_ssh::{self, Handshake, Shell};
-use vigil_tests::vigil_wire::api::{Asset, Launched, Me, Session};
-use vigil_tests::vigil_wire::end::{EndReason, ErrorCode};
-use vigil_tests::vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
-use vigil_tests::{secs, step, vigil_cli, Api, Cast, Relay, WsRecorder};
+use vigil_testkit::targets::fake_rdp::{self, Misbehaviour};
+use vigil_testkit::targets::fake_ssh::{self, Handshake, Shell};
+use vigil_testkit::vigil_wire::api::{Asset, Launched, Me, Session};
+use vigil_testkit::vigil_wire::end::{EndReason, ErrorCode};
+use vigil_testkit::vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
+use vigil_testkit::{secs, step, vigil_cli, Api, Cast, Relay, WsRecorder};
 
 /// The relay may grow by less than this over the hostile run (sampled peak and end).
 const MAX_RSS_GROWTH_MIB: f64 = 50.0;

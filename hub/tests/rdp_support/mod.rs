@@ -4,83 +4,19 @@
 #![allow(dead_code)] // Each test binary uses its own part.
 
 use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use vigil_hub::{Attachment, LaunchSpec, RdpCodec, RdpSize, RdpTarget, Secret, Target};
 use vigil_wire::live::ServerMsg;
 
-pub const USER: &str = "gwrdp";
-pub const PASSWORD: &str = "gwrdp-Secret1";
-
-pub struct Server {
-    pub kind: &'static str,
-    pub port: u16,
-    pub dir: PathBuf,
-}
-
-fn scripts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/targets")
-}
+pub use vigil_testkit::targets::rdp::StartedRdp as Server;
+pub use vigil_testkit::targets::{RDP_ACCOUNT as USER, RDP_PASSWORD as PASSWORD};
 
 /// xrdp finds its session manager on a fixed port (3350), so every xrdp started on this
 /// machine shares the first one's, and stopping that server kills the others' sessions:
 /// tests that start xrdp take turns.
 pub static XRDP_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-impl Server {
-    pub fn start(kind: &'static str) -> Server {
-        Server::start_with(kind, &[])
-    }
-
-    /// With extra variables for the start script (e.g. `SHADOW_GEOMETRY`).
-    pub fn start_with(kind: &'static str, env: &[(&str, &str)]) -> Server {
-        // One start at a time: a shadow server makes its certificate on its first start, and
-        // the scripts may install packages.
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let dir = std::env::temp_dir().join(format!(
-            "vigil-hub-rdp-{}-{kind}-{port}",
-            std::process::id()
-        ));
-        let port_var = if kind == "xrdp" {
-            "XRDP_PORT"
-        } else {
-            "SHADOW_PORT"
-        };
-        let out = Command::new(scripts().join(format!("start-{kind}.sh")))
-            .env("VIGIL_TARGETS_DIR", &dir)
-            .env(port_var, port.to_string())
-            .envs(env.iter().copied())
-            .output()
-            .expect("run the start script");
-        assert!(
-            out.status.success(),
-            "start-{kind}.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Server { kind, port, dir }
-    }
-
-    pub fn typed(&self) -> String {
-        std::fs::read_to_string(self.dir.join(self.kind).join("typed.txt")).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new(scripts().join(format!("stop-{}.sh", self.kind)))
-            .env("VIGIL_TARGETS_DIR", &self.dir)
-            .output();
-    }
-}
 
 pub fn spec(id: &str, server: &Server, password: &str, codec: RdpCodec) -> LaunchSpec {
     spec_at(id, server.port, password, codec, RdpSize::default())

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
 use vigil_hub::{Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
+pub use vigil_testkit::free_port;
+use vigil_testkit::targets;
 use vigil_wire::live::Participant;
 use vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
 
@@ -24,15 +26,8 @@ pub struct Target {
     pub other_key: String,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 pub fn start_target() -> Result<Option<Target>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/targets/start-ssh.sh");
+    let script = targets::scripts_dir().join("start-ssh.sh");
     let dir = std::env::temp_dir().join("vigil-hub-tests");
     // A child test process reuses its parent's server (a new port would restart it).
     let port = match std::env::var(PORT_ENV).ok().and_then(|p| p.parse().ok()) {
@@ -57,9 +52,9 @@ pub fn start_target() -> Result<Option<Target>> {
     let ssh = dir.join("ssh");
     Ok(Some(Target {
         port,
-        pass_user: "gwpass".into(),
-        pass_pw: "gwpass-Secret1".into(),
-        key_user: "gwkey".into(),
+        pass_user: targets::SSH_PASSWORD_ACCOUNT.into(),
+        pass_pw: targets::SSH_PASSWORD.into(),
+        key_user: targets::SSH_KEY_ACCOUNT.into(),
         client_key: std::fs::read_to_string(ssh.join("client_ed25519"))?,
         other_key: std::fs::read_to_string(ssh.join("client_ed25519.pub"))?,
     }))

@@ -6,7 +6,7 @@ use vigil_rdp::screen::differing_pixels;
 use vigil_rdp::{Codec, ConnectOptions, InputEvent};
 
 use super::connection::Connection;
-use super::{typing, unique_word, Server, PASSWORD};
+use super::{target, typing, unique_word, Server, PASSWORD};
 
 /// Pump until `word` shows up in the server's typed file (or `limit` passes).
 pub async fn wait_typed(
@@ -39,7 +39,7 @@ pub async fn exercise(
         pinned,
         ..ConnectOptions::default()
     };
-    let mut s = Connection::connect(&server.target(PASSWORD), &options).await?;
+    let mut s = Connection::connect(&target(server, PASSWORD), &options).await?;
     println!(
         "[{label}] connected in {} ms, nla={}, params={:?}",
         s.connect_time.as_millis(),
@@ -85,7 +85,7 @@ pub async fn exercise(
     anyhow::ensure!(
         arrived,
         "[{label}] typed word {word} never reached {:?}",
-        server.typed_file()
+        server.typed_path()
     );
     println!("[{label}] typed '{word}' arrived");
 

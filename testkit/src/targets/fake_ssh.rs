@@ -17,7 +17,7 @@ use russh::{Channel, ChannelId, Pty};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use crate::fake_net::{self, drain, first_read, noise, LIFETIME};
+use super::fake_net::{self, drain, first_read, noise, LIFETIME};
 
 const CHUNK: usize = 64 * 1024;
 

@@ -28,7 +28,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::fake_net::{self, drain, first_read, noise};
+use super::fake_net::{self, drain, first_read, noise};
 
 /// What a fake RDP server does with each connection.
 #[derive(Debug, Clone, Copy)]

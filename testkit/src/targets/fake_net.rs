@@ -1,4 +1,4 @@
-//! Loopback plumbing shared by the fake targets ([`crate::fake_ssh`], [`crate::fake_rdp`]):
+//! Loopback plumbing shared by the fake targets ([`super::fake_ssh`], [`super::fake_rdp`]):
 //! a listener that serves each connection in its own task for at most [`LIFETIME`],
 //! deterministic noise, and reads that never wait forever.
 
