@@ -1,9 +1,14 @@
 //! Authentication mechanics: password hashes, login tokens, the `CurrentUser`
-//! extractor (which also enforces CSRF on state-changing requests), Origin checks.
+//! extractor (which also enforces CSRF on state-changing requests), Origin checks. What
+//! a user may do is `permissions`' and `policy`'s.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::users::UserRow;
+use crate::store::{self, now_ms};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -15,15 +20,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use vigil_wire::api::{GrantedRole, Me, SmartRule};
-
-use crate::error::AppError;
-use crate::policy::Actor;
-use crate::rules;
-use crate::state::AppState;
-use crate::store::assets::AssetRow;
-use crate::store::users::UserRow;
-use crate::store::{self, now_ms};
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -168,63 +164,6 @@ impl FromRequestParts<AppState> for CurrentUser {
             csrf_token: login.csrf_token,
             token_hash: hash,
         })
-    }
-}
-
-/// A logged-in user with everything policy needs: grants from Smart Rules × groups.
-pub struct Viewer {
-    pub user: UserRow,
-    pub actor: Actor,
-    pub groups: Vec<String>,
-    pub rules: Vec<SmartRule>,
-    pub assets: Vec<AssetRow>,
-}
-
-impl Viewer {
-    pub async fn load(state: &AppState, user: UserRow) -> Result<Viewer, AppError> {
-        let groups = store::users::groups(&state.db, user.id).await?;
-        let rules = store::rules::list(&state.db).await?;
-        let assets = store::assets::list(&state.db).await?;
-        let facts: Vec<_> = assets.iter().map(AssetRow::facts).collect();
-        let grants = rules::grants(&rules, &groups, &facts);
-        let actor = Actor {
-            user_id: user.id,
-            is_admin: user.is_admin,
-            grants,
-        };
-        Ok(Viewer {
-            user,
-            actor,
-            groups,
-            rules,
-            assets,
-        })
-    }
-
-    pub fn asset(&self, id: i64) -> Option<&AssetRow> {
-        self.assets.iter().find(|a| a.id == id)
-    }
-
-    pub fn me(&self, csrf_token: &str) -> Me {
-        Me {
-            id: self.user.id,
-            username: self.user.username.clone(),
-            display_name: self.user.display_name.clone(),
-            is_admin: self.user.is_admin,
-            is_isa: self.actor.holds_anywhere(GrantedRole::Isa),
-            is_reviewer: self
-                .actor
-                .holds_anywhere(GrantedRole::ActiveSessionReviewer),
-            csrf_token: csrf_token.to_string(),
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), AppError> {
-        if self.user.is_admin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `vigil-relay`: configuration, storage, the credential vault, authentication, the
 //! policy module, the REST API and WebSocket endpoints, and serving the app.
 //!
-//! - [`policy`] takes every authorization decision; [`rules`] matches Smart Rules;
+//! - [`policy`] takes every authorization decision, on the [`permissions`] view of the
+//!   user (cached against the database's change counter); [`rules`] matches Smart Rules;
 //!   [`requests`] is the access-request lifecycle. All three are pure.
 //! - [`store`] is the database, behind functions that take a pool.
 //! - [`api::router`] builds the whole HTTP surface; [`app`] starts and serves it.
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod lifecycle;
+pub mod permissions;
 pub mod policy;
 pub mod requests;
 pub mod reseal;

@@ -8,6 +8,7 @@ use vigil_hub::Hub;
 use vigil_wire::api::SessionId;
 
 use crate::config::Config;
+use crate::permissions::PermissionCache;
 use crate::store::Db;
 use crate::throttle::{KeySecret, Throttle};
 use crate::vault::Vault;
@@ -31,6 +32,8 @@ pub struct Inner {
     pub vault: Vault,
     pub config: Config,
     pub throttle: Throttle,
+    /// Users' permission views, valid while the database's change counter stands still.
+    pub permissions: PermissionCache,
     pub changes: broadcast::Sender<SessionChanged>,
     pub access: broadcast::Sender<AccessChanged>,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
@@ -63,6 +66,7 @@ impl AppState {
             vault,
             config,
             throttle,
+            permissions: PermissionCache::default(),
             changes,
             access,
             shutdown: CancellationToken::new(),

@@ -19,9 +19,11 @@ use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, FeedMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
-use crate::api::sessions::{load_visible, session_dto, visible_sessions};
-use crate::auth::{self, CurrentUser, Viewer};
+use crate::api::extract::visible_session;
+use crate::api::sessions::{session_dto, visible_sessions};
+use crate::auth::{self, CurrentUser};
 use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
 use crate::policy::{decide, Action};
 use crate::state::{AppState, SessionChanged};
 use crate::store::{self, now_ms};
@@ -98,7 +100,7 @@ pub async fn stream(
     let Path(id) = id.map_err(|_| AppError::NotFound)?;
     let ws = upgrade(ws)?;
     let v = Viewer::load(&state, user.user).await?;
-    let row = load_visible(&state, &v, &id).await?;
+    let row = visible_session(&state, &v, &id).await?;
     let facts = row.facts();
     let participant = if decide(&v.actor, row.asset_id, Some(&facts), Action::Participate).is_ok() {
         Participant::User
@@ -194,7 +196,7 @@ impl Rights<'_> {
             Participant::User => Action::Participate,
             Participant::Observer => Action::WatchSession,
         };
-        match load_visible(self.state, &v, &self.session).await {
+        match visible_session(self.state, &v, &self.session).await {
             // Ended: the hub's `Ended`, already on its way, says why and closes the
             // stream; detaching first would tell the viewer a wrong reason.
             Ok(row) if row.ended_at.is_some() => Ok(()),

@@ -7,9 +7,10 @@ use vigil_wire::api::{
     AcceptHostKey, ApiError, Asset, AssetId, NewAsset, NewSmartRule, Protocol, SmartRule,
 };
 
+use super::extract::RequireAdmin;
 use super::ApiJson;
-use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
 use crate::policy::{self, allowed, decide, Action, Actor};
 use crate::rules;
 use crate::state::AppState;
@@ -38,10 +39,10 @@ pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
         (status = 200, body = [Asset], description = "Assets the caller holds a role on (administrators: all)"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
     ))]
-pub async fn list(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Vec<Asset>>> {
-    let v = Viewer::load(&state, user.user).await?;
+pub async fn list(State(state): State<AppState>, v: Viewer) -> AppResult<Json<Vec<Asset>>> {
+    let assets = store::assets::list_without_credentials(&state.db).await?;
     Ok(Json(
-        v.assets
+        assets
             .iter()
             .filter(|a| decide(&v.actor, a.id, None, Action::ViewAsset).is_ok())
             .map(|a| asset_dto(a, &v.actor))
@@ -140,11 +141,9 @@ pub fn create_detail(row: &AssetRow) -> String {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(v): RequireAdmin,
     ApiJson(body): ApiJson<NewAsset>,
 ) -> AppResult<Json<Asset>> {
-    let v = Viewer::load(&state, user.user).await?;
-    v.require_admin()?;
     let id = create_asset(&state.db, &state.vault, &body).await?;
     let row = store::assets::get(&state.db, id)
         .await?
@@ -176,12 +175,10 @@ pub async fn create(
     ))]
 pub async fn accept_host_key(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(v): RequireAdmin,
     Path(id): Path<AssetId>,
     ApiJson(body): ApiJson<AcceptHostKey>,
 ) -> AppResult<Json<Asset>> {
-    let v = Viewer::load(&state, user.user).await?;
-    v.require_admin()?;
     let row = store::assets::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -238,11 +235,8 @@ pub async fn accept_offered_key(
     ))]
 pub async fn list_rules(
     State(state): State<AppState>,
-    user: CurrentUser,
+    _admin: RequireAdmin,
 ) -> AppResult<Json<Vec<SmartRule>>> {
-    if !user.user.is_admin {
-        return Err(AppError::Forbidden);
-    }
     Ok(Json(store::rules::list(&state.db).await?))
 }
 
@@ -307,16 +301,13 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
     ))]
 pub async fn create_rule(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     ApiJson(body): ApiJson<NewSmartRule>,
 ) -> AppResult<Json<SmartRule>> {
-    if !user.user.is_admin {
-        return Err(AppError::Forbidden);
-    }
     let rule = create_rule_row(&state.db, &body).await?;
     store::audit::record(
         &state.db,
-        &user.user.username,
+        &admin.user.username,
         "rule_create",
         None,
         &rule.name,

@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use vigil_wire::api::{ApiError, LoginRequest, Me};
 
-use crate::auth::{self, client_ip, CurrentUser, Viewer};
+use crate::auth::{self, client_ip, CurrentUser};
 use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
 use crate::state::AppState;
 use crate::store::{self, now_ms};
 use crate::throttle;

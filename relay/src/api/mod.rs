@@ -15,17 +15,22 @@ use vigil_wire::api::{
     RequestStatus, Session, SessionControls, SessionKind, SmartRule,
 };
 
-use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::{store, web, ws};
 
 pub mod assets;
 pub mod auth;
+pub mod extract;
 pub mod requests;
+pub mod session_controls;
+pub mod session_records;
 pub mod sessions;
 pub mod user_settings;
 pub mod users;
+
+#[cfg(test)]
+mod tests;
 
 /// JSON body extractor whose rejections are `ApiError`s like every other failure.
 pub struct ApiJson<T>(pub T);
@@ -50,11 +55,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     ))]
 pub async fn audit(
     State(state): State<AppState>,
-    user: CurrentUser,
+    _admin: extract::RequireAdmin,
 ) -> AppResult<Json<Vec<AuditEntry>>> {
-    if !user.user.is_admin {
-        return Err(AppError::Forbidden);
-    }
     Ok(Json(store::audit::list(&state.db, 1000).await?))
 }
 
@@ -96,8 +98,8 @@ pub async fn audit(
         vigil_wire::api::EmergencyAction,
         vigil_wire::api::EmergencyRequest,
         vigil_wire::api::EmergencyDone,
-        sessions::RecordingIndexDoc,
-        sessions::IndexEntryDoc,
+        session_records::RecordingIndexDoc,
+        session_records::IndexEntryDoc,
     )),
     paths(
         auth::login,
@@ -123,13 +125,13 @@ pub async fn audit(
         sessions::list,
         sessions::launch,
         sessions::get,
-        sessions::lock,
-        sessions::unlock,
-        sessions::terminate,
-        sessions::terminate_and_cancel,
-        sessions::keystrokes,
-        sessions::recording,
-        sessions::recording_index,
+        session_controls::lock,
+        session_controls::unlock,
+        session_controls::terminate,
+        session_controls::terminate_and_cancel,
+        session_records::keystrokes,
+        session_records::recording,
+        session_records::recording_index,
         ws::stream,
         ws::live,
         audit,
@@ -200,18 +202,24 @@ pub fn router(state: AppState) -> Router {
         .route("/requests/{id}/checkin", post(requests::checkin))
         .route("/sessions", get(sessions::list).post(sessions::launch))
         .route("/sessions/{id}", get(sessions::get))
-        .route("/sessions/{id}/lock", post(sessions::lock))
-        .route("/sessions/{id}/unlock", post(sessions::unlock))
-        .route("/sessions/{id}/terminate", post(sessions::terminate))
+        .route("/sessions/{id}/lock", post(session_controls::lock))
+        .route("/sessions/{id}/unlock", post(session_controls::unlock))
+        .route(
+            "/sessions/{id}/terminate",
+            post(session_controls::terminate),
+        )
         .route(
             "/sessions/{id}/terminate-and-cancel",
-            post(sessions::terminate_and_cancel),
+            post(session_controls::terminate_and_cancel),
         )
-        .route("/sessions/{id}/keystrokes", get(sessions::keystrokes))
-        .route("/sessions/{id}/recording", get(sessions::recording))
+        .route(
+            "/sessions/{id}/keystrokes",
+            get(session_records::keystrokes),
+        )
+        .route("/sessions/{id}/recording", get(session_records::recording))
         .route(
             "/sessions/{id}/recording/index",
-            get(sessions::recording_index),
+            get(session_records::recording_index),
         )
         .route("/sessions/{id}/stream", get(ws::stream))
         .route("/live", get(ws::live))

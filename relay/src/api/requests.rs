@@ -5,10 +5,9 @@ use axum::Json;
 use vigil_wire::api::{AccessRequest, ApiError, NewAccessRequest, RequestId, RequestStatus};
 
 use super::ApiJson;
-use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
 use crate::policy::{allowed, decide, Action};
-use crate::rules;
 use crate::service::ending;
 use crate::state::AppState;
 use crate::store::requests::{NewRequest, RequestRow};
@@ -46,11 +45,7 @@ fn visible(v: &Viewer, r: &RequestRow) -> bool {
         (status = 200, body = [AccessRequest], description = "The caller's own requests, plus those they may approve"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
     ))]
-pub async fn list(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> AppResult<Json<Vec<AccessRequest>>> {
-    let v = Viewer::load(&state, user.user).await?;
+pub async fn list(State(state): State<AppState>, v: Viewer) -> AppResult<Json<Vec<AccessRequest>>> {
     let now = now_ms();
     let rows = store::requests::list(&state.db).await?;
     Ok(Json(
@@ -74,11 +69,13 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Viewer,
     ApiJson(body): ApiJson<NewAccessRequest>,
 ) -> AppResult<Json<AccessRequest>> {
-    let v = Viewer::load(&state, user.user).await?;
-    let asset = v.asset(body.asset_id).ok_or(AppError::NotFound)?;
+    let asset = v
+        .permissions
+        .asset(body.asset_id)
+        .ok_or(AppError::NotFound)?;
     decide(&v.actor, asset.id, None, Action::ViewAsset)?;
     decide(&v.actor, asset.id, None, Action::RequestAccess)?;
     if body.duration_minutes == 0 || body.duration_minutes > MAX_DURATION_MINUTES {
@@ -90,7 +87,7 @@ pub async fn create(
         return Err(AppError::BadRequest("a reason is required".into()));
     }
     let now = now_ms();
-    let auto = rules::auto_approves(&v.rules, &v.groups, &asset.facts());
+    let auto = v.permissions.auto_approves(asset);
     let (status, expires_at, decided_by) = if auto {
         (
             RequestStatus::Approved,
@@ -133,11 +130,10 @@ enum Decision {
 
 async fn decide_request(
     state: AppState,
-    user: CurrentUser,
+    v: Viewer,
     id: RequestId,
     what: Decision,
 ) -> AppResult<Json<AccessRequest>> {
-    let v = Viewer::load(&state, user.user).await?;
     let row = store::requests::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -212,10 +208,10 @@ async fn decide_request(
     ))]
 pub async fn approve(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Viewer,
     Path(id): Path<RequestId>,
 ) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, user, id, Decision::Approve).await
+    decide_request(state, v, id, Decision::Approve).await
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests",
@@ -230,10 +226,10 @@ pub async fn approve(
     ))]
 pub async fn deny(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Viewer,
     Path(id): Path<RequestId>,
 ) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, user, id, Decision::Deny).await
+    decide_request(state, v, id, Decision::Deny).await
 }
 
 #[utoipa::path(post, path = "/api/v1/requests/{id}/checkin", tag = "requests",
@@ -248,8 +244,8 @@ pub async fn deny(
     ))]
 pub async fn checkin(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Viewer,
     Path(id): Path<RequestId>,
 ) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, user, id, Decision::CheckIn).await
+    decide_request(state, v, id, Decision::CheckIn).await
 }

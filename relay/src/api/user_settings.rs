@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use vigil_wire::api::{ApiError, KeyboardLayoutSetting};
 
-use super::users::{require_admin, user_id};
+use super::extract::RequireAdmin;
+use super::users::user_id;
 use super::ApiJson;
-use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store;
@@ -27,11 +27,10 @@ use crate::store;
     ))]
 pub async fn set_keyboard_layout(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<KeyboardLayoutSetting>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
     let id = user_id(&state, &name).await?;
     let changed = store::users::set_keyboard_layout(&state.db, id, body.layout).await?;
     let mut detail = format!("{name}: {}", body.layout);
@@ -40,7 +39,7 @@ pub async fn set_keyboard_layout(
     }
     store::audit::record(
         &state.db,
-        &user.user.username,
+        &admin.user.username,
         "user_keyboard_layout",
         None,
         &detail,

@@ -7,19 +7,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use vigil_wire::api::{ApiError, EmergencyDone, EmergencyRequest, RuleId};
 
+use super::extract::RequireAdmin;
 use super::ApiJson;
-use crate::auth::{CurrentUser, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
 use crate::state::AppState;
 use crate::store::{self, access::Revoked};
-
-pub(super) fn require_admin(user: &CurrentUser) -> AppResult<()> {
-    if user.user.is_admin {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
 
 pub(super) async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
     Ok(store::users::by_name(&state.db, name)
@@ -31,7 +24,7 @@ pub(super) async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
 /// Audits a revocation that was made, then applies it to what is running.
 async fn revoked(
     state: &AppState,
-    by: &CurrentUser,
+    by: &Viewer,
     action: &str,
     detail: String,
     r: Revoked,
@@ -49,11 +42,10 @@ async fn revoked(
 /// Disables or enables `name`; nobody disables themselves.
 async fn set_disabled(
     state: &AppState,
-    by: &CurrentUser,
+    by: &Viewer,
     name: String,
     disabled: bool,
 ) -> AppResult<StatusCode> {
-    require_admin(by)?;
     let id = user_id(state, &name).await?;
     if disabled && id == by.user.id {
         return Err(AppError::Forbidden);
@@ -78,10 +70,10 @@ async fn set_disabled(
     ))]
 pub async fn disable(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    set_disabled(&state, &user, name, true).await
+    set_disabled(&state, &admin, name, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users",
@@ -95,10 +87,10 @@ pub async fn disable(
     ))]
 pub async fn enable(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    set_disabled(&state, &user, name, false).await
+    set_disabled(&state, &admin, name, false).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/end-logins", tag = "users",
@@ -112,14 +104,13 @@ pub async fn enable(
     ))]
 pub async fn end_logins(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path(name): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
     let id = user_id(&state, &name).await?;
     let r = store::access::end_logins(&state.db, id).await?;
     let detail = format!("{name}: {} login(s) ended", r.logins_ended);
-    revoked(&state, &user, "user_end_logins", detail, r).await
+    revoked(&state, &admin, "user_end_logins", detail, r).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{name}/groups/{group}", tag = "users",
@@ -133,10 +124,9 @@ pub async fn end_logins(
     ))]
 pub async fn remove_member(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path((name, group)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
     let id = user_id(&state, &name).await?;
     let r = store::access::remove_member(&state.db, id, &group).await?;
     if !r.changed {
@@ -144,7 +134,7 @@ pub async fn remove_member(
     }
     revoked(
         &state,
-        &user,
+        &admin,
         "group_remove_member",
         format!("{name} from {group}"),
         r,
@@ -163,15 +153,14 @@ pub async fn remove_member(
     ))]
 pub async fn delete_rule(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(admin): RequireAdmin,
     Path(id): Path<RuleId>,
 ) -> AppResult<StatusCode> {
-    require_admin(&user)?;
     let r = store::access::delete_rule(&state.db, id).await?;
     if !r.changed {
         return Err(AppError::NotFound);
     }
-    revoked(&state, &user, "rule_delete", format!("rule {id}"), r).await
+    revoked(&state, &admin, "rule_delete", format!("rule {id}"), r).await
 }
 
 #[utoipa::path(post, path = "/api/v1/emergency", tag = "sessions",
@@ -185,11 +174,9 @@ pub async fn delete_rule(
     ))]
 pub async fn emergency(
     State(state): State<AppState>,
-    user: CurrentUser,
+    RequireAdmin(v): RequireAdmin,
     ApiJson(body): ApiJson<EmergencyRequest>,
 ) -> AppResult<Json<EmergencyDone>> {
-    require_admin(&user)?;
-    let v = Viewer::load(&state, user.user).await?;
     let sessions = crate::service::emergency::apply(
         &state,
         &v.user.username,

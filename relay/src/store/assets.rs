@@ -138,6 +138,10 @@ fn rdp_size(
 
 const COLS: &str = "id, name, protocol, host, port, account, tags, credential_kind, credential, \
      host_key, host_key_offered, rdp_codec, rdp_width, rdp_height";
+/// [`COLS`] with the credential read as NULL.
+const COLS_WITHOUT_CREDENTIAL: &str = "id, name, protocol, host, port, account, tags, \
+     credential_kind, NULL AS credential, host_key, host_key_offered, rdp_codec, rdp_width, \
+     rdp_height";
 
 /// A new asset; its credential is sealed for its id, so it is set afterwards
 /// ([`set_credential`], in the same transaction).
@@ -203,11 +207,43 @@ pub async fn sealed_credentials<'e, E: sqlx::Executor<'e, Database = DbKind>>(
         .collect()
 }
 
+/// Every asset with its sealed credential. Only re-sealing and tests need the
+/// credentials of all assets: listings use [`list_without_credentials`].
 pub async fn list(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {
     let raws: Vec<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets ORDER BY name"))
         .fetch_all(db)
         .await?;
     raws.into_iter().map(AssetRow::try_from).collect()
+}
+
+/// Every asset, its credential left out (`credential` is `None`): for listings, which
+/// never show it.
+pub async fn list_without_credentials(db: &Db) -> Result<Vec<AssetRow>, sqlx::Error> {
+    let raws: Vec<Raw> = sqlx::query_as(&format!(
+        "SELECT {COLS_WITHOUT_CREDENTIAL} FROM assets ORDER BY name"
+    ))
+    .fetch_all(db)
+    .await?;
+    raws.into_iter().map(AssetRow::try_from).collect()
+}
+
+/// What Smart Rules select on, for every asset: no address, no credential.
+pub async fn list_facts(db: &Db) -> Result<Vec<AssetFacts>, sqlx::Error> {
+    let rows: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, name, protocol, tags FROM assets ORDER BY name")
+            .fetch_all(db)
+            .await?;
+    rows.into_iter()
+        .map(|(id, name, protocol, tags)| {
+            let row = format!("asset {id}");
+            Ok(AssetFacts {
+                id,
+                name,
+                protocol: parse_or(&protocol, &row, "protocol")?,
+                tags: json_list(&tags, &row, "tags")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn get(db: &Db, id: AssetId) -> Result<Option<AssetRow>, sqlx::Error> {

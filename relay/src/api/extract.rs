@@ -1,0 +1,128 @@
+//! The extractors that authorize a request before its handler runs, so that a handler's
+//! signature states what it checked and none can forget a check:
+//!
+//! - [`Viewer`]: a logged-in user and their permission view (after `CurrentUser`: the
+//!   login, and CSRF on state-changing methods);
+//! - [`RequireAdmin`]: a viewer `policy` lets administer, else 403 `forbidden`;
+//! - [`SessionFor`]: the session named by the path's `{id}` and a viewer `policy` lets
+//!   act on it: 404 `not_found` for a session they may not see (ids are not confirmed to
+//!   outsiders), else the decision's refusal.
+//!
+//! They run before the body is read: a caller who may not act is refused before their
+//! body is looked at.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+
+use crate::auth::{self, CurrentUser};
+use crate::error::{AppError, AppResult};
+use crate::permissions::Viewer;
+use crate::policy::{self, decide, Action};
+use crate::state::AppState;
+use crate::store;
+use crate::store::sessions::SessionRow;
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        Viewer::load(state, user.user).await
+    }
+}
+
+/// An administrator's view.
+pub struct RequireAdmin(pub Viewer);
+
+impl FromRequestParts<AppState> for RequireAdmin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        policy::administer(&viewer.actor)?;
+        Ok(RequireAdmin(viewer))
+    }
+}
+
+/// The session `id` if `v` may see it; 404 otherwise, so ids are not confirmed to outsiders.
+pub async fn visible_session(state: &AppState, v: &Viewer, id: &str) -> AppResult<SessionRow> {
+    if !auth::is_session_id(id) {
+        return Err(AppError::NotFound);
+    }
+    let row = store::sessions::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    decide(
+        &v.actor,
+        row.asset_id,
+        Some(&row.facts()),
+        Action::SeeSession,
+    )?;
+    Ok(row)
+}
+
+/// The session `id` if `v` may see it and take `action` on it.
+pub async fn authorized_session(
+    state: &AppState,
+    v: &Viewer,
+    id: &str,
+    action: Action,
+) -> AppResult<SessionRow> {
+    let row = visible_session(state, v, id).await?;
+    decide(&v.actor, row.asset_id, Some(&row.facts()), action)?;
+    Ok(row)
+}
+
+/// A session action, named at the type level for [`SessionFor`].
+pub trait SessionAction {
+    const ACTION: Action;
+}
+
+macro_rules! session_actions {
+    ($($(#[$doc:meta])* $name:ident => $action:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl SessionAction for $name {
+            const ACTION: Action = $action;
+        }
+    )*};
+}
+
+session_actions! {
+    /// See it (in lists, by id).
+    See => Action::SeeSession;
+    /// Watch it, read its keystrokes.
+    Watch => Action::WatchSession;
+    /// Lock or unlock it.
+    Lock => Action::LockSession;
+    Terminate => Action::TerminateSession;
+    TerminateAndCancel => Action::TerminateAndCancel;
+    /// Read its recording.
+    Download => Action::Download;
+}
+
+/// The session of the path's `{id}`, which `viewer` may take action `A` on.
+pub struct SessionFor<A> {
+    pub viewer: Viewer,
+    pub row: SessionRow,
+    action: PhantomData<A>,
+}
+
+impl<A: SessionAction> FromRequestParts<AppState> for SessionFor<A> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let row = authorized_session(state, &viewer, &id, A::ACTION).await?;
+        Ok(SessionFor {
+            viewer,
+            row,
+            action: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! Session controls: lock, unlock, terminate, terminate and cancel. Each is decided by
+//! `policy` in its extractor ([`SessionFor`]) before the handler runs.
+
+use axum::extract::State;
+use axum::Json;
+use vigil_hub::HubError;
+use vigil_wire::api::{ApiError, RequestStatus, Session};
+use vigil_wire::end::EndReason;
+
+use super::extract::{Lock, SessionFor, Terminate, TerminateAndCancel};
+use super::sessions::session_dto;
+use crate::error::{AppError, AppResult};
+use crate::service::ending;
+use crate::state::AppState;
+use crate::store::{self, now_ms};
+
+/// What a control does; which of them a caller may do, `SessionFor` decided.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Lock,
+    Unlock,
+    Terminate,
+    TerminateAndCancel,
+}
+
+async fn control<A>(
+    state: AppState,
+    session: SessionFor<A>,
+    what: Control,
+) -> AppResult<Json<Session>> {
+    let SessionFor { viewer: v, row, .. } = session;
+    let id = row.id.clone();
+    if row.ended_at.is_some() {
+        return Err(AppError::NotLive);
+    }
+    let me = v.user.username.as_str();
+    let not_live = |e: HubError| match e {
+        HubError::NotFound(_) => AppError::NotLive,
+        other => AppError::internal(other),
+    };
+    match what {
+        Control::Lock | Control::Unlock => {
+            let lock = matches!(what, Control::Lock);
+            if lock {
+                state.hub.lock(&id)
+            } else {
+                state.hub.unlock(&id)
+            }
+            .map_err(not_live)?;
+            store::sessions::set_locked(&state.db, &id, lock).await?;
+            let action = if lock { "lock" } else { "unlock" };
+            store::audit::record(&state.db, me, action, Some(&id), &row.asset_name).await?;
+        }
+        Control::Terminate => {
+            let reason = format!("terminated by {me}");
+            // Not live in the hub (e.g. left over): ending the row is all there is to do.
+            let _ = state.hub.terminate(&id, reason.clone());
+            store::sessions::end(&state.db, &id, now_ms(), &EndReason::plain(reason)).await?;
+            store::audit::record(&state.db, me, "terminate", Some(&id), &row.asset_name).await?;
+        }
+        Control::TerminateAndCancel => {
+            let reason = format!("terminated and cancelled by {me}");
+            let mut tx = state.db.begin().await?;
+            let checked_in = match row.request_id {
+                Some(rid) => {
+                    store::requests::transition(
+                        &mut *tx,
+                        rid,
+                        RequestStatus::Approved,
+                        RequestStatus::CheckedIn,
+                        None,
+                        None,
+                    )
+                    .await?
+                }
+                None => false,
+            };
+            let ended =
+                store::sessions::end(&mut *tx, &id, now_ms(), &EndReason::plain(&reason)).await?;
+            let request = row
+                .request_id
+                .map_or_else(|| "no request".to_string(), |rid| format!("request {rid}"));
+            let detail = format!(
+                "{}: session {}, {request} {}",
+                row.asset_name,
+                if ended { "ended" } else { "already ended" },
+                if checked_in {
+                    "checked in"
+                } else {
+                    "not checked in (no longer approved)"
+                },
+            );
+            store::audit::record(&mut *tx, me, "terminate_and_cancel", Some(&id), &detail).await?;
+            tx.commit().await?;
+            // Only once the decision is durable does the live session go.
+            let _ = state.hub.terminate(&id, reason.clone());
+            if let (true, Some(rid)) = (checked_in, row.request_id) {
+                ending::end_request_sessions(&state, rid, "access request checked in", me).await?;
+                state.request_windows_changed();
+            }
+        }
+    }
+    tracing::info!(session = %id, by = %me, action = ?what, "Session control");
+    state.notify(&id);
+    let row = store::sessions::get(&state.db, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(session_dto(&row, &v.actor)))
+}
+
+macro_rules! control_handler {
+    ($name:ident, $action:ty, $path:literal, $what:expr, $doc:literal) => {
+        #[utoipa::path(post, path = $path, tag = "sessions",
+            params(("id" = String, Path, description = "session id")),
+            security(("session_cookie" = [], "csrf_token" = [])),
+            responses((status = 200, body = Session, description = $doc),
+                (status = 401, body = ApiError, description = "`unauthenticated`"),
+                (status = 403, body = ApiError, description = "`forbidden` (including on the caller's own session), `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
+                (status = 404, body = ApiError, description = "`not_found`: not visible"),
+                (status = 409, body = ApiError, description = "`not_live`")))]
+        pub async fn $name(State(state): State<AppState>, session: SessionFor<$action>) -> AppResult<Json<Session>> {
+            control(state, session, $what).await
+        }
+    };
+}
+
+control_handler!(
+    lock,
+    Lock,
+    "/api/v1/sessions/{id}/lock",
+    Control::Lock,
+    "`Session`, locked"
+);
+control_handler!(
+    unlock,
+    Lock,
+    "/api/v1/sessions/{id}/unlock",
+    Control::Unlock,
+    "`Session`, unlocked"
+);
+control_handler!(
+    terminate,
+    Terminate,
+    "/api/v1/sessions/{id}/terminate",
+    Control::Terminate,
+    "`Session`, ended"
+);
+control_handler!(
+    terminate_and_cancel,
+    TerminateAndCancel,
+    "/api/v1/sessions/{id}/terminate-and-cancel",
+    Control::TerminateAndCancel,
+    "`Session`, ended, its request checked in"
+);

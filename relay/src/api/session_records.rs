@@ -1,0 +1,189 @@
+//! What a session leaves: its keystroke log and its recording (with the keyframe index of
+//! a desktop recording). Reading either is audited once per viewer and session.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use vigil_wire::api::{ApiError, Keystroke, Protocol};
+use vigil_wire::recording::RecordingIndex;
+
+use super::extract::{Download, SessionFor, Watch};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store;
+
+/// The most keystrokes one page may hold.
+pub const KEYSTROKES_PAGE_MAX: usize = 5000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct KeystrokesQuery {
+    /// Only keystrokes whose `seq` is greater than this (the last `seq` of the page before).
+    pub after: Option<u64>,
+    /// How many at most; default and maximum 5000.
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/keystrokes", tag = "sessions",
+    params(("id" = String, Path, description = "session id"), KeystrokesQuery),
+    responses(
+        (status = 200, body = [Keystroke], description = "One page of the session's keystroke log, oldest first: ask again with `after` set to the last `seq` until a page is short"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible"),
+    ))]
+pub async fn keystrokes(
+    State(state): State<AppState>,
+    SessionFor { viewer: v, row, .. }: SessionFor<Watch>,
+    Query(q): Query<KeystrokesQuery>,
+) -> AppResult<Json<Vec<Keystroke>>> {
+    let id = &row.id;
+    let limit = q
+        .limit
+        .unwrap_or(KEYSTROKES_PAGE_MAX)
+        .clamp(1, KEYSTROKES_PAGE_MAX);
+    // Live or ended, the log on disk is the whole record (written per keystroke).
+    let path = state.hub.keystrokes_path(id);
+    let keys = tokio::task::spawn_blocking(move || {
+        match vigil_hub::read_keystrokes_page(&path, q.after, limit) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            other => other,
+        }
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    // Paging reads the log in many requests: audit the viewer's reading once.
+    store::audit::record_once(
+        &state.db,
+        &v.user.username,
+        "view_keystrokes",
+        id,
+        &row.asset_name,
+    )
+    .await?;
+    Ok(Json(keys))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", tag = "sessions",
+    params(("id" = String, Path, description = "session id"),
+        ("Range" = Option<String>, Header, description = "optional byte range (`bytes=START-END`), e.g. from a keyframe offset of the index")),
+    responses(
+        (status = 200, description = "The recording: asciicast v2 for SSH, the Vigil desktop format for RDP", content(
+            (String = "application/x-asciicast"),
+            (Vec<u8> = "application/octet-stream"))),
+        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may not download it"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
+        (status = 416, description = "The range is not satisfiable"),
+    ))]
+pub async fn recording(
+    State(state): State<AppState>,
+    SessionFor { viewer: v, row, .. }: SessionFor<Download>,
+    request: axum::extract::Request,
+) -> AppResult<Response> {
+    let id = &row.id;
+    let (path, content_type, ext) = match row.protocol {
+        Protocol::Rdp => (
+            state.hub.desktop_recording_path(id),
+            "application/octet-stream",
+            "desktop",
+        ),
+        Protocol::Ssh => (
+            state.hub.recording_path(id),
+            "application/x-asciicast",
+            "cast",
+        ),
+    };
+    match tokio::fs::metadata(&path).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::internal(e)),
+    }
+    // Seeking a desktop recording fetches many ranges: every read is audited, once per
+    // viewer and session, whether whole, ranged or the index.
+    audit_download(&state, &v.user.username, id, &row.asset_name).await?;
+    // ServeFile answers Range requests (206, 416) and HEAD.
+    let served = tower::ServiceExt::oneshot(
+        tower_http::services::ServeFile::new_with_mime(
+            &path,
+            &content_type.parse().map_err(AppError::internal)?,
+        ),
+        request,
+    )
+    .await
+    .map_err(AppError::internal)?;
+    let mut response = served.map(Body::new);
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{id}.{ext}\"")
+            .parse()
+            .map_err(AppError::internal)?,
+    );
+    Ok(response)
+}
+
+/// Records that `viewer` read the recording of session `id`, unless already recorded.
+async fn audit_download(
+    state: &AppState,
+    viewer: &str,
+    id: &str,
+    asset_name: &str,
+) -> AppResult<()> {
+    store::audit::record_once(&state.db, viewer, "download", id, asset_name).await?;
+    Ok(())
+}
+
+/// OpenAPI form of [`vigil_wire::recording::RecordingIndex`] (the wire crate has no
+/// schema for it; this mirror only documents the same JSON).
+#[derive(utoipa::ToSchema)]
+#[schema(as = RecordingIndex)]
+#[allow(dead_code)]
+pub struct RecordingIndexDoc {
+    pub duration_ms: u32,
+    /// Size in bytes of the recording file (whole records only).
+    pub size: u64,
+    pub keyframes: Vec<IndexEntryDoc>,
+}
+
+/// One keyframe: the `Params` record at `offset` starts it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = IndexEntry)]
+#[allow(dead_code)]
+pub struct IndexEntryDoc {
+    pub t_ms: u32,
+    pub offset: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/recording/index", tag = "sessions",
+    params(("id" = String, Path, description = "session id")),
+    responses(
+        (status = 200, body = RecordingIndexDoc, description = "Keyframes of a desktop recording, with its duration and size in whole records"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`forbidden`: may not download the recording"),
+        (status = 404, body = ApiError, description = "`not_found`: not visible, not a desktop session, or no recording"),
+    ))]
+pub async fn recording_index(
+    State(state): State<AppState>,
+    SessionFor { viewer: v, row, .. }: SessionFor<Download>,
+) -> AppResult<Json<RecordingIndex>> {
+    let id = &row.id;
+    if row.protocol != Protocol::Rdp {
+        return Err(AppError::NotFound);
+    }
+    let path = state.hub.desktop_recording_path(id);
+    let index = tokio::task::spawn_blocking(move || vigil_hub::desktop_index(&path))
+        .await
+        .map_err(AppError::internal)?;
+    match index {
+        Ok(index) => {
+            audit_download(&state, &v.user.username, id, &row.asset_name).await?;
+            Ok(Json(index))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),
+        Err(e) => Err(AppError::internal(e)),
+    }
+}

@@ -1,0 +1,399 @@
+//! The policy's decision tables.
+
+use super::*;
+use GrantedRole::*;
+
+const ASSET: AssetId = 10;
+const OTHER: AssetId = 20;
+const ME: UserId = 1;
+const SOMEONE: UserId = 2;
+
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Admin,
+    Isa,
+    Reviewer,
+    Approver,
+    Requestor,
+    Nobody,
+}
+
+fn actor(who: Who, covered: bool) -> Actor {
+    let asset = if covered { ASSET } else { OTHER };
+    let roles: &[GrantedRole] = match who {
+        Who::Admin | Who::Nobody => &[],
+        Who::Isa => &[Isa],
+        Who::Reviewer => &[ActiveSessionReviewer],
+        Who::Approver => &[Approver],
+        Who::Requestor => &[Requestor],
+    };
+    Actor {
+        user_id: ME,
+        is_admin: matches!(who, Who::Admin),
+        grants: roles.iter().map(|r| (asset, *r)).collect(),
+    }
+}
+
+fn session(owner: UserId, kind: SessionKind) -> SessionFacts {
+    SessionFacts {
+        owner,
+        kind,
+        live: true,
+    }
+}
+
+const OK: Result<(), Denied> = Ok(());
+const NV: Result<(), Denied> = Err(Denied::NotVisible);
+const NO: Result<(), Denied> = Err(Denied::Forbidden);
+const NC: Result<(), Denied> = Err(Denied::NotCancellable);
+
+type Row = (Who, bool, SessionKind, [Result<(), Denied>; 7]);
+
+/// Someone else's session on ASSET: (who, covered, kind) → [see, watch, lock, terminate, t&c, download, participate].
+#[test]
+fn others_sessions_table() {
+    use SessionKind::{Admin as A, Isa as I, Request as R};
+    let table: &[Row] = &[
+        (Who::Admin, false, A, [OK, OK, OK, OK, NC, OK, NO]),
+        (Who::Admin, false, I, [OK, OK, OK, OK, NC, OK, NO]),
+        (Who::Admin, false, R, [OK, OK, OK, OK, OK, OK, NO]),
+        (Who::Isa, true, A, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Isa, true, I, [OK, OK, OK, OK, NC, OK, NO]),
+        (Who::Isa, true, R, [OK, OK, OK, OK, OK, OK, NO]),
+        (Who::Isa, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Reviewer, true, A, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Reviewer, true, I, [OK, OK, OK, OK, NC, OK, NO]),
+        (Who::Reviewer, true, R, [OK, OK, OK, OK, OK, OK, NO]),
+        (Who::Reviewer, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Approver, true, R, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Requestor, true, R, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Nobody, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+    ];
+    let actions = [
+        Action::SeeSession,
+        Action::WatchSession,
+        Action::LockSession,
+        Action::TerminateSession,
+        Action::TerminateAndCancel,
+        Action::Download,
+        Action::Participate,
+    ];
+    for (who, covered, kind, expected) in table {
+        let a = actor(*who, *covered);
+        let s = session(SOMEONE, *kind);
+        for (action, want) in actions.iter().zip(expected) {
+            assert_eq!(
+                decide(&a, ASSET, Some(&s), *action),
+                *want,
+                "{who:?} covered={covered} {kind:?} {action:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn owner_sees_own_session_without_controls() {
+    let a = actor(Who::Requestor, true);
+    let s = session(ME, SessionKind::Request);
+    assert_eq!(decide(&a, ASSET, Some(&s), Action::SeeSession), OK);
+    assert_eq!(decide(&a, ASSET, Some(&s), Action::Participate), OK);
+    for action in [
+        Action::WatchSession,
+        Action::LockSession,
+        Action::TerminateSession,
+        Action::TerminateAndCancel,
+        Action::Download,
+    ] {
+        assert_eq!(decide(&a, ASSET, Some(&s), action), NO, "{action:?}");
+    }
+    assert_eq!(controls(&a, ASSET, &s), SessionControls::default());
+}
+
+/// The owner's own session, whatever else they are: see and participate only.
+#[test]
+fn owner_never_controls_own_session() {
+    use SessionKind::{Admin as A, Isa as I, Request as R};
+    let isa_and_requestor = Actor {
+        user_id: ME,
+        is_admin: false,
+        grants: [(ASSET, Isa), (ASSET, Requestor)].into_iter().collect(),
+    };
+    let reviewer_and_requestor = Actor {
+        user_id: ME,
+        is_admin: false,
+        grants: [(ASSET, ActiveSessionReviewer), (ASSET, Requestor)]
+            .into_iter()
+            .collect(),
+    };
+    let admin = actor(Who::Admin, false);
+    let isa = actor(Who::Isa, true);
+    // [see, watch, lock, terminate, t&c, download, participate]: monitors still
+    // watch and download (as before), but control nothing of their own.
+    let own = [OK, OK, NO, NO, NO, OK, OK];
+    let table: &[(&str, &Actor, SessionKind)] = &[
+        ("admin", &admin, A),
+        ("admin", &admin, R),
+        ("isa", &isa, I),
+        ("isa+requestor", &isa_and_requestor, R),
+        ("isa+requestor", &isa_and_requestor, I),
+        ("reviewer+requestor", &reviewer_and_requestor, R),
+    ];
+    let actions = [
+        Action::SeeSession,
+        Action::WatchSession,
+        Action::LockSession,
+        Action::TerminateSession,
+        Action::TerminateAndCancel,
+        Action::Download,
+        Action::Participate,
+    ];
+    for (who, a, kind) in table {
+        let s = session(ME, *kind);
+        for (action, want) in actions.iter().zip(&own) {
+            assert_eq!(
+                decide(a, ASSET, Some(&s), *action),
+                *want,
+                "{who} own {kind:?} {action:?}"
+            );
+        }
+        assert_eq!(
+            controls(a, ASSET, &s),
+            SessionControls {
+                watch: true,
+                ..Default::default()
+            },
+            "{who}"
+        );
+    }
+}
+
+#[test]
+fn launch_limits_lock_then_request_use() {
+    let f = |locked, live| LaunchFacts {
+        locked_on_asset: locked,
+        live_under_request: live,
+        max_per_request: SESSIONS_PER_REQUEST,
+        live_of_user: 0,
+        max_per_user: 2,
+        live_in_all: 5,
+        max_live: 6,
+    };
+    let capped = LaunchFacts {
+        live_of_user: 2,
+        ..f(false, 0)
+    };
+    assert_eq!(launch_limits(&capped), Err(LaunchRefused::UserLimit));
+    let full = LaunchFacts {
+        live_in_all: 6,
+        ..f(false, 0)
+    };
+    assert_eq!(launch_limits(&full), Err(LaunchRefused::RelayFull));
+    assert_eq!(launch_limits(&f(false, 0)), Ok(()));
+    assert_eq!(
+        launch_limits(&f(true, 0)),
+        Err(LaunchRefused::SessionLocked)
+    );
+    assert_eq!(
+        launch_limits(&f(false, 1)),
+        Err(LaunchRefused::RequestInUse)
+    );
+    assert_eq!(
+        launch_limits(&f(true, 1)),
+        Err(LaunchRefused::SessionLocked)
+    );
+}
+
+/// A request allows `max_per_request` live sessions: the launch that would make one
+/// more is refused; a lock still comes first, the user and relay caps after.
+#[test]
+fn sessions_per_request_table() {
+    let facts = |live, max| LaunchFacts {
+        locked_on_asset: false,
+        live_under_request: live,
+        max_per_request: max,
+        live_of_user: 0,
+        max_per_user: 1000,
+        live_in_all: 0,
+        max_live: 1000,
+    };
+    let refused = Err(LaunchRefused::RequestInUse);
+    // (live under the request, the strictest rule's limit) → decision
+    let table: &[(u32, u32, Result<(), LaunchRefused>)] = &[
+        (0, 1, Ok(())),
+        (1, 1, refused),
+        (0, 2, Ok(())),
+        (1, 2, Ok(())),
+        (2, 2, refused),
+        (3, 2, refused),
+        (99, 100, Ok(())),
+        (100, 100, refused),
+    ];
+    for (live, max, want) in table {
+        assert_eq!(launch_limits(&facts(*live, *max)), *want, "{live} of {max}");
+    }
+    let locked = LaunchFacts {
+        locked_on_asset: true,
+        ..facts(0, 2)
+    };
+    assert_eq!(launch_limits(&locked), Err(LaunchRefused::SessionLocked));
+    let capped = LaunchFacts {
+        live_of_user: 1,
+        max_per_user: 1,
+        ..facts(1, 2)
+    };
+    assert_eq!(launch_limits(&capped), Err(LaunchRefused::UserLimit));
+    assert!(SESSIONS_PER_REQUEST_RANGE.contains(&SESSIONS_PER_REQUEST));
+}
+
+#[test]
+fn controls_follow_decisions_and_liveness() {
+    let admin = actor(Who::Admin, false);
+    let live = session(SOMEONE, SessionKind::Request);
+    assert_eq!(
+        controls(&admin, ASSET, &live),
+        SessionControls {
+            watch: true,
+            lock: true,
+            terminate: true,
+            terminate_and_cancel: true
+        }
+    );
+    let ended = SessionFacts {
+        live: false,
+        ..live
+    };
+    assert_eq!(
+        controls(&admin, ASSET, &ended),
+        SessionControls {
+            watch: true,
+            ..Default::default()
+        }
+    );
+    let isa_session = session(SOMEONE, SessionKind::Isa);
+    assert_eq!(
+        controls(&actor(Who::Reviewer, true), ASSET, &isa_session),
+        SessionControls {
+            watch: true,
+            lock: true,
+            terminate: true,
+            terminate_and_cancel: false
+        }
+    );
+    assert_eq!(
+        controls(&actor(Who::Reviewer, false), ASSET, &isa_session),
+        SessionControls::default()
+    );
+}
+
+/// Asset actions: who × covered → [view, request, launch direct, launch under request].
+#[test]
+fn asset_actions_table() {
+    let table: &[(Who, bool, [bool; 4])] = &[
+        (Who::Admin, false, [true, false, true, false]),
+        (Who::Isa, true, [true, false, true, false]),
+        (Who::Isa, false, [false, false, false, false]),
+        (Who::Reviewer, true, [true, false, false, false]),
+        (Who::Approver, true, [true, false, false, false]),
+        (Who::Requestor, true, [true, true, false, true]),
+        (Who::Requestor, false, [false, false, false, false]),
+        (Who::Nobody, false, [false, false, false, false]),
+    ];
+    for (who, covered, want) in table {
+        let a = actor(*who, *covered);
+        let got = [
+            Action::ViewAsset,
+            Action::RequestAccess,
+            Action::LaunchDirect,
+            Action::LaunchUnderRequest,
+        ]
+        .map(|act| allowed(&a, ASSET, None, act));
+        assert_eq!(&got, want, "{who:?} covered={covered}");
+    }
+}
+
+#[test]
+fn approvals_and_check_in() {
+    let approver = actor(Who::Approver, true);
+    assert!(allowed(
+        &approver,
+        ASSET,
+        None,
+        Action::Approve { requester: SOMEONE }
+    ));
+    assert!(
+        !allowed(&approver, ASSET, None, Action::Approve { requester: ME }),
+        "no self-approval"
+    );
+    assert!(!allowed(
+        &approver,
+        OTHER,
+        None,
+        Action::Approve { requester: SOMEONE }
+    ));
+    assert!(allowed(
+        &actor(Who::Admin, false),
+        ASSET,
+        None,
+        Action::Approve { requester: SOMEONE }
+    ));
+    assert!(!allowed(
+        &actor(Who::Requestor, true),
+        ASSET,
+        None,
+        Action::Approve { requester: SOMEONE }
+    ));
+    assert!(allowed(
+        &actor(Who::Requestor, true),
+        ASSET,
+        None,
+        Action::CheckIn { requester: ME }
+    ));
+    assert!(!allowed(
+        &approver,
+        ASSET,
+        None,
+        Action::CheckIn { requester: SOMEONE }
+    ));
+}
+
+#[test]
+fn launch_kinds() {
+    assert_eq!(
+        launch_kind(&actor(Who::Admin, false), ASSET, false),
+        Ok(SessionKind::Admin)
+    );
+    assert_eq!(
+        launch_kind(&actor(Who::Isa, true), ASSET, false),
+        Ok(SessionKind::Isa)
+    );
+    assert_eq!(
+        launch_kind(&actor(Who::Requestor, true), ASSET, true),
+        Ok(SessionKind::Request)
+    );
+    assert_eq!(
+        launch_kind(&actor(Who::Requestor, true), ASSET, false),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        launch_kind(&actor(Who::Reviewer, true), ASSET, true),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        launch_kind(&actor(Who::Isa, false), ASSET, false),
+        Err(Denied::NotVisible)
+    );
+}
+
+#[test]
+fn only_administrators_administer() {
+    for who in [
+        Who::Isa,
+        Who::Reviewer,
+        Who::Approver,
+        Who::Requestor,
+        Who::Nobody,
+    ] {
+        assert_eq!(administer(&actor(who, true)), NO, "{who:?}");
+    }
+    assert_eq!(administer(&actor(Who::Admin, false)), OK);
+}
