@@ -1,6 +1,7 @@
-//! The registry of live sessions and the task that drives each one.
+//! The registry of live sessions, and what the relay asks of them (launch, attach, lock,
+//! terminate, thumbnails). Each session's task is a [`Driver`] (`driver.rs`).
 //!
-//! Each session's core ([`Terminal`]) sits behind a std `Mutex` shared by its task and
+//! Each session's core ([`Terminal`], [`desktop::Desktop`]) sits behind a std `Mutex` shared by its task and
 //! the [`crate::Hub`] handle; the lock is only ever held for synchronous core calls,
 //! never across an await. That is what lets `attach` take a snapshot and register the
 //! viewer atomically with respect to output (no gap, no duplicate), and lets `lock`
@@ -20,12 +21,12 @@ use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
 use crate::desktop;
+use crate::driver::{lifecycle_outbox, DrivenCore, Driver};
 use crate::ended::EndedLog;
 use crate::input::{InputSender, Stamped};
 use crate::recording::FileRecorder;
-use crate::ssh::{self, SshConn};
-use crate::terminal::{TargetCmd, Terminal, TerminalParams};
-use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, SshTarget, Target};
+use crate::terminal::{self, Terminal, TerminalParams};
+use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, Target};
 
 /// Capacity of the live-feed broadcast; a subscriber further behind misses events.
 const EVENTS_CAPACITY: usize = 1024;
@@ -34,8 +35,6 @@ const EVENTS_CAPACITY: usize = 1024;
 const INPUT_QUEUE: usize = 64;
 /// How often lagging viewers are checked for room when the session is quiet.
 const RESYNC_EVERY: Duration = Duration::from_millis(200);
-/// Bound on the polite goodbye to a target that may have stopped reading.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) const SHUTDOWN_REASON: &str = "relay shutting down";
 
@@ -82,7 +81,7 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
 }
 
-fn registry(sessions: &Registry) -> MutexGuard<'_, HashMap<SessionId, Live>> {
+pub(crate) fn registry(sessions: &Registry) -> MutexGuard<'_, HashMap<SessionId, Live>> {
     sessions
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -164,7 +163,8 @@ impl Inner {
                     events: self.events.clone(),
                 })));
                 let driver = self.register(id, core.clone(), live(core))?;
-                self.tracker.spawn(driver.run(target, spec, input_rx));
+                let connect = terminal::task::connect(target, spec, self.config.connect_timeout);
+                self.tracker.spawn(driver.run(connect, input_rx));
             }
             Target::Rdp(target) => {
                 let recorder = desktop::recorder::FileDesktopRecorder::create(
@@ -182,7 +182,8 @@ impl Inner {
                     keyboard_layout: target.keyboard_layout,
                 })));
                 let driver = self.register(id, core.clone(), live(core))?;
-                self.tracker.spawn(driver.run(target, input_rx));
+                let connect = desktop::task::connect(target, self.config.connect_timeout);
+                self.tracker.spawn(driver.run(connect, input_rx));
             }
         }
         Ok(())
@@ -191,7 +192,7 @@ impl Inner {
     /// Enters a new session in the registry and makes its driver. Its record files exist by
     /// now: they are created before, outside the registry's lock, so a slow disk delays only
     /// this launch, never another session's attach or control.
-    fn register<C>(
+    fn register<C: DrivenCore>(
         &self,
         id: SessionId,
         core: Arc<Mutex<C>>,
@@ -216,7 +217,6 @@ impl Inner {
             sessions: self.sessions.clone(),
             ended: self.ended.clone(),
             lifecycle: lifecycle_outbox(&self.tracker, self.lifecycle.clone()),
-            connect_timeout: self.config.connect_timeout,
             tick,
         })
     }
@@ -324,223 +324,3 @@ impl Inner {
         self.config.recordings_dir.join(format!("{id}.desktop.idx"))
     }
 }
-
-/// One session's way to the relay's lifecycle channel: events go, in order, through a
-/// task of their own that waits for room there (the relay persists them, so none may be
-/// lost). The session's driver never waits: a relay slow to persist (a busy database)
-/// must not stall the session's input and output. The queue holds only what the session
-/// itself reports (connected, locked, unlocked, a refused key, ended), a handful.
-pub(crate) fn lifecycle_outbox(
-    tracker: &TaskTracker,
-    relay: mpsc::Sender<Lifecycle>,
-) -> mpsc::UnboundedSender<Lifecycle> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tracker.spawn(async move {
-        while let Some(event) = rx.recv().await {
-            // An error means the relay dropped its receiver; nobody is left to tell.
-            if relay.send(event).await.is_err() {
-                break;
-            }
-        }
-    });
-    tx
-}
-
-/// Hands the relay what the core queued on its lifecycle channel.
-pub(crate) fn deliver_lifecycle(live: &Live, lifecycle: &mpsc::UnboundedSender<Lifecycle>) {
-    let events = live.core().take_lifecycle();
-    for event in events {
-        let _ = lifecycle.send(event);
-    }
-}
-
-/// Leaves the registry (its end reason kept in `ended` until the relay has stored it), then
-/// reports what is left, `Ended` last.
-pub(crate) async fn finish(
-    id: SessionId,
-    live: &Live,
-    sessions: &Registry,
-    ended: &Ended,
-    lifecycle: &mpsc::UnboundedSender<Lifecycle>,
-) {
-    let reason = live
-        .core()
-        .end_reason()
-        .cloned()
-        .unwrap_or_else(|| EndReason::plain("closed"));
-    lock_core(ended).record(id.clone(), reason.clone());
-    registry(sessions).remove(&id);
-    deliver_lifecycle(live, lifecycle);
-    let _ = lifecycle.send(Lifecycle::Ended { id, reason });
-}
-
-/// The task of one session: owns the target connection and drives the core
-/// (`C`: [`Terminal`] here, [`desktop::Desktop`] in [`desktop::task`]).
-pub(crate) struct Driver<C> {
-    pub(crate) id: SessionId,
-    pub(crate) core: Arc<Mutex<C>>,
-    pub(crate) live: Live,
-    pub(crate) sessions: Registry,
-    pub(crate) ended: Ended,
-    pub(crate) lifecycle: mpsc::UnboundedSender<Lifecycle>,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) tick: Duration,
-}
-
-impl<C> Driver<C> {
-    pub(crate) fn core(&self) -> MutexGuard<'_, C> {
-        lock_core(&self.core)
-    }
-
-    pub(crate) fn deliver_lifecycle(&self) {
-        deliver_lifecycle(&self.live, &self.lifecycle);
-    }
-
-    pub(crate) async fn finish(self) {
-        finish(
-            self.id,
-            &self.live,
-            &self.sessions,
-            &self.ended,
-            &self.lifecycle,
-        )
-        .await;
-    }
-}
-
-impl Driver<Terminal> {
-    async fn run(self, target: SshTarget, spec: LaunchSpec, input: mpsc::Receiver<Stamped>) {
-        let connect = ssh::connect(&target, spec.cols, spec.rows, self.connect_timeout);
-        let outcome = tokio::select! {
-            r = connect => Some(r),
-            _ = self.live.cancel.cancelled() => None,
-        };
-        match outcome {
-            Some(Ok(conn)) => self.serve(conn, input).await,
-            Some(Err(e)) => {
-                tracing::info!(id = %self.id, code = %e.code, message = %e.message, "Connection failed");
-                let mut core = self.core();
-                if let Some(offered) = e.offered {
-                    core.common_mut().host_key_refused(offered);
-                }
-                core.failed(e.code, &e.message, self.live.at());
-            }
-            // Terminated (or shut down) while connecting: the core already knows.
-            None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
-        }
-        self.finish().await;
-    }
-
-    async fn serve(&self, mut conn: SshConn, mut input: mpsc::Receiver<Stamped>) {
-        {
-            let mut core = self.core();
-            core.connected(conn.learned_host_key.take());
-            let early = std::mem::take(&mut conn.early_output);
-            if !early.is_empty() {
-                core.target_output(&early, self.live.at());
-            }
-        }
-        let mut tick = tokio::time::interval(self.tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let closed = loop {
-            self.deliver_lifecycle();
-            let deferred = self.core().take_deferred();
-            if self.perform(&conn, deferred).await.is_err() {
-                break None;
-            }
-            if self.core().is_ended() {
-                break None;
-            }
-            tokio::select! {
-                // Terminate first: nothing more reaches the target once it is asked.
-                biased;
-                _ = self.live.cancel.cancelled() => break None,
-                _ = self.live.wake.notified() => {}
-                msg = conn.read.wait() => match msg {
-                    Some(russh::ChannelMsg::Data { data })
-                    | Some(russh::ChannelMsg::ExtendedData { data, .. }) => {
-                        self.core().target_output(&data, self.live.at());
-                    }
-                    Some(russh::ChannelMsg::Close) | None => break Some("closed"),
-                    Some(_) => {}
-                },
-                Some(stamped) = input.recv() => {
-                    let cmds = {
-                        let mut core = self.core();
-                        if core.admits(&stamped) {
-                            core.user_msg(stamped.msg, self.live.at())
-                        } else {
-                            Vec::new()
-                        }
-                    };
-                    if self.perform(&conn, cmds).await.is_err() {
-                        break None;
-                    }
-                    // The rest of a paste, one chunk at a time: the core is asked before
-                    // each write, so a lock stops it within one chunk.
-                    loop {
-                        let next = self.core().next_input(self.live.at());
-                        let Some(cmd) = next else { break };
-                        if self.perform(&conn, vec![cmd]).await.is_err() {
-                            break;
-                        }
-                    }
-                    if self.live.cancel.is_cancelled() {
-                        break None;
-                    }
-                }
-                _ = tick.tick() => self.core().tick(self.live.at()),
-            }
-        };
-        if let Some(reason) = closed {
-            self.core().closed(reason, self.live.at());
-        }
-        let reason = self
-            .core()
-            .end_reason()
-            .map_or_else(|| "closed".to_string(), |r| r.message.clone());
-        // Bounded: a target that stopped reading may never take the goodbye.
-        if tokio::time::timeout(CLOSE_TIMEOUT, conn.close(&reason))
-            .await
-            .is_err()
-        {
-            tracing::debug!(id = %self.id, "The target did not take the close in time");
-        }
-    }
-
-    /// Performs the core's commands in order, each write racing the session's cancel
-    /// token: a target that never opens its window cannot keep a terminate from
-    /// landing. `Err(Cancelled)` once terminated (the rest is not written).
-    async fn perform(&self, conn: &SshConn, cmds: Vec<TargetCmd>) -> Result<(), Cancelled> {
-        for cmd in cmds {
-            let write = async {
-                match cmd {
-                    TargetCmd::Data(bytes) => conn.write.data_bytes(bytes).await,
-                    TargetCmd::WindowChange { cols, rows } => {
-                        conn.write
-                            .window_change(u32::from(cols), u32::from(rows), 0, 0)
-                            .await
-                    }
-                }
-            };
-            let result = tokio::select! {
-                biased;
-                _ = self.live.cancel.cancelled() => {
-                    tracing::debug!(id = %self.id, "Write to the target abandoned: the session was terminated");
-                    return Err(Cancelled);
-                }
-                r = write => r,
-            };
-            // A broken channel shows up as its end on the read side, which ends the session.
-            if let Err(error) = result {
-                tracing::debug!(id = %self.id, %error, "Write to the target failed");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The session was terminated while a write to the target was under way.
-#[derive(Debug, thiserror::Error)]
-#[error("the session was terminated")]
-pub(crate) struct Cancelled;

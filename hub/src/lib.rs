@@ -346,6 +346,7 @@ mod recording;
 
 mod common;
 mod desktop;
+mod driver;
 mod ended;
 mod fanout;
 mod ssh;

@@ -1,5 +1,5 @@
 //! Desktop (RDP) sessions: the sans-IO core ([`core::Desktop`]), its recorder
-//! ([`recorder`]) and the task that owns the target connection ([`task`]).
+//! ([`recorder`]) and the RDP side of its task ([`task`]).
 
 pub(crate) mod ack;
 pub(crate) mod core;

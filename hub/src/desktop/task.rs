@@ -1,19 +1,17 @@
-//! The task of one desktop session: connects with `vigil_rdp::connect`, then reads the
-//! target, splits its stream ([`vigil_rdp::Stream`], owned here) and drives the core.
+//! The RDP side of a desktop session: connects with `vigil_rdp::connect`, then reads the
+//! target, splits its stream ([`vigil_rdp::Stream`], owned here) into the core and writes
+//! the core's [`DeskCmd`]s, for the driver's loop ([`crate::driver`]).
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::time::Instant;
 use vigil_rdp::connect::Transport;
-use vigil_rdp::{ConnectOptions, Connected, Output, Stream};
-use vigil_wire::end::ErrorCode;
-use vigil_wire::live::Participant;
+use vigil_rdp::{ConnectOptions, Connected, Output, SessionParams, Stream};
+use vigil_wire::live::{ClientMsg, Participant};
 
 use super::core::{DeskCmd, Desktop};
-use crate::common::SessionCore;
-use crate::hub::{Cancelled, Driver, SHUTDOWN_REASON};
-use crate::input::Stamped;
+use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
 use crate::RdpTarget;
 
 /// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
@@ -24,15 +22,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const READ_BUF: usize = 64 * 1024;
 
 type Writer = WriteHalf<Transport>;
-
-/// Why a live desktop session stops reading its target.
-enum Stop {
-    /// The target closed or the link broke: the reason, as is.
-    Closed(String),
-    /// The target broke the protocol or one of the relay's bounds: its code (e.g.
-    /// `target_flood`) and what happened.
-    Failed(ErrorCode, String),
-}
 
 /// How the relay connects to `target`: the asset's codec, size and pin, and the user's
 /// keyboard layout (announced to the server; the keystroke log reads keys in the same one).
@@ -48,152 +37,98 @@ fn connect_options(target: &RdpTarget, connect_timeout: Duration) -> ConnectOpti
     }
 }
 
-impl Driver<Desktop> {
-    pub(crate) async fn run(self, target: RdpTarget, input: mpsc::Receiver<Stamped>) {
-        let rdp_target = vigil_rdp::Target {
-            host: target.host.clone(),
-            port: target.port,
-            username: target.username.clone(),
-            password: target.password.clone(),
-            domain: target.domain.clone(),
-        };
-        let options = connect_options(&target, self.connect_timeout);
-        let outcome = tokio::select! {
-            r = vigil_rdp::connect(&rdp_target, &options) => Some(r),
-            _ = self.live.cancel.cancelled() => None,
-        };
-        drop(rdp_target);
-        match outcome {
-            Some(Ok(conn)) => {
-                let learned = target.pinned_cert.is_none().then(|| conn.pin.clone());
-                self.serve(conn, learned, input).await;
-            }
-            Some(Err(e)) => {
-                tracing::info!(id = %self.id, code = %e.code(), message = %e.detail, "RDP connection failed");
-                let mut core = self.core();
-                if let Some(offered) = e.offered.clone() {
-                    core.common_mut().host_key_refused(offered);
-                }
-                core.failed(e.code(), &e.detail, self.live.at());
-            }
-            None => self.core().terminate(SHUTDOWN_REASON, self.live.at()),
+/// Connects to `target`; the password is dropped once the connection sequence is over.
+pub(crate) async fn connect(
+    target: RdpTarget,
+    timeout: Duration,
+) -> Result<RdpAdapter, ConnectFailure> {
+    let rdp_target = vigil_rdp::Target {
+        host: target.host.clone(),
+        port: target.port,
+        username: target.username.clone(),
+        password: target.password.clone(),
+        domain: target.domain.clone(),
+    };
+    let options = connect_options(&target, timeout);
+    let result = vigil_rdp::connect(&rdp_target, &options).await;
+    drop(rdp_target);
+    match result {
+        Ok(conn) => {
+            let learned = target.pinned_cert.is_none().then(|| conn.pin.clone());
+            Ok(RdpAdapter::new(conn, learned))
         }
-        self.finish().await;
+        Err(e) => Err(ConnectFailure {
+            code: e.code(),
+            message: e.detail.clone(),
+            offered: e.offered.clone(),
+        }),
+    }
+}
+
+/// A connected desktop, as the driver's loop sees it.
+pub(crate) struct RdpAdapter {
+    params: SessionParams,
+    /// The certificate pin learned on first use, for the core.
+    learned: Option<String>,
+    stream: Stream,
+    rd: ReadHalf<Transport>,
+    wr: Writer,
+    buf: Vec<u8>,
+    /// When the last of a burst of mouse moves may be shown to observers.
+    pointer_due: Option<Instant>,
+}
+
+/// What woke a desktop session's adapter.
+pub(crate) enum DeskEvent {
+    Read(std::io::Result<usize>),
+    /// The pacing of pointer positions allows the pending one out.
+    Pointer,
+}
+
+impl DrivenCore for Desktop {
+    type Cmd = DeskCmd;
+
+    fn user_msg(&mut self, msg: ClientMsg, at: Duration) -> Vec<DeskCmd> {
+        self.client_msg(Participant::User, msg, at)
     }
 
-    async fn serve(
-        &self,
-        conn: Connected,
-        learned: Option<String>,
-        mut input: mpsc::Receiver<Stamped>,
-    ) {
+    fn take_deferred(&mut self) -> Vec<DeskCmd> {
+        Desktop::take_deferred(self)
+    }
+
+    fn tick(&mut self, at: Duration) -> Vec<DeskCmd> {
+        Desktop::tick(self, at)
+    }
+}
+
+impl RdpAdapter {
+    fn new(conn: Connected, learned: Option<String>) -> RdpAdapter {
         let Connected {
             params,
-            mut stream,
+            stream,
             transport,
             ..
         } = conn;
-        let (mut rd, mut wr) = tokio::io::split(transport);
-        self.core().connected(&params, learned, self.live.at());
-        // Bytes read past the connection sequence are already in the stream.
-        let early = stream.feed(&[]);
-        let mut closed = match early {
-            Ok(outputs) => self
-                .apply(&mut stream, &mut wr, outputs)
-                .await
-                .map(Stop::Closed),
-            Err(e) => Some(Stop::Failed(e.code(), e.to_string())),
-        };
-        let mut buf = vec![0u8; READ_BUF];
-        let mut tick = tokio::time::interval(self.tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while closed.is_none() {
-            self.deliver_lifecycle();
-            let deferred = self.core().take_deferred();
-            if let Err(e) = self.perform(&mut stream, &mut wr, deferred).await {
-                closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
-                break;
-            }
-            if self.core().is_ended() {
-                break;
-            }
-            // The last of a burst of mouse moves is shown to observers when its pacing allows.
-            let pointer_due = self
-                .core()
-                .pointer_due()
-                .map(|due| tokio::time::Instant::now() + due.saturating_sub(self.live.at()));
-            tokio::select! {
-                // Terminate first: nothing more reaches the target once it is asked.
-                biased;
-                _ = self.live.cancel.cancelled() => break,
-                _ = self.live.wake.notified() => {}
-                read = rd.read(&mut buf) => match read {
-                    Ok(0) => closed = Some(Stop::Closed("the target closed the connection".into())),
-                    Err(e) => closed = Some(Stop::Closed(format!("reading from the target failed: {e}"))),
-                    Ok(n) => match stream.feed(&buf[..n]) {
-                        Ok(outputs) => closed = self.apply(&mut stream, &mut wr, outputs).await.map(Stop::Closed),
-                        Err(e) => closed = Some(Stop::Failed(e.code(), e.to_string())),
-                    },
-                },
-                Some(stamped) = input.recv() => {
-                    let cmds = {
-                        let mut core = self.core();
-                        if core.admits(&stamped) {
-                            core.client_msg(Participant::User, stamped.msg, self.live.at())
-                        } else {
-                            Vec::new()
-                        }
-                    };
-                    if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
-                        closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
-                    }
-                }
-                _ = tokio::time::sleep_until(pointer_due.unwrap_or_else(tokio::time::Instant::now)),
-                    if pointer_due.is_some() => self.core().show_pointer(self.live.at(), false),
-                _ = tick.tick() => {
-                    let cmds = self.core().tick(self.live.at());
-                    if let Err(e) = self.perform(&mut stream, &mut wr, cmds).await {
-                        closed = Some(Stop::Closed(format!("write to the target failed: {e}")));
-                    }
-                }
-            }
+        let (rd, wr) = tokio::io::split(transport);
+        RdpAdapter {
+            params,
+            learned,
+            stream,
+            rd,
+            wr,
+            buf: vec![0u8; READ_BUF],
+            pointer_due: None,
         }
-        match &closed {
-            Some(Stop::Closed(reason)) => self.core().closed(reason, self.live.at()),
-            // The user is told the code, as for a failed connection.
-            Some(Stop::Failed(code, message)) => {
-                tracing::info!(id = %self.id, %code, %message, "RDP target broke the stream");
-                self.core().failed(*code, message, self.live.at());
-            }
-            None => {}
-        }
-        // Both legs close at once: viewers already got `Ended`; the target gets the
-        // releases of whatever the user held and a Shutdown Request, then the socket
-        // is dropped (bounded: the target may be gone).
-        let mut goodbye = self.core().release_all();
-        goodbye.extend(stream.shutdown_request().ok());
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            for pdu in goodbye {
-                wr.write_all(&pdu).await?;
-            }
-            wr.shutdown().await
-        })
-        .await;
     }
 
     /// Hands a batch of stream outputs to the core (one lock), then writes what goes
-    /// upstream. `Some(reason)`: the target ended the session.
-    async fn apply(
-        &self,
-        stream: &mut Stream,
-        wr: &mut Writer,
-        outputs: Vec<Output>,
-    ) -> Option<String> {
+    /// upstream. `Err(Closed)`: the target ended the session.
+    async fn apply(&mut self, d: &Driver<Desktop>, outputs: Vec<Output>) -> Result<(), Stop> {
         let mut to_server = Vec::new();
-        let mut ended = None;
+        let mut ended = false;
         {
-            let at = self.live.at();
-            let mut core = self.core();
+            let at = d.at();
+            let mut core = d.core();
             for output in outputs {
                 match output {
                     Output::ToBrowsers { pdu, frame_end } => core.graphics(&pdu, frame_end, at),
@@ -201,34 +136,98 @@ impl Driver<Desktop> {
                     Output::Activated(params) => core.activated(&params, at),
                     Output::Deactivated => core.deactivated(),
                     Output::Ended(reason) => {
-                        tracing::info!(id = %self.id, %reason, "The RDP target ended the session");
-                        ended = Some("the target ended the session".to_string());
+                        tracing::info!(id = %d.id, %reason, "The RDP target ended the session");
+                        ended = true;
                     }
                 }
             }
         }
-        if let Err(e) = self.perform(stream, wr, to_server).await {
-            return Some(format!("write to the target failed: {e}"));
+        self.write(d, to_server).await?;
+        if ended {
+            return Err(Stop::Closed("the target ended the session".into()));
         }
-        ended
+        Ok(())
     }
 
-    /// [`perform_cmds`], racing the session's cancel token: a target that stops reading
-    /// (its TCP window full) cannot keep a terminate from landing.
-    async fn perform(
-        &self,
-        stream: &mut Stream,
-        wr: &mut Writer,
-        cmds: Vec<DeskCmd>,
-    ) -> std::io::Result<()> {
+    fn feed(&mut self, n: usize) -> Result<Vec<Output>, Stop> {
+        let Some(bytes) = self.buf.get(..n) else {
+            return Ok(Vec::new());
+        };
+        self.stream
+            .feed(bytes)
+            .map_err(|e| Stop::Failed(e.code(), e.to_string()))
+    }
+}
+
+impl TargetAdapter for RdpAdapter {
+    type Core = Desktop;
+    type Event = DeskEvent;
+
+    async fn start(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
+        d.core()
+            .connected(&self.params, self.learned.take(), d.at());
+        // Bytes read past the connection sequence are already in the stream.
+        let early = self.feed(0)?;
+        self.apply(d, early).await
+    }
+
+    async fn prepare(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
+        // The last of a burst of mouse moves is shown to observers when its pacing allows.
+        let at = d.at();
+        self.pointer_due = d
+            .core()
+            .pointer_due()
+            .map(|due| Instant::now() + due.saturating_sub(at));
+        Ok(())
+    }
+
+    async fn next_event(&mut self) -> DeskEvent {
+        let due = self.pointer_due;
         tokio::select! {
-            biased;
-            _ = self.live.cancel.cancelled() => {
-                tracing::debug!(id = %self.id, "Write to the target abandoned: the session was terminated");
-                Err(std::io::Error::other(Cancelled))
+            read = self.rd.read(&mut self.buf) => DeskEvent::Read(read),
+            _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                DeskEvent::Pointer
             }
-            r = perform_cmds(stream, wr, cmds) => r,
         }
+    }
+
+    async fn on_event(&mut self, d: &Driver<Desktop>, event: DeskEvent) -> Result<(), Stop> {
+        match event {
+            DeskEvent::Read(Ok(0)) => Err(Stop::Closed("the target closed the connection".into())),
+            DeskEvent::Read(Err(e)) => {
+                Err(Stop::Closed(format!("reading from the target failed: {e}")))
+            }
+            DeskEvent::Read(Ok(n)) => {
+                let outputs = self.feed(n)?;
+                self.apply(d, outputs).await
+            }
+            DeskEvent::Pointer => {
+                d.core().show_pointer(d.at(), false);
+                Ok(())
+            }
+        }
+    }
+
+    async fn write(&mut self, _d: &Driver<Desktop>, cmds: Vec<DeskCmd>) -> Result<(), Stop> {
+        perform_cmds(&mut self.stream, &mut self.wr, cmds)
+            .await
+            .map_err(|e| Stop::Closed(format!("write to the target failed: {e}")))
+    }
+
+    /// Both legs close at once: viewers already got `Ended`; the target gets the releases
+    /// of whatever the user held and a Shutdown Request, then the socket is dropped
+    /// (bounded: the target may be gone).
+    async fn close(mut self, d: &Driver<Desktop>) {
+        let mut goodbye = d.core().release_all();
+        goodbye.extend(self.stream.shutdown_request().ok());
+        let wr = &mut self.wr;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            for pdu in goodbye {
+                wr.write_all(&pdu).await?;
+            }
+            wr.shutdown().await
+        })
+        .await;
     }
 }
 
