@@ -132,8 +132,8 @@ pub async fn audit(
         session_records::keystrokes,
         session_records::recording,
         session_records::recording_index,
-        ws::stream,
-        ws::live,
+        ws::session::stream,
+        ws::feed::live,
         audit,
         openapi,
     )
@@ -221,8 +221,8 @@ pub fn router(state: AppState) -> Router {
             "/sessions/{id}/recording/index",
             get(session_records::recording_index),
         )
-        .route("/sessions/{id}/stream", get(ws::stream))
-        .route("/live", get(ws::live))
+        .route("/sessions/{id}/stream", get(ws::session::stream))
+        .route("/live", get(ws::feed::live))
         .route("/audit", get(audit))
         .route("/openapi.json", get(openapi))
         .fallback(api_not_found)
