@@ -47,6 +47,17 @@ const NV: Result<(), Denied> = Err(Denied::NotVisible);
 const NO: Result<(), Denied> = Err(Denied::Forbidden);
 const NC: Result<(), Denied> = Err(Denied::NotCancellable);
 
+/// The columns of the session tables.
+const SESSION_ACTIONS: [Action; 7] = [
+    Action::SeeSession,
+    Action::WatchSession,
+    Action::LockSession,
+    Action::TerminateSession,
+    Action::TerminateAndCancel,
+    Action::Download,
+    Action::Participate,
+];
+
 type Row = (Who, bool, SessionKind, [Result<(), Denied>; 7]);
 
 /// Someone else's session on ASSET: (who, covered, kind) → [see, watch, lock, terminate, t&c, download, participate].
@@ -69,19 +80,10 @@ fn others_sessions_table() {
         (Who::Requestor, true, R, [NV, NV, NV, NV, NV, NV, NV]),
         (Who::Nobody, false, R, [NV, NV, NV, NV, NV, NV, NV]),
     ];
-    let actions = [
-        Action::SeeSession,
-        Action::WatchSession,
-        Action::LockSession,
-        Action::TerminateSession,
-        Action::TerminateAndCancel,
-        Action::Download,
-        Action::Participate,
-    ];
     for (who, covered, kind, expected) in table {
         let a = actor(*who, *covered);
         let s = session(SOMEONE, *kind);
-        for (action, want) in actions.iter().zip(expected) {
+        for (action, want) in SESSION_ACTIONS.iter().zip(expected) {
             assert_eq!(
                 decide(&a, ASSET, Some(&s), *action),
                 *want,
@@ -138,18 +140,9 @@ fn owner_never_controls_own_session() {
         ("isa+requestor", &isa_and_requestor, I),
         ("reviewer+requestor", &reviewer_and_requestor, R),
     ];
-    let actions = [
-        Action::SeeSession,
-        Action::WatchSession,
-        Action::LockSession,
-        Action::TerminateSession,
-        Action::TerminateAndCancel,
-        Action::Download,
-        Action::Participate,
-    ];
     for (who, a, kind) in table {
         let s = session(ME, *kind);
-        for (action, want) in actions.iter().zip(&own) {
+        for (action, want) in SESSION_ACTIONS.iter().zip(&own) {
             assert_eq!(
                 decide(a, ASSET, Some(&s), *action),
                 *want,
@@ -311,77 +304,49 @@ fn asset_actions_table() {
     }
 }
 
+/// (who, covered, action) → allowed: approvals need the Approver role on the asset (and
+/// are never one's own), check-ins are the requester's (or an administrator's).
 #[test]
 fn approvals_and_check_in() {
-    let approver = actor(Who::Approver, true);
-    assert!(allowed(
-        &approver,
-        ASSET,
-        None,
-        Action::Approve { requester: SOMEONE }
-    ));
-    assert!(
-        !allowed(&approver, ASSET, None, Action::Approve { requester: ME }),
-        "no self-approval"
-    );
-    assert!(!allowed(
-        &approver,
-        OTHER,
-        None,
-        Action::Approve { requester: SOMEONE }
-    ));
-    assert!(allowed(
-        &actor(Who::Admin, false),
-        ASSET,
-        None,
-        Action::Approve { requester: SOMEONE }
-    ));
-    assert!(!allowed(
-        &actor(Who::Requestor, true),
-        ASSET,
-        None,
-        Action::Approve { requester: SOMEONE }
-    ));
-    assert!(allowed(
-        &actor(Who::Requestor, true),
-        ASSET,
-        None,
-        Action::CheckIn { requester: ME }
-    ));
-    assert!(!allowed(
-        &approver,
-        ASSET,
-        None,
-        Action::CheckIn { requester: SOMEONE }
-    ));
+    let approve = |requester| Action::Approve { requester };
+    let check_in = |requester| Action::CheckIn { requester };
+    let table: &[(Who, bool, Action, bool)] = &[
+        (Who::Approver, true, approve(SOMEONE), true),
+        (Who::Approver, true, approve(ME), false),
+        (Who::Approver, false, approve(SOMEONE), false),
+        (Who::Admin, false, approve(SOMEONE), true),
+        (Who::Requestor, true, approve(SOMEONE), false),
+        (Who::Requestor, true, check_in(ME), true),
+        (Who::Approver, true, check_in(SOMEONE), false),
+        (Who::Admin, false, check_in(SOMEONE), true),
+    ];
+    for (who, covered, action, want) in table {
+        assert_eq!(
+            allowed(&actor(*who, *covered), ASSET, None, *action),
+            *want,
+            "{who:?} covered={covered} {action:?}"
+        );
+    }
 }
 
+/// (who, covered, with a request) → the kind of session a launch makes.
 #[test]
 fn launch_kinds() {
-    assert_eq!(
-        launch_kind(&actor(Who::Admin, false), ASSET, false),
-        Ok(SessionKind::Admin)
-    );
-    assert_eq!(
-        launch_kind(&actor(Who::Isa, true), ASSET, false),
-        Ok(SessionKind::Isa)
-    );
-    assert_eq!(
-        launch_kind(&actor(Who::Requestor, true), ASSET, true),
-        Ok(SessionKind::Request)
-    );
-    assert_eq!(
-        launch_kind(&actor(Who::Requestor, true), ASSET, false),
-        Err(Denied::Forbidden)
-    );
-    assert_eq!(
-        launch_kind(&actor(Who::Reviewer, true), ASSET, true),
-        Err(Denied::Forbidden)
-    );
-    assert_eq!(
-        launch_kind(&actor(Who::Isa, false), ASSET, false),
-        Err(Denied::NotVisible)
-    );
+    let table: &[(Who, bool, bool, Result<SessionKind, Denied>)] = &[
+        (Who::Admin, false, false, Ok(SessionKind::Admin)),
+        (Who::Isa, true, false, Ok(SessionKind::Isa)),
+        (Who::Requestor, true, true, Ok(SessionKind::Request)),
+        (Who::Requestor, true, false, Err(Denied::Forbidden)),
+        (Who::Reviewer, true, true, Err(Denied::Forbidden)),
+        (Who::Isa, false, false, Err(Denied::NotVisible)),
+    ];
+    for (who, covered, with_request, want) in table {
+        assert_eq!(
+            launch_kind(&actor(*who, *covered), ASSET, *with_request),
+            *want,
+            "{who:?} covered={covered} request={with_request}"
+        );
+    }
 }
 
 #[test]

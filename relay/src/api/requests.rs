@@ -196,56 +196,47 @@ async fn decide_request(
     Ok(Json(row.to_api(now, can_approve(&v, &row, now))))
 }
 
-#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "requests",
-    params(("id" = i64, Path, description = "request id")),
-    security(("session_cookie" = [], "csrf_token" = [])),
-    responses(
-        (status = 200, body = AccessRequest, description = "The request, updated"),
-        (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
-        (status = 409, body = ApiError, description = "`conflict`: not pending"),
-    ))]
-pub async fn approve(
-    State(state): State<AppState>,
-    v: Viewer,
-    Path(id): Path<RequestId>,
-) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, v, id, Decision::Approve).await
+/// A handler that decides request `{id}` as `$what`.
+macro_rules! decision_handler {
+    ($name:ident, $path:literal, $what:expr, $ok:literal, $conflict:literal) => {
+        #[utoipa::path(post, path = $path, tag = "requests",
+            params(("id" = i64, Path, description = "request id")),
+            security(("session_cookie" = [], "csrf_token" = [])),
+            responses(
+                (status = 200, body = AccessRequest, description = $ok),
+                (status = 401, body = ApiError, description = "`unauthenticated`"),
+                (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
+                (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+                (status = 409, body = ApiError, description = $conflict),
+            ))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            v: Viewer,
+            Path(id): Path<RequestId>,
+        ) -> AppResult<Json<AccessRequest>> {
+            decide_request(state, v, id, $what).await
+        }
+    };
 }
 
-#[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests",
-    params(("id" = i64, Path, description = "request id")),
-    security(("session_cookie" = [], "csrf_token" = [])),
-    responses(
-        (status = 200, body = AccessRequest, description = "The request, updated"),
-        (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
-        (status = 409, body = ApiError, description = "`conflict`: not pending"),
-    ))]
-pub async fn deny(
-    State(state): State<AppState>,
-    v: Viewer,
-    Path(id): Path<RequestId>,
-) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, v, id, Decision::Deny).await
-}
-
-#[utoipa::path(post, path = "/api/v1/requests/{id}/checkin", tag = "requests",
-    params(("id" = i64, Path, description = "request id")),
-    security(("session_cookie" = [], "csrf_token" = [])),
-    responses(
-        (status = 200, body = AccessRequest, description = "The request, checked in; its live sessions are terminated (\"access request checked in\")"),
-        (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
-        (status = 409, body = ApiError, description = "`conflict`: not approved"),
-    ))]
-pub async fn checkin(
-    State(state): State<AppState>,
-    v: Viewer,
-    Path(id): Path<RequestId>,
-) -> AppResult<Json<AccessRequest>> {
-    decide_request(state, v, id, Decision::CheckIn).await
-}
+decision_handler!(
+    approve,
+    "/api/v1/requests/{id}/approve",
+    Decision::Approve,
+    "The request, updated",
+    "`conflict`: not pending"
+);
+decision_handler!(
+    deny,
+    "/api/v1/requests/{id}/deny",
+    Decision::Deny,
+    "The request, updated",
+    "`conflict`: not pending"
+);
+decision_handler!(
+    checkin,
+    "/api/v1/requests/{id}/checkin",
+    Decision::CheckIn,
+    "The request, checked in; its live sessions are terminated (\"access request checked in\")",
+    "`conflict`: not approved"
+);

@@ -1,8 +1,9 @@
 //! Revocation: disabling users, ending logins, removing group members, deleting Smart
 //! Rules. Each change bumps `access_version` in the same transaction, so any relay
-//! watching the counter learns of it, whichever process made it.
+//! watching the counter learns of it, whichever process made it. (Other grant changes,
+//! such as a new rule, member or asset, bump it through the triggers of migration 0013.)
 
-use super::Db;
+use super::{Db, DbKind};
 
 /// What a revocation changed; `false` fields: there was nothing to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,31 +72,25 @@ pub async fn set_disabled(db: &Db, user_id: i64, disabled: bool) -> Result<Revok
 
 /// Takes `user_id` out of `group`.
 pub async fn remove_member(db: &Db, user_id: i64, group: &str) -> Result<Revoked, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let changed = sqlx::query("DELETE FROM user_groups WHERE user_id = $1 AND group_name = $2")
+    let delete = sqlx::query("DELETE FROM user_groups WHERE user_id = $1 AND group_name = $2")
         .bind(user_id)
-        .bind(group)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-        > 0;
-    bump(&mut tx).await?;
-    tx.commit().await?;
-    Ok(Revoked {
-        changed,
-        logins_ended: 0,
-    })
+        .bind(group);
+    delete_and_bump(db, delete).await
 }
 
 /// Deletes the Smart Rule `rule_id`.
 pub async fn delete_rule(db: &Db, rule_id: i64) -> Result<Revoked, sqlx::Error> {
+    let delete = sqlx::query("DELETE FROM smart_rules WHERE id = $1").bind(rule_id);
+    delete_and_bump(db, delete).await
+}
+
+/// Runs `delete` and bumps the counter in one transaction.
+async fn delete_and_bump<'q>(
+    db: &Db,
+    delete: sqlx::query::Query<'q, DbKind, sqlx::sqlite::SqliteArguments<'q>>,
+) -> Result<Revoked, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let changed = sqlx::query("DELETE FROM smart_rules WHERE id = $1")
-        .bind(rule_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-        > 0;
+    let changed = delete.execute(&mut *tx).await?.rows_affected() > 0;
     bump(&mut tx).await?;
     tx.commit().await?;
     Ok(Revoked {
