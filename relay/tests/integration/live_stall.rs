@@ -16,7 +16,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -27,28 +26,13 @@ use vigil_wire::api::{Protocol, SessionKind};
 use vigil_wire::codec::Frame;
 use vigil_wire::live::FeedMsg;
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
+use crate::support::{self, Relay, R};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Logs `name` in; returns the session cookie (`name=value`).
 async fn login_cookie(r: &Relay, name: &str) -> R<String> {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/auth/login", r.base))
-        .json(&json!({"username": name, "password": format!("pw-{name}")}))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), reqwest::StatusCode::OK);
-    Ok(resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .ok_or("no cookie")?
-        .to_string())
+    Ok(support::login_with_cookie_at(&r.base, name).await?.2)
 }
 
 /// The relay's side of the connection from client port `client`: `Some((inode, tx_queue))`
@@ -105,25 +89,10 @@ async fn stalled_feed(r: &Relay, cookie: &str) -> R<(tokio::net::TcpStream, u16)
 async fn a_stalled_live_feed_is_dropped_while_others_keep_receiving() -> R {
     let r = support::start(tempfile::tempdir()?, |c| c.feed_send_timeout = SEND_TIMEOUT).await?;
     let db = &r.state.db;
-    let hash = auth::hash_password("pw-root")?;
-    store::users::create(db, "root", "root", &hash, true, &[]).await?;
-    let hash = auth::hash_password("pw-alice")?;
-    let alice = store::users::create(db, "alice", "alice", &hash, false, &[]).await?;
+    r.user("root", true, &[]).await?;
+    let alice = r.user("alice", false, &[]).await?;
     let name = format!("web-{}", "x".repeat(16 * 1024));
-    let web = store::assets::insert(
-        db,
-        store::assets::NewAssetRow {
-            name: &name,
-            protocol: Protocol::Ssh,
-            host: "127.0.0.1",
-            port: 1,
-            account: "svc",
-            tags: &[],
-            credential_kind: store::assets::CredentialKind::None,
-            host_key: None,
-        },
-    )
-    .await?;
+    let web = r.asset(&name, Protocol::Ssh).await?;
     let id = auth::new_session_id();
     store::sessions::insert(
         db,

@@ -3,21 +3,12 @@
 //! crash does with a desktop session the crash left open.
 
 use reqwest::{Client, StatusCode};
-use serde_json::json;
-use vigil_relay::auth;
-use vigil_relay::store::{self, now_ms, sessions::NewSession};
+use vigil_relay::store::{self, now_ms};
 use vigil_wire::api::{Protocol, Session, SessionKind};
 use vigil_wire::end::EndReason;
 use vigil_wire::recording::{encode, Kind, RecordingIndex, MAGIC};
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
-
-async fn relay() -> R<Relay> {
-    relay_in(tempfile::tempdir()?).await
-}
+use crate::support::{self, relay, Relay, R};
 
 /// A relay serving the data dir in `dir` (which may hold a previous run's data).
 async fn relay_in(dir: tempfile::TempDir) -> R<Relay> {
@@ -25,63 +16,14 @@ async fn relay_in(dir: tempfile::TempDir) -> R<Relay> {
 }
 
 impl Relay {
-    async fn user(&self, name: &str, admin: bool, groups: &[&str]) -> R<i64> {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        Ok(store::users::create(&self.state.db, name, name, &hash, admin, &groups).await?)
-    }
-
-    async fn login(&self, name: &str) -> R<Client> {
-        let c = Client::builder().cookie_store(true).build()?;
-        let resp = c
-            .post(format!("{}/auth/login", self.base))
-            .json(&json!({"username": name, "password": format!("pw-{name}")}))
-            .send()
-            .await?;
-        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-        Ok(c)
-    }
-
-    async fn asset(&self, name: &'static str, protocol: Protocol) -> R<i64> {
-        Ok(store::assets::insert(
-            &self.state.db,
-            store::assets::NewAssetRow {
-                name,
-                protocol,
-                host: "127.0.0.1",
-                port: 1,
-                account: "svc",
-                tags: &[],
-                credential_kind: store::assets::CredentialKind::None,
-                host_key: None,
-            },
-        )
-        .await?)
-    }
-
-    async fn session(&self, user: i64, asset: i64) -> R<String> {
+    async fn ended_session(&self, user: i64, asset: i64) -> R<String> {
         let id = self.running_session(user, asset).await?;
         store::sessions::end(&self.state.db, &id, now_ms(), &EndReason::plain("closed")).await?;
         Ok(id)
     }
 
     async fn running_session(&self, user: i64, asset: i64) -> R<String> {
-        let id = auth::new_session_id();
-        store::sessions::insert(
-            &self.state.db,
-            NewSession {
-                id: &id,
-                user_id: user,
-                asset_id: asset,
-                kind: SessionKind::Admin,
-                request_id: None,
-                started_at: now_ms(),
-                cols: 80,
-                rows: 24,
-            },
-        )
-        .await?;
-        Ok(id)
+        self.session(user, asset, SessionKind::Admin, None).await
     }
 }
 
@@ -111,8 +53,8 @@ async fn desktop_recording_ranges_and_index_share_the_recording_authorization() 
     r.user("outsider", false, &[]).await?;
     let rdp = r.asset("win-1", Protocol::Rdp).await?;
     let ssh = r.asset("web-1", Protocol::Ssh).await?;
-    let s_rdp = r.session(root, rdp).await?;
-    let s_ssh = r.session(root, ssh).await?;
+    let s_rdp = r.ended_session(root, rdp).await?;
+    let s_ssh = r.ended_session(root, ssh).await?;
 
     let (file, whole, idx) = desktop_file();
     let path = r.state.hub.desktop_recording_path(&s_rdp);
@@ -121,7 +63,7 @@ async fn desktop_recording_ranges_and_index_share_the_recording_authorization() 
     std::fs::write(r.state.hub.desktop_index_path(&s_rdp), idx)?;
     std::fs::write(r.state.hub.recording_path(&s_ssh), "{\"version\":2}\n")?;
 
-    let admin = r.login("root").await?;
+    let (admin, _) = r.login("root").await?;
     let url = |id: &str, tail: &str| format!("{}/sessions/{id}/recording{tail}", r.base);
 
     // The index: whole records only, both keyframes.
@@ -163,7 +105,7 @@ async fn desktop_recording_ranges_and_index_share_the_recording_authorization() 
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     // Someone who may not see the session gets 404 from both; nobody logged in, 401.
-    let outsider = r.login("outsider").await?;
+    let (outsider, _) = r.login("outsider").await?;
     for tail in ["", "/index"] {
         let resp = outsider.get(url(&s_rdp, tail)).send().await?;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "outsider {tail}");
@@ -215,7 +157,7 @@ async fn a_desktop_session_left_open_by_a_crash_is_ended_and_replayable_after_re
     state.db.close().await;
 
     let r = relay_in(dir).await?;
-    let admin = r.login("root").await?;
+    let (admin, _) = r.login("root").await?;
     let session: Session = admin
         .get(format!("{}/sessions/{id}", r.base))
         .send()

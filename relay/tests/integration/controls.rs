@@ -4,99 +4,17 @@
 //! the hub, so checks decided before the hub are what is tested.
 
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{json, Value};
-use vigil_relay::auth;
-use vigil_relay::store::{self, now_ms, sessions::NewSession};
+use serde_json::json;
+use vigil_relay::store::{self, now_ms};
 use vigil_wire::api::{
-    AccessRequest, ApiError, AuditEntry, Keystroke, Protocol, RequestStatus, Session, SessionKind,
+    AccessRequest, AuditEntry, Keystroke, Protocol, RequestStatus, Session, SessionKind,
 };
 use vigil_wire::end::EndReason;
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
-
-async fn relay() -> R<Relay> {
-    support::start(tempfile::tempdir()?, |_| {}).await
-}
+use crate::support::{self, error, post, relay, Relay, R};
 
 impl Relay {
-    async fn user(&self, name: &str, admin: bool, groups: &[&str]) -> R<i64> {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        Ok(store::users::create(&self.state.db, name, name, &hash, admin, &groups).await?)
-    }
-
-    /// Logs `name` in; returns the client (cookie jar) and its CSRF token.
-    async fn login(&self, name: &str) -> R<(Client, String)> {
-        let c = Client::builder().cookie_store(true).build()?;
-        let resp = c
-            .post(format!("{}/auth/login", self.base))
-            .json(&json!({"username": name, "password": format!("pw-{name}")}))
-            .send()
-            .await?;
-        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-        let me: vigil_wire::api::Me = resp.json().await?;
-        Ok((c, me.csrf_token))
-    }
-
-    async fn asset(&self, name: &'static str, protocol: Protocol) -> R<i64> {
-        Ok(store::assets::insert(
-            &self.state.db,
-            store::assets::NewAssetRow {
-                name,
-                protocol,
-                host: "127.0.0.1",
-                port: 1,
-                account: "svc",
-                tags: &[],
-                credential_kind: store::assets::CredentialKind::None,
-                host_key: None,
-            },
-        )
-        .await?)
-    }
-
-    async fn session(
-        &self,
-        user: i64,
-        asset: i64,
-        kind: SessionKind,
-        request_id: Option<i64>,
-    ) -> R<String> {
-        let id = auth::new_session_id();
-        let s = NewSession {
-            id: &id,
-            user_id: user,
-            asset_id: asset,
-            kind,
-            request_id,
-            started_at: now_ms(),
-            cols: 80,
-            rows: 24,
-        };
-        store::sessions::insert(&self.state.db, s).await?;
-        Ok(id)
-    }
-
-    async fn approved_request(&self, user: i64, asset: i64, expires_at: i64) -> R<i64> {
-        Ok(store::requests::insert(
-            &self.state.db,
-            store::requests::NewRequest {
-                user_id: user,
-                asset_id: asset,
-                reason: "fix",
-                duration_minutes: 60,
-                status: RequestStatus::Approved,
-                expires_at: Some(expires_at),
-                decided_by: Some("root"),
-            },
-        )
-        .await?)
-    }
-
     async fn row(&self, id: &str) -> R<store::sessions::SessionRow> {
         Ok(store::sessions::get(&self.state.db, id)
             .await?
@@ -106,20 +24,6 @@ impl Relay {
     async fn audit(&self) -> R<Vec<AuditEntry>> {
         Ok(store::audit::list(&self.state.db, 1000).await?)
     }
-}
-
-async fn error(resp: Response) -> R<(StatusCode, String, String)> {
-    let status = resp.status();
-    let e: ApiError = resp.json().await?;
-    Ok((status, e.code, e.message))
-}
-
-async fn post(c: &Client, url: String, csrf: &str, body: Value) -> R<Response> {
-    Ok(c.post(url)
-        .header(vigil_wire::CSRF_HEADER, csrf)
-        .json(&body)
-        .send()
-        .await?)
 }
 
 /// web-1 and db-1 (SSH, no credential: a launch that passes every check fails with
@@ -134,9 +38,21 @@ struct World {
     alice: i64,
 }
 
+impl World {
+    /// An approved request of alice's on web-1 ending at `expires_at`, and a live session
+    /// under it.
+    async fn alice_request_session(&self, expires_at: i64) -> R<(i64, String)> {
+        let r = &self.r;
+        let req = r.approved_request(self.alice, self.web, expires_at).await?;
+        let session = r
+            .session(self.alice, self.web, SessionKind::Request, Some(req))
+            .await?;
+        Ok((req, session))
+    }
+}
+
 async fn world() -> R<World> {
     let r = relay().await?;
-    let db = &r.state.db;
     let root = r.user("root", true, &[]).await?;
     let ivy = r.user("ivy", false, &["ops", "devs"]).await?;
     r.user("rex", false, &["audit"]).await?;
@@ -145,23 +61,11 @@ async fn world() -> R<World> {
     let alice = r.user("alice", false, &["devs"]).await?;
     let web = r.asset("web-1", Protocol::Ssh).await?;
     let db1 = r.asset("db-1", Protocol::Ssh).await?;
-    use vigil_wire::api::{AssetSelector, GrantedRole::*};
-    let sel = |g: &str| AssetSelector {
-        name_glob: Some(g.into()),
-        protocol: None,
-        tags: vec![],
-    };
-    store::rules::insert(db, "ops", &sel("web-*"), "ops", &[Isa], false).await?;
-    store::rules::insert(
-        db,
-        "audit",
-        &sel("web-*"),
-        "audit",
-        &[ActiveSessionReviewer],
-        false,
-    )
-    .await?;
-    store::rules::insert(db, "devs", &sel("*"), "devs", &[Requestor], false).await?;
+    use vigil_wire::api::GrantedRole::*;
+    r.rule("ops", "web-*", "ops", &[Isa]).await?;
+    r.rule("audit", "web-*", "audit", &[ActiveSessionReviewer])
+        .await?;
+    r.rule("devs", "*", "devs", &[Requestor]).await?;
     Ok(World {
         r,
         web,
@@ -173,8 +77,16 @@ async fn world() -> R<World> {
     })
 }
 
-fn launch_body(asset: i64, request: Option<i64>) -> Value {
-    json!({"asset_id": asset, "request_id": request, "cols": 80, "rows": 24})
+/// `POST /sessions` by client `c` of the relay at `base`, for `asset` (under `request`).
+async fn launch(
+    c: &Client,
+    base: &str,
+    csrf: &str,
+    asset: i64,
+    request: Option<i64>,
+) -> R<Response> {
+    let body = json!({"asset_id": asset, "request_id": request, "cols": 80, "rows": 24});
+    post(c, format!("{base}/sessions"), csrf, body).await
 }
 
 #[tokio::test]
@@ -266,13 +178,7 @@ async fn no_relaunch_while_a_session_on_the_asset_is_locked() -> R {
     for (who, id, request) in &locked {
         store::sessions::set_locked(db, id, true).await?;
         let (c, csrf) = w.r.login(who).await?;
-        let resp = post(
-            &c,
-            format!("{b}/sessions"),
-            &csrf,
-            launch_body(w.web, *request),
-        )
-        .await?;
+        let resp = launch(&c, b, &csrf, w.web, *request).await?;
         let (status, code, message) = error(resp).await?;
         assert_eq!(
             (status, code.as_str()),
@@ -287,23 +193,11 @@ async fn no_relaunch_while_a_session_on_the_asset_is_locked() -> R {
     // Another asset is not held by the lock (the launch passes the checks and then
     // fails on the missing credential).
     let (root, csrf) = w.r.login("root").await?;
-    let resp = post(
-        &root,
-        format!("{b}/sessions"),
-        &csrf,
-        launch_body(w.db1, None),
-    )
-    .await?;
+    let resp = launch(&root, b, &csrf, w.db1, None).await?;
     assert_eq!(error(resp).await?.1, "bad_request");
     // Once unlocked (or ended), launching is possible again.
     store::sessions::set_locked(db, &locked[0].1, false).await?;
-    let resp = post(
-        &root,
-        format!("{b}/sessions"),
-        &csrf,
-        launch_body(w.web, None),
-    )
-    .await?;
+    let resp = launch(&root, b, &csrf, w.web, None).await?;
     assert_eq!(error(resp).await?.1, "bad_request");
     Ok(())
 }
@@ -312,20 +206,9 @@ async fn no_relaunch_while_a_session_on_the_asset_is_locked() -> R {
 async fn one_live_session_per_request() -> R {
     let w = world().await?;
     let b = &w.r.base;
-    let req =
-        w.r.approved_request(w.alice, w.web, now_ms() + 3_600_000)
-            .await?;
-    let live =
-        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
-            .await?;
+    let (req, live) = w.alice_request_session(now_ms() + 3_600_000).await?;
     let (alice, csrf) = w.r.login("alice").await?;
-    let resp = post(
-        &alice,
-        format!("{b}/sessions"),
-        &csrf,
-        launch_body(w.web, Some(req)),
-    )
-    .await?;
+    let resp = launch(&alice, b, &csrf, w.web, Some(req)).await?;
     let (status, code, message) = error(resp).await?;
     assert_eq!(
         (status, code.as_str()),
@@ -334,13 +217,7 @@ async fn one_live_session_per_request() -> R {
     assert!(message.contains("already in use"), "{message}");
     // With the first session ended, the request may be used again.
     store::sessions::end(&w.r.state.db, &live, now_ms(), &EndReason::plain("closed")).await?;
-    let resp = post(
-        &alice,
-        format!("{b}/sessions"),
-        &csrf,
-        launch_body(w.web, Some(req)),
-    )
-    .await?;
+    let resp = launch(&alice, b, &csrf, w.web, Some(req)).await?;
     assert_eq!(error(resp).await?.1, "bad_request");
     Ok(())
 }
@@ -350,12 +227,7 @@ async fn a_requests_end_ends_its_sessions() -> R {
     let w = world().await?;
     let b = &w.r.base;
     // Check-in by the requester.
-    let req =
-        w.r.approved_request(w.alice, w.web, now_ms() + 3_600_000)
-            .await?;
-    let s =
-        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
-            .await?;
+    let (req, s) = w.alice_request_session(now_ms() + 3_600_000).await?;
     let (alice, csrf) = w.r.login("alice").await?;
     let done: AccessRequest = post(
         &alice,
@@ -378,12 +250,7 @@ async fn a_requests_end_ends_its_sessions() -> R {
         && e.session_id.as_deref() == Some(s.as_str())));
 
     // Expiry: the relay's task wakes at the request's end.
-    let req =
-        w.r.approved_request(w.alice, w.web, now_ms() + 1_000)
-            .await?;
-    let s =
-        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
-            .await?;
+    let (_, s) = w.alice_request_session(now_ms() + 1_000).await?;
     w.r.state.request_windows_changed();
     let mut row = w.r.row(&s).await?;
     for _ in 0..100 {
@@ -417,10 +284,7 @@ async fn terminate_and_cancel_audits_what_happened() -> R {
             .map(|e| e.detail)
     };
     // An approved request: checked in.
-    let req = w.r.approved_request(w.alice, w.web, far).await?;
-    let s =
-        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
-            .await?;
+    let (req, s) = w.alice_request_session(far).await?;
     let resp = post(
         &rex,
         format!("{b}/sessions/{s}/terminate-and-cancel"),
@@ -437,10 +301,7 @@ async fn terminate_and_cancel_audits_what_happened() -> R {
     let r = store::requests::get(db, req).await?.ok_or("request")?;
     assert_eq!(r.status, "checked_in");
     // A request already checked in: the session ends, the audit says nothing was checked in.
-    let req = w.r.approved_request(w.alice, w.web, far).await?;
-    let s =
-        w.r.session(w.alice, w.web, SessionKind::Request, Some(req))
-            .await?;
+    let (req, s) = w.alice_request_session(far).await?;
     store::requests::transition(
         db,
         req,
@@ -585,16 +446,7 @@ async fn live_sessions_are_capped_per_user_and_in_all() -> R {
     // The world's relay has the defaults; a second on the same data with small caps.
     let (ivy, csrf) = w.r.login("ivy").await?;
     let launch = |c: reqwest::Client, csrf: String, base: String, asset: i64| async move {
-        error(
-            post(
-                &c,
-                format!("{base}/sessions"),
-                &csrf,
-                launch_body(asset, None),
-            )
-            .await?,
-        )
-        .await
+        error(launch(&c, &base, &csrf, asset, None).await?).await
     };
     // Under the default caps, a launch passes every check (and fails on the credential).
     assert_eq!(

@@ -8,15 +8,11 @@
 //! the hub's connect timeout (10 s), long enough for the launches that follow.
 
 use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
-use vigil_relay::auth;
+use serde_json::json;
 use vigil_relay::store::{self, now_ms};
 use vigil_wire::api::{ApiError, Launched, NewAsset, Protocol, RequestStatus, SmartRule};
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
+use crate::support::{self, login_at, post, Relay, R};
 
 /// A target that accepts connections and never says a word; it holds them while it lives.
 async fn silent_target() -> R<(u16, tokio::task::JoinHandle<()>)> {
@@ -29,33 +25,6 @@ async fn silent_target() -> R<(u16, tokio::task::JoinHandle<()>)> {
         }
     });
     Ok((port, task))
-}
-
-async fn user(r: &Relay, name: &str, admin: bool, groups: &[&str]) -> R<i64> {
-    let hash = auth::hash_password(&format!("pw-{name}"))?;
-    let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-    Ok(store::users::create(&r.state.db, name, name, &hash, admin, &groups).await?)
-}
-
-/// Logs `name` in at `base`; returns the client (cookie jar) and its CSRF token.
-async fn login(base: &str, name: &str) -> R<(Client, String)> {
-    let c = Client::builder().cookie_store(true).build()?;
-    let resp = c
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": name, "password": format!("pw-{name}")}))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-    let me: vigil_wire::api::Me = resp.json().await?;
-    Ok((c, me.csrf_token))
-}
-
-async fn post(c: &Client, url: String, csrf: &str, body: Value) -> R<reqwest::Response> {
-    Ok(c.post(url)
-        .header(vigil_wire::CSRF_HEADER, csrf)
-        .json(&body)
-        .send()
-        .await?)
 }
 
 /// An SSH asset with a managed password, at the silent target.
@@ -72,22 +41,6 @@ async fn asset(r: &Relay, name: &str, port: u16) -> R<i64> {
         host_key: None,
     };
     Ok(vigil_relay::api::assets::create_asset(&r.state.db, &r.state.vault, &new).await?)
-}
-
-async fn approved_request(r: &Relay, user: i64, asset: i64) -> R<i64> {
-    Ok(store::requests::insert(
-        &r.state.db,
-        store::requests::NewRequest {
-            user_id: user,
-            asset_id: asset,
-            reason: "fix",
-            duration_minutes: 60,
-            status: RequestStatus::Approved,
-            expires_at: Some(now_ms() + 3_600_000),
-            decided_by: Some("root"),
-        },
-    )
-    .await?)
 }
 
 /// Launches under `request`: `Ok(session id)` or `Err((status, code))`.
@@ -121,10 +74,10 @@ async fn sessions_per_request_follow_the_strictest_smart_rule() -> R {
     let (port, _target) = silent_target().await?;
     let r = support::start(tempfile::tempdir()?, |_| {}).await?;
     let b = r.base.clone();
-    user(&r, "root", true, &[]).await?;
-    let alice = user(&r, "alice", false, &["devs", "oncall"]).await?;
+    r.user("root", true, &[]).await?;
+    let alice = r.user("alice", false, &["devs", "oncall"]).await?;
     let web = asset(&r, "web-1", port).await?;
-    let (root, root_csrf) = login(&b, "root").await?;
+    let (root, root_csrf) = login_at(&b, "root").await?;
     let rule = |name: &str, group: &str, n: Option<u32>| {
         let mut body = json!({
             "name": name,
@@ -178,8 +131,8 @@ async fn sessions_per_request_follow_the_strictest_smart_rule() -> R {
     assert_eq!(limits, [("plain", 1), ("devs-two", 2)]);
 
     // One rule allowing 2: two concurrent sessions under one request, not a third.
-    let (c, csrf) = login(&b, "alice").await?;
-    let req = approved_request(&r, alice, web).await?;
+    let (c, csrf) = login_at(&b, "alice").await?;
+    let req = r.approved_request(alice, web, now_ms() + 3_600_000).await?;
     let first = launch(&c, &b, &csrf, web, req).await?;
     let second = launch(&c, &b, &csrf, web, req).await?;
     assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
@@ -198,7 +151,7 @@ async fn sessions_per_request_follow_the_strictest_smart_rule() -> R {
     .json()
     .await?;
     assert_eq!(one.sessions_per_request, 1);
-    let req2 = approved_request(&r, alice, web).await?;
+    let req2 = r.approved_request(alice, web, now_ms() + 3_600_000).await?;
     assert!(launch(&c, &b, &csrf, web, req2).await?.is_ok());
     assert_eq!(launch(&c, &b, &csrf, web, req2).await?, in_use());
     assert_eq!(live_under(&r, req2).await?, 1);
@@ -232,7 +185,7 @@ async fn launches_on_two_relays_sharing_a_database_are_serialised() -> R {
     })
     .await?;
     assert_ne!(r1.base, r2.base);
-    user(&r1, "alice", false, &["devs"]).await?;
+    r1.user("alice", false, &["devs"]).await?;
     let alice = store::users::by_name(&r2.state.db, "alice")
         .await?
         .ok_or("the second relay sees the first's user")?
@@ -253,11 +206,13 @@ async fn launches_on_two_relays_sharing_a_database_are_serialised() -> R {
     )
     .await?;
     let logins = [
-        (r1.base.clone(), login(&r1.base, "alice").await?),
-        (r2.base.clone(), login(&r2.base, "alice").await?),
+        (r1.base.clone(), login_at(&r1.base, "alice").await?),
+        (r2.base.clone(), login_at(&r2.base, "alice").await?),
     ];
     for round in 0..ROUNDS {
-        let req = approved_request(&r1, alice, web).await?;
+        let req = r1
+            .approved_request(alice, web, now_ms() + 3_600_000)
+            .await?;
         let mut launches = Vec::new();
         for _ in 0..PER_RELAY {
             for (base, (c, csrf)) in &logins {
@@ -388,8 +343,8 @@ async fn launches_on_two_relay_processes_sharing_a_data_dir_are_serialised() -> 
     let (_p2, b2) = serve(&data, &dist).await?;
     assert_ne!(b1, b2);
     let logins = [
-        (b1.clone(), login(&b1, "alice").await?),
-        (b2.clone(), login(&b2, "alice").await?),
+        (b1.clone(), login_at(&b1, "alice").await?),
+        (b2.clone(), login_at(&b2, "alice").await?),
     ];
     let (c, csrf) = &logins[0].1;
     let assets: Vec<vigil_wire::api::Asset> =

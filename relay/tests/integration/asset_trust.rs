@@ -4,16 +4,12 @@
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use vigil_relay::auth;
 use vigil_relay::config::Config;
 use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_relay::vault::Vault;
-use vigil_wire::api::{ApiError, Asset, AuditEntry, SessionKind};
+use vigil_wire::api::{Asset, AuditEntry, SessionKind};
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
+use crate::support::{self, error, post, Relay, R};
 
 /// A well-formed SSH fingerprint, and another.
 const FP_A: &str = "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0";
@@ -21,32 +17,9 @@ const FP_B: &str = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
 
 impl Relay {
     async fn admin(&self, name: &str) -> R<(Client, String)> {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        store::users::create(&self.state.db, name, name, &hash, true, &[]).await?;
-        let c = Client::builder().cookie_store(true).build()?;
-        let resp = c
-            .post(format!("{}/auth/login", self.base))
-            .json(&json!({"username": name, "password": format!("pw-{name}")}))
-            .send()
-            .await?;
-        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-        let me: vigil_wire::api::Me = resp.json().await?;
-        Ok((c, me.csrf_token))
+        self.user(name, true, &[]).await?;
+        self.login(name).await
     }
-}
-
-async fn post(c: &Client, url: String, csrf: &str, body: Value) -> R<Response> {
-    Ok(c.post(url)
-        .header("x-vigil-csrf", csrf)
-        .json(&body)
-        .send()
-        .await?)
-}
-
-async fn error_code(resp: Response) -> R<(StatusCode, String, String)> {
-    let status = resp.status();
-    let e: ApiError = resp.json().await?;
-    Ok((status, e.code, e.message))
 }
 
 async fn asset_view(r: &Relay, c: &Client, id: i64) -> R<Asset> {
@@ -113,7 +86,7 @@ async fn a_credential_copied_to_another_asset_does_not_open() -> R {
         .bind(two)
         .execute(&r.state.db)
         .await?;
-    let (status, code, message) = error_code(launch(&r, &c, &csrf, two).await?).await?;
+    let (status, code, message) = error(launch(&r, &c, &csrf, two).await?).await?;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::INTERNAL_SERVER_ERROR, "credential_unreadable"),
@@ -186,7 +159,7 @@ async fn a_provisioned_host_key_is_checked_and_shown() -> R {
             ssh_asset("web-x", Some(bad)),
         )
         .await?;
-        let (status, code, message) = error_code(refused).await?;
+        let (status, code, message) = error(refused).await?;
         assert_eq!(
             (status, code.as_str()),
             (StatusCode::BAD_REQUEST, "bad_request")
@@ -246,7 +219,7 @@ async fn only_the_offered_fingerprint_is_accepted() -> R {
         )
     };
     // Nothing offered yet: nothing to accept.
-    let (status, code, _) = error_code(accept(FP_B).await?).await?;
+    let (status, code, _) = error(accept(FP_B).await?).await?;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::CONFLICT, "fingerprint_not_offered")
@@ -290,12 +263,12 @@ async fn only_the_offered_fingerprint_is_accepted() -> R {
     assert_eq!(view.host_key_offered.as_deref(), Some(FP_B));
 
     // Malformed, or well-formed but not the offered one: refused, nothing changes.
-    let (status, code, _) = error_code(accept("SHA256:nope").await?).await?;
+    let (status, code, _) = error(accept("SHA256:nope").await?).await?;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::BAD_REQUEST, "bad_request")
     );
-    let (status, code, message) = error_code(accept(FP_A).await?).await?;
+    let (status, code, message) = error(accept(FP_A).await?).await?;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::CONFLICT, "fingerprint_not_offered")
@@ -325,7 +298,7 @@ async fn only_the_offered_fingerprint_is_accepted() -> R {
         "{entries:?}"
     );
     // Accepted once: the same call again has nothing to accept.
-    let (status, code, _) = error_code(accept(FP_B).await?).await?;
+    let (status, code, _) = error(accept(FP_B).await?).await?;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::CONFLICT, "fingerprint_not_offered")

@@ -6,34 +6,12 @@
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use vigil_hub::Target;
-use vigil_relay::auth;
 use vigil_relay::service::target::target_for;
 use vigil_relay::store;
-use vigil_wire::api::{AuditEntry, Me, Protocol};
+use vigil_wire::api::{AuditEntry, Protocol};
 use vigil_wire::desktop::KeyboardLayout;
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
-
-async fn user(r: &Relay, name: &str, admin: bool) -> R<i64> {
-    let hash = auth::hash_password(&format!("pw-{name}"))?;
-    Ok(store::users::create(&r.state.db, name, name, &hash, admin, &[]).await?)
-}
-
-/// A logged-in client and its CSRF token.
-async fn login(r: &Relay, name: &str) -> R<(Client, String)> {
-    let c = Client::builder().cookie_store(true).build()?;
-    let resp = c
-        .post(format!("{}/auth/login", r.base))
-        .json(&json!({"username": name, "password": format!("pw-{name}")}))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-    let me: Me = resp.json().await?;
-    Ok((c, me.csrf_token))
-}
+use crate::support::{self, Relay, R};
 
 async fn set(
     r: &Relay,
@@ -53,7 +31,8 @@ async fn rdp_layout_of(r: &Relay, asset: i64, user_id: i64) -> R<KeyboardLayout>
     let asset = store::assets::get(&r.state.db, asset)
         .await?
         .ok_or("no asset")?;
-    match target_for(&r.state, &asset, user_id).await {
+    let mut conn = r.state.db.acquire().await?;
+    match target_for(&r.state, &mut conn, &asset, user_id).await {
         Ok(Target::Rdp(t)) => Ok(t.keyboard_layout),
         Ok(_) => Err("not an RDP target".into()),
         Err(e) => Err(format!("no target: {e:?}").into()),
@@ -63,9 +42,9 @@ async fn rdp_layout_of(r: &Relay, asset: i64, user_id: i64) -> R<KeyboardLayout>
 #[tokio::test]
 async fn an_administrator_sets_a_users_layout_and_their_desktop_sessions_use_it() -> R {
     let r = support::start(tempfile::tempdir()?, |_| {}).await?;
-    let _root = user(&r, "root", true).await?;
-    let alice = user(&r, "alice", false).await?;
-    let bob = user(&r, "bob", false).await?;
+    let _root = r.user("root", true, &[]).await?;
+    let alice = r.user("alice", false, &[]).await?;
+    let bob = r.user("bob", false, &[]).await?;
     let desk = vigil_relay::api::assets::create_asset(
         &r.state.db,
         &r.state.vault,
@@ -90,8 +69,8 @@ async fn an_administrator_sets_a_users_layout_and_their_desktop_sessions_use_it(
     );
     assert_eq!(rdp_layout_of(&r, desk, alice).await?, KeyboardLayout::EnUs);
 
-    let admin = login(&r, "root").await?;
-    let plain = login(&r, "alice").await?;
+    let admin = r.login("root").await?;
+    let plain = r.login("alice").await?;
     let de = json!({"layout": "de-DE"});
     // Only an administrator, only a supported layout, only a user that exists.
     assert_eq!(

@@ -7,22 +7,11 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use vigil_relay::auth;
-use vigil_relay::store;
 use vigil_relay::throttle::FREE_FAILURES;
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
+use crate::support::{self, Relay, R};
 
 const STOP_BOUND: Duration = Duration::from_secs(10);
-
-async fn add_user(r: &Relay, name: &str) -> R {
-    let hash = auth::hash_password(&format!("pw-{name}"))?;
-    store::users::create(&r.state.db, name, name, &hash, false, &[]).await?;
-    Ok(())
-}
 
 /// A client whose connections come from `ip` (any 127.x.y.z works on loopback).
 fn client_from(ip: &str) -> R<Client> {
@@ -44,7 +33,7 @@ async fn status(r: &Relay, c: &Client, user: &str, password: &str) -> R<StatusCo
 #[tokio::test]
 async fn a_lockout_survives_a_restart() -> R {
     let r = support::start(tempfile::tempdir()?, |_| {}).await?;
-    add_user(&r, "bob").await?;
+    r.user("bob", false, &[]).await?;
     let attacker = client_from("127.0.0.1")?;
     for _ in 0..FREE_FAILURES {
         assert_eq!(
@@ -78,7 +67,7 @@ async fn two_relays_share_one_lockout_and_parallel_guesses_never_exceed_it() -> 
     let a = support::start(tempfile::tempdir()?, |_| {}).await?;
     let data_dir = a.state.config.data_dir.clone();
     let b = support::start(tempfile::tempdir()?, |c| c.data_dir = data_dir).await?;
-    add_user(&a, "carol").await?;
+    a.user("carol", false, &[]).await?;
     let attacker = client_from("127.0.0.3")?;
     let guesses = (0..50).map(|i| {
         let relay = if i % 2 == 0 { &a } else { &b };

@@ -33,6 +33,7 @@ async fn set(db: &store::Db, table: &str, column: &str, value: &str) -> anyhow::
     let old: String = sqlx::query_scalar(&format!("SELECT {column} FROM {table}"))
         .fetch_one(db)
         .await?;
+
     sqlx::query(&format!("UPDATE {table} SET {column} = $1"))
         .bind(value)
         .execute(db)

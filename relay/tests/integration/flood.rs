@@ -2,19 +2,16 @@
 //! while a burst of wrong passwords hits a real user's name from other addresses. The
 //! attacking addresses end up locked out; the user, from their own address, still logs in.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use vigil_relay::auth;
-use vigil_relay::config::Config;
-use vigil_relay::store;
 use vigil_relay::throttle::{FREE_FAILURES, FREE_FAILURES_PER_ADDRESS};
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::support::{client_from, relay_with, Relay, R};
 
 /// Slowloris connections held open, spread over `IDLE_SOURCES` addresses from 127.0.0.2.
 const IDLE_CONNECTIONS: usize = 2000;
@@ -35,29 +32,6 @@ const STOP_BOUND: Duration = Duration::from_secs(10);
 /// A request line and a header never finished.
 const PARTIAL_HEADER: &[u8] = b"GET /api/v1/me HTTP/1.1\r\nHost: relay\r\nX-Slow: ";
 const USER: &str = "alice";
-
-mod support;
-use support::Relay;
-
-async fn relay_with(adjust: impl FnOnce(&mut Config)) -> R<Relay> {
-    support::start(tempfile::tempdir()?, adjust).await
-}
-
-impl Relay {
-    async fn user(&self, name: &str) -> R<i64> {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        Ok(store::users::create(&self.state.db, name, name, &hash, false, &[]).await?)
-    }
-}
-
-/// A client whose connections come from `ip` (any 127.x.y.z works on loopback).
-fn client_from(ip: &str) -> R<Client> {
-    let ip: IpAddr = ip.parse()?;
-    Ok(Client::builder()
-        .local_address(ip)
-        .cookie_store(true)
-        .build()?)
-}
 
 /// Raises the soft limit on open files to the hard limit; returns the soft limit now.
 #[cfg(unix)]
@@ -92,7 +66,7 @@ async fn slowloris_and_a_login_flood_leave_the_real_user_able_to_log_in() -> R {
         c.idle_timeout = Duration::from_secs(60);
     })
     .await?;
-    r.user(USER).await?;
+    r.user(USER, false, &[]).await?;
     // The flood's sockets and clients are dropped with its future, even on a timeout.
     let flooded = tokio::time::timeout(FLOOD_BOUND, flood(&r)).await;
     let stopped = r.stop(STOP_BOUND).await;

@@ -2,7 +2,6 @@
 //! timeouts and the connection cap, response headers, the cookie name, and the
 //! permissions of the data directory.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
@@ -13,39 +12,12 @@ use vigil_relay::auth;
 use vigil_relay::config::Config;
 use vigil_relay::store;
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
-
-async fn relay() -> R<Relay> {
-    relay_with(|_| {}).await
-}
-
-async fn relay_with(adjust: impl FnOnce(&mut Config)) -> R<Relay> {
-    support::start(tempfile::tempdir()?, adjust).await
-}
-
-impl Relay {
-    async fn user(&self, name: &str) -> R<i64> {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        Ok(store::users::create(&self.state.db, name, name, &hash, false, &[]).await?)
-    }
-}
-
-/// A client whose connections come from `ip` (any 127.x.y.z works on loopback).
-fn client_from(ip: &str) -> R<Client> {
-    let ip: IpAddr = ip.parse()?;
-    Ok(Client::builder()
-        .local_address(ip)
-        .cookie_store(true)
-        .build()?)
-}
+use crate::support::{client_from, relay, relay_with, R};
 
 #[tokio::test]
 async fn parallel_guesses_are_throttled_and_the_user_still_gets_in() -> R {
     let r = relay().await?;
-    r.user("bob").await?;
+    r.user("bob", false, &[]).await?;
     let attacker = client_from("127.0.0.1")?;
     let url = format!("{}/auth/login", r.base);
     let guesses = (0..20).map(|i| {
@@ -166,7 +138,7 @@ async fn connections_over_the_cap_are_closed() -> R {
 #[tokio::test]
 async fn api_answers_are_not_cached_and_no_hsts_without_tls() -> R {
     let r = relay().await?;
-    r.user("carol").await?;
+    r.user("carol", false, &[]).await?;
     let anon = Client::new().get(format!("{}/me", r.base)).send().await?;
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -203,7 +175,7 @@ async fn api_answers_are_not_cached_and_no_hsts_without_tls() -> R {
 #[tokio::test]
 async fn a_secure_cookie_is_host_prefixed_and_read_back_under_that_name() -> R {
     let r = relay_with(|c| c.public_origin = Some("https://vigil.example".into())).await?;
-    r.user("dave").await?;
+    r.user("dave", false, &[]).await?;
     let login = Client::new()
         .post(format!("{}/auth/login", r.base))
         .json(&json!({"username": "dave", "password": "pw-dave"}))

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -18,249 +18,15 @@ use vigil_relay::AppState;
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RequestStatus, SessionKind};
 use vigil_wire::recording::{encode, Kind, MAGIC};
 
+use crate::support::{self, Relay, R};
+
 /// The fingerprint the matrix records as offered before each accept-host-key call.
 const OFFERED: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-type R<T = ()> = Result<T, Box<dyn std::error::Error>>;
-
-mod support;
-use support::Relay;
-
-/// Who calls. For session routes `Owner` is the session's own user: `alice` (a regular
-/// user) for a request session, `ivy` (ISA on the asset) for an ISA session, `root` (an
-/// administrator) for an Admin Session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Anonymous,
-    Owner,
-    OtherRegular,
-    ReviewerInScope,
-    ReviewerOutOfScope,
-    Isa,
-    Admin,
-}
-
-const ROLES: [Role; 7] = [
-    Role::Anonymous,
-    Role::Owner,
-    Role::OtherRegular,
-    Role::ReviewerInScope,
-    Role::ReviewerOutOfScope,
-    Role::Isa,
-    Role::Admin,
-];
-
-const KINDS: [SessionKind; 3] = [SessionKind::Request, SessionKind::Isa, SessionKind::Admin];
-
-fn login_name(role: Role, kind: SessionKind) -> Option<&'static str> {
-    Some(match role {
-        Role::Anonymous => return None,
-        Role::Owner => match kind {
-            SessionKind::Request => "alice",
-            SessionKind::Isa => "ivy",
-            SessionKind::Admin => "root",
-        },
-        Role::OtherRegular => "bob",
-        Role::ReviewerInScope => "rex",
-        Role::ReviewerOutOfScope => "olga",
-        Role::Isa => "ian",
-        Role::Admin => "ada",
-    })
-}
-
-/// How a route is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Rest,
-    WebSocket,
-}
-
-/// One route of the document: method and path template.
-type Route = (&'static str, &'static str);
-
-/// The expected status of `route` for `role` (on a session of `kind` for session routes),
-/// with the CSRF header and the relay's own Origin. `None`: a route this table does not
-/// know.
-fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16> {
-    use Role::*;
-    let anon = role == Anonymous;
-    // Session facts, as policy sees them.
-    let visible = match role {
-        Owner | Admin => true,
-        ReviewerInScope | Isa => kind != SessionKind::Admin,
-        _ => false,
-    };
-    // Monitors the asset: may watch, download and control others' sessions.
-    let monitors = match role {
-        Admin => true,
-        ReviewerInScope | Isa => kind != SessionKind::Admin,
-        // ivy is ISA on the asset; root is an administrator; alice is plain.
-        Owner => kind != SessionKind::Request,
-        _ => false,
-    };
-    let read = || match (visible, monitors) {
-        (false, _) => 404,
-        (true, true) => 200,
-        (true, false) => 403,
-    };
-    let control = |allowed: u16| match (visible, role, monitors) {
-        (false, _, _) => 404,
-        // Nobody controls their own session, whatever else they are.
-        (true, Owner, _) => 403,
-        (true, _, true) => allowed,
-        (true, _, false) => 403,
-    };
-    let admin_only = |ok: u16| if role == Admin { ok } else { 403 };
-    let logged_in = |ok: u16| ok;
-    let status = match route {
-        ("GET", "/api/v1/openapi.json") => return Some(200),
-        // Wrong credentials, whoever is already logged in; no CSRF header is needed.
-        ("POST", "/api/v1/auth/login") => return Some(401),
-        _ if anon => 401,
-        // Any login.
-        ("GET", "/api/v1/me")
-        | ("GET", "/api/v1/assets")
-        | ("GET", "/api/v1/sessions")
-        | ("GET", "/api/v1/requests") => logged_in(200),
-        ("GET", "/api/v1/live") => logged_in(101),
-        ("POST", "/api/v1/auth/logout") => logged_in(204),
-        // Administrators only.
-        ("GET", "/api/v1/rules") | ("GET", "/api/v1/audit") => admin_only(200),
-        ("POST", "/api/v1/rules") | ("POST", "/api/v1/assets") => admin_only(200),
-        ("POST", "/api/v1/emergency") => admin_only(200),
-        // The matrix records an offered fingerprint first, and accepts that one.
-        ("POST", "/api/v1/assets/{id}/accept-host-key") => admin_only(200),
-        ("DELETE", "/api/v1/rules/{id}")
-        | ("POST", "/api/v1/users/{name}/disable")
-        | ("POST", "/api/v1/users/{name}/enable")
-        | ("POST", "/api/v1/users/{name}/end-logins")
-        | ("DELETE", "/api/v1/users/{name}/groups/{group}")
-        | ("PUT", "/api/v1/users/{name}/keyboard-layout") => admin_only(204),
-        // Requests on web-1: requestors ask; a pending request of alice's is approved by
-        // an administrator (no approver is seeded), checked in by her or an administrator.
-        ("POST", "/api/v1/requests") => match role {
-            Owner if kind == SessionKind::Request => 200,
-            OtherRegular => 200,
-            ReviewerOutOfScope => 404,
-            Owner if kind == SessionKind::Admin => 403,
-            _ => 403,
-        },
-        // A request is confirmed only to its requester and to who may decide it: anyone
-        // else gets 404, as for a session id.
-        ("POST", "/api/v1/requests/{id}/approve") | ("POST", "/api/v1/requests/{id}/deny") => {
-            match role {
-                Admin => 200,
-                // root, the Admin Session's owner, is an administrator too.
-                Owner if kind == SessionKind::Admin => 200,
-                // alice may not approve her own request.
-                Owner if kind == SessionKind::Request => 403,
-                _ => 404,
-            }
-        }
-        ("POST", "/api/v1/requests/{id}/checkin") => match role {
-            Admin => 200,
-            Owner if kind != SessionKind::Isa => 200,
-            _ => 404,
-        },
-        // A launch on web-1, which has no managed credential: whoever passes every check
-        // is told so (400); regular users without a request are refused.
-        ("POST", "/api/v1/sessions") => match role {
-            Admin | Isa => 400,
-            Owner if kind != SessionKind::Request => 400,
-            ReviewerOutOfScope => 404,
-            _ => 403,
-        },
-        // One session.
-        ("GET", "/api/v1/sessions/{id}") => {
-            if visible {
-                200
-            } else {
-                404
-            }
-        }
-        ("GET", "/api/v1/sessions/{id}/keystrokes")
-        | ("GET", "/api/v1/sessions/{id}/recording")
-        | ("GET", "/api/v1/sessions/{id}/recording/index") => read(),
-        // Not live in the hub: an allowed Lock or Unlock answers `not_live`.
-        ("POST", "/api/v1/sessions/{id}/lock") | ("POST", "/api/v1/sessions/{id}/unlock") => {
-            control(409)
-        }
-        ("POST", "/api/v1/sessions/{id}/terminate") => control(200),
-        ("POST", "/api/v1/sessions/{id}/terminate-and-cancel") => {
-            control(if kind == SessionKind::Request {
-                200
-            } else {
-                403
-            })
-        }
-        ("GET", "/api/v1/sessions/{id}/stream") => match (visible, role == Owner || monitors) {
-            (false, _) => 404,
-            (true, true) => 101,
-            (true, false) => 403,
-        },
-        _ => return None,
-    };
-    Some(status)
-}
-
-fn transport(route: Route) -> Transport {
-    match route.1 {
-        "/api/v1/live" | "/api/v1/sessions/{id}/stream" => Transport::WebSocket,
-        _ => Transport::Rest,
-    }
-}
-
-fn is_session_route(route: Route) -> bool {
-    route.1.starts_with("/api/v1/sessions/{id}")
-}
-
-/// (method, path) of every operation in the OpenAPI document, and every operation id.
-fn documented() -> (BTreeSet<Route>, Vec<String>) {
-    let doc = serde_json::to_value(<vigil_relay::api::ApiDoc as utoipa::OpenApi>::openapi())
-        .unwrap_or(Value::Null);
-    let mut routes = BTreeSet::new();
-    let mut ids = Vec::new();
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, ops) in paths {
-            for (method, op) in ops.as_object().into_iter().flatten() {
-                let path: &'static str = Box::leak(path.clone().into_boxed_str());
-                let method: &'static str = Box::leak(method.to_uppercase().into_boxed_str());
-                routes.insert((method, path));
-                if let Some(id) = op["operationId"].as_str() {
-                    ids.push(id.to_string());
-                }
-            }
-        }
-    }
-    (routes, ids)
-}
-
-/// (method, path) of every route the router serves, read from `api::router`'s source:
-/// each `.route("PATH", get(…).post(…))` up to the next `.route(` or `.fallback(`.
-fn routed() -> BTreeSet<(String, String)> {
-    let src = include_str!("../src/api/mod.rs");
-    let mut out = BTreeSet::new();
-    for chunk in src.split(".route(").skip(1) {
-        let chunk = chunk.split(".fallback(").next().unwrap_or(chunk);
-        let mut quoted = chunk.split('"');
-        let (Some(_), Some(path)) = (quoted.next(), quoted.next()) else {
-            continue;
-        };
-        for m in ["get", "post", "delete", "put", "patch"] {
-            let call = format!("{m}(");
-            let mut h = chunk;
-            while let Some(i) = h.find(&call) {
-                // `get(` but not `forget(`: the character before is no part of a name.
-                let before = h[..i].chars().last();
-                if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    out.insert((m.to_uppercase(), format!("/api/v1{path}")));
-                }
-                h = &h[i + call.len()..];
-            }
-        }
-    }
-    out
-}
+use crate::authz_table::{
+    documented, expect, is_session_route, login_name, routed, transport, Role, Route, Transport,
+    KINDS, ROLES,
+};
 
 #[test]
 fn the_router_and_the_document_name_the_same_routes_with_unique_operation_ids() {
@@ -296,7 +62,6 @@ async fn world() -> R<World> {
     })
     .await?;
     let state = relay.state.clone();
-    let db = &state.db;
     for (name, admin, groups) in [
         ("root", true, &[][..]),
         ("ada", true, &[][..]),
@@ -307,48 +72,19 @@ async fn world() -> R<World> {
         ("rex", false, &["audit"][..]),
         ("olga", false, &["audit-db"][..]),
     ] {
-        let hash = auth::hash_password(&format!("pw-{name}"))?;
-        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        store::users::create(db, name, name, &hash, admin, &groups).await?;
+        relay.user(name, admin, groups).await?;
     }
-    let asset = |name: &'static str| store::assets::NewAssetRow {
-        name,
-        protocol: Protocol::Rdp,
-        host: "127.0.0.1",
-        port: 1,
-        account: "svc",
-        tags: &[],
-        credential_kind: store::assets::CredentialKind::None,
-        host_key: None,
-    };
-    let web = store::assets::insert(db, asset("web-1")).await?;
-    store::assets::insert(db, asset("db-1")).await?;
-    let sel = |g: &str| AssetSelector {
-        name_glob: Some(g.into()),
-        protocol: None,
-        tags: vec![],
-    };
+    let web = relay.asset("web-1", Protocol::Rdp).await?;
+    relay.asset("db-1", Protocol::Rdp).await?;
     use GrantedRole::*;
-    store::rules::insert(db, "ops", &sel("web-*"), "ops", &[Isa], false).await?;
-    store::rules::insert(
-        db,
-        "audit",
-        &sel("web-*"),
-        "audit",
-        &[ActiveSessionReviewer],
-        false,
-    )
-    .await?;
-    store::rules::insert(
-        db,
-        "audit-db",
-        &sel("db-*"),
-        "audit-db",
-        &[ActiveSessionReviewer],
-        false,
-    )
-    .await?;
-    store::rules::insert(db, "devs", &sel("web-*"), "devs", &[Requestor], false).await?;
+    relay.rule("ops", "web-*", "ops", &[Isa]).await?;
+    relay
+        .rule("audit", "web-*", "audit", &[ActiveSessionReviewer])
+        .await?;
+    relay
+        .rule("audit-db", "db-*", "audit-db", &[ActiveSessionReviewer])
+        .await?;
+    relay.rule("devs", "web-*", "devs", &[Requestor]).await?;
     Ok(World {
         base: relay.base.trim_end_matches("/api/v1").to_string(),
         origin: format!("http://{}", relay.addr),
@@ -366,25 +102,9 @@ impl World {
             .id)
     }
 
-    /// A logged-in client and its CSRF token.
+    /// A logged-in client, its CSRF token and its session cookie.
     async fn login(&self, name: &str) -> R<(Client, String, String)> {
-        let c = Client::builder().cookie_store(true).build()?;
-        let resp = c
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({"username": name, "password": format!("pw-{name}")}))
-            .send()
-            .await?;
-        assert_eq!(resp.status(), StatusCode::OK, "login {name}");
-        let cookie = resp
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let me: vigil_wire::api::Me = resp.json().await?;
-        Ok((c, me.csrf_token, cookie))
+        support::login_with_cookie_at(&format!("{}/api/v1", self.base), name).await
     }
 
     /// A fresh session of `kind` on web-1 (a database row with a desktop recording), and
