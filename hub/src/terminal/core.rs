@@ -345,3 +345,7 @@ impl SessionCore for Terminal {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "paste_tests.rs"]
+mod paste_tests;
