@@ -202,7 +202,9 @@ pub async fn accept_offered_key(
 ) -> AppResult<String> {
     let fingerprint = host_pin::parse_fingerprint(asset.protocol, fingerprint)
         .map_err(|e| AppError::BadRequest(format!("fingerprint: {e}")))?;
-    let mut tx = db.begin().await?;
+    // It reads, then writes: the write lock from the start, so that a write committed
+    // in between (a target's new offer, say) makes it wait rather than fail.
+    let mut tx = store::begin_write(db).await?;
     match store::assets::accept_offered(&mut tx, asset.id, &fingerprint).await? {
         Acceptance::NoSuchAsset => Err(AppError::NotFound),
         Acceptance::NotOffered { offered: None } => Err(AppError::FingerprintNotOffered(format!(
