@@ -51,6 +51,11 @@ pub enum Action {
     /// Manage users, assets and Smart Rules, read the audit log, apply emergency
     /// controls. Concerns no asset: [`administer`] asks it.
     Administer,
+    /// Disable a user (an administration nobody applies to themselves). Concerns no
+    /// asset: ask it with [`NO_ASSET`].
+    DisableUser {
+        user: UserId,
+    },
     /// See the asset in listings.
     ViewAsset,
     RequestAccess,
@@ -93,7 +98,7 @@ pub enum Denied {
 
 /// Decides whether `actor` may perform `action` on `asset` (and `session`, for
 /// session actions; a session action without a session is refused). `asset` is ignored
-/// for [`Action::Administer`].
+/// for [`Action::Administer`] and [`Action::DisableUser`].
 pub fn decide(
     actor: &Actor,
     asset: AssetId,
@@ -103,6 +108,7 @@ pub fn decide(
     let allow = |ok: bool| if ok { Ok(()) } else { Err(Denied::Forbidden) };
     match action {
         Action::Administer => allow(actor.is_admin),
+        Action::DisableUser { user } => allow(actor.is_admin && user != actor.user_id),
         Action::ViewAsset => {
             if actor.is_admin || actor.any_role_on(asset) {
                 Ok(())
@@ -158,7 +164,7 @@ pub fn administer(actor: &Actor) -> Result<(), Denied> {
 }
 
 /// The asset argument of decisions that concern none.
-const NO_ASSET: AssetId = 0;
+pub const NO_ASSET: AssetId = 0;
 
 pub fn allowed(
     actor: &Actor,

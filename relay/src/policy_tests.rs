@@ -361,4 +361,12 @@ fn only_administrators_administer() {
         assert_eq!(administer(&actor(who, true)), NO, "{who:?}");
     }
     assert_eq!(administer(&actor(Who::Admin, false)), OK);
+    let disable = |a: &Actor, user| decide(a, NO_ASSET, None, Action::DisableUser { user });
+    assert_eq!(disable(&actor(Who::Admin, false), SOMEONE), OK);
+    assert_eq!(
+        disable(&actor(Who::Admin, false), ME),
+        NO,
+        "nobody disables themselves"
+    );
+    assert_eq!(disable(&actor(Who::Isa, true), SOMEONE), NO);
 }

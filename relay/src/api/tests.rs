@@ -198,7 +198,10 @@ async fn require_admin_refuses_everyone_else_before_the_body() -> R {
             "{path}"
         );
     }
-    // Nothing was done for the refused caller.
+    // An administrator, but not over themselves.
+    let (status, body) = f.post("/users/ada/disable", &ada).await?;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    // Nothing was done for the refused callers.
     let ada_row = store::users::by_name(&f.state.db, "ada")
         .await?
         .ok_or("ada")?;

@@ -11,6 +11,7 @@ use super::extract::RequireAdmin;
 use super::ApiJson;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
+use crate::policy::{self, Action, NO_ASSET};
 use crate::state::AppState;
 use crate::store::{self, access::Revoked};
 
@@ -47,8 +48,8 @@ async fn set_disabled(
     disabled: bool,
 ) -> AppResult<StatusCode> {
     let id = user_id(state, &name).await?;
-    if disabled && id == by.user.id {
-        return Err(AppError::Forbidden);
+    if disabled {
+        policy::decide(&by.actor, NO_ASSET, None, Action::DisableUser { user: id })?;
     }
     let r = store::access::set_disabled(&state.db, id, disabled).await?;
     let action = if disabled {
