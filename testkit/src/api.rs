@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use reqwest::cookie::CookieStore as _;
 use serde_json::{json, Value};
-use vigil_wire::api::Me;
+use vigil_wire::api::{Asset, Me};
 
 use crate::relay::{Login, Relay};
 
@@ -141,6 +141,44 @@ impl Api {
             .ok()
             .with_context(|| format!("POST {path}"))?
             .json()
+    }
+
+    /// GETs every REST list and detail this user may read about session `sid`, so that
+    /// their bodies are kept: the administrators' lists when `admin`, the recording's
+    /// index for a `desktop` session.
+    pub async fn read_everything(&self, sid: &str, admin: bool, desktop: bool) -> Result<()> {
+        let mut paths = vec![
+            "/api/v1/me".to_string(),
+            "/api/v1/assets".into(),
+            "/api/v1/requests".into(),
+            "/api/v1/sessions?state=active".into(),
+            "/api/v1/sessions?state=ended".into(),
+            format!("/api/v1/sessions/{sid}"),
+            format!("/api/v1/sessions/{sid}/keystrokes"),
+            format!("/api/v1/sessions/{sid}/recording"),
+        ];
+        if desktop {
+            paths.push(format!("/api/v1/sessions/{sid}/recording/index"));
+        }
+        paths.push("/api/v1/openapi.json".into());
+        if admin {
+            paths.push("/api/v1/rules".into());
+            paths.push("/api/v1/audit".into());
+        }
+        for p in paths {
+            self.send(reqwest::Method::GET, &p, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The id of the asset called `name`, as this user's asset list shows it.
+    pub async fn asset_id(&self, name: &str) -> Result<i64> {
+        let assets: Vec<Asset> = self.get("/api/v1/assets").await?;
+        assets
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.id)
+            .with_context(|| format!("asset {name} is not listed ({} assets)", assets.len()))
     }
 
     /// The `Cookie` header this client would send to the relay.

@@ -17,7 +17,7 @@ use anyhow::{bail, ensure, Context as _, Result};
 use serde_json::json;
 use vigil_testkit::targets::fake_rdp::{self, Misbehaviour};
 use vigil_testkit::targets::fake_ssh::{self, Handshake, Shell};
-use vigil_testkit::vigil_wire::api::{Asset, Launched, Me, Session};
+use vigil_testkit::vigil_wire::api::{Launched, Me, Session};
 use vigil_testkit::vigil_wire::end::{EndReason, ErrorCode};
 use vigil_testkit::vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
 use vigil_testkit::{secs, step, vigil_cli, Api, Cast, Relay, WsRecorder};
@@ -77,18 +77,9 @@ fn stream_path(id: &str) -> String {
     format!("/api/v1/sessions/{id}/stream")
 }
 
-async fn asset_id(api: &Api, name: &str) -> Result<i64> {
-    let assets: Vec<Asset> = api.get("/api/v1/assets").await?;
-    assets
-        .iter()
-        .find(|a| a.name == name)
-        .map(|a| a.id)
-        .with_context(|| format!("no asset {name}"))
-}
-
 /// Launches `asset` as `api`'s user and opens their stream.
 async fn launch(api: &Api, asset: &str) -> Result<(String, WsRecorder)> {
-    let id = asset_id(api, asset).await?;
+    let id = api.asset_id(asset).await?;
     let launched: Launched = api
         .post(
             "/api/v1/sessions",

@@ -350,6 +350,18 @@ impl Browser {
         Ok(())
     }
 
+    /// Keys shown in the Keystrokes panel, in page order.
+    pub async fn keystroke_keys(&self) -> Result<Vec<String>> {
+        let v = self
+            .js(
+                "return Array.from(document.querySelectorAll('[data-testid=\"keystroke\"]'))
+                 .map(e => { const k = e.querySelector('.k-key'); return (k ? k.innerText : e.innerText).trim(); });",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(v).unwrap_or_default())
+    }
+
     /// Submits the login page's form, without waiting for the outcome.
     pub async fn submit_login(&self, username: &str, password: &str) -> Result<()> {
         if !self

@@ -1,159 +1,6 @@
-//! RDP end to end: real Chromium browsers (the user and a monitor at once), the real relay,
-//! real RDP servers on loopback started by the project's scripts: xrdp (TLS; a RemoteFX
-//! and a bitmap-codec asset on the same server) and freerdp-shadow (NLA).
-//!
-//! `a_watched_remotefx_desktop_is_locked_terminated_and_replayed` follows one xrdp
-//! RemoteFX session: the desktop on the user's canvas and its clock ticking, typed text
-//! reaching the target, a monitor joining late and getting the same picture (and how long
-//! the first complete frame took), live keystrokes, Lock (no input, the overlay's exact
-//! message) and Unlock, Terminate, the replay with a seek, and no byte any browser or
-//! client received carrying the target's password.
-//!
-//! `a_bitmap_codec_desktop_shows_and_takes_input` runs the same server with plain bitmaps.
-//!
-//! `an_nla_target_works_and_a_wrong_password_is_reported` connects to freerdp-shadow with
-//! the injected credential (NLA), then to an asset whose managed password is wrong.
+//! One RemoteFX desktop followed through the browsers, from launch to replay.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{ensure, Context, Result};
-use serde_json::{json, Value};
-use vigil_testkit::vigil_wire::api::{Asset, Session};
-use vigil_testkit::vigil_wire::live::ServerControl;
-use vigil_testkit::vigil_wire::RDP_LOCK_MESSAGE;
-use vigil_testkit::{
-    assert_no_secrets, compare_canvases, poll_until, rdp_targets, secs, step, tid, unique_word,
-    Api, Browser, RdpServer, Relay,
-};
-
-const CASTS: &[&str] = &["rdp"];
-
-fn relay() -> &'static Relay {
-    Relay::shared_with_rdp(CASTS)
-}
-
-/// Where on the desktop the "typing-target" xterm is (focus follows the pointer there).
-const TYPING_AT: (u32, u32) = (300, 200);
-
-fn session_row(id: &str) -> String {
-    format!("{}[data-session-id=\"{id}\"]", tid("session-row"))
-}
-
-async fn asset_id(api: &Api, name: &str) -> Result<i64> {
-    let assets: Vec<Asset> = api.get("/api/v1/assets").await?;
-    assets
-        .iter()
-        .find(|a| a.name == name)
-        .map(|a| a.id)
-        .with_context(|| format!("asset {name} is not listed ({} assets)", assets.len()))
-}
-
-/// Requests access to `asset` (auto-approved) and connects under the request.
-async fn connect_by_request(b: &Browser, asset: &str, reason: &str) -> Result<String> {
-    b.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
-    b.click(&format!("{row} {}", tid("request-button")), secs(15.0))
-        .await?;
-    b.fill(&tid("request-reason"), reason).await?;
-    b.fill(&tid("request-duration"), "30").await?;
-    b.click(&tid("request-submit"), secs(5.0)).await?;
-    let approved = format!("{}[data-status=\"approved\"]", tid("request-row"));
-    b.wait_for(&approved, secs(10.0)).await?;
-    b.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
-        .await?;
-    b.connect_page_id().await
-}
-
-/// Clicks the typing xterm on the canvas, types `word` and Enter, and waits for it in the
-/// target's typed file (one retry: the xterm may come up after the first attempt).
-async fn type_and_arrive(
-    b: &Browser,
-    canvas: &str,
-    server: &RdpServer,
-    word: &str,
-) -> Result<Duration> {
-    let t0 = Instant::now();
-    for attempt in 0..2 {
-        b.click_desktop(canvas, TYPING_AT.0, TYPING_AT.1).await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        b.type_desktop(canvas, &format!("{word}\n")).await?;
-        if server.wait_typed(word, secs(8.0)).await {
-            return Ok(t0.elapsed());
-        }
-        eprintln!("    {word} not on the target after attempt {}", attempt + 1);
-    }
-    Err(b
-        .fail(format!(
-            "typed {word:?} never reached {} ({}); it holds: {:?}",
-            server.kind,
-            server.typed_path().display(),
-            server.typed().lines().rev().take(5).collect::<Vec<_>>()
-        ))
-        .await)
-}
-
-/// Keys shown in the Keystrokes panel, in page order.
-async fn keystroke_keys(b: &Browser) -> Result<Vec<String>> {
-    let v = b
-        .js(
-            "return Array.from(document.querySelectorAll('[data-testid=\"keystroke\"]'))
-                 .map(e => { const k = e.querySelector('.k-key'); return (k ? k.innerText : e.innerText).trim(); });",
-            vec![],
-        )
-        .await?;
-    Ok(serde_json::from_value(v).unwrap_or_default())
-}
-
-/// Every REST list and detail `api` may read about `sid`, so their bodies are kept.
-async fn read_everything(api: &Api, sid: &str, admin: bool) -> Result<()> {
-    let mut paths = vec![
-        "/api/v1/me".to_string(),
-        "/api/v1/assets".into(),
-        "/api/v1/requests".into(),
-        "/api/v1/sessions?state=active".into(),
-        "/api/v1/sessions?state=ended".into(),
-        format!("/api/v1/sessions/{sid}"),
-        format!("/api/v1/sessions/{sid}/keystrokes"),
-        format!("/api/v1/sessions/{sid}/recording"),
-        format!("/api/v1/sessions/{sid}/recording/index"),
-        "/api/v1/openapi.json".into(),
-    ];
-    if admin {
-        paths.push("/api/v1/rules".into());
-        paths.push("/api/v1/audit".into());
-    }
-    for p in paths {
-        api.send(reqwest::Method::GET, &p, None).await?;
-    }
-    Ok(())
-}
-
-/// Checks every browser's network log and every client's bodies and frames for the
-/// targets' passwords.
-async fn no_password_anywhere(
-    browsers: &[&Browser],
-    clients: &[(&str, Vec<Vec<u8>>)],
-) -> Result<usize> {
-    let secrets = rdp_targets().secrets();
-    ensure!(secrets.len() >= 6, "too few secrets to search for");
-    let mut checked = 0;
-    for b in browsers {
-        b.capture_network().await?;
-        let (ws, bodies, missed) = b.received_counts();
-        eprintln!(
-            "    {}: {ws} WebSocket frames, {bodies} HTTP bodies ({missed} not retrievable)",
-            b.name
-        );
-        ensure!(ws > 0, "{}: no WebSocket frames were captured", b.name);
-        assert_no_secrets(&format!("browser {}", b.name), &b.received(), &secrets)?;
-        checked += ws + bodies;
-    }
-    for (name, data) in clients {
-        checked += data.len();
-        assert_no_secrets(name, data, &secrets)?;
-    }
-    Ok(checked)
-}
+use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Result<()> {
@@ -265,7 +112,7 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
     }
 
     step("rfx (6): keystrokes appear live in the player's Keystrokes panel");
-    let before = keystroke_keys(&monitor).await?.len();
+    let before = monitor.keystroke_keys().await?.len();
     let live_word = unique_word("key");
     type_and_arrive(&user, "desktop-canvas", xrdp, &live_word).await?;
     let mut expected: Vec<String> = live_word.chars().map(|c| c.to_string()).collect();
@@ -280,7 +127,7 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
         "the typed word's keystrokes in the panel",
         secs(10.0),
         || async {
-            let keys = keystroke_keys(&monitor).await?;
+            let keys = monitor.keystroke_keys().await?;
             let tail = &keys[before.min(keys.len())..];
             let found = [&expected, &doubled]
                 .iter()
@@ -293,7 +140,7 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
     let keys = match keys {
         Ok(k) => k,
         Err(e) => {
-            let shown = keystroke_keys(&monitor).await.unwrap_or_default();
+            let shown = monitor.keystroke_keys().await.unwrap_or_default();
             return Err(monitor
                 .fail(format!("{e:#}; the panel shows {shown:?}"))
                 .await);
@@ -441,7 +288,7 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
         (&reviewer_api, false),
         (&admin_api, true),
     ] {
-        read_everything(api, &sid, admin).await?;
+        api.read_everything(&sid, admin, true).await?;
     }
     let checked = no_password_anywhere(
         &[&user, &monitor],
@@ -464,137 +311,5 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
     observer.close();
     user.close().await?;
     monitor.close().await?;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bitmap_codec_desktop_shows_and_takes_input() -> Result<()> {
-    let relay = relay();
-    let cast = relay.cast("rdp");
-    let xrdp = &rdp_targets().xrdp;
-    let isa_api = Api::login_as(relay, &cast.isa).await?;
-    asset_id(&isa_api, &cast.rdp.bitmap).await?;
-
-    step("bitmap (1): the ISA connects directly to the bitmap-codec asset");
-    let b = Browser::open(relay, "rdp-bitmap-isa").await?;
-    b.login(&cast.isa).await?;
-    let sid = b.connect_directly(&cast.rdp.bitmap).await?;
-    let t0 = Instant::now();
-    let first = b.wait_desktop("desktop-canvas", secs(40.0)).await?;
-    eprintln!(
-        "    bitmap desktop after {} ms: {}x{}, {} lit pixels",
-        t0.elapsed().as_millis(),
-        first.width,
-        first.height,
-        first.lit
-    );
-    b.wait_desktop_change("desktop-canvas", &first, secs(10.0))
-        .await?;
-    b.snapshot("rdp-bitmap-desktop").await?;
-    let stats = b.decode_stats().await?;
-    eprintln!(
-        "    decode stats: {}",
-        stats.map(|s| s.to_string()).unwrap_or_default()
-    );
-
-    step("bitmap (2): typed text arrives");
-    let word = unique_word("bmp");
-    type_and_arrive(&b, "desktop-canvas", xrdp, &word).await?;
-
-    // A session's own user never controls it: an administrator ends it.
-    let admin_api = Api::login_as(relay, &cast.admin).await?;
-    let _: Session = admin_api
-        .post(&format!("/api/v1/sessions/{sid}/terminate"), &json!({}))
-        .await?;
-    b.wait_for(
-        &format!(
-            "{}[data-status=\"ended\"], {}",
-            tid("session-status"),
-            tid("session-ended")
-        ),
-        secs(10.0),
-    )
-    .await?;
-    no_password_anywhere(&[&b], &[("isa REST", isa_api.received())]).await?;
-    b.close().await?;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_nla_target_works_and_a_wrong_password_is_reported() -> Result<()> {
-    let relay = relay();
-    let cast = relay.cast("rdp");
-    let shadow = &rdp_targets().shadow;
-    let isa_api = Api::login_as(relay, &cast.isa).await?;
-
-    step("nla (7): the ISA connects to freerdp-shadow (NLA) with the injected credential");
-    let b = Browser::open(relay, "rdp-nla-isa").await?;
-    b.login(&cast.isa).await?;
-    let sid = b.connect_directly(&cast.rdp.nla).await?;
-    let t0 = Instant::now();
-    let first = b.wait_desktop("desktop-canvas", secs(40.0)).await?;
-    eprintln!(
-        "    NLA desktop after {} ms: {}x{}, {} lit pixels",
-        t0.elapsed().as_millis(),
-        first.width,
-        first.height,
-        first.lit
-    );
-    b.snapshot("rdp-nla-desktop").await?;
-    let word = unique_word("nla");
-    type_and_arrive(&b, "desktop-canvas", shadow, &word).await?;
-    // A session's own user never controls it: an administrator ends it.
-    let admin_api = Api::login_as(relay, &cast.admin).await?;
-    let _: Session = admin_api
-        .post(&format!("/api/v1/sessions/{sid}/terminate"), &json!({}))
-        .await?;
-    b.wait_for(
-        &format!(
-            "{}[data-status=\"ended\"], {}",
-            tid("session-status"),
-            tid("session-ended")
-        ),
-        secs(10.0),
-    )
-    .await?;
-
-    step("nla (8): a wrong managed password gives the user a clear error");
-    b.connect_directly(&cast.rdp.nla_bad).await?;
-    let shown = b
-        .wait_js(
-            "an error or an end naming the failed authentication",
-            "Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText).join(' | ')",
-            vec![json!(format!(
-                "{}, {}",
-                tid("session-error"),
-                tid("session-ended")
-            ))],
-            secs(30.0),
-        )
-        .await?;
-    let shown = shown.as_str().unwrap_or_default().to_string();
-    eprintln!("    shown to the user: {shown:?}");
-    b.snapshot("rdp-wrong-password").await?;
-    let lower = shown.to_lowercase();
-    if !(lower.contains("auth_failed")
-        || lower.contains("authentication")
-        || lower.contains("password")
-        || lower.contains("credential"))
-    {
-        return Err(b
-            .fail(format!(
-                "the error does not say the authentication failed: {shown:?}"
-            ))
-            .await);
-    }
-    ensure!(
-        !b.exists(&tid("desktop-canvas")).await?
-            || b.canvas_shot("desktop-canvas")
-                .await?
-                .is_none_or(|s| !s.shows_desktop()),
-        "a desktop is shown despite the wrong password"
-    );
-    no_password_anywhere(&[&b], &[("isa REST", isa_api.received())]).await?;
-    b.close().await?;
     Ok(())
 }
