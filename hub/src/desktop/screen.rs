@@ -13,17 +13,15 @@ use std::io::Write as _;
 use std::thread;
 
 use base64::Engine as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use vigil_rdp::screen::Fragments;
 use vigil_rdp::{Screen, SessionParams};
 
 /// Width of the thumbnails in the Active Sessions feed.
 pub(crate) const THUMBNAIL_WIDTH: u16 = 320;
-/// Batches of jobs (one per read of the target) waiting for the thread: past this the
-/// driver waits, and reads the target no further. So a target drawing faster than the relay
-/// decodes is slowed, not buffered, and a snapshot asked for (during which the target is not
-/// read) waits for little decoding before it.
-const QUEUE: usize = 2;
+/// Requests waiting for the thread. The driver waits for each batch of jobs to be applied
+/// before it reads the target again (see [`ScreenThread::apply`]), so few ever wait.
+const QUEUE: usize = 4;
 
 /// One step of the copy, in the order the core fanned the PDUs out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +34,8 @@ pub(crate) enum ScreenJob {
 
 /// What the thread is asked to do.
 enum Request {
-    Jobs(Vec<ScreenJob>),
+    /// Jobs to apply; the sender learns when they are.
+    Jobs(Vec<ScreenJob>, oneshot::Sender<()>),
     Snapshot,
     Thumbnail,
 }
@@ -263,8 +262,10 @@ impl ScreenThread {
                 let mut copy = ScreenCopy::default();
                 while let Some(request) = rx.blocking_recv() {
                     let made = match request {
-                        Request::Jobs(jobs) => {
+                        Request::Jobs(jobs, applied) => {
                             copy.apply(jobs);
+                            // The driver may have stopped waiting (terminated).
+                            let _ = applied.send(());
                             continue;
                         }
                         Request::Snapshot => copy.snapshot(),
@@ -283,12 +284,16 @@ impl ScreenThread {
         Ok(ScreenThread { requests, made })
     }
 
-    /// Hands jobs over, waiting for room (backpressure on the target).
+    /// Hands jobs over and waits until they are applied: the target is read at the pace the
+    /// relay decodes (as when decoding was inline), so the copy never falls behind and a
+    /// snapshot asked for next is made at once.
     pub(crate) async fn apply(&self, jobs: Vec<ScreenJob>) -> Result<(), ScreenGone> {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.send(Request::Jobs(jobs)).await
+        let (applied, done) = oneshot::channel();
+        self.send(Request::Jobs(jobs, applied)).await?;
+        done.await.map_err(|_| ScreenGone)
     }
 
     /// Asks for a snapshot after the jobs handed over so far; it comes back as [`Made`].
