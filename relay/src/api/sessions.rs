@@ -134,10 +134,13 @@ pub async fn launch(
     .await?;
     // Only once the launch is allowed: the credential is read, and the vault opened, for
     // no one else.
-    let row = store::assets::get(&state.db, asset.id)
+    // Read through the transaction's own connection: while it holds the write lock, a
+    // second connection from the pool may never come (the others can all be waiting for
+    // that lock).
+    let row = store::assets::get(&mut *tx, asset.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let target = target_for(&state, &row, v.user.id).await?;
+    let target = target_for(&state, &mut tx, &row, v.user.id).await?;
     let cols = if body.cols == 0 {
         80
     } else {

@@ -7,8 +7,8 @@ use vigil_hub::{RdpTarget, SshAuth, SshTarget, Target};
 use vigil_wire::api::{AssetId, Protocol, UserId};
 
 use crate::state::AppState;
-use crate::store;
 use crate::store::assets::{AssetRow, CredentialKind};
+use crate::store::{self, DbConn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -24,9 +24,12 @@ pub enum TargetError {
     Db(#[from] sqlx::Error),
 }
 
-/// The target of a session of `user_id` on `asset`.
+/// The target of a session of `user_id` on `asset`. What it reads comes through `conn`:
+/// a launch passes the connection of its write transaction, so it never waits for a second
+/// connection while it holds the database's write lock.
 pub async fn target_for(
     state: &AppState,
+    conn: &mut DbConn,
     asset: &AssetRow,
     user_id: UserId,
 ) -> Result<Target, TargetError> {
@@ -81,7 +84,7 @@ pub async fn target_for(
                 codec: asset.rdp_codec,
                 size: asset.rdp_size.unwrap_or_default(),
                 // The user's layout: announced to the server and used to read the keys.
-                keyboard_layout: store::users::keyboard_layout(&state.db, user_id).await?,
+                keyboard_layout: store::users::keyboard_layout(&mut *conn, user_id).await?,
             })
         }
     })

@@ -246,10 +246,13 @@ pub async fn list_facts(db: &Db) -> Result<Vec<AssetFacts>, sqlx::Error> {
         .collect()
 }
 
-pub async fn get(db: &Db, id: AssetId) -> Result<Option<AssetRow>, sqlx::Error> {
+pub async fn get<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: AssetId,
+) -> Result<Option<AssetRow>, sqlx::Error> {
     let raw: Option<Raw> = sqlx::query_as(&format!("SELECT {COLS} FROM assets WHERE id = $1"))
         .bind(id)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?;
     raw.map(AssetRow::try_from).transpose()
 }

@@ -1,7 +1,7 @@
 use vigil_wire::api::UserId;
 use vigil_wire::desktop::KeyboardLayout;
 
-use super::{now_ms, Db};
+use super::{now_ms, Db, DbKind};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -70,10 +70,13 @@ pub async fn groups(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error
 }
 
 /// The keyboard layout of `user_id`'s desktop sessions (US English unless set).
-pub async fn keyboard_layout(db: &Db, user_id: UserId) -> Result<KeyboardLayout, sqlx::Error> {
+pub async fn keyboard_layout<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    user_id: UserId,
+) -> Result<KeyboardLayout, sqlx::Error> {
     let id: i64 = sqlx::query_scalar("SELECT keyboard_layout FROM users WHERE id = $1")
         .bind(user_id)
-        .fetch_one(db)
+        .fetch_one(ex)
         .await?;
     u32::try_from(id)
         .ok()
