@@ -175,20 +175,28 @@ pub async fn list(db: &Db, active: Option<bool>) -> Result<Vec<SessionRow>, sqlx
     raws.into_iter().map(SessionRow::try_from).collect()
 }
 
-pub async fn set_connected(db: &Db, id: &str, at: i64) -> Result<(), sqlx::Error> {
+pub async fn set_connected<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET connected_at = $1 WHERE id = $2 AND connected_at IS NULL")
         .bind(at)
         .bind(id)
-        .execute(db)
+        .execute(ex)
         .await?;
     Ok(())
 }
 
-pub async fn set_locked(db: &Db, id: &str, locked: bool) -> Result<(), sqlx::Error> {
+pub async fn set_locked<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: &str,
+    locked: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET locked = $1 WHERE id = $2 AND ended_at IS NULL")
         .bind(locked)
         .bind(id)
-        .execute(db)
+        .execute(ex)
         .await?;
     Ok(())
 }
