@@ -94,7 +94,7 @@ async fn bench(kind: &'static str) {
         .expect("port");
     start(kind, &dir, port);
     let rec = tempfile::tempdir().expect("tempdir");
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     tokio::spawn(async move { while lifecycle.recv().await.is_some() {} });
     let hub = Hub::new(HubConfig::new(rec.path().to_path_buf()), tx);
 

@@ -11,8 +11,8 @@
 //! - The user's input acts only in the lock epoch it arrived in ([`crate::input`]), and
 //!   the core is asked for each next piece of it before that piece is written, so a lock
 //!   stops a paste within one small write.
-//! - Lifecycle events leave through the session's outbox ([`lifecycle_outbox`]); the loop
-//!   never waits for the relay.
+//! - Lifecycle events go straight onto the relay's unbounded channel; the loop never
+//!   waits for the relay (a database slow to store them must not stall input or output).
 //! - The core's mutex is only held for synchronous core calls, never across an await.
 
 use std::future::Future;
@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_util::task::TaskTracker;
 use vigil_wire::api::SessionId;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::ClientMsg;
@@ -119,27 +118,6 @@ enum Woken<E> {
     Target(E),
     Input(Stamped),
     Tick,
-}
-
-/// One session's way to the relay's lifecycle channel: events go, in order, through a
-/// task of their own that waits for room there (the relay persists them, so none may be
-/// lost). The session's driver never waits: a relay slow to persist (a busy database)
-/// must not stall the session's input and output. The queue holds only what the session
-/// itself reports (connected, locked, unlocked, a refused key, ended), a handful.
-pub(crate) fn lifecycle_outbox(
-    tracker: &TaskTracker,
-    relay: mpsc::Sender<Lifecycle>,
-) -> mpsc::UnboundedSender<Lifecycle> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tracker.spawn(async move {
-        while let Some(event) = rx.recv().await {
-            // An error means the relay dropped its receiver; nobody is left to tell.
-            if relay.send(event).await.is_err() {
-                break;
-            }
-        }
-    });
-    tx
 }
 
 /// The task of one session: owns the target connection (through its adapter) and drives

@@ -21,7 +21,7 @@ use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
 use crate::desktop;
-use crate::driver::{lifecycle_outbox, DrivenCore, Driver};
+use crate::driver::{DrivenCore, Driver};
 use crate::ended::EndedLog;
 use crate::input::{InputSender, Stamped};
 use crate::recording::FileRecorder;
@@ -73,7 +73,7 @@ pub(crate) type Ended = Arc<Mutex<EndedLog>>;
 
 pub(crate) struct Inner {
     config: HubConfig,
-    lifecycle: mpsc::Sender<Lifecycle>,
+    lifecycle: mpsc::UnboundedSender<Lifecycle>,
     events: broadcast::Sender<HubEvent>,
     sessions: Registry,
     ended: Ended,
@@ -107,7 +107,7 @@ fn recording_error(id: &str, e: &std::io::Error) -> HubError {
 }
 
 impl Inner {
-    pub(crate) fn new(config: HubConfig, lifecycle: mpsc::Sender<Lifecycle>) -> Inner {
+    pub(crate) fn new(config: HubConfig, lifecycle: mpsc::UnboundedSender<Lifecycle>) -> Inner {
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
         Inner {
             config,
@@ -217,7 +217,7 @@ impl Inner {
             live,
             sessions: self.sessions.clone(),
             ended: self.ended.clone(),
-            lifecycle: lifecycle_outbox(&self.tracker, self.lifecycle.clone()),
+            lifecycle: self.lifecycle.clone(),
             tick,
         })
     }

@@ -205,8 +205,10 @@ pub struct Hub {
 mod hub;
 
 impl Hub {
-    /// `lifecycle` receives every [`Lifecycle`] event; keep it drained.
-    pub fn new(config: HubConfig, lifecycle: mpsc::Sender<Lifecycle>) -> Hub {
+    /// `lifecycle` receives every [`Lifecycle`] event, in the order each session reported
+    /// them; keep it drained. It is unbounded so that no session ever waits for the relay's
+    /// bookkeeping: a backlog costs one queued event each, tens of bytes.
+    pub fn new(config: HubConfig, lifecycle: mpsc::UnboundedSender<Lifecycle>) -> Hub {
         Hub {
             inner: std::sync::Arc::new(hub::Inner::new(config, lifecycle)),
         }

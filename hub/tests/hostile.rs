@@ -121,7 +121,7 @@ async fn hostile_targets_end_with_a_reason_while_a_healthy_session_keeps_running
     let dir = tempfile::tempdir()?;
     let mut config = HubConfig::new(dir.path().join("recordings"));
     config.connect_timeout = Duration::from_secs(2);
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(config, tx);
 
     // The healthy session, live and echoing before anything hostile starts.

@@ -36,7 +36,7 @@ async fn output_until(rx: &mut mpsc::Receiver<ServerMsg>, needle: &str) -> Resul
 async fn input_received_while_locked_is_dropped_even_after_an_unlock() -> Result<()> {
     let port = fake_ssh::serve(Shell::Echo, None).await?;
     let dir = tempfile::tempdir()?;
-    let (tx, _lifecycle) = mpsc::channel(64);
+    let (tx, _lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
     hub.launch(LaunchSpec {
         session_id: "race1".into(),

@@ -289,7 +289,7 @@ const OVER_ROOT: (u16, u16) = (800, 300);
 /// and not while locked. Returns what the user's stream carried, for the log.
 async fn pointer_session(server: &Server, label: &str) -> Result<String> {
     let dir = tempfile::tempdir()?;
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     tokio::spawn(async move { while lifecycle.recv().await.is_some() {} });
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
     let id = format!("pointer-{label}");

@@ -27,7 +27,7 @@ async fn terminate_lands_while_a_paste_is_stuck_on_a_target_that_never_reads() -
     let dir = tempfile::tempdir()?;
     let mut config = HubConfig::new(dir.path().join("recordings"));
     config.connect_timeout = Duration::from_secs(5);
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(config, tx);
     hub.launch(LaunchSpec {
         session_id: "stall1".into(),

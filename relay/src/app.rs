@@ -105,7 +105,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         );
     }
     let vault = crate::reseal::open_vault(&config, &db).await?;
-    let (tx, rx) = mpsc::channel(256);
+    let (tx, rx) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(config.recordings_dir()), tx);
     let state = AppState::new(db, hub, vault, config);
     tokio::spawn(lifecycle::run(state.clone(), rx));

@@ -18,7 +18,7 @@ use crate::store::{self, now_ms, DbConn};
 const BATCH: usize = 256;
 
 /// Drains the hub's lifecycle channel until the hub is gone.
-pub async fn run(state: AppState, mut rx: mpsc::Receiver<Lifecycle>) {
+pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Lifecycle>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         store_batch(&state, &batch).await;

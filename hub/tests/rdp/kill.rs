@@ -34,7 +34,7 @@ async fn rdp_sigkill_child() -> Result<()> {
         return Ok(());
     };
     let dir = PathBuf::from(dir);
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     tokio::spawn(async move { while lifecycle.recv().await.is_some() {} });
     let hub = Hub::new(HubConfig::new(dir.clone()), tx);
     let launched = SystemTime::now();

@@ -15,7 +15,7 @@ use crate::browser::*;
 use crate::rdp_support::{pump, pump_until, spec, Server, PASSWORD, XRDP_TURN};
 
 pub(crate) async fn wait_lifecycle_end(
-    rx: &mut mpsc::Receiver<Lifecycle>,
+    rx: &mut mpsc::UnboundedReceiver<Lifecycle>,
     id: &str,
 ) -> Result<EndReason> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -50,7 +50,7 @@ async fn exercise(server: &Server, label: &str, codec: RdpCodec, trim: bool) -> 
     let dir = tempfile::tempdir()?;
     let mut config = HubConfig::new(dir.path().join("recordings"));
     config.thumbnail_interval = Duration::from_millis(500);
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(config, tx);
     let id = format!("rdp-{label}");
     hub.launch(spec(&id, server, PASSWORD, codec))?;
@@ -254,7 +254,10 @@ async fn xrdp_remotefx_session_through_the_hub() -> Result<()> {
 }
 
 /// The lifecycle events of `id` up to its `Connected` or `Ended`, whichever comes first.
-async fn lifecycle_of(rx: &mut mpsc::Receiver<Lifecycle>, id: &str) -> Result<Vec<Lifecycle>> {
+async fn lifecycle_of(
+    rx: &mut mpsc::UnboundedReceiver<Lifecycle>,
+    id: &str,
+) -> Result<Vec<Lifecycle>> {
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -284,7 +287,7 @@ async fn a_provisioned_certificate_pin_is_enforced_and_the_offered_one_reported(
     let _turn = XRDP_TURN.lock().await;
     let server = Server::start("xrdp");
     let dir = tempfile::tempdir()?;
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().to_path_buf()), tx);
     let pinned = |id: &str, pin: &str| {
         let mut s = spec(id, &server, PASSWORD, RdpCodec::RemoteFx);
@@ -328,7 +331,7 @@ async fn shadow_nla_session_through_the_hub_and_a_refused_password() -> Result<(
 
     // A wrong password: auth_failed to the user, then Ended, with the code in the reason.
     let dir = tempfile::tempdir()?;
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().to_path_buf()), tx);
     hub.launch(spec(
         "rdp-badpw",

@@ -31,7 +31,7 @@ fn recorded_params(data: &[u8]) -> Result<Vec<(u32, u16, u16)>> {
 /// recording's `Params` all say so.
 async fn sized_session(port: u16, label: &str, size: RdpSize, expect: (u16, u16)) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (tx, mut lifecycle) = mpsc::channel(64);
+    let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().to_path_buf()), tx);
     let id = format!("rdp-size-{label}");
     let started = Instant::now();

@@ -19,7 +19,7 @@ async fn sigkill_child() -> Result<()> {
         return Ok(());
     };
     let t = target().context("sshd")?;
-    let (tx, _lifecycle) = mpsc::channel(64);
+    let (tx, _lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(PathBuf::from(&dir)), tx);
     hub.launch(spec("kill1", t, password(t), t.port, None))?;
     let mut user = hub.attach("kill1", Participant::User).context("attach")?;

@@ -75,7 +75,7 @@ pub fn target() -> Option<&'static Target> {
 
 pub struct Fixture {
     pub hub: Hub,
-    pub lifecycle: mpsc::Receiver<Lifecycle>,
+    pub lifecycle: mpsc::UnboundedReceiver<Lifecycle>,
     /// Holds the recordings until the test ends.
     _dir: tempfile::TempDir,
 }
@@ -86,7 +86,7 @@ pub fn fixture(viewer_queue: usize) -> Fixture {
     config.connect_timeout = Duration::from_secs(5);
     config.viewer_queue = viewer_queue;
     config.thumbnail_interval = Duration::from_millis(100);
-    let (tx, lifecycle) = mpsc::channel(64);
+    let (tx, lifecycle) = mpsc::unbounded_channel();
     Fixture {
         hub: Hub::new(config, tx),
         lifecycle,
@@ -169,7 +169,7 @@ pub async fn type_line(att: &Attachment, line: &str) -> Result<()> {
 }
 
 /// Collects lifecycle events of `id` up to and including its `Ended`.
-pub async fn until_ended(rx: &mut mpsc::Receiver<Lifecycle>) -> Result<Vec<Lifecycle>> {
+pub async fn until_ended(rx: &mut mpsc::UnboundedReceiver<Lifecycle>) -> Result<Vec<Lifecycle>> {
     let mut events = Vec::new();
     loop {
         let e = tokio::time::timeout(WAIT, rx.recv())

@@ -244,13 +244,12 @@ async fn only_the_offered_fingerprint_is_accepted() -> R {
         },
     )
     .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(vigil_relay::lifecycle::run(r.state.clone(), rx));
     tx.send(vigil_hub::Lifecycle::HostKeyRefused {
         id: "s-refused".into(),
         offered: FP_B.into(),
-    })
-    .await?;
+    })?;
     let mut view = asset_view(&r, &c, id).await?;
     for _ in 0..100 {
         if view.host_key_offered.is_some() {
