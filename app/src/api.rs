@@ -297,7 +297,8 @@ pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, 
     Ok(bytes[s..e.max(s)].to_vec())
 }
 
-/// A whole recording as bytes.
+/// A whole recording as bytes (for the decode benchmark).
+#[cfg(feature = "bench")]
 pub async fn recording_bytes(id: &str) -> Result<Vec<u8>, ApiError> {
     let resp = check(Request::get(&recording_url(id)).send().await).await?;
     resp.binary()

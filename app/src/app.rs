@@ -1,43 +1,18 @@
-//! The app shell: who is logged in, the navigation, the routes.
+//! The app: the login it keeps, the navigation, the routes.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
 use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::path;
-use vigil_wire::api::Me;
+use leptos_router::{path, MatchNestedRoutes};
 
 use crate::api;
 use crate::pages::{
-    active::ActivePage, assets::AssetsPage, bench::BenchPage, connect::ConnectPage,
-    login::LoginPage, player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
+    active::ActivePage, assets::AssetsPage, connect::ConnectPage, login::LoginPage,
+    player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
     requests::RequestsPage,
 };
-
-/// Who is logged in. `loaded` turns true once the first `GET /me` has answered.
-#[derive(Debug, Clone, Copy)]
-pub struct Auth {
-    pub me: RwSignal<Option<Me>>,
-    pub loaded: RwSignal<bool>,
-}
-
-impl Auth {
-    pub fn username(&self) -> String {
-        self.me
-            .with_untracked(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())
-    }
-}
-
-pub fn use_auth() -> Auth {
-    expect_context::<Auth>()
-}
-
-/// Sets the document title (`Vigil — …`).
-pub fn set_title(title: &str) {
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        doc.set_title(&format!("{title} — Vigil"));
-    }
-}
+use crate::shell::{set_title, use_auth, Auth};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -68,7 +43,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/requests") view=|| view! { <Protected><RequestsPage/></Protected> }/>
                         <Route path=path!("/sessions/:id") view=|| view! { <Protected><PlayerPage/></Protected> }/>
                         <Route path=path!("/replay/:id") view=|| view! { <Protected><ReplayPlayerPage/></Protected> }/>
-                        <Route path=path!("/bench/decode/:id") view=|| view! { <Protected><BenchPage/></Protected> }/>
+                        <BenchRoute/>
                         <Route path=path!("/connect/:id") view=|| view! { <Protected><ConnectPage/></Protected> }/>
                     </Routes>
                 </main>
@@ -191,3 +166,16 @@ fn NotFound() -> impl IntoView {
         </section>
     }
 }
+
+/// `/bench/decode/:id`, the decode benchmark: in benchmark builds only.
+#[cfg(feature = "bench")]
+#[component(transparent)]
+fn BenchRoute() -> impl MatchNestedRoutes + Clone + Send {
+    use crate::pages::bench::BenchPage;
+    view! { <Route path=path!("/bench/decode/:id") view=|| view! { <Protected><BenchPage/></Protected> }/> }
+        .into_inner()
+}
+
+#[cfg(not(feature = "bench"))]
+#[component(transparent)]
+fn BenchRoute() -> impl MatchNestedRoutes + Clone + Send {}

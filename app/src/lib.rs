@@ -1,14 +1,16 @@
 //! Vigil's browser app: a Leptos client-side app compiled to wasm32.
 //!
-//! - [`cast`], [`stream_status`] and [`util`] are pure and build natively (`cargo test -p vigil-app --lib`).
+//! - [`cast`], [`util`], the stream's state machine ([`stream::state`]) and the desktop's
+//!   input mapping and recording reader are pure and build natively (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
-//!   `term` (bindings to the xterm.js UMD globals), `app` (routes, auth, navigation)
-//!   and one module per page under `pages`.
+//!   `term` (bindings to the xterm.js UMD globals), `shell` (what the pages share with
+//!   the app: login, title, route id, errors), `app` (routes and navigation), the
+//!   stream hook (`stream::hook`) and one module per page under `pages`.
 
 pub mod cast;
 pub mod desktop;
-pub mod stream_status;
+pub mod stream;
 pub mod util;
 
 #[cfg(target_arch = "wasm32")]
@@ -17,6 +19,8 @@ mod api;
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod pages;
+#[cfg(target_arch = "wasm32")]
+mod shell;
 #[cfg(target_arch = "wasm32")]
 mod term;
 #[cfg(target_arch = "wasm32")]

@@ -85,6 +85,26 @@ pub struct TermOptions {
     pub cursor_blink: bool,
 }
 
+impl TermOptions {
+    /// The user's own terminal: typing goes to the target, the cursor blinks.
+    pub fn interactive() -> Self {
+        TermOptions {
+            read_only: false,
+            font_size: 14,
+            cursor_blink: true,
+        }
+    }
+
+    /// Watching or replaying: nothing typed, a still cursor.
+    pub fn read_only() -> Self {
+        TermOptions {
+            read_only: true,
+            font_size: 14,
+            cursor_blink: false,
+        }
+    }
+}
+
 /// An xterm.js terminal opened in an element, with its addons and listeners.
 /// Dropping it disposes the terminal and detaches everything.
 pub struct Term {

@@ -2,6 +2,10 @@
 
 use vigil_wire::api::{EmergencyAction, EmergencyRequest, EmergencyScope, Keystroke, Session};
 
+/// What an outsider is told of a session, the same whether it does not exist or they
+/// may not see it.
+pub const NOT_AVAILABLE: &str = "Session not found or not available to you";
+
 /// `mm:ss` from milliseconds (minutes keep counting past 59: `75:02`).
 pub fn mmss(ms: u64) -> String {
     let s = ms / 1000;
@@ -19,8 +23,6 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
-/// Adds `k` to a log kept in `seq` order, ignoring one already there (the initial
-/// GET and the live stream overlap). Returns whether it was new.
 /// The title of a keystroke's mismatch flag: what the browser said the key typed, where the
 /// relay read the scancode (in the session's keyboard layout) as something else.
 pub fn browser_text_title(claim: &str) -> String {
@@ -28,6 +30,8 @@ pub fn browser_text_title(claim: &str) -> String {
     format!("The browser said this key typed “{shown}”; the relay read the scancode in the session's keyboard layout as shown")
 }
 
+/// Adds `k` to a log kept in `seq` order, ignoring one already there (the initial
+/// GET and the live stream overlap). Returns whether it was new.
 pub fn merge_keystroke(log: &mut Vec<Keystroke>, k: Keystroke) -> bool {
     match log.binary_search_by_key(&k.seq, |x| x.seq) {
         Ok(_) => false,

@@ -1,4 +1,5 @@
-//! Pieces shared by several pages: session controls, the Keystrokes panel, clocks.
+//! Pieces shared by several pages: session controls, the Keystrokes panel, clocks,
+//! table heads.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use leptos::task::spawn_local;
 use vigil_wire::api::{Keystroke, Session};
 
 use crate::api::{self, ApiError, SessionAction};
-use crate::stream_status::StreamStatus;
+use crate::stream::StreamStatus;
 use crate::util;
 
 /// Local date and time (`2024-05-01 13:04:05`) of a Unix-milliseconds timestamp.
@@ -214,6 +215,19 @@ pub fn KeystrokesPanel(
             </ol>
             {move || keys.with(Vec::is_empty).then(|| view! { <p class="empty">"No keystrokes yet."</p> })}
         </section>
+    }
+}
+
+/// A table's header row: a heading for each column in `cols`, then the actions column.
+#[component]
+pub fn GridHead(cols: &'static [&'static str], actions: &'static str) -> impl IntoView {
+    view! {
+        <thead>
+            <tr>
+                {cols.iter().map(|c| view! { <th scope="col">{*c}</th> }).collect_view()}
+                <th scope="col" class="actions-col">{actions}</th>
+            </tr>
+        </thead>
     }
 }
 

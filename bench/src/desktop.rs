@@ -26,6 +26,15 @@ pub enum DesktopError {
     NoParams(&'static str),
 }
 
+/// Points the relay at the benchmark bundle (`cargo xtask dist --bench`: the app with its
+/// decode benchmark page and hidden timing figures), unless `VIGIL_DIST_DIR` names another.
+pub fn use_bench_bundle() {
+    if std::env::var_os("VIGIL_DIST_DIR").is_none() {
+        let bundle = vigil_testkit::target_dir().join("dist-bench");
+        std::env::set_var("VIGIL_DIST_DIR", bundle);
+    }
+}
+
 /// A recording at least `min_ms` long made from a real one: the records before its first
 /// keyframe as they are, then the rest (from that keyframe's `Params` record to the end)
 /// again and again with shifted timestamps. Every copy starts with a `Params` + `Keyframe`

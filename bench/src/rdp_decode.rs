@@ -18,8 +18,8 @@
 //!
 //! Usage: `bench-rdp [--seconds N] [--joins N] [--size WxH]` (defaults 20, 3 and
 //! 1024x768). The relay binary is `$VIGIL_BIN`, else `target/release/vigil`; the app is
-//! `dist/`; chromedriver is `$CHROMEDRIVER` or `/usr/bin/chromedriver`. Needs root (the
-//! RDP target scripts).
+//! the benchmark bundle (`cargo xtask dist --bench`); chromedriver is `$CHROMEDRIVER` or
+//! `/usr/bin/chromedriver`. Needs root (the RDP target scripts).
 
 use std::time::{Duration, Instant};
 
@@ -125,6 +125,7 @@ fn num(v: &Value, k: &str) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> Result<()> {
     let args = args()?;
+    vigil_bench::desktop::use_bench_bundle();
     if std::env::var_os("VIGIL_BIN").is_none() {
         let release = vigil_testkit::target_dir().join("release").join("vigil");
         std::env::set_var("VIGIL_BIN", &release);

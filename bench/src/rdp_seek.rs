@@ -23,8 +23,9 @@
 //! open each page (the index request included).
 //!
 //! Usage: `bench-rdp-seek [--seconds N]` (default 75). The relay binary is `$VIGIL_BIN`,
-//! else `target/release/vigil`; the app is `dist/`; chromedriver is `$CHROMEDRIVER` or
-//! `/usr/bin/chromedriver`. Needs root (the RDP target scripts).
+//! else `target/release/vigil`; the app is the benchmark bundle (`cargo xtask dist --bench`);
+//! chromedriver is `$CHROMEDRIVER` or `/usr/bin/chromedriver`. Needs root (the RDP target
+//! scripts).
 
 use std::time::{Duration, Instant};
 
@@ -357,6 +358,7 @@ fn summary(seeks: &[&Seek]) -> (f64, f64, usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> Result<()> {
     let seconds = args()?;
+    vigil_bench::desktop::use_bench_bundle();
     if std::env::var_os("VIGIL_BIN").is_none() {
         let release = vigil_testkit::target_dir().join("release").join("vigil");
         std::env::set_var("VIGIL_BIN", &release);

@@ -1,4 +1,4 @@
-//! `cargo xtask dist [--dev]`: builds Vigil's browser bundle into `dist/`.
+//! `cargo xtask dist [--dev] [--bench]`: builds Vigil's browser bundle into `dist/`.
 //!
 //! 1. `cargo build -p vigil-app -p vigil-decode-worker --lib --target wasm32-unknown-unknown`
 //!    (`--profile wasm-release`, or the dev profile with `--dev`): the page and its RDP
@@ -11,6 +11,11 @@
 //! 5. prints raw and gzip sizes.
 //!
 //! Nothing is downloaded: the tools come from Cargo.lock and package-lock.json.
+//!
+//! `--bench` builds the benchmark bundle instead: the app with its `bench` feature (the
+//! decode benchmark page and the hidden timing figures that the end-to-end tests and the
+//! benchmarks read), into `<target>/dist-bench/`, compiled in `<target>/bench/` so that
+//! it never replaces the production build's output. `dist/` is left as it is.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,14 +50,15 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("dist") => {
-            let mut dev = false;
+            let (mut dev, mut bench) = (false, false);
             for a in &args[1..] {
                 match a.as_str() {
                     "--dev" => dev = true,
+                    "--bench" => bench = true,
                     other => bail!("unknown option `{other}` for dist\n\n{USAGE}"),
                 }
             }
-            dist(dev)
+            dist(dev, bench)
         }
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
@@ -62,9 +68,11 @@ fn main() -> Result<()> {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask dist [--dev]\n\
-    \n  dist        build the browser bundle into dist/ (wasm-release profile + wasm-opt)\
-    \n  dist --dev  fast build: dev profile, no wasm-opt";
+const USAGE: &str = "usage: cargo xtask dist [--dev] [--bench]\n\
+    \n  dist          build the browser bundle into dist/ (wasm-release profile + wasm-opt)\
+    \n  dist --dev    fast build: dev profile, no wasm-opt\
+    \n  dist --bench  the benchmark bundle (decode benchmark page, hidden timing figures)\
+    \n                into <target>/dist-bench/, for the end-to-end tests and the benchmarks";
 
 /// The workspace the xtask was run from. Read at run time: one built xtask binary may
 /// serve several checkouts that share a target directory.
@@ -103,7 +111,7 @@ fn target_dir(root: &Path) -> Result<PathBuf> {
     Ok(PathBuf::from(dir))
 }
 
-fn dist(dev: bool) -> Result<()> {
+fn dist(dev: bool, bench: bool) -> Result<()> {
     let started = Instant::now();
     let root = workspace_root();
     let node_modules = root.join("node_modules");
@@ -127,23 +135,39 @@ fn dist(dev: bool) -> Result<()> {
     // 1. cargo build
     let profile = if dev { "dev" } else { "wasm-release" };
     let profile_dir = if dev { "debug" } else { "wasm-release" };
+    let target = target_dir(&root)?;
+    // The benchmark build has a target dir of its own: the production build's output
+    // (the same file names) is never replaced by it, nor it by a production build.
+    let (build_dir, dist) = if bench {
+        (target.join("bench"), target.join("dist-bench"))
+    } else {
+        (target.clone(), root.join("dist"))
+    };
     println!(
-        "xtask: building {} ({profile}, {WASM_TARGET})",
-        WASM_PACKAGES.join(", ")
+        "xtask: building {} ({profile}, {WASM_TARGET}{})",
+        WASM_PACKAGES.join(", "),
+        if bench {
+            ", feature vigil-app/bench"
+        } else {
+            ""
+        }
     );
     let mut build = Command::new(cargo());
     build.current_dir(&root).arg("build");
     for p in WASM_PACKAGES {
         build.args(["-p", p]);
     }
+    if bench {
+        build.args(["--features", "vigil-app/bench"]);
+        build.arg("--target-dir").arg(&build_dir);
+    }
     let status = build
         .args(["--lib", "--target", WASM_TARGET, "--profile", profile])
         .status()
         .context("running cargo build")?;
     ensure!(status.success(), "cargo build of the wasm packages failed");
-    let out_dir = target_dir(&root)?.join(WASM_TARGET).join(profile_dir);
+    let out_dir = build_dir.join(WASM_TARGET).join(profile_dir);
 
-    let dist = root.join("dist");
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
     }

@@ -2,14 +2,24 @@
 //! (`vigil-decode`), its dirty pixels come back to a canvas; the user's keyboard and mouse
 //! are captured.
 //!
-//! `input` and `replay` are pure and tested natively; `canvas`, `worker` and `view` touch
-//! the DOM (wasm32 only).
+//! `input` and `replay` are pure and tested natively. The rest touches the DOM (wasm32
+//! only): `engine` (the [`engine::Desktop`]: worker, canvas, fences), `worker` and
+//! `canvas` under it, `pointer` (the server pointer's look), `capture` (input listeners
+//! and batching), `view` (the component) and, in benchmark builds, `stats`.
 
 pub mod input;
 pub mod replay;
 
 #[cfg(target_arch = "wasm32")]
 pub mod canvas;
+#[cfg(target_arch = "wasm32")]
+pub mod capture;
+#[cfg(target_arch = "wasm32")]
+pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod pointer;
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
+pub mod stats;
 #[cfg(target_arch = "wasm32")]
 pub mod view;
 #[cfg(target_arch = "wasm32")]

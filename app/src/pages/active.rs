@@ -7,12 +7,14 @@ use leptos::prelude::*;
 use vigil_wire::api::{Session, SessionId};
 use vigil_wire::live::{FeedMsg, Thumbnail};
 
-use super::emergency::EmergencyControl;
+mod emergency;
+
 use crate::api;
-use crate::app::{set_title, use_auth};
+use crate::shell::{set_title, use_auth};
 use crate::util;
-use crate::widgets::{local_time, use_now, SessionControlsBar};
+use crate::widgets::{local_time, use_now, GridHead, SessionControlsBar};
 use crate::ws::{Socket, SocketEvent};
+use emergency::EmergencyControl;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Feed {
@@ -172,18 +174,7 @@ pub fn ActivePage() -> impl IntoView {
                 } else {
                     view! {
                         <table class="grid sessions">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Screen"</th>
-                                    <th scope="col">"User"</th>
-                                    <th scope="col">"Asset"</th>
-                                    <th scope="col">"Protocol"</th>
-                                    <th scope="col">"Started"</th>
-                                    <th scope="col">"Duration"</th>
-                                    <th scope="col">"State"</th>
-                                    <th scope="col" class="actions-col">"Controls"</th>
-                                </tr>
-                            </thead>
+                            <GridHead cols=&["Screen", "User", "Asset", "Protocol", "Started", "Duration", "State"] actions="Controls"/>
                             <tbody>
                                 <For each=ids key=|id| id.clone() let:id>
                                     <SessionRow id state now action_error/>

@@ -3,12 +3,11 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use vigil_wire::api::{Asset, LaunchRequest, NewAccessRequest};
+use vigil_wire::api::{Asset, NewAccessRequest};
 
-use super::{ErrorBox, Loading};
 use crate::api;
-use crate::app::{set_title, use_auth};
-use crate::term::estimate_size;
+use crate::shell::{set_title, use_auth, use_connect, ErrorBox, Loading};
+use crate::widgets::GridHead;
 
 #[component]
 pub fn AssetsPage() -> impl IntoView {
@@ -28,16 +27,7 @@ pub fn AssetsPage() -> impl IntoView {
                 }.into_any(),
                 Some(Ok(list)) => view! {
                     <table class="grid">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Name"</th>
-                                <th scope="col">"Protocol"</th>
-                                <th scope="col">"Host"</th>
-                                <th scope="col">"Account"</th>
-                                <th scope="col">"Tags"</th>
-                                <th scope="col" class="actions-col">"Actions"</th>
-                            </tr>
-                        </thead>
+                        <GridHead cols=&["Name", "Protocol", "Host", "Account", "Tags"] actions="Actions"/>
                         <tbody>
                             {list.into_iter().map(|a| view! { <AssetRow asset=a/> }).collect_view()}
                         </tbody>
@@ -58,33 +48,7 @@ fn AssetRow(asset: Asset) -> impl IntoView {
     let duration = RwSignal::new("60".to_string());
     let asset_id = asset.id;
 
-    let nav = navigate.clone();
-    let connect = move |_| {
-        busy.set(true);
-        error.set(None);
-        let nav = nav.clone();
-        let (cols, rows) = estimate_size();
-        spawn_local(async move {
-            match api::launch(LaunchRequest {
-                asset_id,
-                request_id: None,
-                cols,
-                rows,
-            })
-            .await
-            {
-                Ok(l) => nav(
-                    &format!("/connect/{}", api::seg(&l.session_id)),
-                    Default::default(),
-                ),
-                Err(e) => {
-                    let _ = busy.try_set(false);
-                    let _ = error.try_set(Some(format!("Could not connect: {e}")));
-                }
-            }
-        });
-    };
-    let connect = StoredValue::new_local(connect);
+    let connect = StoredValue::new_local(use_connect(asset_id, None, busy, error));
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -174,7 +138,7 @@ fn AssetRow(asset: Asset) -> impl IntoView {
                 {asset.can_launch_directly.then(|| view! {
                     <button type="button" class="btn btn-primary" data-testid="connect-button"
                         disabled=move || busy.get()
-                        on:click=move |ev| connect.with_value(|f| f(ev))>
+                        on:click=move |_| connect.with_value(|f| f())>
                         {move || if busy.get() { "Connecting…" } else { "Connect" }}
                     </button>
                 })}

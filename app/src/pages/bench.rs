@@ -1,4 +1,5 @@
-//! `/bench/decode/:id`: decode benchmark for headless browsers. Fetches the whole desktop
+//! `/bench/decode/:id`: decode benchmark for headless browsers, in benchmark builds only
+//! (`cargo xtask dist --bench`). Fetches the whole desktop
 //! recording of a finished session (through the normal API, so only for someone allowed
 //! to fetch it) and queues every record to the desktop's decode worker as fast as the
 //! page can, the worker drawing each PDU's dirty regions back onto the canvas, then writes
@@ -20,7 +21,6 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use vigil_wire::recording::Kind;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -28,19 +28,15 @@ use web_sys::{
     PerformanceEntry, PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit,
 };
 
-use super::desktop_replay::apply;
 use crate::api;
-use crate::app::set_title;
+use crate::desktop::engine::Desktop;
 use crate::desktop::replay::{FrameCounter, Segment};
-use crate::desktop::view::{perf_now, Desktop, DesktopView};
+use crate::desktop::view::DesktopView;
+use crate::shell::{for_route_id, perf_now, set_title};
 
 #[component]
 pub fn BenchPage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let id = params.with(|p| p.get("id")).unwrap_or_default();
-        view! { <Bench id/> }
-    }
+    for_route_id(|id| view! { <Bench id/> })
 }
 
 /// Lets the browser paint and run timers (after `ms`).
@@ -98,28 +94,18 @@ fn Bench(id: String) -> impl IntoView {
     let desktop = Desktop::new();
     let status = RwSignal::new("Fetching the recording…".to_string());
     let result = RwSignal::new(String::new());
+    let fail = move |what: &str, e: String| {
+        let _ = status.try_set(format!("{what}: {e}"));
+        let _ = result.try_set(serde_json::json!({ "error": e }).to_string());
+    };
     spawn_local(async move {
         let bytes = match api::recording_bytes(&id).await {
             Ok(b) => b,
-            Err(e) => {
-                let _ = status.try_set(format!("Could not load the recording: {e}"));
-                let _ = result.try_set(format!(
-                    r#"{{"error":{}}}"#,
-                    serde_json::Value::from(e.to_string())
-                ));
-                return;
-            }
+            Err(e) => return fail("Could not load the recording", e.to_string()),
         };
         let seg = match Segment::file(bytes) {
             Ok(s) => s,
-            Err(e) => {
-                let _ = status.try_set(format!("Not a desktop recording: {e}"));
-                let _ = result.try_set(format!(
-                    r#"{{"error":{}}}"#,
-                    serde_json::Value::from(e.to_string())
-                ));
-                return;
-            }
+            Err(e) => return fail("Not a desktop recording", e.to_string()),
         };
         let _ = status.try_set(format!("Decoding {} records…", seg.recs.len()));
         yield_now(0).await;
@@ -136,7 +122,7 @@ fn Bench(id: String) -> impl IntoView {
                 Kind::Params => counter = FrameCounter::default(),
                 Kind::Marker => {}
             }
-            apply(&desktop, r.kind, payload);
+            desktop.apply_record(r.kind, payload);
             // Queueing is cheap, but thousands of messages in one task would be a long task.
             if perf_now() - since_yield > 20.0 {
                 yield_now(0).await;

@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api;
-use crate::app::{set_title, use_auth};
+use crate::shell::{set_title, use_auth};
 use crate::util::safe_next;
 
 #[component]

@@ -3,11 +3,10 @@
 use leptos::prelude::*;
 use vigil_wire::api::Session;
 
-use super::{ErrorBox, Loading};
 use crate::api;
-use crate::app::set_title;
+use crate::shell::{set_title, ErrorBox, Loading};
 use crate::util;
-use crate::widgets::local_time;
+use crate::widgets::{local_time, GridHead};
 
 #[component]
 pub fn ReplayListPage() -> impl IntoView {
@@ -29,18 +28,7 @@ pub fn ReplayListPage() -> impl IntoView {
                     list.sort_by(|a, b| b.ended_at.cmp(&a.ended_at).then(b.started_at.cmp(&a.started_at)));
                     view! {
                         <table class="grid">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"User"</th>
-                                    <th scope="col">"Asset"</th>
-                                    <th scope="col">"Protocol"</th>
-                                    <th scope="col">"Started"</th>
-                                    <th scope="col">"Ended"</th>
-                                    <th scope="col">"Duration"</th>
-                                    <th scope="col">"End reason"</th>
-                                    <th scope="col" class="actions-col">"Recording"</th>
-                                </tr>
-                            </thead>
+                            <GridHead cols=&["User", "Asset", "Protocol", "Started", "Ended", "Duration", "End reason"] actions="Recording"/>
                             <tbody>
                                 {list.into_iter().map(row).collect_view()}
                             </tbody>

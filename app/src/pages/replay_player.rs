@@ -6,26 +6,22 @@ use std::time::Duration;
 
 use leptos::html::Div;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use vigil_wire::api::{Keystroke, Protocol};
 use vigil_wire::recording::RecordingIndex;
 
-use super::connect::NOT_AVAILABLE;
-use super::desktop_replay::DesktopReplay;
-use super::{ErrorBox, Loading};
+mod desktop;
+
 use crate::api;
-use crate::app::set_title;
 use crate::cast::{self, Cast};
+use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
+use crate::util::NOT_AVAILABLE;
 use crate::widgets::{load_keystrokes, local_time, KeystrokesPanel, ReplayControls};
+use desktop::DesktopReplay;
 
 #[component]
 pub fn ReplayPlayerPage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let id = params.with(|p| p.get("id")).unwrap_or_default();
-        view! { <ReplayLoader id/> }
-    }
+    for_route_id(|id| view! { <ReplayLoader id/> })
 }
 
 #[derive(Debug, Clone)]
@@ -39,34 +35,26 @@ enum Loaded {
 #[component]
 fn ReplayLoader(id: String) -> impl IntoView {
     set_title("Replay");
-    let fetch_id = id.clone();
-    let recording = LocalResource::new(move || {
-        let id = fetch_id.clone();
-        async move {
-            if let Ok(s) = api::session(&id).await {
-                if s.protocol == Protocol::Rdp {
-                    return match api::recording_index(&id).await {
-                        Ok(i) => Loaded::Desktop(Rc::new(i)),
-                        Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
-                        Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
-                    };
-                }
-            }
-            match api::recording(&id).await {
-                Ok(text) => match cast::parse(&text) {
-                    Ok(c) => Loaded::Ready(Rc::new(c)),
-                    Err(e) => Loaded::Failed(format!("This recording cannot be played: {e}.")),
-                },
-                Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
-                Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
+    let recording = load_for(&id, |id| async move {
+        if let Ok(s) = api::session(&id).await {
+            if s.protocol == Protocol::Rdp {
+                return match api::recording_index(&id).await {
+                    Ok(i) => Loaded::Desktop(Rc::new(i)),
+                    Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
+                    Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
+                };
             }
         }
+        match api::recording(&id).await {
+            Ok(text) => match cast::parse(&text) {
+                Ok(c) => Loaded::Ready(Rc::new(c)),
+                Err(e) => Loaded::Failed(format!("This recording cannot be played: {e}.")),
+            },
+            Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
+            Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
+        }
     });
-    let meta_id = id.clone();
-    let meta = LocalResource::new(move || {
-        let id = meta_id.clone();
-        async move { api::session(&id).await.ok() }
-    });
+    let meta = load_for(&id, |id| async move { api::session(&id).await.ok() });
     let title = move || {
         meta.get().flatten().map(|s| {
             let when = local_time(s.started_at);
@@ -108,12 +96,6 @@ struct Playback {
     at_ms: f64,
     /// `performance.now()` at the previous tick while playing.
     last_tick: Option<f64>,
-}
-
-fn perf_now() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 #[component]
@@ -205,14 +187,7 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
         if pb.with_value(|p| p.term.is_some()) {
             return;
         }
-        match Term::open(
-            &el,
-            TermOptions {
-                read_only: true,
-                font_size: 14,
-                cursor_blink: false,
-            },
-        ) {
+        match Term::open(&el, TermOptions::read_only()) {
             Ok(t) => {
                 pb.update_value(|p| {
                     t.resize(p.cast.cols, p.cast.rows);

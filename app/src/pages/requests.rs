@@ -2,15 +2,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
-use vigil_wire::api::{AccessRequest, LaunchRequest, RequestStatus};
+use vigil_wire::api::{AccessRequest, RequestStatus};
 
-use super::{ErrorBox, Loading};
 use crate::api::{self, RequestAction};
-use crate::app::{set_title, use_auth};
-use crate::term::estimate_size;
+use crate::shell::{set_title, use_auth, use_connect, ErrorBox, Loading};
 use crate::util::status_label;
-use crate::widgets::local_time;
+use crate::widgets::{local_time, GridHead};
 
 #[component]
 pub fn RequestsPage() -> impl IntoView {
@@ -33,18 +30,7 @@ pub fn RequestsPage() -> impl IntoView {
                     list.sort_by_key(|r| std::cmp::Reverse(r.created_at));
                     view! {
                         <table class="grid">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Asset"</th>
-                                    <th scope="col">"Requested by"</th>
-                                    <th scope="col">"Reason"</th>
-                                    <th scope="col">"Duration"</th>
-                                    <th scope="col">"Status"</th>
-                                    <th scope="col">"Requested"</th>
-                                    <th scope="col">"Expires"</th>
-                                    <th scope="col" class="actions-col">"Actions"</th>
-                                </tr>
-                            </thead>
+                            <GridHead cols=&["Asset", "Requested by", "Reason", "Duration", "Status", "Requested", "Expires"] actions="Actions"/>
                             <tbody>
                                 {list.into_iter().map(|r| view! { <RequestRow req=r refresh/> }).collect_view()}
                             </tbody>
@@ -59,7 +45,6 @@ pub fn RequestsPage() -> impl IntoView {
 #[component]
 fn RequestRow(req: AccessRequest, refresh: Callback<()>) -> impl IntoView {
     let auth = use_auth();
-    let navigate = use_navigate();
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let mine = req.user == auth.username();
@@ -79,32 +64,7 @@ fn RequestRow(req: AccessRequest, refresh: Callback<()>) -> impl IntoView {
             }
         });
     };
-    let connect = move |_| {
-        busy.set(true);
-        error.set(None);
-        let navigate = navigate.clone();
-        let (cols, rows) = estimate_size();
-        spawn_local(async move {
-            match api::launch(LaunchRequest {
-                asset_id,
-                request_id: Some(id),
-                cols,
-                rows,
-            })
-            .await
-            {
-                Ok(l) => navigate(
-                    &format!("/connect/{}", api::seg(&l.session_id)),
-                    Default::default(),
-                ),
-                Err(e) => {
-                    let _ = busy.try_set(false);
-                    let _ = error.try_set(Some(format!("Could not connect: {e}")));
-                }
-            }
-        });
-    };
-    let connect = StoredValue::new_local(connect);
+    let connect = StoredValue::new_local(use_connect(asset_id, Some(id), busy, error));
     let approved = req.status == RequestStatus::Approved;
     let pending = req.status == RequestStatus::Pending;
 
@@ -124,7 +84,7 @@ fn RequestRow(req: AccessRequest, refresh: Callback<()>) -> impl IntoView {
                 {(mine && approved).then(|| view! {
                     <button type="button" class="btn btn-primary" data-testid="connect-button"
                         disabled=move || busy.get()
-                        on:click=move |ev| connect.with_value(|f| f(ev))>"Connect"</button>
+                        on:click=move |_| connect.with_value(|f| f())>"Connect"</button>
                     <button type="button" class="btn" data-testid="checkin-button"
                         disabled=move || busy.get()
                         on:click=move |_| act(RequestAction::CheckIn)>"Check in"</button>

@@ -12,33 +12,15 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vigil_wire::api::Keystroke;
-use vigil_wire::desktop::DesktopParams;
-use vigil_wire::recording::{Kind, RecordingIndex};
+use vigil_wire::recording::{next_span, plan_seek, Kind, RecordingIndex, Span};
 
-use super::ErrorBox;
 use crate::api;
+use crate::desktop::engine::Desktop;
 use crate::desktop::replay::Segment;
-use crate::desktop::view::{perf_now, Desktop, DesktopView};
+use crate::desktop::view::DesktopView;
+use crate::shell::{perf_now, ErrorBox};
 use crate::util;
 use crate::widgets::{load_keystrokes, KeystrokesPanel, ReplayControls};
-use vigil_wire::recording::{next_span, plan_seek, Span};
-
-/// Decodes one record into `desktop` (Markers are only shown on the timeline).
-pub fn apply(desktop: &Desktop, kind: Kind, payload: &[u8]) {
-    match kind {
-        Kind::Params => match serde_json::from_slice::<DesktopParams>(payload) {
-            Ok(p) => desktop.activate(&p),
-            Err(e) => leptos::logging::warn!("recording: bad params: {e}"),
-        },
-        Kind::Keyframe => {
-            desktop.snapshot(payload);
-        }
-        Kind::Graphics => {
-            desktop.graphics(payload, None);
-        }
-        Kind::Marker => {}
-    }
-}
 
 struct Playback {
     seg: Option<Segment>,
@@ -72,7 +54,9 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     let markers = RwSignal::new(Vec::<(u32, String)>::new());
     let keys = RwSignal::new(Vec::<Keystroke>::new());
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
-    // (seeks painted, ms from the seek to its picture on the canvas, target ms): for tests.
+    // (seeks painted, ms from the seek to its picture on the canvas, target ms): for the
+    // seek benchmark, in a hidden `seek-stats` element.
+    #[cfg(feature = "bench")]
     let seeks = RwSignal::new((0u64, 0.0f64, 0.0f64));
 
     load_keystrokes(id, keys, keys_status);
@@ -129,6 +113,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
 
     let seek = move |t: f64| {
         let t = t.clamp(0.0, duration_ms);
+        #[cfg(feature = "bench")]
         let started = perf_now();
         at.set(t);
         let generation = pb
@@ -143,9 +128,10 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
             let upto = seg.due(0, t as u32);
             desktop.set_quiet(true);
             for r in &seg.recs[..upto] {
-                apply(&desktop, r.kind, seg.payload(r));
+                desktop.apply_record(r.kind, seg.payload(r));
             }
             desktop.set_quiet(false);
+            #[cfg(feature = "bench")]
             desktop.fence(move || {
                 let ms = perf_now() - started;
                 let _ = seeks.try_update(|s| {
@@ -199,7 +185,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
             };
             let upto = seg.due(p.next, p.at_ms as u32);
             for r in &seg.recs[p.next..upto] {
-                apply(&desktop, r.kind, seg.payload(r));
+                desktop.apply_record(r.kind, seg.payload(r));
             }
             p.next = upto;
             if upto == seg.recs.len() {
@@ -264,6 +250,14 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
             })
             .collect_view()
     };
+    #[cfg(feature = "bench")]
+    let seek_stats = view! {
+        <div hidden data-testid="seek-stats">{move || seeks.with(|(n, ms, t)| format!(
+            r#"{{"seeks":{n},"last_ms":{ms:.1},"last_target_ms":{t:.0}}}"#
+        ))}</div>
+    };
+    #[cfg(not(feature = "bench"))]
+    let seek_stats = ();
     view! {
         {move || error.get().map(|e| view! { <ErrorBox message=e/> })}
         <ReplayControls playing at speed duration_ms
@@ -273,9 +267,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
         <div class="player-body">
             <div class="replay-desktop">
                 <DesktopView desktop testid="replay-canvas" locked=false capture=false/>
-                <div hidden data-testid="seek-stats">{move || seeks.with(|(n, ms, t)| format!(
-                    r#"{{"seeks":{n},"last_ms":{ms:.1},"last_target_ms":{t:.0}}}"#
-                ))}</div>
+                {seek_stats}
             </div>
             <KeystrokesPanel keys selectable=true status=keys_status
                 on_pick=Callback::new(move |at_ms: u64| seek(at_ms as f64))/>

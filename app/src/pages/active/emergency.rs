@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vigil_wire::api::{EmergencyAction, EmergencyRequest, EmergencyScope, Session};
 
-use super::ErrorBox;
 use crate::api;
+use crate::shell::ErrorBox;
 use crate::util;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,20 @@
+//! A live session stream, as the connect page and the player show it.
+//!
+//! - [`status`]: where the stream stands ([`StreamStatus`], the status pill).
+//! - [`state`]: the state machine, pure and tested natively: [`StreamState::apply`] takes
+//!   what happened (a relay message, the socket opening or closing, the REST check after a
+//!   close, a control's answer) and returns the [`Effect`]s for the page to perform.
+//! - `hook` (wasm32 only): `use_session_stream`, the socket, terminal and desktop that
+//!   perform those effects, used by both pages.
+
+pub mod state;
+pub mod status;
+
+#[cfg(target_arch = "wasm32")]
+pub mod hook;
+
+#[cfg(test)]
+mod tests;
+
+pub use state::{Check, Close, Effect, Input, Notice, Role, StreamState};
+pub use status::StreamStatus;
