@@ -12,6 +12,10 @@ pub type RuleId = i64;
 /// so that a session link cannot be guessed from another.
 pub type SessionId = String;
 
+#[path = "api_emergency.rs"]
+mod emergency;
+pub use emergency::{EmergencyAction, EmergencyDone, EmergencyRequest, EmergencyScope};
+
 /// Every error body: a stable machine code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -428,62 +432,6 @@ mod debug_tests {
         );
     }
 }
-/// Which live sessions an emergency control applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum EmergencyScope {
-    /// Every live session of the user called `name`.
-    User,
-    /// Every live session on the asset called `name`.
-    Asset,
-}
-
-/// What an emergency control does to each session in its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum EmergencyAction {
-    Lock,
-    Terminate,
-}
-
-impl EmergencyScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmergencyScope::User => "user",
-            EmergencyScope::Asset => "asset",
-        }
-    }
-}
-
-impl EmergencyAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmergencyAction::Lock => "lock",
-            EmergencyAction::Terminate => "terminate",
-        }
-    }
-}
-
-/// `POST /api/v1/emergency`: lock or terminate every live session of a user or an asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EmergencyRequest {
-    pub scope: EmergencyScope,
-    /// The user's or the asset's name.
-    pub name: String,
-    pub action: EmergencyAction,
-}
-
-/// What an emergency control did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EmergencyDone {
-    /// Ids of the sessions it locked or terminated.
-    pub sessions: Vec<SessionId>,
-}
-
 #[cfg(test)]
 mod keystroke_tests {
     use super::*;
