@@ -414,4 +414,3 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
-

@@ -176,4 +176,3 @@ pub(crate) async fn drain(user: &mut Ws, observer: &mut Ws, d: Duration) -> Resu
         }
     }
 }
-
