@@ -13,15 +13,17 @@ use std::io::Write as _;
 use std::thread;
 
 use base64::Engine as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use vigil_rdp::screen::Fragments;
 use vigil_rdp::{Screen, SessionParams};
 
 /// Width of the thumbnails in the Active Sessions feed.
 pub(crate) const THUMBNAIL_WIDTH: u16 = 320;
-/// Requests waiting for the thread. The driver waits for each batch of jobs to be applied
-/// before it reads the target again (see [`ScreenThread::apply`]), so few ever wait.
-const QUEUE: usize = 4;
+/// Batches of jobs (one per read of the target) waiting for the thread: past this the
+/// driver waits, and reads the target no further. So a target drawing faster than the relay
+/// decodes is slowed, not buffered, and a snapshot asked for (during which the target is not
+/// read) waits for little decoding before it.
+const QUEUE: usize = 2;
 
 /// One step of the copy, in the order the core fanned the PDUs out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +36,7 @@ pub(crate) enum ScreenJob {
 
 /// What the thread is asked to do.
 enum Request {
-    /// Jobs to apply; the sender learns when they are.
-    Jobs(Vec<ScreenJob>, oneshot::Sender<()>),
+    Jobs(Vec<ScreenJob>),
     Snapshot,
     Thumbnail,
 }
@@ -262,10 +263,8 @@ impl ScreenThread {
                 let mut copy = ScreenCopy::default();
                 while let Some(request) = rx.blocking_recv() {
                     let made = match request {
-                        Request::Jobs(jobs, applied) => {
+                        Request::Jobs(jobs) => {
                             copy.apply(jobs);
-                            // The driver may have stopped waiting (terminated).
-                            let _ = applied.send(());
                             continue;
                         }
                         Request::Snapshot => copy.snapshot(),
@@ -284,16 +283,12 @@ impl ScreenThread {
         Ok(ScreenThread { requests, made })
     }
 
-    /// Hands jobs over and waits until they are applied: the target is read at the pace the
-    /// relay decodes (as when decoding was inline), so the copy never falls behind and a
-    /// snapshot asked for next is made at once.
+    /// Hands jobs over, waiting for room (backpressure on the target).
     pub(crate) async fn apply(&self, jobs: Vec<ScreenJob>) -> Result<(), ScreenGone> {
         if jobs.is_empty() {
             return Ok(());
         }
-        let (applied, done) = oneshot::channel();
-        self.send(Request::Jobs(jobs, applied)).await?;
-        done.await.map_err(|_| ScreenGone)
+        self.send(Request::Jobs(jobs)).await
     }
 
     /// Asks for a snapshot after the jobs handed over so far; it comes back as [`Made`].
