@@ -92,21 +92,6 @@ impl Fanout {
             .any(|v| v.participant == participant && !v.tx.is_closed())
     }
 
-    /// Whether a lagging viewer has room for a snapshot now (the desktop's driver then
-    /// has one made).
-    pub(crate) fn wants_resync(&self) -> bool {
-        let resume_at = self.resume_at();
-        self.viewers
-            .iter()
-            .any(|v| v.lagging && !v.tx.is_closed() && v.tx.capacity() >= resume_at)
-    }
-
-    /// Resume only once half the queue is free, so that a viewer at the edge does not cost
-    /// a full snapshot per chunk of output.
-    fn resume_at(&self) -> usize {
-        self.queue.div_ceil(2) + RESERVED
-    }
-
     /// Live output (and other messages a snapshot makes up for). `resync` gives what a
     /// lagging viewer gets instead: the snapshot taken after this output, and state.
     pub(crate) fn output(&mut self, msg: ServerMsg, resync: &dyn Fn() -> Vec<ServerMsg>) {
@@ -138,7 +123,9 @@ impl Fanout {
             make: resync,
             made: None,
         };
-        let resume_at = self.resume_at();
+        // Resume only once half the queue is free, so that a viewer at the edge does
+        // not cost a full snapshot per chunk of output.
+        let resume_at = self.queue.div_ceil(2) + RESERVED;
         self.viewers.retain_mut(|v| {
             if v.tx.is_closed() {
                 return false;

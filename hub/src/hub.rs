@@ -181,9 +181,8 @@ impl Inner {
                     events: self.events.clone(),
                     keyboard_layout: target.keyboard_layout,
                 })));
-                let connect =
-                    desktop::task::connect(id.clone(), target, self.config.connect_timeout);
                 let driver = self.register(id, core.clone(), live(core))?;
+                let connect = desktop::task::connect(target, self.config.connect_timeout);
                 self.tracker.spawn(driver.run(connect, input_rx));
             }
         }
@@ -229,47 +228,40 @@ impl Inner {
         let (cols, rows) = core.size();
         let input = (participant == Participant::User)
             .then(|| InputSender::new(live.input.clone(), core.lock_epoch()));
-        let locked = core.is_locked();
-        drop(core);
-        // A desktop joiner may wait for a snapshot, which the task has made.
-        live.wake.notify_one();
         Some(Attachment {
             rx,
             input,
             cols,
             rows,
-            locked,
+            locked: core.is_locked(),
         })
     }
 
-    /// Runs `f` on a session's core under its mutex; `NotFound` if the session is not live.
-    fn on_live(
-        &self,
-        id: &str,
-        f: impl FnOnce(&mut dyn SessionCore, Duration),
-    ) -> Result<Live, HubError> {
+    pub(crate) fn set_locked(&self, id: &str, locked: bool) -> Result<(), HubError> {
         let live = self
             .live(id)
             .ok_or_else(|| HubError::NotFound(id.to_string()))?;
-        {
-            let mut core = live.core();
-            if core.is_ended() {
-                return Err(HubError::NotFound(id.to_string()));
-            }
-            f(&mut *core, live.at());
+        let mut core = live.core();
+        if core.is_ended() {
+            return Err(HubError::NotFound(id.to_string()));
         }
-        Ok(live)
-    }
-
-    pub(crate) fn set_locked(&self, id: &str, locked: bool) -> Result<(), HubError> {
-        let live = self.on_live(id, |core, at| core.set_locked(locked, at))?;
+        core.set_locked(locked, live.at());
+        drop(core);
         live.wake.notify_one();
         Ok(())
     }
 
     pub(crate) fn terminate(&self, id: &str, reason: String) -> Result<(), HubError> {
+        let live = self
+            .live(id)
+            .ok_or_else(|| HubError::NotFound(id.to_string()))?;
+        let mut core = live.core();
+        if core.is_ended() {
+            return Err(HubError::NotFound(id.to_string()));
+        }
         // Participants and the recording learn it now; the task closes the connection.
-        let live = self.on_live(id, |core, at| core.terminate(&reason, at))?;
+        core.terminate(&reason, live.at());
+        drop(core);
         live.cancel.cancel();
         Ok(())
     }

@@ -5,9 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use ironrdp_core::{decode_cursor, ReadCursor, WriteBuf};
+use ironrdp_core::WriteBuf;
 use ironrdp_graphics::image_processing::PixelFormat;
-use ironrdp_pdu::fast_path::{FastPathHeader, FastPathUpdatePdu, Fragmentation};
 use ironrdp_session::fast_path;
 use ironrdp_session::image::DecodedImage;
 use tracing::debug;
@@ -202,61 +201,6 @@ fn encode_png(
     Ok(out)
 }
 
-/// Whether a stream of fast-path PDUs stands between updates or inside a fragmented one,
-/// read from the update headers alone: no reassembly, no decoding. It agrees with
-/// [`Screen::at_fragment_boundary`] for the same PDUs (the same bounds end a reassembly),
-/// so whoever sequences the PDUs can tell where a [`Screen`] fed elsewhere may be
-/// snapshotted, at the cost of a header read per PDU.
-#[derive(Debug, Default, Clone)]
-pub struct Fragments {
-    /// The update being reassembled: bytes and fragments so far.
-    open: Option<(usize, usize)>,
-}
-
-impl Fragments {
-    pub fn inspect(&mut self, pdu: &[u8]) {
-        let mut cur = ReadCursor::new(pdu);
-        if decode_cursor::<FastPathHeader>(&mut cur).is_err() {
-            return;
-        }
-        while !cur.is_empty() {
-            let Ok(update) = decode_cursor::<FastPathUpdatePdu<'_>>(&mut cur) else {
-                return;
-            };
-            let len = update.data.len();
-            match update.fragmentation {
-                Fragmentation::Single => self.open = None,
-                Fragmentation::First => {
-                    self.open = (len <= fastpath::MAX_REASSEMBLED).then_some((len, 1));
-                    if self.open.is_none() {
-                        return;
-                    }
-                }
-                Fragmentation::Next | Fragmentation::Last => {
-                    let Some((bytes, fragments)) = self.open.as_mut() else {
-                        continue;
-                    };
-                    *fragments += 1;
-                    if *fragments > fastpath::MAX_FRAGMENTS
-                        || bytes.saturating_add(len) > fastpath::MAX_REASSEMBLED
-                    {
-                        self.open = None;
-                        return;
-                    }
-                    *bytes += len;
-                    if update.fragmentation == Fragmentation::Last {
-                        self.open = None;
-                    }
-                }
-            }
-        }
-    }
-
-    pub fn at_boundary(&self) -> bool {
-        self.open.is_none()
-    }
-}
-
 /// Pixels that differ in colour (alpha ignored) between two RGBA images of the same size.
 pub fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
     a.chunks_exact(4)
@@ -400,33 +344,6 @@ mod tests {
         screen.feed(&pdus[0]);
         assert!(!screen.at_fragment_boundary());
         assert!(matches!(screen.snapshot(), Err(ScreenError::MidFragment)));
-    }
-
-    /// The header-only tracker sees the boundaries the screen sees, fragment by fragment.
-    #[test]
-    fn fragments_agree_with_the_screen() {
-        let p = params(64, 64);
-        let mut screen = Screen::new(&p);
-        let mut fragments = Fragments::default();
-        let big = vec![0u8; 70_000];
-        let update =
-            fastpath::wrap(ironrdp_pdu::fast_path::UpdateCode::Bitmap, &big).expect("wrap");
-        assert!(update.len() > 2);
-        let tiles = fastpath::none_codec_tiles(&[0u8; 64 * 64 * 4], 64, 64).expect("tiles");
-        let mut stream = update.clone();
-        stream.extend(tiles.iter().cloned());
-        // A stray Last without a First, then an update cut short by a single one.
-        stream.extend(update.last().cloned());
-        stream.extend(update.iter().take(2).cloned());
-        stream.extend(tiles);
-        let mut inside = 0;
-        for pdu in &stream {
-            screen.feed(pdu);
-            fragments.inspect(pdu);
-            assert_eq!(fragments.at_boundary(), screen.at_fragment_boundary());
-            inside += usize::from(!fragments.at_boundary());
-        }
-        assert!(inside > 2, "some PDUs were inside an update");
     }
 
     #[test]

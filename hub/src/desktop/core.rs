@@ -5,15 +5,13 @@
 //!
 //! The driver owns the sockets and the [`vigil_rdp::Stream`]; it hands the core the
 //! stream's outputs and the user's messages, and performs the [`DeskCmd`]s it gets back.
-//! The decoded screen is not here: the core puts the PDUs in order ([`ScreenFeed`]) and the
-//! driver hands them to the session's screen thread ([`super::screen`]), whose snapshots
-//! and thumbnails come back through [`Desktop::snapshot_made`] and
-//! [`Desktop::thumbnail_made`]. Nothing here decodes or encodes pixels.
 
+use std::io::Write as _;
 use std::time::Duration;
 
+use base64::Engine as _;
 use tokio::sync::{broadcast, mpsc};
-use vigil_rdp::{InputGate, KeyMap, KeyboardLayout, SessionParams};
+use vigil_rdp::{InputGate, KeyMap, KeyboardLayout, Screen, SessionParams};
 use vigil_wire::api::SessionId;
 use vigil_wire::desktop::{raw_key, DesktopParams, InputEvent};
 use vigil_wire::live::{
@@ -22,16 +20,16 @@ use vigil_wire::live::{
 use vigil_wire::recording::Kind;
 use vigil_wire::RDP_LOCK_MESSAGE;
 
-use self::snapshots::{deliver, join_messages, joinable};
 use super::ack::AckPacer;
 use super::pointer::PointerPacer;
 use super::recorder::DesktopRecorder;
-use super::screen::ScreenFeed;
 use crate::common::{Common, Phase, SessionCore};
 use crate::HubEvent;
 
 /// A keyframe at most this often (and only if graphics arrived since the last one).
 pub(crate) const KEYFRAME_EVERY: Duration = Duration::from_secs(10);
+/// Width of the thumbnails in the Active Sessions feed.
+const THUMBNAIL_WIDTH: u16 = 320;
 
 /// What the driver must do upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +42,9 @@ pub(crate) enum DeskCmd {
     AutoAck(bool),
 }
 
-/// The input gate and decoder values of the current activation.
+/// The decoded screen and input gate of the current activation.
 struct Active {
+    screen: Screen,
     gate: InputGate,
     params: DesktopParams,
 }
@@ -69,10 +68,6 @@ pub(crate) struct Desktop {
     recorder: Box<dyn DesktopRecorder>,
     graphics_since_thumbnail: bool,
     last_keyframe_at: Duration,
-    /// A keyframe is due: written with the next current snapshot.
-    keyframe_due: bool,
-    /// The PDUs for the screen thread, and the latest snapshot while current.
-    screen: ScreenFeed,
     deferred: Vec<DeskCmd>,
     /// Who acknowledges the server's frames: the user's browser or the relay.
     ack: AckPacer,
@@ -90,8 +85,37 @@ pub(crate) fn wire_params(p: &SessionParams) -> DesktopParams {
     }
 }
 
+/// The `DesktopSnapshot` (and keyframe) payload: the screen's snapshot PDUs,
+/// concatenated and zlib-compressed. Only at a fragment boundary.
+pub(crate) fn snapshot_payload(screen: &Screen) -> Result<Vec<u8>, String> {
+    let pdus = screen.snapshot().map_err(|e| e.to_string())?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    for pdu in &pdus {
+        z.write_all(pdu).map_err(|e| e.to_string())?;
+    }
+    z.finish().map_err(|e| e.to_string())
+}
+
 fn t_ms(at: Duration) -> u32 {
     u32::try_from(at.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// What a joiner (or a resynchronised viewer) gets: the decoder values, the picture,
+/// then the lock state.
+fn join_messages(active: &Active, locked: bool) -> Vec<ServerMsg> {
+    let mut msgs = vec![ServerMsg::Control(ServerControl::DesktopActivated {
+        params: active.params.clone(),
+    })];
+    match snapshot_payload(&active.screen) {
+        Ok(payload) => msgs.push(ServerMsg::DesktopSnapshot(payload)),
+        Err(error) => tracing::warn!(%error, "Desktop snapshot failed"),
+    }
+    if locked {
+        msgs.push(ServerMsg::Control(ServerControl::Locked {
+            message: RDP_LOCK_MESSAGE.into(),
+        }));
+    }
+    msgs
 }
 
 impl Desktop {
@@ -104,8 +128,6 @@ impl Desktop {
             recorder: c.recorder,
             graphics_since_thumbnail: false,
             last_keyframe_at: Duration::ZERO,
-            keyframe_due: false,
-            screen: ScreenFeed::default(),
             deferred: Vec::new(),
             ack: AckPacer::default(),
             pointer: PointerPacer::default(),
@@ -119,43 +141,44 @@ impl Desktop {
         std::mem::take(&mut self.deferred)
     }
 
-    /// At a fragment boundary of a live activation: where a snapshot may be taken and a
-    /// PDU of the relay's may start a new update.
+    /// The relay's decoded screen (tests and measurements).
+    #[allow(dead_code)]
+    pub(crate) fn screen(&self) -> Option<&Screen> {
+        self.active.as_ref().map(|a| &a.screen)
+    }
+
     fn can_snapshot(&self) -> bool {
-        !self.deactivated && self.active.is_some() && self.screen.at_boundary()
+        !self.deactivated
+            && self
+                .active
+                .as_ref()
+                .is_some_and(|a| a.screen.at_fragment_boundary())
     }
 
     // ---- inputs --------------------------------------------------------------------
 
-    /// Connected and activated: `learned_pin` is the certificate pin on first use; `blank`
-    /// as for [`Desktop::activated`].
+    /// Connected and activated: `learned_pin` is the certificate pin on first use.
     pub(crate) fn connected(
         &mut self,
         params: &SessionParams,
         learned_pin: Option<String>,
-        blank: Result<Vec<u8>, String>,
         at: Duration,
     ) {
         if self.common.connected(learned_pin) {
-            self.activated(params, blank, at);
+            self.activated(params, at);
         }
     }
 
     /// A (re)activation: fresh screen and encoder values; every viewer rebuilds its
-    /// decoder; the recording gets `Params` and a (blank) keyframe. `blank` is the snapshot
-    /// of a blank screen of this size, made by the driver beforehand (off the lock).
-    pub(crate) fn activated(
-        &mut self,
-        params: &SessionParams,
-        blank: Result<Vec<u8>, String>,
-        at: Duration,
-    ) {
+    /// decoder; the recording gets `Params` and a (blank) keyframe.
+    pub(crate) fn activated(&mut self, params: &SessionParams, at: Duration) {
         if self.common.phase != Phase::Live {
             return;
         }
         let wire = wire_params(params);
         match &mut self.active {
             Some(a) => {
+                a.screen.reset(params);
                 a.gate.set_params(params);
                 a.params = wire.clone();
             }
@@ -166,6 +189,7 @@ impl Desktop {
                     let _ = gate.lock();
                 }
                 self.active = Some(Active {
+                    screen: Screen::new(params),
                     gate,
                     params: wire.clone(),
                 });
@@ -173,20 +197,24 @@ impl Desktop {
         }
         self.deactivated = false;
         self.pointer.clear();
-        let blank = blank
-            .map_err(|error| tracing::warn!(%error, "Blank desktop snapshot failed"))
-            .ok();
-        self.screen.reset(params, blank);
         self.common
             .fanout
             .control(ServerControl::DesktopActivated { params: wire });
-        self.keyframe_due = true;
         self.write_keyframe(at);
-        // Every viewer starts from a picture, as a joiner does (here a blank one, which
-        // compresses to almost nothing); lagging ones get the whole join instead.
-        let join = joinable(&self.active, &self.screen, self.deactivated);
-        let msg = join.map(|(_, payload)| ServerMsg::DesktopSnapshot(payload.to_vec()));
-        deliver(&mut self.common, join, msg, None);
+        let (active, locked) = (&self.active, self.common.locked);
+        if let Some(active) = active {
+            // Every viewer starts from a picture, as a joiner does (here a blank one, which
+            // compresses to almost nothing); lagging ones get the whole join instead.
+            match snapshot_payload(&active.screen) {
+                Ok(payload) => self
+                    .common
+                    .fanout
+                    .output(ServerMsg::DesktopSnapshot(payload), &|| {
+                        join_messages(active, locked)
+                    }),
+                Err(_) => self.common.fanout.resync(&|| join_messages(active, locked)),
+            }
+        }
     }
 
     /// The server deactivated the session: hold everything until it is activated again.
@@ -195,8 +223,7 @@ impl Desktop {
     }
 
     /// One fast-path PDU for the browsers: recorder first (it never drops), then the
-    /// screen thread's queue, then the viewers (who may drop, and are resynchronised once
-    /// the screen thread has made a snapshot).
+    /// relay's screen, then the viewers (who may drop and be resynchronised).
     pub(crate) fn graphics(&mut self, pdu: &[u8], frame_end: Option<u32>, at: Duration) {
         if self.common.phase != Phase::Live || self.deactivated {
             return;
@@ -205,23 +232,32 @@ impl Desktop {
             self.common.recording_failed(e);
             return;
         }
-        if self.active.is_none() {
+        let Some(active) = self.active.as_mut() else {
             return;
-        }
-        self.screen.feed(pdu);
+        };
+        active.screen.feed(pdu);
         self.graphics_since_thumbnail = true;
         if let Some(id) = frame_end {
             self.ack.frame_ended(id, at);
         }
-        self.common.fanout.output_no_resync(ServerMsg::Graphics {
+        let msg = ServerMsg::Graphics {
             frame_end,
             pdu: pdu.to_vec(),
-        });
-        if self.screen.at_boundary() {
+        };
+        let boundary = active.screen.at_fragment_boundary();
+        if boundary {
+            let (active, locked) = (&self.active, self.common.locked);
+            if let Some(active) = active {
+                self.common
+                    .fanout
+                    .output(msg, &|| join_messages(active, locked));
+            }
             if at.saturating_sub(self.last_keyframe_at) >= KEYFRAME_EVERY {
-                self.keyframe_due = true;
+                self.write_keyframe(at);
             }
             self.show_pointer(at, false);
+        } else {
+            self.common.fanout.output_no_resync(msg);
         }
     }
 
@@ -278,10 +314,12 @@ impl Desktop {
                 self.common.recording_failed(e);
                 return Vec::new();
             }
-            let join = joinable(&self.active, &self.screen, self.deactivated);
-            let locked = self.common.locked;
-            let resync =
-                join.map(|(params, payload)| move || join_messages(params, payload, locked));
+            let can = self.can_snapshot();
+            let (active, locked) = (&self.active, self.common.locked);
+            let resync = active
+                .as_ref()
+                .filter(|_| can)
+                .map(|a| move || join_messages(a, locked));
             let resync = resync.as_ref().map(|f| f as &dyn Fn() -> Vec<ServerMsg>);
             self.common.publish_keystroke(keystroke, resync);
         }
@@ -302,12 +340,14 @@ impl Desktop {
     /// The user's latest accepted pointer position as a PTR_POSITION update, for the
     /// observers, the recording and the relay's screen (so joiners and keyframes carry it),
     /// but not for the user, whose browser shows its own cursor. Paced (`force` skips
-    /// that), and only at a fragment boundary, where a PDU may start a new update. A
-    /// snapshot under way takes the position in when it comes (see [`ScreenFeed`]).
+    /// that), and only at a fragment boundary, where a PDU may start a new update.
     pub(crate) fn show_pointer(&mut self, at: Duration, force: bool) {
         if self.common.phase != Phase::Live || !self.can_snapshot() {
             return;
         }
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
         let Some((x, y)) = self.pointer.take(at, force) else {
             return;
         };
@@ -322,14 +362,18 @@ impl Desktop {
             self.common.recording_failed(e);
             return;
         }
-        self.screen.feed_position(&pdu);
+        active.screen.feed(&pdu);
         let msg = ServerMsg::Graphics {
             frame_end: None,
             pdu,
         };
-        self.common
-            .fanout
-            .shed_with(Some(msg), Some(Participant::Observer), None);
+        let (active, locked) = (&self.active, self.common.locked);
+        if let Some(active) = active {
+            let resync = || join_messages(active, locked);
+            self.common
+                .fanout
+                .shed_with(Some(msg), Some(Participant::Observer), Some(&resync));
+        }
     }
 
     /// Periodic work: the user leaving (release what they held, pace by auto-ack),
@@ -347,9 +391,33 @@ impl Desktop {
         }
         cmds.extend(self.ack.tick(at));
         self.show_pointer(at, false);
-        let join = joinable(&self.active, &self.screen, self.deactivated);
-        deliver(&mut self.common, join, None, None);
+        self.maybe_thumbnail(at);
+        if self.can_snapshot() {
+            let (active, locked) = (&self.active, self.common.locked);
+            if let Some(active) = active {
+                self.common.fanout.resync(&|| join_messages(active, locked));
+            }
+        }
         cmds
+    }
+
+    fn maybe_thumbnail(&mut self, at: Duration) {
+        let due = self.common.thumbnail_due(at);
+        if !(self.graphics_since_thumbnail && due) {
+            return;
+        }
+        let Some(active) = &self.active else { return };
+        self.graphics_since_thumbnail = false;
+        self.common.thumbnail_taken(at);
+        match active.screen.thumbnail_png(THUMBNAIL_WIDTH) {
+            Ok(png) => {
+                let thumbnail = Thumbnail::Png {
+                    base64: base64::engine::general_purpose::STANDARD.encode(png),
+                };
+                self.common.publish_thumbnail(thumbnail);
+            }
+            Err(error) => tracing::debug!(%error, "Thumbnail not encoded"),
+        }
     }
 
     /// Releases for every key and button the user holds (user left, disconnect).
@@ -361,6 +429,26 @@ impl Desktop {
             tracing::warn!(%error, "Release PDUs not encoded");
             Vec::new()
         })
+    }
+
+    fn write_keyframe(&mut self, at: Duration) {
+        let Some(active) = &self.active else { return };
+        if !active.screen.at_fragment_boundary() {
+            return;
+        }
+        let payload = match snapshot_payload(&active.screen) {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "Keyframe not taken");
+                return;
+            }
+        };
+        let params = serde_json::to_vec(&active.params).unwrap_or_default();
+        if let Err(e) = self.recorder.keyframe(t_ms(at), &params, &payload) {
+            self.common.recording_failed(e);
+            return;
+        }
+        self.last_keyframe_at = at;
     }
 }
 
@@ -390,14 +478,12 @@ impl SessionCore for Desktop {
                 }
                 self.common.fanout.add(participant, first)
             }
-            // With no current snapshot the joiner waits for the next one, which the
-            // driver (woken by the hub) asks the screen thread for.
-            Phase::Live => match joinable(&self.active, &self.screen, self.deactivated) {
-                Some((params, payload)) => {
-                    let first = join_messages(params, payload, self.common.locked);
+            Phase::Live => match &self.active {
+                Some(active) if self.can_snapshot() => {
+                    let first = join_messages(active, self.common.locked);
                     self.common.fanout.add(participant, first)
                 }
-                None => self.common.fanout.add_pending(participant),
+                _ => self.common.fanout.add_pending(participant),
             },
         };
         if participant == Participant::User {
@@ -453,17 +539,6 @@ impl SessionCore for Desktop {
     }
 }
 
-#[path = "snapshots.rs"]
-mod snapshots;
-
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "pointer_tests.rs"]
-mod pointer_tests;
-
-#[cfg(test)]
-#[path = "lock_hold_tests.rs"]
-mod lock_hold_tests;

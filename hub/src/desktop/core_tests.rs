@@ -5,8 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use vigil_wire::api::Keystroke;
 
-use super::snapshots::ScreenWork;
-use crate::desktop::screen::{blank_payload, Made, ScreenCopy};
 use crate::Lifecycle;
 
 use super::*;
@@ -14,8 +12,8 @@ use super::*;
 type Records = Arc<Mutex<Vec<(Kind, u32, Vec<u8>)>>>;
 
 #[derive(Default, Clone)]
-pub(super) struct Log {
-    pub(super) records: Records,
+struct Log {
+    records: Records,
     keys: Arc<Mutex<Vec<Keystroke>>>,
 }
 
@@ -57,11 +55,11 @@ impl Log {
     }
 }
 
-pub(super) fn ms(v: u64) -> Duration {
+fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-pub(super) fn params() -> SessionParams {
+fn params() -> SessionParams {
     SessionParams {
         io_channel_id: 1003,
         user_channel_id: 1002,
@@ -73,11 +71,11 @@ pub(super) fn params() -> SessionParams {
     }
 }
 
-pub(super) fn live() -> (Desktop, Log) {
+fn live() -> (Desktop, Log) {
     live_in(KeyboardLayout::EnUs)
 }
 
-pub(super) fn live_in(keyboard_layout: KeyboardLayout) -> (Desktop, Log) {
+fn live_in(keyboard_layout: KeyboardLayout) -> (Desktop, Log) {
     let log = Log::default();
     let (events, _) = broadcast::channel(64);
     let mut d = Desktop::new(DesktopConfig {
@@ -88,17 +86,12 @@ pub(super) fn live_in(keyboard_layout: KeyboardLayout) -> (Desktop, Log) {
         events,
         keyboard_layout,
     });
-    d.connected(
-        &params(),
-        Some("sha256:00".into()),
-        blank_payload(&params()),
-        ms(0),
-    );
+    d.connected(&params(), Some("sha256:00".into()), ms(0));
     (d, log)
 }
 
 /// A fast-path output PDU with one update (`frag`: 0 single, 1 last, 2 first, 3 next).
-pub(super) fn fast_path(code: u8, frag: u8, data: &[u8]) -> Vec<u8> {
+fn fast_path(code: u8, frag: u8, data: &[u8]) -> Vec<u8> {
     let len = 3 + 3 + data.len();
     let mut out = vec![0x00, 0x80 | (len >> 8) as u8, (len & 0xff) as u8];
     out.push(code | (frag << 4));
@@ -125,38 +118,7 @@ fn key(scancode: u8, down: bool) -> ClientMsg {
     })
 }
 
-/// What the driver and the screen thread do between two waits: the copy applies the PDUs
-/// fanned out since, then makes what the core asked for.
-pub(super) fn settle(d: &mut Desktop, copy: &mut ScreenCopy, at: Duration) -> ScreenWork {
-    let work = d.screen_work(at);
-    copy.apply(work.jobs.clone());
-    if work.snapshot {
-        let Made::Snapshot { pos, payload } = copy.snapshot() else {
-            panic!("a snapshot was asked for")
-        };
-        d.snapshot_made(pos, payload, at);
-    }
-    if work.thumbnail {
-        let Made::Thumbnail(png) = copy.thumbnail() else {
-            panic!("a thumbnail was asked for")
-        };
-        d.thumbnail_made(png);
-    }
-    work
-}
-
-/// A join (or resync) of an unlocked desktop: the activation values, then the picture.
-fn is_join(got: &[ServerMsg]) -> bool {
-    matches!(
-        got,
-        [
-            ServerMsg::Control(ServerControl::DesktopActivated { .. }),
-            ServerMsg::DesktopSnapshot(_)
-        ]
-    )
-}
-
-pub(super) fn drain(rx: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
+fn drain(rx: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
     let mut out = Vec::new();
     while let Ok(m) = rx.try_recv() {
         out.push(m);
@@ -164,7 +126,7 @@ pub(super) fn drain(rx: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
     out
 }
 
-pub(super) fn sends(cmds: &[DeskCmd]) -> usize {
+fn sends(cmds: &[DeskCmd]) -> usize {
     cmds.iter()
         .filter(|c| matches!(c, DeskCmd::Send(_)))
         .count()
@@ -284,28 +246,24 @@ fn a_join_inside_a_fragment_waits_for_its_end() {
     drain(&mut user);
     let first = fast_path(0x01, 2, &[0u8; 16]);
     let last = fast_path(0x01, 1, &[0u8; 16]);
-    let mut copy = ScreenCopy::default();
     d.graphics(&first, None, ms(10));
     let mut late = d.attach(Participant::Observer).expect("live");
     assert!(drain(&mut late).is_empty(), "nothing before the boundary");
     d.tick(ms(20));
     assert!(
-        !settle(&mut d, &mut copy, ms(20)).snapshot,
-        "no snapshot is asked for inside a fragment"
-    );
-    assert!(
         drain(&mut late).is_empty(),
         "no resync inside a fragment either"
     );
     d.graphics(&last, None, ms(30));
-    assert!(
-        drain(&mut late).is_empty(),
-        "the joiner waits for the screen thread's snapshot"
-    );
-    assert!(settle(&mut d, &mut copy, ms(30)).snapshot);
     let got = drain(&mut late);
     assert!(
-        is_join(&got),
+        matches!(
+            &got[..],
+            [
+                ServerMsg::Control(ServerControl::DesktopActivated { .. }),
+                ServerMsg::DesktopSnapshot(_)
+            ]
+        ),
         "activation and snapshot, without the fragment the snapshot contains: {got:?}"
     );
     // The user got both fragments live.
@@ -345,7 +303,6 @@ fn recording_has_a_keyframe_at_start_and_every_ten_seconds() {
     assert_eq!(log.kinds(), [Kind::Params, Kind::Keyframe]);
     d.graphics(&frame_marker(true, 1), Some(1), ms(5_000));
     d.graphics(&frame_marker(true, 2), Some(2), ms(10_000));
-    settle(&mut d, &mut ScreenCopy::default(), ms(10_000));
     d.terminate("terminated by admin", ms(11_000));
     assert_eq!(
         log.kinds(),
@@ -361,6 +318,157 @@ fn recording_has_a_keyframe_at_start_and_every_ten_seconds() {
     );
     assert_eq!(log.markers(), ["terminate: terminated by admin"]);
     assert!(d.attach(Participant::Observer).is_none());
+}
+
+fn mouse(x: u16, y: u16) -> ClientMsg {
+    ClientMsg::Control(ClientControl::Input {
+        events: vec![InputEvent::MouseMove { x, y }],
+    })
+}
+
+fn position(x: u16, y: u16) -> ServerMsg {
+    ServerMsg::Graphics {
+        frame_end: None,
+        pdu: vigil_rdp::pointer::position_pdu(x, y).expect("encode"),
+    }
+}
+
+/// The recorded graphics payloads.
+fn recorded_graphics(log: &Log) -> Vec<Vec<u8>> {
+    log.records
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r.0 == Kind::Graphics)
+        .map(|r| r.2.clone())
+        .collect()
+}
+
+fn unzip(z: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(z), &mut raw).expect("zlib");
+    raw
+}
+
+#[test]
+fn observers_and_the_recording_see_where_the_user_points_and_the_user_does_not() {
+    let (mut d, log) = live();
+    let mut user = d.attach(Participant::User).expect("live");
+    let mut observer = d.attach(Participant::Observer).expect("live");
+    drain(&mut user);
+    drain(&mut observer);
+
+    let cmds = d.client_msg(Participant::User, mouse(40, 30), ms(100));
+    assert_eq!(sends(&cmds), 1, "the move goes upstream");
+    assert_eq!(drain(&mut observer), [position(40, 30)]);
+    assert!(
+        drain(&mut user).is_empty(),
+        "the user's browser has its own cursor"
+    );
+    let expected = vigil_rdp::pointer::position_pdu(40, 30).expect("encode");
+    assert_eq!(recorded_graphics(&log), [expected]);
+
+    // Coordinates are clamped to the desktop, as sent upstream.
+    d.client_msg(Participant::User, mouse(5000, 10), ms(200));
+    assert_eq!(drain(&mut observer), [position(127, 10)]);
+
+    // Observers' moves go nowhere.
+    assert!(d
+        .client_msg(Participant::Observer, mouse(1, 1), ms(300))
+        .is_empty());
+    assert!(drain(&mut observer).is_empty());
+
+    // A late joiner's snapshot ends with the last position.
+    let mut late = d.attach(Participant::Observer).expect("live");
+    let got = drain(&mut late);
+    let Some(ServerMsg::DesktopSnapshot(z)) = got.get(1) else {
+        panic!("no snapshot: {got:?}");
+    };
+    let last = vigil_rdp::pointer::position_pdu(127, 10).expect("encode");
+    assert!(unzip(z).ends_with(&last));
+}
+
+#[test]
+fn a_burst_of_moves_is_paced_and_its_last_position_is_shown() {
+    let (mut d, log) = live();
+    let mut observer = d.attach(Participant::Observer).expect("live");
+    let _user = d.attach(Participant::User).expect("live");
+    drain(&mut observer);
+    for (i, t) in [100u64, 105, 110, 115, 120].into_iter().enumerate() {
+        let x = u16::try_from(i).expect("small") * 10;
+        d.client_msg(Participant::User, mouse(x, 5), ms(t));
+    }
+    assert_eq!(drain(&mut observer), [position(0, 5)], "the first at once");
+    assert_eq!(d.pointer_due(), Some(ms(130)));
+    d.show_pointer(ms(125), false);
+    assert!(drain(&mut observer).is_empty(), "not before the interval");
+    d.show_pointer(ms(130), false);
+    assert_eq!(drain(&mut observer), [position(40, 5)], "the last one wins");
+    assert_eq!(d.pointer_due(), None);
+    // The tick sends a pending one too.
+    d.client_msg(Participant::User, mouse(50, 6), ms(140));
+    d.tick(ms(400));
+    assert_eq!(drain(&mut observer), [position(50, 6)]);
+    assert_eq!(recorded_graphics(&log).len(), 3);
+}
+
+#[test]
+fn positions_wait_for_the_end_of_a_fragmented_update() {
+    let (mut d, _log) = live();
+    let mut observer = d.attach(Participant::Observer).expect("live");
+    let mut user = d.attach(Participant::User).expect("live");
+    drain(&mut observer);
+    drain(&mut user);
+    let first = fast_path(0x01, 2, &[0u8; 16]);
+    let last = fast_path(0x01, 1, &[0u8; 16]);
+    d.graphics(&first, None, ms(10));
+    d.client_msg(Participant::User, mouse(9, 9), ms(20));
+    assert_eq!(d.pointer_due(), None, "no timer while inside the update");
+    d.tick(ms(100));
+    assert_eq!(drain(&mut observer).len(), 1, "only the first fragment");
+    d.graphics(&last, None, ms(110));
+    let got = drain(&mut observer);
+    assert_eq!(
+        got,
+        [
+            ServerMsg::Graphics {
+                frame_end: None,
+                pdu: last.clone()
+            },
+            position(9, 9)
+        ]
+    );
+    assert_eq!(
+        drain(&mut user).len(),
+        2,
+        "the user gets the fragments only"
+    );
+}
+
+#[test]
+fn no_positions_while_locked() {
+    let (mut d, log) = live();
+    let mut observer = d.attach(Participant::Observer).expect("live");
+    let _user = d.attach(Participant::User).expect("live");
+    d.client_msg(Participant::User, mouse(1, 1), ms(10));
+    d.client_msg(Participant::User, mouse(2, 2), ms(15));
+    drain(&mut observer);
+    // The move accepted before the lock is shown at the lock, then nothing.
+    d.set_locked(true, ms(20));
+    let got = drain(&mut observer);
+    assert!(got.contains(&position(2, 2)), "{got:?}");
+    d.client_msg(Participant::User, mouse(3, 3), ms(100));
+    d.tick(ms(200));
+    assert!(
+        !drain(&mut observer)
+            .iter()
+            .any(|m| matches!(m, ServerMsg::Graphics { .. })),
+        "nothing injected while locked"
+    );
+    assert_eq!(recorded_graphics(&log).len(), 2);
+    d.set_locked(false, ms(300));
+    d.client_msg(Participant::User, mouse(4, 4), ms(310));
+    assert!(drain(&mut observer).contains(&position(4, 4)));
 }
 
 fn labelled(scancode: u8, down: bool, text: &str) -> InputEvent {
@@ -429,49 +537,4 @@ fn keys_are_read_in_the_session_layout() {
     assert_eq!(logged[0].browser_text.as_deref(), Some("y"));
     assert_eq!(logged[1].key, "y");
     assert_eq!(logged[1].browser_text, None);
-}
-
-/// The snapshot the screen thread makes is used only if nothing was fanned out after the
-/// point it was asked at: one overtaken by graphics is dropped, and asked for again.
-#[test]
-fn a_snapshot_overtaken_by_graphics_is_dropped_and_asked_again() {
-    let (mut d, _log) = live();
-    let mut copy = ScreenCopy::default();
-    d.graphics(&frame_marker(true, 1), Some(1), ms(10));
-    let mut late = d.attach(Participant::Observer).expect("live");
-    assert!(
-        drain(&mut late).is_empty(),
-        "no snapshot at hand: the joiner waits"
-    );
-    let work = d.screen_work(ms(20));
-    assert!(work.snapshot);
-    copy.apply(work.jobs);
-    let Made::Snapshot { pos, payload } = copy.snapshot() else {
-        panic!("a snapshot")
-    };
-    assert!(!d.screen_work(ms(21)).snapshot, "one at a time");
-    d.graphics(&frame_marker(true, 2), Some(2), ms(22));
-    d.snapshot_made(pos, payload, ms(23));
-    assert!(drain(&mut late).is_empty(), "overtaken: not used");
-    assert!(settle(&mut d, &mut copy, ms(24)).snapshot, "asked again");
-    let got = drain(&mut late);
-    assert!(is_join(&got), "{got:?}");
-}
-
-#[test]
-fn thumbnails_are_made_by_the_screen_thread_after_graphics_and_the_interval() {
-    let (mut d, _log) = live();
-    let mut copy = ScreenCopy::default();
-    assert!(
-        !settle(&mut d, &mut copy, ms(2000)).thumbnail,
-        "no graphics yet"
-    );
-    d.graphics(&frame_marker(true, 1), Some(1), ms(2100));
-    assert!(settle(&mut d, &mut copy, ms(2200)).thumbnail);
-    assert!(matches!(d.thumbnail(), Thumbnail::Png { .. }));
-    d.graphics(&frame_marker(true, 2), Some(2), ms(2300));
-    assert!(
-        !settle(&mut d, &mut copy, ms(2400)).thumbnail,
-        "not before the interval"
-    );
 }

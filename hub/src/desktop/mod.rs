@@ -1,12 +1,10 @@
 //! Desktop (RDP) sessions: the sans-IO core ([`core::Desktop`]), its recorder
-//! ([`recorder`]), the relay's decoded copy of the screen on its own thread ([`screen`])
-//! and the RDP side of its task ([`task`]).
+//! ([`recorder`]) and the RDP side of its task ([`task`]).
 
 pub(crate) mod ack;
 pub(crate) mod core;
 pub(crate) mod pointer;
 pub(crate) mod recorder;
-pub(crate) mod screen;
 pub(crate) mod task;
 
 pub(crate) use self::core::{Desktop, DesktopConfig};

@@ -8,12 +8,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 use vigil_rdp::connect::Transport;
 use vigil_rdp::{ConnectOptions, Connected, Output, SessionParams, Stream};
-use vigil_wire::api::SessionId;
-use vigil_wire::end::ErrorCode;
 use vigil_wire::live::{ClientMsg, Participant};
 
 use super::core::{DeskCmd, Desktop};
-use super::screen::{blank_payload, Made, ScreenGone, ScreenThread};
 use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
 use crate::RdpTarget;
 
@@ -41,9 +38,7 @@ fn connect_options(target: &RdpTarget, connect_timeout: Duration) -> ConnectOpti
 }
 
 /// Connects to `target`; the password is dropped once the connection sequence is over.
-/// The session's screen thread starts once connected.
 pub(crate) async fn connect(
-    id: SessionId,
     target: RdpTarget,
     timeout: Duration,
 ) -> Result<RdpAdapter, ConnectFailure> {
@@ -60,12 +55,7 @@ pub(crate) async fn connect(
     match result {
         Ok(conn) => {
             let learned = target.pinned_cert.is_none().then(|| conn.pin.clone());
-            let screen = ScreenThread::start(&id).map_err(|e| ConnectFailure {
-                code: ErrorCode::TargetError,
-                message: e.to_string(),
-                offered: None,
-            })?;
-            Ok(RdpAdapter::new(conn, learned, screen))
+            Ok(RdpAdapter::new(conn, learned))
         }
         Err(e) => Err(ConnectFailure {
             code: e.code(),
@@ -86,11 +76,6 @@ pub(crate) struct RdpAdapter {
     buf: Vec<u8>,
     /// When the last of a burst of mouse moves may be shown to observers.
     pointer_due: Option<Instant>,
-    /// The relay's decoded copy of the screen.
-    screen: ScreenThread,
-    /// A snapshot is under way: the target is not read until it is back, so that it is
-    /// still current when it comes.
-    awaiting_snapshot: bool,
 }
 
 /// What woke a desktop session's adapter.
@@ -98,21 +83,6 @@ pub(crate) enum DeskEvent {
     Read(std::io::Result<usize>),
     /// The pacing of pointer positions allows the pending one out.
     Pointer,
-    /// The screen thread made a snapshot or a thumbnail.
-    Made(Result<Made, ScreenGone>),
-}
-
-/// The screen thread is gone: the session cannot serve joiners or keyframes any more.
-fn screen_gone(e: ScreenGone) -> Stop {
-    Stop::Failed(ErrorCode::TargetError, e.to_string())
-}
-
-/// The snapshot of a blank screen for an activation, made off the async runtime.
-async fn blank(params: &SessionParams) -> Result<Vec<u8>, String> {
-    let params = params.clone();
-    tokio::task::spawn_blocking(move || blank_payload(&params))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
 }
 
 impl DrivenCore for Desktop {
@@ -132,7 +102,7 @@ impl DrivenCore for Desktop {
 }
 
 impl RdpAdapter {
-    fn new(conn: Connected, learned: Option<String>, screen: ScreenThread) -> RdpAdapter {
+    fn new(conn: Connected, learned: Option<String>) -> RdpAdapter {
         let Connected {
             params,
             stream,
@@ -148,42 +118,28 @@ impl RdpAdapter {
             wr,
             buf: vec![0u8; READ_BUF],
             pointer_due: None,
-            screen,
-            awaiting_snapshot: false,
         }
     }
 
-    /// Hands a batch of stream outputs to the core (one lock, or one per activation, whose
-    /// blank snapshot is made off the lock first), then writes what goes upstream.
-    /// `Err(Closed)`: the target ended the session.
+    /// Hands a batch of stream outputs to the core (one lock), then writes what goes
+    /// upstream. `Err(Closed)`: the target ended the session.
     async fn apply(&mut self, d: &Driver<Desktop>, outputs: Vec<Output>) -> Result<(), Stop> {
         let mut to_server = Vec::new();
         let mut ended = false;
-        let mut outputs = outputs.into_iter().peekable();
-        while outputs.peek().is_some() {
-            let mut activation = None;
-            {
-                let at = d.at();
-                let mut core = d.core();
-                for output in outputs.by_ref() {
-                    match output {
-                        Output::ToBrowsers { pdu, frame_end } => core.graphics(&pdu, frame_end, at),
-                        Output::ToServer(bytes) => to_server.push(DeskCmd::Send(bytes)),
-                        Output::Activated(params) => {
-                            activation = Some(params);
-                            break;
-                        }
-                        Output::Deactivated => core.deactivated(),
-                        Output::Ended(reason) => {
-                            tracing::info!(id = %d.id, %reason, "The RDP target ended the session");
-                            ended = true;
-                        }
+        {
+            let at = d.at();
+            let mut core = d.core();
+            for output in outputs {
+                match output {
+                    Output::ToBrowsers { pdu, frame_end } => core.graphics(&pdu, frame_end, at),
+                    Output::ToServer(bytes) => to_server.push(DeskCmd::Send(bytes)),
+                    Output::Activated(params) => core.activated(&params, at),
+                    Output::Deactivated => core.deactivated(),
+                    Output::Ended(reason) => {
+                        tracing::info!(id = %d.id, %reason, "The RDP target ended the session");
+                        ended = true;
                     }
                 }
-            }
-            if let Some(params) = activation {
-                let blank = blank(&params).await;
-                d.core().activated(&params, blank, d.at());
             }
         }
         self.write(d, to_server).await?;
@@ -208,40 +164,27 @@ impl TargetAdapter for RdpAdapter {
     type Event = DeskEvent;
 
     async fn start(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
-        let blank = blank(&self.params).await;
         d.core()
-            .connected(&self.params, self.learned.take(), blank, d.at());
+            .connected(&self.params, self.learned.take(), d.at());
         // Bytes read past the connection sequence are already in the stream.
         let early = self.feed(0)?;
         self.apply(d, early).await
     }
 
-    /// Hands the screen thread its work, and notes when the pointer is due.
     async fn prepare(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
-        let at = d.at();
-        let (work, due) = {
-            let mut core = d.core();
-            (core.screen_work(at), core.pointer_due())
-        };
         // The last of a burst of mouse moves is shown to observers when its pacing allows.
-        self.pointer_due = due.map(|due| Instant::now() + due.saturating_sub(at));
-        self.screen.apply(work.jobs).await.map_err(screen_gone)?;
-        if work.snapshot {
-            self.screen.snapshot().await.map_err(screen_gone)?;
-            self.awaiting_snapshot = true;
-        }
-        if work.thumbnail {
-            self.screen.thumbnail().await.map_err(screen_gone)?;
-        }
+        let at = d.at();
+        self.pointer_due = d
+            .core()
+            .pointer_due()
+            .map(|due| Instant::now() + due.saturating_sub(at));
         Ok(())
     }
 
     async fn next_event(&mut self) -> DeskEvent {
         let due = self.pointer_due;
-        let reading = !self.awaiting_snapshot;
         tokio::select! {
-            made = self.screen.made() => DeskEvent::Made(made),
-            read = self.rd.read(&mut self.buf), if reading => DeskEvent::Read(read),
+            read = self.rd.read(&mut self.buf) => DeskEvent::Read(read),
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 DeskEvent::Pointer
             }
@@ -260,16 +203,6 @@ impl TargetAdapter for RdpAdapter {
             }
             DeskEvent::Pointer => {
                 d.core().show_pointer(d.at(), false);
-                Ok(())
-            }
-            DeskEvent::Made(made) => {
-                match made.map_err(screen_gone)? {
-                    Made::Snapshot { pos, payload } => {
-                        self.awaiting_snapshot = false;
-                        d.core().snapshot_made(pos, payload, d.at());
-                    }
-                    Made::Thumbnail(png) => d.core().thumbnail_made(png),
-                }
                 Ok(())
             }
         }
