@@ -328,6 +328,18 @@ async fn pointer_session(server: &Server, label: &str) -> Result<String> {
         "[{label}] no pointer shape reached the user: {summary}"
     );
     ensure!(user.errors == 0, "[{label}] user decode errors");
+    // A crossing can set off more than one shape (the X session's clients still starting):
+    // let them arrive before the observer joins, so that its snapshot and what the user's
+    // stream has shown describe the same moment. (A shape sent while the observer waits for
+    // its snapshot reaches the user first and the observer after the snapshot.)
+    let mut shapes = user.log.shapes();
+    for _ in 0..10 {
+        pump(&mut [&mut user], Duration::from_millis(500)).await?;
+        if user.log.shapes() == shapes {
+            break;
+        }
+        shapes = user.log.shapes();
+    }
 
     // A late observer: its snapshot alone shows the user's current pointer.
     let mut observer = FakeBrowser::new(
