@@ -224,8 +224,8 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
     // Samples every 10 s until every slot is done.
     let warmup = args.warmup_minutes * 60.0;
     let mut samples: Vec<(f64, f64)> = Vec::new();
-    // (t, the relay's heap), KiB: what it holds, beside what is resident.
-    let mut heap_samples: Vec<(f64, f64)> = Vec::new();
+    // (t, live sessions, the relay's heap), KiB: what it holds, beside what is resident.
+    let mut heap_samples: Vec<(f64, f64, f64)> = Vec::new();
     // (t, live sessions, rss) for the slope with the live count held constant.
     let mut load_samples: Vec<(f64, f64, f64)> = Vec::new();
     let mut fds_peak = fds_before;
@@ -241,7 +241,7 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
             samples.push((t, rss as f64));
             let live = ctx.tally.live.load(Ordering::Relaxed) as f64;
             load_samples.push((t, live, rss as f64));
-            heap_samples.push((t, heap.load(Ordering::Relaxed) as f64));
+            heap_samples.push((t, live, heap.load(Ordering::Relaxed) as f64));
         }
         if t >= next_print {
             next_print += 60.0;
@@ -310,12 +310,17 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         })
         .collect();
     let second_half_mb = slope(&second_half) * 600.0 / 1024.0;
-    let heap_after_warmup: Vec<(f64, f64)> = heap_samples
+    let heap_load_after_warmup: Vec<(f64, f64, f64)> = heap_samples
         .iter()
         .copied()
-        .filter(|(t, _)| *t >= warmup)
+        .filter(|(t, _, _)| *t >= warmup)
+        .collect();
+    let heap_after_warmup: Vec<(f64, f64)> = heap_load_after_warmup
+        .iter()
+        .map(|&(t, _, heap)| (t, heap))
         .collect();
     let heap_slope_mb = slope(&heap_after_warmup) * 600.0 / 1024.0;
+    let (heap_time_kib_s, heap_per_session_kib) = slope_at_constant_load(&heap_load_after_warmup);
     let gated = window >= GATED_WINDOW_SECS;
     let locked = ended.iter().filter(|e| e.locked).count();
     let unlocked = ended.iter().filter(|e| e.unlocked).count();
@@ -356,9 +361,10 @@ async fn run(args: Args, data: &std::path::Path, ssh_port: u16) -> Result<bool> 
         time_kib_s * 600.0 / 1024.0
     );
     println!(
-        "soak: the relay's heap (bytes it holds, not the allocator's pages): {:.1} MB at the warm-up's end, {:.1} MB at the last sample; slope {heap_slope_mb:+.2} MB per 10 min",
+        "soak: the relay's heap (bytes it holds, not the allocator's pages): {:.1} MB at the warm-up's end, {:.1} MB at the last sample; slope {heap_slope_mb:+.2} MB per 10 min; with the live count held constant {:+.2} MB per 10 min, {heap_per_session_kib:.0} KiB per live session",
         heap_after_warmup.first().map_or(0.0, |h| h.1 / 1024.0),
         heap_after_warmup.last().map_or(0.0, |h| h.1 / 1024.0),
+        heap_time_kib_s * 600.0 / 1024.0,
     );
     println!(
         "soak: relay fds {fds_before} before, {fds_peak} at the peak, {fds_after} after every session ended"
