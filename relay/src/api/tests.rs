@@ -425,3 +425,57 @@ async fn a_disabled_user_is_refused_at_once() -> R {
     );
     Ok(())
 }
+
+/// Lifecycle events queued together are stored in one batch, in the order each session
+/// reported them: the last lock switch wins, and an end after a lock leaves the row ended
+/// and unlocked.
+#[tokio::test]
+async fn lifecycle_events_stored_in_a_batch_keep_their_order() -> R {
+    use vigil_hub::Lifecycle;
+    use vigil_wire::end::EndReason;
+
+    let f = Fixture::new().await?;
+    let alice = f.user("alice", false, &[]).await?;
+    let asset = f.asset("web-1", &["prod"]).await?;
+    let a = f.session(alice, asset, SessionKind::Isa).await?;
+    let b = f.session(alice, asset, SessionKind::Isa).await?;
+    let c = f.session(alice, asset, SessionKind::Isa).await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    for event in [
+        Lifecycle::Connected { id: a.clone() },
+        Lifecycle::Locked { id: a.clone() },
+        Lifecycle::Unlocked { id: c.clone() },
+        Lifecycle::Locked { id: b.clone() },
+        Lifecycle::Unlocked { id: a.clone() },
+        Lifecycle::Locked { id: c.clone() },
+        Lifecycle::Ended {
+            id: b.clone(),
+            reason: EndReason::plain("closed"),
+        },
+    ] {
+        tx.send(event)?;
+    }
+    // Queued before the store runs: one batch.
+    tokio::spawn(crate::lifecycle::run(f.state.clone(), rx));
+    let mut ended = None;
+    for _ in 0..200 {
+        ended = store::sessions::get(&f.state.db, &b).await?;
+        if ended.as_ref().is_some_and(|row| row.ended_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let ended = ended.ok_or("session b is gone")?;
+    assert!(ended.ended_at.is_some(), "b's end was not stored");
+    assert!(!ended.locked, "an ended session is not locked");
+    let row = |id: String| {
+        let db = f.state.db.clone();
+        async move { store::sessions::get(&db, &id).await }
+    };
+    let a_row = row(a).await?.ok_or("a is gone")?;
+    let c_row = row(c).await?.ok_or("c is gone")?;
+    assert!(!a_row.locked, "a's last lock switch was an unlock");
+    assert!(c_row.locked, "c's last lock switch was a lock");
+    assert!(a_row.ended_at.is_none() && c_row.ended_at.is_none());
+    Ok(())
+}
