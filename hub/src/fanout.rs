@@ -104,6 +104,21 @@ impl Fanout {
         self.shed(None, None, resync);
     }
 
+    /// Whether a resync would reach anyone: a viewer lags (or waits for its first
+    /// picture) and has room again.
+    pub(crate) fn wants_resync(&self) -> bool {
+        let resume_at = self.resume_at();
+        self.viewers
+            .iter()
+            .any(|v| v.lagging && !v.tx.is_closed() && v.tx.capacity() >= resume_at)
+    }
+
+    /// Resume only once half the queue is free, so that a viewer at the edge does not
+    /// cost a full snapshot per chunk of output.
+    fn resume_at(&self) -> usize {
+        self.queue.div_ceil(2) + RESERVED
+    }
+
     fn shed(
         &mut self,
         msg: Option<ServerMsg>,
@@ -123,9 +138,7 @@ impl Fanout {
             make: resync,
             made: None,
         };
-        // Resume only once half the queue is free, so that a viewer at the edge does
-        // not cost a full snapshot per chunk of output.
-        let resume_at = self.queue.div_ceil(2) + RESERVED;
+        let resume_at = self.resume_at();
         self.viewers.retain_mut(|v| {
             if v.tx.is_closed() {
                 return false;

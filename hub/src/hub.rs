@@ -228,12 +228,16 @@ impl Inner {
         let (cols, rows) = core.size();
         let input = (participant == Participant::User)
             .then(|| InputSender::new(live.input.clone(), core.lock_epoch()));
+        let locked = core.is_locked();
+        drop(core);
+        // A desktop joiner's picture is made by the session's task.
+        live.wake.notify_one();
         Some(Attachment {
             rx,
             input,
             cols,
             rows,
-            locked: core.is_locked(),
+            locked,
         })
     }
 

@@ -41,8 +41,14 @@ const UPDATETYPE_PALETTE: u16 = 2;
 pub enum Output {
     /// A fast-path output PDU for every browser (and the relay's [`crate::Screen`], the
     /// recorder). `frame_end` is the id of a frame this PDU completes: report it back through
-    /// [`Stream::on_primary_decoded`] once the primary browser has decoded it.
-    ToBrowsers { pdu: Bytes, frame_end: Option<u32> },
+    /// [`Stream::on_primary_decoded`] once the primary browser has decoded it. `at_boundary`:
+    /// after this PDU the stream is not inside a fragmented update, so a fresh decoder (a
+    /// late joiner, a snapshot) may start with the next one.
+    ToBrowsers {
+        pdu: Bytes,
+        frame_end: Option<u32>,
+        at_boundary: bool,
+    },
     /// Bytes for the server, already framed.
     ToServer(Vec<u8>),
     /// The server deactivated the session (Deactivate All): browsers must drop their decoder
@@ -259,7 +265,11 @@ impl Stream {
         }
         self.stats.pointer_updates += peeked.pointer_updates;
         let frame_end = peeked.frame_ends.last().copied();
-        out.push(Output::ToBrowsers { pdu, frame_end });
+        out.push(Output::ToBrowsers {
+            pdu,
+            frame_end,
+            at_boundary: !self.peek.in_fragment(),
+        });
         for id in peeked.frame_ends {
             self.stats.frames += 1;
             if self.auto_ack {

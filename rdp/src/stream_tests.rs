@@ -328,12 +328,26 @@ fn fragment_boundary_is_tracked() {
     let mut s = stream();
     let big = vec![0u8; 70_000];
     let pdus = fastpath::wrap(UpdateCode::Bitmap, &big).expect("wrap");
-    s.feed(&pdus[0]).expect("feed");
+    assert!(pdus.len() > 2);
+    let boundaries = |out: Vec<Output>| -> Vec<bool> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::ToBrowsers { at_boundary, .. } => Some(at_boundary),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(boundaries(s.feed(&pdus[0]).expect("feed")), [false]);
     assert!(!s.at_fragment_boundary());
+    let mut rest = Vec::new();
     for p in &pdus[1..] {
-        s.feed(p).expect("feed");
+        rest.extend(boundaries(s.feed(p).expect("feed")));
     }
     assert!(s.at_fragment_boundary());
+    // Each PDU says where it left the stream: inside the update until its last fragment.
+    let mut expected = vec![false; pdus.len() - 2];
+    expected.push(true);
+    assert_eq!(rest, expected);
 }
 
 #[test]

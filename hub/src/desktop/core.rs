@@ -1,17 +1,19 @@
 //! The sans-IO core of one desktop (RDP) session: fan-out of graphics with join and
-//! resync at fragment boundaries, the relay's decoded screen, input gating and Lock,
-//! frame-acknowledgement policy, keystrokes, where the user points (for observers and
-//! the recording), thumbnails and the recording.
+//! resync at fragment boundaries, input gating and Lock, frame-acknowledgement policy,
+//! keystrokes, where the user points (for observers and the recording), thumbnails and
+//! the recording.
 //!
-//! The driver owns the sockets and the [`vigil_rdp::Stream`]; it hands the core the
-//! stream's outputs and the user's messages, and performs the [`DeskCmd`]s it gets back.
+//! The driver owns the sockets, the [`vigil_rdp::Stream`] and the relay's decoded screen
+//! ([`ScreenCopy`](super::screen_copy::ScreenCopy)); it hands the core the stream's outputs and the user's messages,
+//! performs the [`DeskCmd`]s it gets back, and runs the core's [`ScreenJob`]s off the
+//! runtime. Nothing the core does decodes or encodes pixels: every call is cheap, so a
+//! request handler that takes the core's mutex never waits for the screen.
 
-use std::io::Write as _;
 use std::time::Duration;
 
-use base64::Engine as _;
+use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
-use vigil_rdp::{InputGate, KeyMap, KeyboardLayout, Screen, SessionParams};
+use vigil_rdp::{InputGate, KeyMap, KeyboardLayout, SessionParams};
 use vigil_wire::api::SessionId;
 use vigil_wire::desktop::{raw_key, DesktopParams, InputEvent};
 use vigil_wire::live::{
@@ -23,6 +25,7 @@ use vigil_wire::RDP_LOCK_MESSAGE;
 use super::ack::AckPacer;
 use super::pointer::PointerPacer;
 use super::recorder::DesktopRecorder;
+use super::screen_copy::ScreenOp;
 use crate::common::{Common, Phase, SessionCore};
 use crate::HubEvent;
 
@@ -42,9 +45,8 @@ pub(crate) enum DeskCmd {
     AutoAck(bool),
 }
 
-/// The decoded screen and input gate of the current activation.
+/// The input gate and decoder values of the current activation.
 struct Active {
-    screen: Screen,
     gate: InputGate,
     params: DesktopParams,
 }
@@ -65,6 +67,14 @@ pub(crate) struct Desktop {
     active: Option<Active>,
     /// Between the server's Deactivate All and the next activation: no decoder.
     deactivated: bool,
+    /// The last PDU forwarded left the stream outside any fragmented update: a fresh
+    /// decoder may start here.
+    at_boundary: bool,
+    /// What the screen copy has yet to apply, and how many ops were queued in all.
+    screen_ops: Vec<ScreenOp>,
+    screen_ops_queued: u64,
+    /// A keyframe is due at the next snapshot.
+    keyframe_wanted: bool,
     recorder: Box<dyn DesktopRecorder>,
     graphics_since_thumbnail: bool,
     last_keyframe_at: Duration,
@@ -85,37 +95,8 @@ pub(crate) fn wire_params(p: &SessionParams) -> DesktopParams {
     }
 }
 
-/// The `DesktopSnapshot` (and keyframe) payload: the screen's snapshot PDUs,
-/// concatenated and zlib-compressed. Only at a fragment boundary.
-pub(crate) fn snapshot_payload(screen: &Screen) -> Result<Vec<u8>, String> {
-    let pdus = screen.snapshot().map_err(|e| e.to_string())?;
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    for pdu in &pdus {
-        z.write_all(pdu).map_err(|e| e.to_string())?;
-    }
-    z.finish().map_err(|e| e.to_string())
-}
-
-fn t_ms(at: Duration) -> u32 {
+pub(super) fn t_ms(at: Duration) -> u32 {
     u32::try_from(at.as_millis()).unwrap_or(u32::MAX)
-}
-
-/// What a joiner (or a resynchronised viewer) gets: the decoder values, the picture,
-/// then the lock state.
-fn join_messages(active: &Active, locked: bool) -> Vec<ServerMsg> {
-    let mut msgs = vec![ServerMsg::Control(ServerControl::DesktopActivated {
-        params: active.params.clone(),
-    })];
-    match snapshot_payload(&active.screen) {
-        Ok(payload) => msgs.push(ServerMsg::DesktopSnapshot(payload)),
-        Err(error) => tracing::warn!(%error, "Desktop snapshot failed"),
-    }
-    if locked {
-        msgs.push(ServerMsg::Control(ServerControl::Locked {
-            message: RDP_LOCK_MESSAGE.into(),
-        }));
-    }
-    msgs
 }
 
 impl Desktop {
@@ -125,6 +106,10 @@ impl Desktop {
             keyboard_layout: c.keyboard_layout,
             active: None,
             deactivated: false,
+            at_boundary: true,
+            screen_ops: Vec::new(),
+            screen_ops_queued: 0,
+            keyframe_wanted: false,
             recorder: c.recorder,
             graphics_since_thumbnail: false,
             last_keyframe_at: Duration::ZERO,
@@ -141,18 +126,13 @@ impl Desktop {
         std::mem::take(&mut self.deferred)
     }
 
-    /// The relay's decoded screen (tests and measurements).
-    #[allow(dead_code)]
-    pub(crate) fn screen(&self) -> Option<&Screen> {
-        self.active.as_ref().map(|a| &a.screen)
+    fn can_snapshot(&self) -> bool {
+        !self.deactivated && self.active.is_some() && self.at_boundary
     }
 
-    fn can_snapshot(&self) -> bool {
-        !self.deactivated
-            && self
-                .active
-                .as_ref()
-                .is_some_and(|a| a.screen.at_fragment_boundary())
+    fn queue_screen_op(&mut self, op: ScreenOp) {
+        self.screen_ops.push(op);
+        self.screen_ops_queued += 1;
     }
 
     // ---- inputs --------------------------------------------------------------------
@@ -178,7 +158,6 @@ impl Desktop {
         let wire = wire_params(params);
         match &mut self.active {
             Some(a) => {
-                a.screen.reset(params);
                 a.gate.set_params(params);
                 a.params = wire.clone();
             }
@@ -189,31 +168,29 @@ impl Desktop {
                     let _ = gate.lock();
                 }
                 self.active = Some(Active {
-                    screen: Screen::new(params),
                     gate,
                     params: wire.clone(),
                 });
             }
         }
+        self.queue_screen_op(ScreenOp::Reset(params.clone()));
         self.deactivated = false;
+        self.at_boundary = true;
         self.pointer.clear();
         self.common
             .fanout
             .control(ServerControl::DesktopActivated { params: wire });
-        self.write_keyframe(at);
+        let blank = blank_payload();
+        self.write_keyframe(at, &blank);
         let (active, locked) = (&self.active, self.common.locked);
         if let Some(active) = active {
-            // Every viewer starts from a picture, as a joiner does (here a blank one, which
-            // compresses to almost nothing); lagging ones get the whole join instead.
-            match snapshot_payload(&active.screen) {
-                Ok(payload) => self
-                    .common
-                    .fanout
-                    .output(ServerMsg::DesktopSnapshot(payload), &|| {
-                        join_messages(active, locked)
-                    }),
-                Err(_) => self.common.fanout.resync(&|| join_messages(active, locked)),
-            }
+            // Every viewer starts from a picture, as a joiner does (here the blank one);
+            // lagging ones get the whole join instead.
+            self.common
+                .fanout
+                .output(ServerMsg::DesktopSnapshot(blank.clone()), &|| {
+                    join_messages(active, &blank, locked)
+                });
         }
     }
 
@@ -223,41 +200,39 @@ impl Desktop {
     }
 
     /// One fast-path PDU for the browsers: recorder first (it never drops), then the
-    /// relay's screen, then the viewers (who may drop and be resynchronised).
-    pub(crate) fn graphics(&mut self, pdu: &[u8], frame_end: Option<u32>, at: Duration) {
-        if self.common.phase != Phase::Live || self.deactivated {
+    /// relay's screen (queued for the screen copy), then the viewers (who may drop; the
+    /// next snapshot resynchronises them). `at_boundary`: the stream is outside any
+    /// fragmented update after this PDU.
+    pub(crate) fn graphics(
+        &mut self,
+        pdu: Bytes,
+        frame_end: Option<u32>,
+        at_boundary: bool,
+        at: Duration,
+    ) {
+        if self.common.phase != Phase::Live || self.deactivated || self.active.is_none() {
             return;
         }
-        if let Err(e) = self.recorder.record(Kind::Graphics, t_ms(at), pdu) {
+        if let Err(e) = self.recorder.record(Kind::Graphics, t_ms(at), &pdu) {
             self.common.recording_failed(e);
             return;
-        }
-        let Some(active) = self.active.as_mut() else {
-            return;
-        };
-        active.screen.feed(pdu);
-        self.graphics_since_thumbnail = true;
-        if let Some(id) = frame_end {
-            self.ack.frame_ended(id, at);
         }
         let msg = ServerMsg::Graphics {
             frame_end,
             pdu: pdu.to_vec(),
         };
-        let boundary = active.screen.at_fragment_boundary();
-        if boundary {
-            let (active, locked) = (&self.active, self.common.locked);
-            if let Some(active) = active {
-                self.common
-                    .fanout
-                    .output(msg, &|| join_messages(active, locked));
-            }
+        self.queue_screen_op(ScreenOp::Feed(pdu));
+        self.at_boundary = at_boundary;
+        self.graphics_since_thumbnail = true;
+        if let Some(id) = frame_end {
+            self.ack.frame_ended(id, at);
+        }
+        self.common.fanout.output_no_resync(msg);
+        if at_boundary {
             if at.saturating_sub(self.last_keyframe_at) >= KEYFRAME_EVERY {
-                self.write_keyframe(at);
+                self.keyframe_wanted = true;
             }
             self.show_pointer(at, false);
-        } else {
-            self.common.fanout.output_no_resync(msg);
         }
     }
 
@@ -314,14 +289,8 @@ impl Desktop {
                 self.common.recording_failed(e);
                 return Vec::new();
             }
-            let can = self.can_snapshot();
-            let (active, locked) = (&self.active, self.common.locked);
-            let resync = active
-                .as_ref()
-                .filter(|_| can)
-                .map(|a| move || join_messages(a, locked));
-            let resync = resync.as_ref().map(|f| f as &dyn Fn() -> Vec<ServerMsg>);
-            self.common.publish_keystroke(keystroke, resync);
+            // Lagging observers are resynchronised by the next snapshot.
+            self.common.publish_keystroke(keystroke, None);
         }
         self.show_pointer(at, false);
         out.to_server.into_iter().map(DeskCmd::Send).collect()
@@ -345,9 +314,6 @@ impl Desktop {
         if self.common.phase != Phase::Live || !self.can_snapshot() {
             return;
         }
-        let Some(active) = self.active.as_mut() else {
-            return;
-        };
         let Some((x, y)) = self.pointer.take(at, force) else {
             return;
         };
@@ -362,22 +328,19 @@ impl Desktop {
             self.common.recording_failed(e);
             return;
         }
-        active.screen.feed(&pdu);
+        self.queue_screen_op(ScreenOp::Feed(Bytes::from(pdu.clone())));
         let msg = ServerMsg::Graphics {
             frame_end: None,
             pdu,
         };
-        let (active, locked) = (&self.active, self.common.locked);
-        if let Some(active) = active {
-            let resync = || join_messages(active, locked);
-            self.common
-                .fanout
-                .shed_with(Some(msg), Some(Participant::Observer), Some(&resync));
-        }
+        self.common
+            .fanout
+            .shed_with(Some(msg), Some(Participant::Observer), None);
     }
 
-    /// Periodic work: the user leaving (release what they held, pace by auto-ack),
-    /// the acknowledgement mode, thumbnails, and lagging viewers with room again.
+    /// Periodic work: the user leaving (release what they held, pace by auto-ack), the
+    /// acknowledgement mode and the pointer. (Thumbnails and lagging viewers with room
+    /// again are the next [`ScreenJob`]'s.)
     pub(crate) fn tick(&mut self, at: Duration) -> Vec<DeskCmd> {
         let mut cmds = Vec::new();
         if self.common.phase != Phase::Live {
@@ -391,33 +354,7 @@ impl Desktop {
         }
         cmds.extend(self.ack.tick(at));
         self.show_pointer(at, false);
-        self.maybe_thumbnail(at);
-        if self.can_snapshot() {
-            let (active, locked) = (&self.active, self.common.locked);
-            if let Some(active) = active {
-                self.common.fanout.resync(&|| join_messages(active, locked));
-            }
-        }
         cmds
-    }
-
-    fn maybe_thumbnail(&mut self, at: Duration) {
-        let due = self.common.thumbnail_due(at);
-        if !(self.graphics_since_thumbnail && due) {
-            return;
-        }
-        let Some(active) = &self.active else { return };
-        self.graphics_since_thumbnail = false;
-        self.common.thumbnail_taken(at);
-        match active.screen.thumbnail_png(THUMBNAIL_WIDTH) {
-            Ok(png) => {
-                let thumbnail = Thumbnail::Png {
-                    base64: base64::engine::general_purpose::STANDARD.encode(png),
-                };
-                self.common.publish_thumbnail(thumbnail);
-            }
-            Err(error) => tracing::debug!(%error, "Thumbnail not encoded"),
-        }
     }
 
     /// Releases for every key and button the user holds (user left, disconnect).
@@ -430,26 +367,6 @@ impl Desktop {
             Vec::new()
         })
     }
-
-    fn write_keyframe(&mut self, at: Duration) {
-        let Some(active) = &self.active else { return };
-        if !active.screen.at_fragment_boundary() {
-            return;
-        }
-        let payload = match snapshot_payload(&active.screen) {
-            Ok(p) => p,
-            Err(error) => {
-                tracing::warn!(%error, "Keyframe not taken");
-                return;
-            }
-        };
-        let params = serde_json::to_vec(&active.params).unwrap_or_default();
-        if let Err(e) = self.recorder.keyframe(t_ms(at), &params, &payload) {
-            self.common.recording_failed(e);
-            return;
-        }
-        self.last_keyframe_at = at;
-    }
 }
 
 impl SessionCore for Desktop {
@@ -461,9 +378,9 @@ impl SessionCore for Desktop {
         &mut self.common
     }
 
-    /// A participant joins. Its queue starts with the activation values and a snapshot
-    /// taken at a fragment boundary; inside a fragmented update both wait for the end of
-    /// it (the viewer starts out lagging and is resynchronised there).
+    /// A participant joins. Once live, its queue starts out lagging: the next snapshot
+    /// (the driver's next [`ScreenJob`], at a fragment boundary) gives it the activation
+    /// values and the picture, then it carries on live. The hub wakes the driver.
     fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>> {
         let rx = match self.common.phase {
             Phase::Ended => return None,
@@ -478,13 +395,7 @@ impl SessionCore for Desktop {
                 }
                 self.common.fanout.add(participant, first)
             }
-            Phase::Live => match &self.active {
-                Some(active) if self.can_snapshot() => {
-                    let first = join_messages(active, self.common.locked);
-                    self.common.fanout.add(participant, first)
-                }
-                _ => self.common.fanout.add_pending(participant),
-            },
+            Phase::Live => self.common.fanout.add_pending(participant),
         };
         if participant == Participant::User {
             self.ack.user_joined();
@@ -538,6 +449,12 @@ impl SessionCore for Desktop {
             .record(Kind::Marker, t_ms(at), text.as_bytes())
     }
 }
+
+#[path = "snapshots.rs"]
+mod snapshots;
+
+pub(crate) use snapshots::snapshot_payload;
+use snapshots::{blank_payload, join_messages};
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

@@ -5,6 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use vigil_wire::api::Keystroke;
 
+use vigil_rdp::Screen;
+
+use crate::desktop::screen_copy::ScreenCopy;
 use crate::Lifecycle;
 
 use super::*;
@@ -71,11 +74,69 @@ fn params() -> SessionParams {
     }
 }
 
-fn live() -> (Desktop, Log) {
+/// A core with the screen copy its driver would keep: after each call that the driver's
+/// loop follows with a turn, the screen jobs run, as the driver's `prepare` runs them.
+struct Rig {
+    d: Desktop,
+    copy: ScreenCopy,
+    at: Duration,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Desktop;
+    fn deref(&self) -> &Desktop {
+        &self.d
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Desktop {
+        &mut self.d
+    }
+}
+
+/// Whether the stream is outside a fragmented update after `pdu` (one update built by
+/// [`fast_path`] or a position PDU): its fragmentation is neither First nor Next.
+fn ends_at_boundary(pdu: &[u8]) -> bool {
+    !matches!(pdu.get(3).map(|b| (b >> 4) & 0x03), Some(2 | 3))
+}
+
+impl Rig {
+    /// Runs the screen jobs until the core has none (the driver's `catch_up_screen`).
+    fn settle(&mut self) {
+        while let Some(job) = self.d.take_screen_job(self.at) {
+            let work = self.copy.run(job);
+            self.d.screen_done(work, self.at);
+        }
+    }
+
+    fn graphics(&mut self, pdu: &[u8], frame_end: Option<u32>, at: Duration) {
+        self.at = at;
+        let boundary = ends_at_boundary(pdu);
+        self.d
+            .graphics(Bytes::copy_from_slice(pdu), frame_end, boundary, at);
+        self.settle();
+    }
+
+    fn attach(&mut self, participant: Participant) -> Option<mpsc::Receiver<ServerMsg>> {
+        let rx = self.d.attach(participant);
+        self.settle();
+        rx
+    }
+
+    fn tick(&mut self, at: Duration) -> Vec<DeskCmd> {
+        self.at = at;
+        let cmds = self.d.tick(at);
+        self.settle();
+        cmds
+    }
+}
+
+fn live() -> (Rig, Log) {
     live_in(KeyboardLayout::EnUs)
 }
 
-fn live_in(keyboard_layout: KeyboardLayout) -> (Desktop, Log) {
+fn live_in(keyboard_layout: KeyboardLayout) -> (Rig, Log) {
     let log = Log::default();
     let (events, _) = broadcast::channel(64);
     let mut d = Desktop::new(DesktopConfig {
@@ -87,7 +148,13 @@ fn live_in(keyboard_layout: KeyboardLayout) -> (Desktop, Log) {
         keyboard_layout,
     });
     d.connected(&params(), Some("sha256:00".into()), ms(0));
-    (d, log)
+    let mut rig = Rig {
+        d,
+        copy: ScreenCopy::default(),
+        at: ms(0),
+    };
+    rig.settle();
+    (rig, log)
 }
 
 /// A fast-path output PDU with one update (`frag`: 0 single, 1 last, 2 first, 3 next).
@@ -320,6 +387,59 @@ fn recording_has_a_keyframe_at_start_and_every_ten_seconds() {
     assert!(d.attach(Participant::Observer).is_none());
 }
 
+#[test]
+fn blank_snapshot_is_a_fresh_screen() {
+    // A fresh screen's snapshot is its black tiles and nothing else (no RemoteFX prelude,
+    // no pointer), and they bring a fresh decoder to the colours it already has (alpha
+    // is not meaningful: browsers draw every pixel opaque). So an empty snapshot is the
+    // same picture.
+    let fresh = Screen::new(&params());
+    let pdus = fresh.snapshot().expect("snapshot");
+    let tiles =
+        usize::from(params().width.div_ceil(64)) * usize::from(params().height.div_ceil(64));
+    assert_eq!(pdus.len(), tiles, "only the image's tiles");
+    let mut fed = Screen::new(&params());
+    for pdu in &pdus {
+        fed.feed(pdu);
+    }
+    assert_eq!(fed.errors(), 0);
+    let rgb = |s: &Screen| -> Vec<u8> {
+        s.rgba()
+            .chunks_exact(4)
+            .flat_map(|p| p[..3].to_vec())
+            .collect()
+    };
+    assert_eq!(rgb(&fed), rgb(&fresh));
+    assert_eq!(unzip(&blank_payload()), Vec::<u8>::new());
+}
+
+#[test]
+fn a_snapshot_made_before_the_last_op_is_not_used() {
+    let (mut d, _log) = live();
+    let _user = d.attach(Participant::User).expect("live");
+    let mut late = d.d.attach(Participant::Observer).expect("live");
+    let job = d.d.take_screen_job(ms(10)).expect("a joiner waits");
+    assert!(job.snapshot);
+    // While the snapshot is made, the user points somewhere (shown at once: the first).
+    let to_server = d.d.client_msg(Participant::User, mouse(99, 9), ms(11));
+    assert_eq!(sends(&to_server), 1);
+    let work = d.copy.run(job);
+    d.d.screen_done(work, ms(12));
+    assert!(drain(&mut late).is_empty(), "a stale picture is not sent");
+    d.settle();
+    let got = drain(&mut late);
+    let [ServerMsg::Control(ServerControl::DesktopActivated { .. }), ServerMsg::DesktopSnapshot(z)] =
+        &got[..]
+    else {
+        panic!("unexpected join: {got:?}");
+    };
+    let last = vigil_rdp::pointer::position_pdu(99, 9).expect("encode");
+    assert!(
+        unzip(z).ends_with(&last),
+        "the picture has the last position"
+    );
+}
+
 fn mouse(x: u16, y: u16) -> ClientMsg {
     ClientMsg::Control(ClientControl::Input {
         events: vec![InputEvent::MouseMove { x, y }],
@@ -350,191 +470,8 @@ fn unzip(z: &[u8]) -> Vec<u8> {
     raw
 }
 
-#[test]
-fn observers_and_the_recording_see_where_the_user_points_and_the_user_does_not() {
-    let (mut d, log) = live();
-    let mut user = d.attach(Participant::User).expect("live");
-    let mut observer = d.attach(Participant::Observer).expect("live");
-    drain(&mut user);
-    drain(&mut observer);
+#[path = "core_keys_tests.rs"]
+mod keys;
 
-    let cmds = d.client_msg(Participant::User, mouse(40, 30), ms(100));
-    assert_eq!(sends(&cmds), 1, "the move goes upstream");
-    assert_eq!(drain(&mut observer), [position(40, 30)]);
-    assert!(
-        drain(&mut user).is_empty(),
-        "the user's browser has its own cursor"
-    );
-    let expected = vigil_rdp::pointer::position_pdu(40, 30).expect("encode");
-    assert_eq!(recorded_graphics(&log), [expected]);
-
-    // Coordinates are clamped to the desktop, as sent upstream.
-    d.client_msg(Participant::User, mouse(5000, 10), ms(200));
-    assert_eq!(drain(&mut observer), [position(127, 10)]);
-
-    // Observers' moves go nowhere.
-    assert!(d
-        .client_msg(Participant::Observer, mouse(1, 1), ms(300))
-        .is_empty());
-    assert!(drain(&mut observer).is_empty());
-
-    // A late joiner's snapshot ends with the last position.
-    let mut late = d.attach(Participant::Observer).expect("live");
-    let got = drain(&mut late);
-    let Some(ServerMsg::DesktopSnapshot(z)) = got.get(1) else {
-        panic!("no snapshot: {got:?}");
-    };
-    let last = vigil_rdp::pointer::position_pdu(127, 10).expect("encode");
-    assert!(unzip(z).ends_with(&last));
-}
-
-#[test]
-fn a_burst_of_moves_is_paced_and_its_last_position_is_shown() {
-    let (mut d, log) = live();
-    let mut observer = d.attach(Participant::Observer).expect("live");
-    let _user = d.attach(Participant::User).expect("live");
-    drain(&mut observer);
-    for (i, t) in [100u64, 105, 110, 115, 120].into_iter().enumerate() {
-        let x = u16::try_from(i).expect("small") * 10;
-        d.client_msg(Participant::User, mouse(x, 5), ms(t));
-    }
-    assert_eq!(drain(&mut observer), [position(0, 5)], "the first at once");
-    assert_eq!(d.pointer_due(), Some(ms(130)));
-    d.show_pointer(ms(125), false);
-    assert!(drain(&mut observer).is_empty(), "not before the interval");
-    d.show_pointer(ms(130), false);
-    assert_eq!(drain(&mut observer), [position(40, 5)], "the last one wins");
-    assert_eq!(d.pointer_due(), None);
-    // The tick sends a pending one too.
-    d.client_msg(Participant::User, mouse(50, 6), ms(140));
-    d.tick(ms(400));
-    assert_eq!(drain(&mut observer), [position(50, 6)]);
-    assert_eq!(recorded_graphics(&log).len(), 3);
-}
-
-#[test]
-fn positions_wait_for_the_end_of_a_fragmented_update() {
-    let (mut d, _log) = live();
-    let mut observer = d.attach(Participant::Observer).expect("live");
-    let mut user = d.attach(Participant::User).expect("live");
-    drain(&mut observer);
-    drain(&mut user);
-    let first = fast_path(0x01, 2, &[0u8; 16]);
-    let last = fast_path(0x01, 1, &[0u8; 16]);
-    d.graphics(&first, None, ms(10));
-    d.client_msg(Participant::User, mouse(9, 9), ms(20));
-    assert_eq!(d.pointer_due(), None, "no timer while inside the update");
-    d.tick(ms(100));
-    assert_eq!(drain(&mut observer).len(), 1, "only the first fragment");
-    d.graphics(&last, None, ms(110));
-    let got = drain(&mut observer);
-    assert_eq!(
-        got,
-        [
-            ServerMsg::Graphics {
-                frame_end: None,
-                pdu: last.clone()
-            },
-            position(9, 9)
-        ]
-    );
-    assert_eq!(
-        drain(&mut user).len(),
-        2,
-        "the user gets the fragments only"
-    );
-}
-
-#[test]
-fn no_positions_while_locked() {
-    let (mut d, log) = live();
-    let mut observer = d.attach(Participant::Observer).expect("live");
-    let _user = d.attach(Participant::User).expect("live");
-    d.client_msg(Participant::User, mouse(1, 1), ms(10));
-    d.client_msg(Participant::User, mouse(2, 2), ms(15));
-    drain(&mut observer);
-    // The move accepted before the lock is shown at the lock, then nothing.
-    d.set_locked(true, ms(20));
-    let got = drain(&mut observer);
-    assert!(got.contains(&position(2, 2)), "{got:?}");
-    d.client_msg(Participant::User, mouse(3, 3), ms(100));
-    d.tick(ms(200));
-    assert!(
-        !drain(&mut observer)
-            .iter()
-            .any(|m| matches!(m, ServerMsg::Graphics { .. })),
-        "nothing injected while locked"
-    );
-    assert_eq!(recorded_graphics(&log).len(), 2);
-    d.set_locked(false, ms(300));
-    d.client_msg(Participant::User, mouse(4, 4), ms(310));
-    assert!(drain(&mut observer).contains(&position(4, 4)));
-}
-
-fn labelled(scancode: u8, down: bool, text: &str) -> InputEvent {
-    InputEvent::Key {
-        scancode,
-        extended: false,
-        down,
-        key_text: Some(text.into()),
-    }
-}
-
-/// The browser labels the scancodes of `ls` as `rm -rf /`: the log, the recording and the
-/// observers get the relay's reading (`l`, `s`), with the browser's claim flagged beside it.
-#[test]
-fn a_forged_key_text_is_logged_as_the_scancodes_read_and_flagged() {
-    let (mut d, log) = live();
-    let mut observer = d.attach(Participant::Observer).expect("live");
-    let _user = d.attach(Participant::User).expect("live");
-    drain(&mut observer);
-    let events = [0x26, 0x1f, 0x1c]
-        .into_iter()
-        .flat_map(|sc| {
-            [
-                labelled(sc, true, "rm -rf /"),
-                labelled(sc, false, "rm -rf /"),
-            ]
-        })
-        .collect();
-    let cmds = d.client_msg(
-        Participant::User,
-        ClientMsg::Control(ClientControl::Input { events }),
-        ms(10),
-    );
-    assert_eq!(sends(&cmds), 1, "the scancodes still go upstream");
-    let logged = log.keys.lock().expect("lock").clone();
-    let keys: Vec<&str> = logged.iter().map(|k| k.key.as_str()).collect();
-    assert_eq!(keys, ["l", "l", "s", "s", "Enter", "Enter"]);
-    assert!(logged
-        .iter()
-        .all(|k| k.browser_text.as_deref() == Some("rm -rf /")));
-    assert_eq!(logged[0].raw, "26 down");
-    let seen: Vec<Keystroke> = drain(&mut observer)
-        .into_iter()
-        .filter_map(|m| match m {
-            ServerMsg::Control(ServerControl::Keystroke { keystroke }) => Some(keystroke),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(seen, logged);
-}
-
-/// The session's layout decides the reading: on a German session the key a US browser
-/// calls `y` types `z`, and the disagreement is flagged.
-#[test]
-fn keys_are_read_in_the_session_layout() {
-    let (mut d, log) = live_in(KeyboardLayout::DeDe);
-    let _user = d.attach(Participant::User).expect("live");
-    let events = vec![labelled(0x15, true, "y"), labelled(0x2c, true, "y")];
-    d.client_msg(
-        Participant::User,
-        ClientMsg::Control(ClientControl::Input { events }),
-        ms(10),
-    );
-    let logged = log.keys.lock().expect("lock").clone();
-    assert_eq!(logged[0].key, "z");
-    assert_eq!(logged[0].browser_text.as_deref(), Some("y"));
-    assert_eq!(logged[1].key, "y");
-    assert_eq!(logged[1].browser_text, None);
-}
+#[path = "core_pointer_tests.rs"]
+mod pointer;

@@ -1,6 +1,12 @@
 //! The RDP side of a desktop session: connects with `vigil_rdp::connect`, then reads the
-//! target, splits its stream ([`vigil_rdp::Stream`], owned here) into the core and writes
-//! the core's [`DeskCmd`]s, for the driver's loop ([`crate::driver`]).
+//! target, splits its stream ([`vigil_rdp::Stream`], owned here) into the core, writes the
+//! core's [`DeskCmd`]s and runs its screen jobs on the relay's decoded screen (the
+//! [`ScreenCopy`], owned here too), for the driver's loop ([`crate::driver`]).
+//!
+//! Screen jobs run on a blocking thread, and the target is read again only once the
+//! screen has caught up: a desktop whose updates the relay decodes slowly is read at that
+//! pace (its server waits for frame acknowledgements), and never holds up other sessions
+//! or the core's mutex.
 
 use std::time::Duration;
 
@@ -11,6 +17,7 @@ use vigil_rdp::{ConnectOptions, Connected, Output, SessionParams, Stream};
 use vigil_wire::live::{ClientMsg, Participant};
 
 use super::core::{DeskCmd, Desktop};
+use super::screen_copy::ScreenCopy;
 use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
 use crate::RdpTarget;
 
@@ -20,6 +27,9 @@ const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Bound on the polite goodbye to a target that may be gone.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const READ_BUF: usize = 64 * 1024;
+/// Screen jobs run back to back before the driver waits again: more are needed only when
+/// a lock queued a pointer position while a snapshot was being made.
+const SCREEN_ROUNDS: usize = 4;
 
 type Writer = WriteHalf<Transport>;
 
@@ -76,6 +86,8 @@ pub(crate) struct RdpAdapter {
     buf: Vec<u8>,
     /// When the last of a burst of mouse moves may be shown to observers.
     pointer_due: Option<Instant>,
+    /// `None` only while a job runs on it.
+    screen: Option<ScreenCopy>,
 }
 
 /// What woke a desktop session's adapter.
@@ -118,6 +130,7 @@ impl RdpAdapter {
             wr,
             buf: vec![0u8; READ_BUF],
             pointer_due: None,
+            screen: Some(ScreenCopy::default()),
         }
     }
 
@@ -131,7 +144,11 @@ impl RdpAdapter {
             let mut core = d.core();
             for output in outputs {
                 match output {
-                    Output::ToBrowsers { pdu, frame_end } => core.graphics(&pdu, frame_end, at),
+                    Output::ToBrowsers {
+                        pdu,
+                        frame_end,
+                        at_boundary,
+                    } => core.graphics(pdu, frame_end, at_boundary, at),
                     Output::ToServer(bytes) => to_server.push(DeskCmd::Send(bytes)),
                     Output::Activated(params) => core.activated(&params, at),
                     Output::Deactivated => core.deactivated(),
@@ -145,6 +162,28 @@ impl RdpAdapter {
         self.write(d, to_server).await?;
         if ended {
             return Err(Stop::Closed("the target ended the session".into()));
+        }
+        Ok(())
+    }
+
+    /// Runs the core's screen jobs on a blocking thread until it has none (or for
+    /// [`SCREEN_ROUNDS`]; the rest waits for the next turn of the loop).
+    async fn catch_up_screen(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
+        for _ in 0..SCREEN_ROUNDS {
+            let Some(job) = d.core().take_screen_job(d.at()) else {
+                return Ok(());
+            };
+            let Some(mut copy) = self.screen.take() else {
+                return Err(Stop::Closed("the relay's screen copy was lost".into()));
+            };
+            let (copy, work) = tokio::task::spawn_blocking(move || {
+                let work = copy.run(job);
+                (copy, work)
+            })
+            .await
+            .map_err(|e| Stop::Closed(format!("the relay's screen copy failed: {e}")))?;
+            self.screen = Some(copy);
+            d.core().screen_done(work, d.at());
         }
         Ok(())
     }
@@ -172,6 +211,7 @@ impl TargetAdapter for RdpAdapter {
     }
 
     async fn prepare(&mut self, d: &Driver<Desktop>) -> Result<(), Stop> {
+        self.catch_up_screen(d).await?;
         // The last of a burst of mouse moves is shown to observers when its pacing allows.
         let at = d.at();
         self.pointer_due = d

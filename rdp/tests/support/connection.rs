@@ -114,7 +114,7 @@ impl Connection {
     async fn apply(&mut self, outputs: Vec<Output>) -> anyhow::Result<()> {
         for output in outputs {
             match output {
-                Output::ToBrowsers { pdu, frame_end } => {
+                Output::ToBrowsers { pdu, frame_end, .. } => {
                     self.pdus += 1;
                     self.screen.feed(&pdu);
                     self.primary.feed(&pdu);
