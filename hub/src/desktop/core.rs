@@ -459,3 +459,7 @@ use snapshots::{blank_payload, join_messages};
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lock_hold_tests.rs"]
+mod lock_hold;

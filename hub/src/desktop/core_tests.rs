@@ -15,7 +15,7 @@ use super::*;
 type Records = Arc<Mutex<Vec<(Kind, u32, Vec<u8>)>>>;
 
 #[derive(Default, Clone)]
-struct Log {
+pub(super) struct Log {
     records: Records,
     keys: Arc<Mutex<Vec<Keystroke>>>,
 }
@@ -58,11 +58,11 @@ impl Log {
     }
 }
 
-fn ms(v: u64) -> Duration {
+pub(super) fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-fn params() -> SessionParams {
+pub(super) fn params() -> SessionParams {
     SessionParams {
         io_channel_id: 1003,
         user_channel_id: 1002,
