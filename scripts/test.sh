@@ -8,7 +8,7 @@
 #   VIGIL_E2E_TIMEOUT   seconds the e2e step may take (default 2400)
 #   VIGIL_SKIP_SETUP=1  skip scripts/setup.sh (everything already built)
 #   VIGIL_FULL=1        the long runs: every fuzz target for an hour instead of 20 s, and
-#                       the soak with 500 sessions for 20 minutes instead of 40 for 90 s
+#                       the soak with 500 sessions for 30 minutes (10 of warm-up) instead of 40 for 90 s
 #   VIGIL_FUZZ_SECONDS  seconds per fuzz target (overrides both)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -106,12 +106,23 @@ E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vigil-e2e-run.XXXXXX")
 chmod 755 "$E2E_TMP"
 run e2e env TMPDIR="$E2E_TMP" timeout --kill-after=30 "${VIGIL_E2E_TIMEOUT:-2400}" cargo test -p vigil-tests --locked --no-fail-fast
 
-# The e2e binaries stop their targets (by PID, with their process trees) once they exit;
-# report, without killing anything, whatever of theirs is still running a moment later.
+# The e2e binaries stop their targets (by PID, with their process trees) and their relays
+# once they exit; report, without killing anything, whatever of theirs is still running a
+# moment later: processes named after this run's dir, and relays (whose command line names
+# no path) started with this run's TMPDIR.
+e2e_processes() {
+  pgrep -af "$E2E_TMP/" 2>/dev/null || true
+  local p
+  for p in $(pgrep -x vigil 2>/dev/null); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "TMPDIR=$E2E_TMP"; then
+      echo "$p vigil (a relay of the e2e tests)"
+    fi
+  done
+}
 leftovers() {
   local left=""
   for _ in $(seq 1 20); do
-    left=$(pgrep -af "$E2E_TMP/" 2>/dev/null || true)
+    left=$(e2e_processes)
     [ -z "$left" ] && return 0
     sleep 0.5
   done

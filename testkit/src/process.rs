@@ -26,14 +26,19 @@ pub(crate) fn new_process_group(cmd: &mut Command) {
     cmd.process_group(0);
 }
 
-/// The shell snippet that ends process group `pgid`: TERM, then KILL after 2 s.
+/// The shell snippet that ends process group `pgid`: TERM, then KILL after 2 s. It runs
+/// `/bin/kill` (procps), not the shell's own: Debian's `sh` is dash, whose `kill` refuses
+/// the `--` before a negative group id ("Illegal number"), which left every shared relay
+/// and browser driver running after its test binary had exited.
 pub(crate) fn kill_group_snippet(pgid: u32) -> String {
-    format!("kill -TERM -- -{pgid} 2>/dev/null; sleep 2; kill -KILL -- -{pgid} 2>/dev/null; true")
+    format!(
+        "/bin/kill -TERM -- -{pgid} 2>/dev/null; sleep 2; /bin/kill -KILL -- -{pgid} 2>/dev/null; true"
+    )
 }
 
 pub(crate) fn kill_group_now(pgid: u32) {
     // `--` matters: procps-ng 4.0.2's `kill -TERM -PGID` signals every process (-1).
-    let _ = Command::new("kill")
+    let _ = Command::new("/bin/kill")
         .arg("-TERM")
         .arg("--")
         .arg(format!("-{pgid}"))
