@@ -182,6 +182,7 @@ pub fn serve_watching_heap(
     envs: &[(&str, &str)],
 ) -> Result<(Guard, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
     use std::io::BufRead as _;
+    ensure_audit_key(data)?;
     let child = serve_command(data, port, "warn,vigil::memory=debug", envs)
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())

@@ -7,7 +7,7 @@
 //! chain is verified. The session ends and its recording is sealed: one byte changed in
 //! the recording makes `vigil audit verify` name it. Then one entry is edited directly in
 //! the database: `vigil audit verify` exits non-zero naming that entry, and the Audit page,
-//! reloaded, shows "Broken at entry N".
+//! reloaded, shows "Broken at entry N". The relay's log holds the chain head.
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
@@ -176,8 +176,37 @@ async fn the_audit_trail_lists_monitor_actions_and_shows_a_broken_chain() -> Res
         )
         .await?;
     eprintln!("    Audit page after the edit: {status}");
+
+    step("the relay logged the chain head at start, for an outside anchor");
+    let log = without_ansi(&std::fs::read_to_string(&relay.log).context("the relay's log")?);
+    let head_line = log
+        .lines()
+        .find(|l| l.contains("Audit chain head") && l.contains("vigil::audit"))
+        .with_context(|| format!("no chain head in the relay's log:\n{log}"))?;
+    ensure!(
+        head_line.contains("seq=") && head_line.contains("hash="),
+        "the head line lacks seq or hash: {head_line}"
+    );
     b.snapshot("audit-broken").await?;
     drop(stream);
     b.close().await?;
     Ok(())
+}
+
+/// `text` without terminal colour sequences (`ESC [ … m`).
+fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

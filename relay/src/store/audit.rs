@@ -114,21 +114,34 @@ pub async fn record(db: &Db, key: &AuditKey, e: NewEntry<'_>) -> Result<(), sqlx
 /// session in the log; the check and the append share one write transaction, so
 /// concurrent reads still audit once. Returns whether an entry was written.
 pub async fn record_once(db: &Db, key: &AuditKey, e: NewEntry<'_>) -> Result<bool, sqlx::Error> {
+    // Read first: a viewer paging or seeking reads many times, and only the first read
+    // needs the write lock.
+    if seen(db, &e).await? {
+        return Ok(false);
+    }
     let mut tx = begin_write(db).await?;
+    if seen(&mut *tx, &e).await? {
+        return Ok(false);
+    }
+    append(&mut tx, key, e).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Whether `e`'s actor already has `e`'s action on `e`'s session in the log.
+async fn seen<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    e: &NewEntry<'_>,
+) -> Result<bool, sqlx::Error> {
     let (seen,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM audit_log WHERE actor = $1 AND action = $2 AND session_id = $3)",
     )
     .bind(e.who.actor)
     .bind(e.action.as_str())
     .bind(e.session_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(ex)
     .await?;
-    if seen {
-        return Ok(false);
-    }
-    append(&mut tx, key, e).await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(seen)
 }
 
 /// The chain's head: the newest entry's seq and hash (0 and the genesis when empty).
