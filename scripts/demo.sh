@@ -34,9 +34,14 @@ export VIGIL_TARGETS_DIR=$DEMO_DIR/targets
 export VIGIL_BIND=${VIGIL_BIND:-127.0.0.1:8080}
 export VIGIL_DATA_DIR=$DATA_DIR
 export VIGIL_DIST_DIR=$ROOT/dist
+# The audit key lives beside the data directory, never inside it (the relay refuses that).
+export VIGIL_AUDIT_KEY_FILE=$DEMO_DIR/audit.key
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
 VIGIL=$TARGET_DIR/release/vigil
+if [ ! -f "$VIGIL_AUDIT_KEY_FILE" ]; then
+  "$VIGIL" audit keygen --out "$VIGIL_AUDIT_KEY_FILE"
+fi
 
 echo "==> demo: starting the demo SSH target on 127.0.0.1:$SSH_PORT"
 bash scripts/targets/start-ssh.sh

@@ -314,3 +314,57 @@ pub fn stream_path(id: &str) -> String {
 pub fn live_path() -> String {
     url("/live")
 }
+
+/// The query string (with its `?`, or empty) of an audit filter.
+pub fn audit_query_string(q: &vigil_wire::audit::AuditQuery) -> String {
+    let mut parts = Vec::new();
+    let mut put = |k: &str, v: String| {
+        parts.push(format!(
+            "{k}={}",
+            String::from(js_sys::encode_uri_component(&v))
+        ))
+    };
+    if let Some(v) = &q.session {
+        put("session", v.clone());
+    }
+    if let Some(v) = &q.actor {
+        put("actor", v.clone());
+    }
+    if let Some(v) = q.action {
+        put("action", v.as_str().to_string());
+    }
+    if let Some(v) = q.since {
+        put("since", v.to_string());
+    }
+    if let Some(v) = q.until {
+        put("until", v.to_string());
+    }
+    if let Some(v) = q.before_seq {
+        put("before_seq", v.to_string());
+    }
+    if let Some(v) = q.limit {
+        put("limit", v.to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Audit entries matching `q`, newest first (administrators).
+pub async fn audit(
+    q: &vigil_wire::audit::AuditQuery,
+) -> Result<Vec<vigil_wire::audit::AuditEntry>, ApiError> {
+    get(&format!("/audit{}", audit_query_string(q))).await
+}
+
+/// The audit chain's check (administrators).
+pub async fn audit_verify() -> Result<vigil_wire::audit::AuditVerification, ApiError> {
+    get("/audit/verify").await
+}
+
+/// Where the JSON Lines export of the entries matching `q` downloads from.
+pub fn audit_export_url(q: &vigil_wire::audit::AuditQuery) -> String {
+    url(&format!("/audit/export{}", audit_query_string(q)))
+}

@@ -8,8 +8,8 @@ use leptos_router::{path, MatchNestedRoutes};
 
 use crate::api;
 use crate::pages::{
-    active::ActivePage, assets::AssetsPage, connect::ConnectPage, login::LoginPage,
-    player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
+    active::ActivePage, assets::AssetsPage, audit::AuditPage, connect::ConnectPage,
+    login::LoginPage, player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
     requests::RequestsPage,
 };
 use crate::shell::{set_title, use_auth, Auth};
@@ -41,6 +41,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/replay") view=|| view! { <Protected><ReplayListPage/></Protected> }/>
                         <Route path=path!("/assets") view=|| view! { <Protected><AssetsPage/></Protected> }/>
                         <Route path=path!("/requests") view=|| view! { <Protected><RequestsPage/></Protected> }/>
+                        <Route path=path!("/audit") view=|| view! { <Protected><AuditPage/></Protected> }/>
                         <Route path=path!("/sessions/:id") view=|| view! { <Protected><PlayerPage/></Protected> }/>
                         <Route path=path!("/replay/:id") view=|| view! { <Protected><ReplayPlayerPage/></Protected> }/>
                         <BenchRoute/>
@@ -136,6 +137,7 @@ fn Nav() -> impl IntoView {
                         <A href="/replay">"Replay Sessions"</A>
                         <A href="/assets">"Assets"</A>
                         <A href="/requests">"Requests"</A>
+                        {me.is_admin.then(|| view! { <A href="/audit">"Audit"</A> })}
                     </nav>
                     <div class="who">
                         <span class="who-name" data-testid="nav-user" title=me.username.clone()>{name}</span>

@@ -303,3 +303,19 @@ pub fn ReplayControls(
         </div>
     }
 }
+
+/// "Audit trail": the session's own entries on the Audit page, for administrators only.
+#[component]
+pub fn AuditTrailLink(#[prop(into)] id: String) -> impl IntoView {
+    let auth = crate::shell::use_auth();
+    let href = format!("/audit?session={}", api::seg(&id));
+    move || {
+        auth.me
+            .with(|m| m.as_ref().is_some_and(|m| m.is_admin))
+            .then(|| {
+                view! {
+                    <a class="btn btn-small" data-testid="audit-trail-link" href=href.clone()>"Audit trail"</a>
+                }
+            })
+    }
+}

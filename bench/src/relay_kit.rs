@@ -76,12 +76,39 @@ pub fn vigil_bin() -> String {
     })
 }
 
+/// The audit key of the relay on `data`: `<data>.audit.key`, beside (never inside) it.
+pub fn audit_key_path(data: &Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.audit.key", data.display()))
+}
+
+/// Makes the audit key of `data` unless it exists (`vigil audit keygen`).
+pub fn ensure_audit_key(data: &Path) -> Result<std::path::PathBuf> {
+    let key = audit_key_path(data);
+    if !key.exists() {
+        let bin = vigil_bin();
+        let out = Command::new(&bin)
+            .args(["audit", "keygen", "--out"])
+            .arg(&key)
+            .output()
+            .with_context(|| format!("running {bin}"))?;
+        if !out.status.success() {
+            bail!(
+                "vigil audit keygen: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(key)
+}
+
 /// Runs a `vigil` CLI command on `data`, with `envs` (passwords are passed by name).
 pub fn vigil(data: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
     let bin = vigil_bin();
+    let key = ensure_audit_key(data)?;
     let out = Command::new(&bin)
         .args(args)
         .env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_AUDIT_KEY_FILE", key)
         .envs(envs.iter().copied())
         .output()
         .with_context(|| format!("running {bin}"))?;
@@ -132,6 +159,7 @@ fn serve_command(data: &Path, port: u16, log: &str, envs: &[(&str, &str)]) -> Co
         .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" serve")
         .arg(vigil_bin())
         .env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_AUDIT_KEY_FILE", audit_key_path(data))
         .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", log)
         .envs(envs.iter().copied())
@@ -141,6 +169,7 @@ fn serve_command(data: &Path, port: u16, log: &str, envs: &[(&str, &str)]) -> Co
 
 /// Starts `vigil serve` on `data` at `port` with extra `envs`; killed when dropped.
 pub fn serve(data: &Path, port: u16, envs: &[(&str, &str)]) -> Result<Guard> {
+    ensure_audit_key(data)?;
     Ok(Guard(serve_command(data, port, "warn", envs).spawn()?))
 }
 
@@ -153,6 +182,7 @@ pub fn serve_watching_heap(
     envs: &[(&str, &str)],
 ) -> Result<(Guard, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
     use std::io::BufRead as _;
+    ensure_audit_key(data)?;
     let child = serve_command(data, port, "warn,vigil::memory=debug", envs)
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())

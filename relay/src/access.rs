@@ -13,6 +13,7 @@ use crate::service::emergency::apply_queued;
 use crate::service::ending::end_session;
 use crate::state::AppState;
 use crate::store;
+use crate::store::audit::Who;
 
 /// How often the counter is read for changes made by other processes.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -59,7 +60,7 @@ pub async fn watch(state: AppState) {
 
 async fn end_sessions_of_disabled_users(state: &AppState) -> Result<(), sqlx::Error> {
     for id in store::access::live_sessions_of_disabled_users(&state.db).await? {
-        end_session(state, &id, DISABLED_REASON, "vigil").await?;
+        end_session(state, &id, DISABLED_REASON, Who::RELAY).await?;
     }
     Ok(())
 }

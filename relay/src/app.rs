@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use vigil_hub::{Hub, HubConfig};
 
+use crate::audit::{self, AuditKey};
 use crate::auth::ClientAddr;
 use crate::config::Config;
 use crate::state::AppState;
@@ -40,6 +41,23 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<store::Db> {
     let db_path = config.db_path();
     private_file(&db_path).with_context(|| format!("creating {}", db_path.display()))?;
     Ok(store::open(&db_path).await?)
+}
+
+/// [`open_storage`], then the audit key (refused inside the data directory, missing or
+/// shared), and the entries written before the audit chain existed chained (once).
+/// Every command that writes audit entries opens the database this way.
+pub async fn open_audited(config: &Config) -> anyhow::Result<(store::Db, AuditKey)> {
+    let db = open_storage(config).await?;
+    let key = AuditKey::load(config.audit_key_file.as_deref(), &config.data_dir)?;
+    if let Some(n) = store::audit::chain_unchained(&db, &key).await? {
+        if n > 0 {
+            tracing::info!(
+                count = n,
+                "Audit entries written before the chain were chained"
+            );
+        }
+    }
+    Ok((db, key))
 }
 
 /// Creates `dir` (and parents) mode 0700; an existing one is left as the operator set it.
@@ -96,7 +114,7 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Everything the server needs, started: database, vault, hub and its lifecycle task.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
-    let db = open_storage(&config).await?;
+    let (db, audit_key) = open_audited(&config).await?;
     let stale = store::sessions::end_all_running(&db, now_ms(), "relay restarted").await?;
     if stale > 0 {
         tracing::warn!(
@@ -104,12 +122,29 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
             "Sessions left running by a previous run marked ended"
         );
     }
-    let vault = crate::reseal::open_vault(&config, &db).await?;
+    // Before the hub runs any session: whatever is ended and unsealed now is a previous
+    // run's (a relay killed mid-recording included).
+    let sealed = audit::seal::seal_left_over(&db, &audit_key, &config.recordings_dir()).await?;
+    if sealed > 0 {
+        tracing::info!(
+            count = sealed,
+            "Recordings of a previous run sealed into the audit chain"
+        );
+    }
+    let vault = crate::reseal::open_vault(&config, &db, &audit_key).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(config.recordings_dir()), tx);
-    let state = AppState::new(db, hub, vault, config);
+    let head_every = config.audit_head_interval;
+    let state = AppState::new(db, hub, vault, audit_key, config);
     tokio::spawn(lifecycle::run(state.clone(), rx));
     tokio::spawn(crate::access::watch(state.clone()));
+    let (db, stop) = (state.db.clone(), state.shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = audit::log_head(db, head_every) => {}
+            () = stop.cancelled() => {}
+        }
+    });
     Ok(state)
 }
 

@@ -22,6 +22,8 @@ struct FileConfig {
     max_sessions_per_user: Option<u32>,
     max_live_sessions: Option<u32>,
     feed_send_timeout_secs: Option<u64>,
+    audit_key_file: Option<PathBuf>,
+    audit_head_interval_secs: Option<u64>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -30,6 +32,7 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
 pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 10;
 pub const DEFAULT_MAX_LIVE_SESSIONS: u32 = 1000;
 pub const DEFAULT_FEED_SEND_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_AUDIT_HEAD_INTERVAL_SECS: u64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -62,6 +65,11 @@ pub struct Config {
     /// An Active Sessions feed (`/live`) whose peer takes longer than this to accept one
     /// message is closed, so a client that stops reading pins nothing.
     pub feed_send_timeout: Duration,
+    /// The audit key (outside `data_dir`); the relay and the CLI's writing commands
+    /// refuse to run without it.
+    pub audit_key_file: Option<PathBuf>,
+    /// How often the relay logs the audit chain's head (`vigil::audit`).
+    pub audit_head_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +108,8 @@ impl Config {
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
+            audit_key_file: None,
+            audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
         }
     }
 
@@ -199,6 +209,12 @@ impl Config {
                 "VIGIL_FEED_SEND_TIMEOUT_SECS",
                 fc.feed_send_timeout_secs,
                 DEFAULT_FEED_SEND_TIMEOUT_SECS,
+            ),
+            audit_key_file: env_path("VIGIL_AUDIT_KEY_FILE").or(fc.audit_key_file),
+            audit_head_interval: secs(
+                "VIGIL_AUDIT_HEAD_INTERVAL_SECS",
+                fc.audit_head_interval_secs,
+                DEFAULT_AUDIT_HEAD_INTERVAL_SECS,
             ),
         })
     }

@@ -11,8 +11,11 @@
 use tokio::sync::mpsc;
 use vigil_hub::Lifecycle;
 
+use crate::audit::seal;
 use crate::state::AppState;
+use crate::store::audit::{NewEntry, Who};
 use crate::store::{self, now_ms, DbConn};
+use vigil_wire::audit::AuditAction;
 
 /// Events stored in one transaction at most.
 const BATCH: usize = 256;
@@ -106,9 +109,12 @@ async fn store_host_key(state: &AppState, event: &Lifecycle) -> Result<(), sqlx:
     match event {
         Lifecycle::HostKeyLearned { id, host_key } => {
             if let Some(row) = store::sessions::get(db, id).await? {
-                store::assets::pin_host_key(db, row.asset_id, host_key).await?;
                 let detail = format!("{}: {host_key}", row.asset_name);
-                store::audit::record(db, "relay", "host_key_pinned", Some(id), &detail).await?;
+                let mut tx = store::begin_write(db).await?;
+                store::assets::pin_host_key(&mut *tx, row.asset_id, host_key).await?;
+                let entry = NewEntry::new(Who::RELAY, AuditAction::HostKeyPinned, &detail).on(id);
+                store::audit::append(&mut tx, &state.audit_key, entry).await?;
+                tx.commit().await?;
             }
         }
         Lifecycle::HostKeyRefused { id, offered } => {
@@ -122,7 +128,8 @@ async fn store_host_key(state: &AppState, event: &Lifecycle) -> Result<(), sqlx:
                         |pin| vigil_hub::host_pin::fingerprint_of_pin(&pin),
                     );
                 let detail = format!("{}: pinned {pinned}, offered {offered}", row.asset_name);
-                store::audit::record(db, "relay", "host_key_refused", Some(id), &detail).await?;
+                let entry = NewEntry::new(Who::RELAY, AuditAction::HostKeyRefused, &detail).on(id);
+                store::audit::record(db, &state.audit_key, entry).await?;
                 tracing::warn!(asset = %row.asset_name, %pinned, %offered, "Host key refused");
             }
         }
@@ -142,6 +149,14 @@ fn after_stored(state: &AppState, event: &Lifecycle) {
             // Stored: attaching browsers read the reason from the row from now on.
             state.hub.forget_ended(id);
             tracing::info!(session = %id, %reason, "Session ended");
+            // The hub sent this after the session's last write: its recording is whole.
+            let (s, id_owned) = (state.clone(), id.clone());
+            tokio::spawn(async move {
+                let dir = s.config.recordings_dir();
+                if let Err(error) = seal::seal(&s.db, &s.audit_key, dir, &id_owned).await {
+                    tracing::error!(%error, session = %id_owned, "Recording not sealed");
+                }
+            });
             id
         }
         Lifecycle::Connected { id }

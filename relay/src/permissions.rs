@@ -133,6 +133,8 @@ pub struct Viewer {
     pub user: UserRow,
     pub actor: Actor,
     pub permissions: Arc<Permissions>,
+    /// The client's address, as the audit log records it (set by the extractor).
+    pub source: Option<String>,
 }
 
 impl Viewer {
@@ -147,7 +149,16 @@ impl Viewer {
             user,
             actor,
             permissions,
+            source: None,
         })
+    }
+
+    /// The viewer as an audit entry's actor and source.
+    pub fn who(&self) -> crate::store::audit::Who<'_> {
+        crate::store::audit::Who {
+            actor: &self.user.username,
+            source: self.source.as_deref(),
+        }
     }
 
     pub fn me(&self, csrf_token: &str) -> Me {

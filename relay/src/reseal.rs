@@ -5,6 +5,10 @@
 //! together. A value that does not open as format 1 is left as it is: it will not open as
 //! format 2 either, and a launch on that asset fails with `credential_unreadable`.
 
+use vigil_wire::audit::AuditAction;
+
+use crate::audit::AuditKey;
+use crate::store::audit::{NewEntry, Who};
 use crate::store::{self, Db};
 use crate::vault::Vault;
 
@@ -26,7 +30,7 @@ pub struct Resealed {
 }
 
 /// Re-seals every format-1 credential as format 2, once per database. `None`: already done.
-pub async fn run(db: &Db, vault: &Vault) -> Result<Option<Resealed>, ResealError> {
+pub async fn run(db: &Db, vault: &Vault, key: &AuditKey) -> Result<Option<Resealed>, ResealError> {
     let mut tx = db.begin().await?;
     // The write comes first: it takes SQLite's write lock, so a second process waits
     // here and then finds the marker set.
@@ -58,16 +62,21 @@ pub async fn run(db: &Db, vault: &Vault) -> Result<Option<Resealed>, ResealError
             "{} credential(s) re-sealed for their asset; unreadable: {:?}",
             done.resealed, done.unreadable
         );
-        store::audit::record(&mut *tx, "relay", "credentials_resealed", None, &detail).await?;
+        let entry = NewEntry::new(Who::RELAY, AuditAction::CredentialsResealed, &detail);
+        store::audit::append(&mut tx, key, entry).await?;
     }
     tx.commit().await?;
     Ok(Some(done))
 }
 
 /// Opens the vault of `config` and brings the database's credentials to the current format.
-pub async fn open_vault(config: &crate::config::Config, db: &Db) -> anyhow::Result<Vault> {
+pub async fn open_vault(
+    config: &crate::config::Config,
+    db: &Db,
+    key: &AuditKey,
+) -> anyhow::Result<Vault> {
     let vault = Vault::open_or_create(&config.secret_key_path())?;
-    if let Some(done) = run(db, &vault).await? {
+    if let Some(done) = run(db, &vault, key).await? {
         if !done.unreadable.is_empty() {
             tracing::error!(
                 assets = ?done.unreadable,
@@ -132,6 +141,7 @@ mod tests {
     async fn old_values_are_resealed_once_for_their_asset() {
         let (_dir, db) = db().await;
         let vault = Vault::from_key(&[5; 32]);
+        let key = AuditKey::random();
         let a = legacy_asset(&db, &vault, "a", "pw-a").await;
         let b = legacy_asset(&db, &vault, "b", "pw-b").await;
         // A value no format opens (another key's) is counted, not fatal.
@@ -140,7 +150,10 @@ mod tests {
             .open(a, "password", &credential(&db, a).await)
             .is_err());
 
-        let done = run(&db, &vault).await.expect("run").expect("first run");
+        let done = run(&db, &vault, &key)
+            .await
+            .expect("run")
+            .expect("first run");
         assert_eq!(done.resealed, 2);
         assert_eq!(done.unreadable, vec![c]);
         let opened = vault
@@ -158,11 +171,13 @@ mod tests {
 
         // Once: a second run does nothing, even to a format-1 value written afterwards.
         let late = legacy_asset(&db, &vault, "late", "pw-late").await;
-        assert_eq!(run(&db, &vault).await.expect("run"), None);
+        assert_eq!(run(&db, &vault, &key).await.expect("run"), None);
         assert!(vault
             .open(late, "password", &credential(&db, late).await)
             .is_err());
-        let audit = store::audit::list(&db, 100).await.expect("audit");
+        let audit = store::audit::list(&db, &Default::default())
+            .await
+            .expect("audit");
         assert_eq!(
             audit
                 .iter()

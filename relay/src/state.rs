@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use vigil_hub::Hub;
 use vigil_wire::api::SessionId;
 
+use crate::audit::AuditKey;
 use crate::config::Config;
 use crate::permissions::PermissionCache;
 use crate::store::Db;
@@ -30,6 +31,8 @@ pub struct Inner {
     pub db: Db,
     pub hub: Hub,
     pub vault: Vault,
+    /// MACs every audit entry (`store::audit::append`).
+    pub audit_key: AuditKey,
     pub config: Config,
     pub throttle: Throttle,
     /// Users' permission views, valid while the database's change counter stands still.
@@ -56,7 +59,7 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, hub: Hub, vault: Vault, config: Config) -> AppState {
+    pub fn new(db: Db, hub: Hub, vault: Vault, audit_key: AuditKey, config: Config) -> AppState {
         let (changes, _) = broadcast::channel(256);
         let (access, _) = broadcast::channel(16);
         let throttle = Throttle::new(KeySecret::new(vault.derive_key("login-throttle")));
@@ -64,6 +67,7 @@ impl AppState {
             db,
             hub,
             vault,
+            audit_key,
             config,
             throttle,
             permissions: PermissionCache::default(),

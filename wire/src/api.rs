@@ -326,17 +326,8 @@ pub struct KeyboardLayoutSetting {
     pub layout: crate::desktop::KeyboardLayout,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub session_id: Option<SessionId>,
-    pub detail: String,
-}
+/// The audit log's entry lives with the rest of the audit types.
+pub use crate::audit::AuditEntry;
 
 /// Body of `POST /api/v1/assets` (administrators). The credential only ever travels
 /// inward: no response carries it back, and `Debug` redacts it.

@@ -4,6 +4,7 @@
 //! It does no I/O and builds for `wasm32-unknown-unknown` as well as natively.
 //!
 //! - [`api`]: JSON bodies of the REST API under `/api/v1`.
+//! - [`audit`]: the audit log's entries, actions and chain check.
 //! - [`live`]: messages on the WebSockets (a session's stream, the Active Sessions feed).
 //! - [`codec`]: how those messages map onto WebSocket text and binary frames.
 //! - [`keys`]: readable names for the bytes a terminal user types.
@@ -16,6 +17,7 @@
 #![warn(clippy::as_conversions)]
 
 pub mod api;
+pub mod audit;
 pub mod codec;
 pub mod desktop;
 pub mod end;

@@ -3,6 +3,7 @@
 
 pub mod active;
 pub mod assets;
+pub mod audit;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod connect;

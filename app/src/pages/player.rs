@@ -11,7 +11,8 @@ use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::Role;
 use crate::util::{self, NOT_AVAILABLE};
 use crate::widgets::{
-    load_keystrokes, local_time, use_now, KeystrokesPanel, SessionControlsBar, StatusPill,
+    load_keystrokes, local_time, use_now, AuditTrailLink, KeystrokesPanel, SessionControlsBar,
+    StatusPill,
 };
 
 #[component]
@@ -75,6 +76,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 <h1>{move || s.with(|s| format!("{} on {}", s.user, s.asset_name))}</h1>
                 <StatusPill status/>
                 <span class="spacer"></span>
+                <AuditTrailLink id=id.clone()/>
                 <SessionControlsBar session=Signal::derive(move || Some(s.get())) on_done on_error/>
             </header>
             <dl class="meta">

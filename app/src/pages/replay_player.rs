@@ -16,7 +16,9 @@ use crate::cast::{self, Cast};
 use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
 use crate::util::NOT_AVAILABLE;
-use crate::widgets::{load_keystrokes, local_time, KeystrokesPanel, ReplayControls};
+use crate::widgets::{
+    load_keystrokes, local_time, AuditTrailLink, KeystrokesPanel, ReplayControls,
+};
 use desktop::DesktopReplay;
 
 #[component]
@@ -67,6 +69,7 @@ fn ReplayLoader(id: String) -> impl IntoView {
                 <h1>"Replay"</h1>
                 <span class="muted">{title}</span>
                 <span class="spacer"></span>
+                <AuditTrailLink id=id.clone()/>
                 <a class="btn btn-small" href="/replay">"Back to Replay Sessions"</a>
             </header>
             {move || match recording.get() {

@@ -9,13 +9,16 @@ use vigil_wire::api::{
 
 use super::extract::RequireAdmin;
 use super::ApiJson;
+use crate::audit::AuditKey;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
 use crate::policy::{self, allowed, decide, Action, Actor};
 use crate::rules;
 use crate::state::AppState;
 use crate::store::assets::{Acceptance, AssetRow, CredentialKind, NewAssetRow};
+use crate::store::audit::{NewEntry, Who};
 use crate::store::{self};
+use vigil_wire::audit::AuditAction;
 
 /// The API view of an asset: never the credential.
 pub fn asset_dto(a: &AssetRow, actor: &Actor) -> Asset {
@@ -148,14 +151,9 @@ pub async fn create(
     let row = store::assets::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    store::audit::record(
-        &state.db,
-        &v.user.username,
-        "asset_create",
-        None,
-        &create_detail(&row),
-    )
-    .await?;
+    let detail = create_detail(&row);
+    let entry = NewEntry::new(v.who(), AuditAction::AssetCreate, &detail);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     Ok(Json(asset_dto(&row, &v.actor)))
 }
 
@@ -182,8 +180,14 @@ pub async fn accept_host_key(
     let row = store::assets::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let fingerprint =
-        accept_offered_key(&state.db, &v.user.username, &row, &body.fingerprint).await?;
+    let fingerprint = accept_offered_key(
+        &state.db,
+        &state.audit_key,
+        v.who(),
+        &row,
+        &body.fingerprint,
+    )
+    .await?;
     tracing::info!(asset = %row.name, %fingerprint, "Host key accepted");
     let row = store::assets::get(&state.db, id)
         .await?
@@ -196,7 +200,8 @@ pub async fn accept_host_key(
 /// command line; returns the pinned fingerprint.
 pub async fn accept_offered_key(
     db: &store::Db,
-    actor: &str,
+    key: &AuditKey,
+    who: Who<'_>,
     asset: &AssetRow,
     fingerprint: &str,
 ) -> AppResult<String> {
@@ -222,7 +227,8 @@ pub async fn accept_offered_key(
                 .as_deref()
                 .map_or_else(|| "none".into(), host_pin::fingerprint_of_pin);
             let detail = format!("{}: {old} -> {fingerprint}", asset.name);
-            store::audit::record(&mut *tx, actor, "accept_host_key", None, &detail).await?;
+            let entry = NewEntry::new(who, AuditAction::AcceptHostKey, &detail);
+            store::audit::append(&mut tx, key, entry).await?;
             tx.commit().await?;
             Ok(fingerprint)
         }
@@ -307,13 +313,7 @@ pub async fn create_rule(
     ApiJson(body): ApiJson<NewSmartRule>,
 ) -> AppResult<Json<SmartRule>> {
     let rule = create_rule_row(&state.db, &body).await?;
-    store::audit::record(
-        &state.db,
-        &admin.user.username,
-        "rule_create",
-        None,
-        &rule.name,
-    )
-    .await?;
+    let entry = NewEntry::new(admin.who(), AuditAction::RuleCreate, &rule.name);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     Ok(Json(rule))
 }

@@ -21,7 +21,10 @@ use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
 use crate::policy::{self, decide, Action};
 use crate::state::AppState;
+use vigil_wire::audit::AuditAction;
+
 use crate::store;
+use crate::store::audit::NewEntry;
 use crate::store::sessions::SessionRow;
 
 impl FromRequestParts<AppState> for Viewer {
@@ -29,7 +32,9 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
-        Viewer::load(state, user.user).await
+        let mut viewer = Viewer::load(state, user.user).await?;
+        viewer.source = auth::client_ip(&parts.extensions).map(|ip| ip.to_string());
+        Ok(viewer)
     }
 }
 
@@ -46,7 +51,25 @@ impl FromRequestParts<AppState> for RequireAdmin {
     }
 }
 
+/// The client's address as the audit log records it (none when the server was not told).
+pub struct ClientSource(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientSource {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(ClientSource(
+            auth::client_ip(&parts.extensions).map(|ip| ip.to_string()),
+        ))
+    }
+}
+
 /// The session `id` if `v` may see it; 404 otherwise, so ids are not confirmed to outsiders.
+/// A refusal on a session that exists is audited (`access_denied`); an id that does not
+/// exist is not.
 pub async fn visible_session(state: &AppState, v: &Viewer, id: &str) -> AppResult<SessionRow> {
     if !auth::is_session_id(id) {
         return Err(AppError::NotFound);
@@ -54,12 +77,14 @@ pub async fn visible_session(state: &AppState, v: &Viewer, id: &str) -> AppResul
     let row = store::sessions::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    decide(
+    if let Err(denied) = decide(
         &v.actor,
         row.asset_id,
         Some(&row.facts()),
         Action::SeeSession,
-    )?;
+    ) {
+        return Err(refused(state, v, &row, Action::SeeSession, denied.into()).await);
+    }
     Ok(row)
 }
 
@@ -71,8 +96,32 @@ pub async fn authorized_session(
     action: Action,
 ) -> AppResult<SessionRow> {
     let row = visible_session(state, v, id).await?;
-    decide(&v.actor, row.asset_id, Some(&row.facts()), action)?;
+    if let Err(denied) = decide(&v.actor, row.asset_id, Some(&row.facts()), action) {
+        return Err(refused(state, v, &row, action, denied.into()).await);
+    }
     Ok(row)
+}
+
+/// Audits `v`'s refused `action` on the session `row` and hands back the refusal. An
+/// audit that cannot be written is logged; the caller is refused either way.
+pub async fn refused(
+    state: &AppState,
+    v: &Viewer,
+    row: &SessionRow,
+    action: Action,
+    error: AppError,
+) -> AppError {
+    let (status, code) = error.status_and_code();
+    let detail = format!(
+        "{action:?} on {}: {} {code}",
+        row.asset_name,
+        status.as_u16()
+    );
+    let entry = NewEntry::new(v.who(), AuditAction::AccessDenied, &detail).on(&row.id);
+    if let Err(e) = store::audit::record(&state.db, &state.audit_key, entry).await {
+        tracing::error!(error = %e, session = %row.id, "Refusal not audited");
+    }
+    error
 }
 
 /// A session action, named at the type level for [`SessionFor`].

@@ -1,7 +1,7 @@
 //! The REST API under `/api/v1`, its WebSockets, and the router that serves the app.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -15,11 +15,12 @@ use vigil_wire::api::{
     RequestStatus, Session, SessionControls, SessionKind, SmartRule,
 };
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::state::AppState;
-use crate::{store, web, ws};
+use crate::{web, ws};
 
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod extract;
 pub mod requests;
@@ -45,19 +46,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) => Err(AppError::BadRequest(e.body_text())),
         }
     }
-}
-
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    responses(
-        (status = 200, body = [AuditEntry], description = "The audit log, newest first"),
-        (status = 401, body = ApiError, description = "`unauthenticated`"),
-        (status = 403, body = ApiError, description = "`forbidden`: not an administrator"),
-    ))]
-pub async fn audit(
-    State(state): State<AppState>,
-    _admin: extract::RequireAdmin,
-) -> AppResult<Json<Vec<AuditEntry>>> {
-    Ok(Json(store::audit::list(&state.db, 1000).await?))
 }
 
 #[derive(OpenApi)]
@@ -89,6 +77,13 @@ pub async fn audit(
         Session,
         Keystroke,
         AuditEntry,
+        vigil_wire::audit::AuditAction,
+        vigil_wire::audit::AuditVerification,
+        vigil_wire::audit::AuditBreak,
+        vigil_wire::audit::AuditProblem,
+        vigil_wire::audit::RecordingSeal,
+        vigil_wire::audit::SealedFile,
+        vigil_wire::audit::AuditCheckpoint,
         NewAsset,
         vigil_wire::api::AcceptHostKey,
         NewSmartRule,
@@ -134,7 +129,9 @@ pub async fn audit(
         session_records::recording_index,
         ws::session::stream,
         ws::feed::live,
-        audit,
+        audit::list,
+        audit::verify,
+        audit::export,
         openapi,
     )
 )]
@@ -223,7 +220,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sessions/{id}/stream", get(ws::session::stream))
         .route("/live", get(ws::feed::live))
-        .route("/audit", get(audit))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
+        .route("/audit/export", get(audit::export))
         .route("/openapi.json", get(openapi))
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(1024 * 1024))

@@ -10,8 +10,10 @@ use crate::permissions::Viewer;
 use crate::policy::{allowed, decide, Action};
 use crate::service::ending;
 use crate::state::AppState;
+use crate::store::audit::NewEntry;
 use crate::store::requests::{NewRequest, RequestRow};
 use crate::store::{self, now_ms};
+use vigil_wire::audit::AuditAction;
 
 /// Longest access window one request may ask for: a week.
 const MAX_DURATION_MINUTES: u32 = 7 * 24 * 60;
@@ -112,7 +114,8 @@ pub async fn create(
         asset.name,
         if auto { "auto-approved" } else { "pending" }
     );
-    store::audit::record(&state.db, &v.user.username, "request_create", None, &detail).await?;
+    let entry = NewEntry::new(v.who(), AuditAction::RequestCreate, &detail);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     if auto {
         state.request_windows_changed();
     }
@@ -159,26 +162,31 @@ async fn decide_request(
     let (to, expires_at, audit) = match what {
         Decision::Approve => {
             let (to, end) = st.approve(now).map_err(conflict)?;
-            (to, Some(end), "request_approve")
+            (to, Some(end), AuditAction::RequestApprove)
         }
-        Decision::Deny => (st.deny(now).map_err(conflict)?, None, "request_deny"),
-        Decision::CheckIn => (st.check_in(now).map_err(conflict)?, None, "request_checkin"),
+        Decision::Deny => (
+            st.deny(now).map_err(conflict)?,
+            None,
+            AuditAction::RequestDeny,
+        ),
+        Decision::CheckIn => (
+            st.check_in(now).map_err(conflict)?,
+            None,
+            AuditAction::RequestCheckin,
+        ),
     };
     let decided_by = match what {
         Decision::CheckIn => None,
         _ => Some(v.user.username.as_str()),
     };
-    if !store::requests::transition(&state.db, id, st.status, to, expires_at, decided_by).await? {
+    let mut tx = store::begin_write(&state.db).await?;
+    if !store::requests::transition(&mut *tx, id, st.status, to, expires_at, decided_by).await? {
         return Err(AppError::Conflict("the request changed meanwhile".into()));
     }
-    store::audit::record(
-        &state.db,
-        &v.user.username,
-        audit,
-        None,
-        &format!("request {id}"),
-    )
-    .await?;
+    let detail = format!("request {id}");
+    let entry = NewEntry::new(v.who(), audit, &detail);
+    store::audit::append(&mut tx, &state.audit_key, entry).await?;
+    tx.commit().await?;
     // The request no longer covers sessions once checked in or denied: end them (the
     // user sees why), and let the expiry task recompute its next deadline.
     let ended_reason = match what {
@@ -187,7 +195,7 @@ async fn decide_request(
         Decision::Approve => None,
     };
     if let Some(reason) = ended_reason {
-        ending::end_request_sessions(&state, id, reason, &v.user.username).await?;
+        ending::end_request_sessions(&state, id, reason, v.who()).await?;
     }
     state.request_windows_changed();
     let row = store::requests::get(&state.db, id)

@@ -12,7 +12,9 @@ use super::sessions::session_dto;
 use crate::error::{AppError, AppResult};
 use crate::service::ending;
 use crate::state::AppState;
+use crate::store::audit::NewEntry;
 use crate::store::{self, now_ms};
+use vigil_wire::audit::AuditAction;
 
 /// What a control does; which of them a caller may do, `SessionFor` decided.
 #[derive(Debug, Clone, Copy)]
@@ -47,20 +49,30 @@ async fn control<A>(
                 state.hub.unlock(&id)
             }
             .map_err(not_live)?;
-            store::sessions::set_locked(&state.db, &id, lock).await?;
-            let action = if lock { "lock" } else { "unlock" };
-            store::audit::record(&state.db, me, action, Some(&id), &row.asset_name).await?;
+            let action = if lock {
+                AuditAction::Lock
+            } else {
+                AuditAction::Unlock
+            };
+            let mut tx = store::begin_write(&state.db).await?;
+            store::sessions::set_locked(&mut *tx, &id, lock).await?;
+            let entry = NewEntry::new(v.who(), action, &row.asset_name).on(&id);
+            store::audit::append(&mut tx, &state.audit_key, entry).await?;
+            tx.commit().await?;
         }
         Control::Terminate => {
             let reason = format!("terminated by {me}");
             // Not live in the hub (e.g. left over): ending the row is all there is to do.
             let _ = state.hub.terminate(&id, reason.clone());
-            store::sessions::end(&state.db, &id, now_ms(), &EndReason::plain(reason)).await?;
-            store::audit::record(&state.db, me, "terminate", Some(&id), &row.asset_name).await?;
+            let mut tx = store::begin_write(&state.db).await?;
+            store::sessions::end(&mut *tx, &id, now_ms(), &EndReason::plain(reason)).await?;
+            let entry = NewEntry::new(v.who(), AuditAction::Terminate, &row.asset_name).on(&id);
+            store::audit::append(&mut tx, &state.audit_key, entry).await?;
+            tx.commit().await?;
         }
         Control::TerminateAndCancel => {
             let reason = format!("terminated and cancelled by {me}");
-            let mut tx = state.db.begin().await?;
+            let mut tx = store::begin_write(&state.db).await?;
             let checked_in = match row.request_id {
                 Some(rid) => {
                     store::requests::transition(
@@ -90,12 +102,14 @@ async fn control<A>(
                     "not checked in (no longer approved)"
                 },
             );
-            store::audit::record(&mut *tx, me, "terminate_and_cancel", Some(&id), &detail).await?;
+            let entry = NewEntry::new(v.who(), AuditAction::TerminateAndCancel, &detail).on(&id);
+            store::audit::append(&mut tx, &state.audit_key, entry).await?;
             tx.commit().await?;
             // Only once the decision is durable does the live session go.
             let _ = state.hub.terminate(&id, reason.clone());
             if let (true, Some(rid)) = (checked_in, row.request_id) {
-                ending::end_request_sessions(&state, rid, "access request checked in", me).await?;
+                ending::end_request_sessions(&state, rid, "access request checked in", v.who())
+                    .await?;
                 state.request_windows_changed();
             }
         }

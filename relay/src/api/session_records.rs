@@ -14,6 +14,8 @@ use super::extract::{Download, SessionFor, Watch};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
+use crate::store::audit::{NewEntry, Who};
+use vigil_wire::audit::AuditAction;
 
 /// The most keystrokes one page may hold.
 pub const KEYSTROKES_PAGE_MAX: usize = 5000;
@@ -56,14 +58,8 @@ pub async fn keystrokes(
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;
     // Paging reads the log in many requests: audit the viewer's reading once.
-    store::audit::record_once(
-        &state.db,
-        &v.user.username,
-        "view_keystrokes",
-        id,
-        &row.asset_name,
-    )
-    .await?;
+    let entry = NewEntry::new(v.who(), AuditAction::ViewKeystrokes, &row.asset_name).on(id);
+    store::audit::record_once(&state.db, &state.audit_key, entry).await?;
     Ok(Json(keys))
 }
 
@@ -105,7 +101,7 @@ pub async fn recording(
     }
     // Seeking a desktop recording fetches many ranges: every read is audited, once per
     // viewer and session, whether whole, ranged or the index.
-    audit_download(&state, &v.user.username, id, &row.asset_name).await?;
+    audit_download(&state, v.who(), id, &row.asset_name).await?;
     // ServeFile answers Range requests (206, 416) and HEAD.
     let served = tower::ServiceExt::oneshot(
         tower_http::services::ServeFile::new_with_mime(
@@ -129,11 +125,12 @@ pub async fn recording(
 /// Records that `viewer` read the recording of session `id`, unless already recorded.
 async fn audit_download(
     state: &AppState,
-    viewer: &str,
+    viewer: Who<'_>,
     id: &str,
     asset_name: &str,
 ) -> AppResult<()> {
-    store::audit::record_once(&state.db, viewer, "download", id, asset_name).await?;
+    let entry = NewEntry::new(viewer, AuditAction::Download, asset_name).on(id);
+    store::audit::record_once(&state.db, &state.audit_key, entry).await?;
     Ok(())
 }
 
@@ -180,7 +177,7 @@ pub async fn recording_index(
         .map_err(AppError::internal)?;
     match index {
         Ok(index) => {
-            audit_download(&state, &v.user.username, id, &row.asset_name).await?;
+            audit_download(&state, v.who(), id, &row.asset_name).await?;
             Ok(Json(index))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),

@@ -17,8 +17,10 @@ use crate::policy::{self, decide, Action, Actor};
 use crate::service::launch::{check_launch, Admitted, SessionCaps};
 use crate::service::target::target_for;
 use crate::state::AppState;
+use crate::store::audit::NewEntry;
 use crate::store::sessions::{NewSession, SessionRow};
 use crate::store::{self, now_ms};
+use vigil_wire::audit::AuditAction;
 
 /// A session as `actor` sees it, with the controls policy grants them.
 pub fn session_dto(row: &SessionRow, actor: &Actor) -> Session {
@@ -185,7 +187,8 @@ pub async fn launch(
         store::sessions::kind_str(kind),
         asset.name
     );
-    store::audit::record(&state.db, &v.user.username, "launch", Some(&id), &detail).await?;
+    let entry = NewEntry::new(v.who(), AuditAction::Launch, &detail).on(&id);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     tracing::info!(session = %id, user = %v.user.username, asset = %asset.name, "Session launched");
     state.notify(&id);
     Ok(Json(Launched { session_id: id }))

@@ -12,6 +12,8 @@ use super::ApiJson;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store;
+use crate::store::audit::NewEntry;
+use vigil_wire::audit::AuditAction;
 
 #[utoipa::path(put, path = "/api/v1/users/{name}/keyboard-layout", tag = "users",
     params(("name" = String, Path, description = "username")),
@@ -37,13 +39,7 @@ pub async fn set_keyboard_layout(
     if !changed {
         detail.push_str(" (nothing to change)");
     }
-    store::audit::record(
-        &state.db,
-        &admin.user.username,
-        "user_keyboard_layout",
-        None,
-        &detail,
-    )
-    .await?;
+    let entry = NewEntry::new(admin.who(), AuditAction::UserKeyboardLayout, &detail);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

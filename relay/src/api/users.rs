@@ -13,7 +13,9 @@ use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
 use crate::policy::{self, Action, NO_ASSET};
 use crate::state::AppState;
+use crate::store::audit::NewEntry;
 use crate::store::{self, access::Revoked};
+use vigil_wire::audit::AuditAction;
 
 pub(super) async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
     Ok(store::users::by_name(&state.db, name)
@@ -26,7 +28,7 @@ pub(super) async fn user_id(state: &AppState, name: &str) -> AppResult<i64> {
 async fn revoked(
     state: &AppState,
     by: &Viewer,
-    action: &str,
+    action: AuditAction,
     detail: String,
     r: Revoked,
 ) -> AppResult<StatusCode> {
@@ -35,7 +37,8 @@ async fn revoked(
     } else {
         format!("{detail} (nothing to change)")
     };
-    store::audit::record(&state.db, &by.user.username, action, None, &detail).await?;
+    let entry = NewEntry::new(by.who(), action, &detail);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     crate::access::changed(state).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -53,9 +56,9 @@ async fn set_disabled(
     }
     let r = store::access::set_disabled(&state.db, id, disabled).await?;
     let action = if disabled {
-        "user_disable"
+        AuditAction::UserDisable
     } else {
-        "user_enable"
+        AuditAction::UserEnable
     };
     revoked(state, by, action, name, r).await
 }
@@ -111,7 +114,7 @@ pub async fn end_logins(
     let id = user_id(&state, &name).await?;
     let r = store::access::end_logins(&state.db, id).await?;
     let detail = format!("{name}: {} login(s) ended", r.logins_ended);
-    revoked(&state, &admin, "user_end_logins", detail, r).await
+    revoked(&state, &admin, AuditAction::UserEndLogins, detail, r).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{name}/groups/{group}", tag = "users",
@@ -136,7 +139,7 @@ pub async fn remove_member(
     revoked(
         &state,
         &admin,
-        "group_remove_member",
+        AuditAction::GroupRemoveMember,
         format!("{name} from {group}"),
         r,
     )
@@ -161,7 +164,14 @@ pub async fn delete_rule(
     if !r.changed {
         return Err(AppError::NotFound);
     }
-    revoked(&state, &admin, "rule_delete", format!("rule {id}"), r).await
+    revoked(
+        &state,
+        &admin,
+        AuditAction::RuleDelete,
+        format!("rule {id}"),
+        r,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/emergency", tag = "sessions",
@@ -180,7 +190,7 @@ pub async fn emergency(
 ) -> AppResult<Json<EmergencyDone>> {
     let sessions = crate::service::emergency::apply(
         &state,
-        &v.user.username,
+        v.who(),
         Some(&v.actor),
         body.scope,
         &body.name,

@@ -35,6 +35,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: RuleCmd,
     },
+    /// The tamper-evident audit log: make its key, check it, prune it.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
     /// Lock or terminate every live session of one user or one asset, on the running
     /// relay (which applies it within a second and reports how many sessions).
     Emergency {
@@ -51,6 +56,25 @@ pub enum Command {
         /// Every live session on this asset.
         #[arg(long, value_name = "NAME")]
         asset: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Write a new audit key (32 random bytes, mode 0600) to PATH, outside the data
+    /// directory; an existing file is never overwritten.
+    Keygen {
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
+    /// Check the chain (every entry's hash, MAC and place) and every sealed recording;
+    /// exits non-zero naming the first entry that was edited, deleted or reordered.
+    Verify,
+    /// Remove the entries up to and including seq N behind a checkpoint entry, so the
+    /// chain still verifies.
+    Prune {
+        #[arg(long, value_name = "N")]
+        through_seq: i64,
     },
 }
 

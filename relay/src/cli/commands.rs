@@ -6,13 +6,27 @@ use vigil_wire::api::{AssetSelector, NewAsset, NewSmartRule, Protocol, SmartRule
 
 use super::args::{AssetCmd, RuleCmd, UserCmd};
 use super::secret_from_env;
+use crate::audit::AuditKey;
 use crate::config::Config;
+use crate::store::audit::{NewEntry, Who};
 use crate::{api, app, auth, store};
+use vigil_wire::audit::AuditAction;
+
+/// Audits `detail` as the CLI's.
+async fn audit(
+    db: &store::Db,
+    key: &AuditKey,
+    action: AuditAction,
+    detail: &str,
+) -> anyhow::Result<()> {
+    store::audit::record(db, key, NewEntry::new(Who::CLI, action, detail)).await?;
+    Ok(())
+}
 
 /// A revocation made from the command line, audited as the CLI's.
 async fn revoke(
-    db: &store::Db,
-    action: &str,
+    (db, key): &(store::Db, AuditKey),
+    action: AuditAction,
     detail: &str,
     r: store::access::Revoked,
 ) -> anyhow::Result<()> {
@@ -21,7 +35,7 @@ async fn revoke(
     } else {
         format!("{detail} (nothing to change)")
     };
-    store::audit::record(db, "cli", action, None, &detail).await?;
+    audit(db, key, action, &detail).await?;
     println!("{detail}");
     Ok(())
 }
@@ -43,45 +57,45 @@ pub(super) async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
             display_name,
         } => (name, password_env, admin, groups, display_name),
         UserCmd::Disable { name } => {
-            let db = app::open_storage(&config).await?;
-            let r = store::access::set_disabled(&db, user_id(&db, &name).await?, true).await?;
+            let opened = app::open_audited(&config).await?;
+            let db = &opened.0;
+            let r = store::access::set_disabled(db, user_id(db, &name).await?, true).await?;
             let detail = format!("{name} disabled, {} login(s) ended", r.logins_ended);
-            return revoke(&db, "user_disable", &detail, r).await;
+            return revoke(&opened, AuditAction::UserDisable, &detail, r).await;
         }
         UserCmd::Enable { name } => {
-            let db = app::open_storage(&config).await?;
-            let r = store::access::set_disabled(&db, user_id(&db, &name).await?, false).await?;
-            return revoke(&db, "user_enable", &format!("{name} enabled"), r).await;
+            let opened = app::open_audited(&config).await?;
+            let db = &opened.0;
+            let r = store::access::set_disabled(db, user_id(db, &name).await?, false).await?;
+            let detail = format!("{name} enabled");
+            return revoke(&opened, AuditAction::UserEnable, &detail, r).await;
         }
         UserCmd::EndLogins { name } => {
-            let db = app::open_storage(&config).await?;
-            let r = store::access::end_logins(&db, user_id(&db, &name).await?).await?;
+            let opened = app::open_audited(&config).await?;
+            let db = &opened.0;
+            let r = store::access::end_logins(db, user_id(db, &name).await?).await?;
             let detail = format!("{name}: {} login(s) ended", r.logins_ended);
-            return revoke(&db, "user_end_logins", &detail, r).await;
+            return revoke(&opened, AuditAction::UserEndLogins, &detail, r).await;
         }
         UserCmd::RemoveGroup { name, group } => {
-            let db = app::open_storage(&config).await?;
-            let r = store::access::remove_member(&db, user_id(&db, &name).await?, &group).await?;
+            let opened = app::open_audited(&config).await?;
+            let db = &opened.0;
+            let r = store::access::remove_member(db, user_id(db, &name).await?, &group).await?;
             if !r.changed {
                 bail!("{name} is not in group {group}");
             }
-            return revoke(
-                &db,
-                "group_remove_member",
-                &format!("{name} from {group}"),
-                r,
-            )
-            .await;
+            let detail = format!("{name} from {group}");
+            return revoke(&opened, AuditAction::GroupRemoveMember, &detail, r).await;
         }
         UserCmd::SetLayout { name, layout } => {
-            let db = app::open_storage(&config).await?;
+            let (db, key) = app::open_audited(&config).await?;
             let changed =
                 store::users::set_keyboard_layout(&db, user_id(&db, &name).await?, layout).await?;
             let mut detail = format!("{name}: {layout}");
             if !changed {
                 detail.push_str(" (nothing to change)");
             }
-            store::audit::record(&db, "cli", "user_keyboard_layout", None, &detail).await?;
+            audit(&db, &key, AuditAction::UserKeyboardLayout, &detail).await?;
             println!("keyboard layout of {detail}");
             return Ok(());
         }
@@ -90,7 +104,7 @@ pub(super) async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
         bail!("the user name is empty");
     }
     let password = secret_from_env(&password_env)?;
-    let db = app::open_storage(&config).await?;
+    let (db, key) = app::open_audited(&config).await?;
     if store::users::by_name(&db, &name).await?.is_some() {
         bail!("user {name} already exists");
     }
@@ -98,6 +112,8 @@ pub(super) async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
     let display = display_name.unwrap_or_else(|| name.clone());
     store::users::create(&db, &name, &display, &hash, admin, &groups).await?;
     let role = if admin { "administrator" } else { "user" };
+    let detail = format!("{role} {name}, groups: {}", groups.join(", "));
+    audit(&db, &key, AuditAction::UserCreate, &detail).await?;
     println!(
         "created {role} {name} (groups: {})",
         if groups.is_empty() {
@@ -112,8 +128,8 @@ pub(super) async fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
 pub(super) async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
     match cmd {
         AssetCmd::AcceptHostKey { name, fingerprint } => {
-            let db = app::open_storage(&config).await?;
-            let said = accept_host_key(&db, &name, fingerprint.as_deref()).await?;
+            let (db, key) = app::open_audited(&config).await?;
+            let said = accept_host_key(&db, &key, &name, fingerprint.as_deref()).await?;
             println!("{said}");
             Ok(())
         }
@@ -125,6 +141,7 @@ pub(super) async fn asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
 /// pinned and what was offered; with one, the acceptance (audited as the CLI's).
 pub(super) async fn accept_host_key(
     db: &store::Db,
+    key: &AuditKey,
     name: &str,
     fingerprint: Option<&str>,
 ) -> anyhow::Result<String> {
@@ -145,7 +162,7 @@ pub(super) async fn accept_host_key(
             None => format!("{name}: pinned {pinned}; no other key offered"),
         });
     };
-    let pinned = api::assets::accept_offered_key(db, "cli", &row, fingerprint)
+    let pinned = api::assets::accept_offered_key(db, key, Who::CLI, &row, fingerprint)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(format!("{name}: pinned {pinned}"))
@@ -176,8 +193,8 @@ async fn add_asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         .as_ref()
         .map(|f| std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())))
         .transpose()?;
-    let db = app::open_storage(&config).await?;
-    let vault = crate::reseal::open_vault(&config, &db).await?;
+    let (db, key) = app::open_audited(&config).await?;
+    let vault = crate::reseal::open_vault(&config, &db, &key).await?;
     let new = NewAsset {
         name: name.clone(),
         protocol,
@@ -194,7 +211,7 @@ async fn add_asset(config: Config, cmd: AssetCmd) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(row) = store::assets::get(&db, id).await? {
         let detail = api::assets::create_detail(&row);
-        store::audit::record(&db, "cli", "asset_create", None, &detail).await?;
+        audit(&db, &key, AuditAction::AssetCreate, &detail).await?;
     }
     let codec = vigil_hub::RdpCodec::from(rdp_codec);
     if codec != vigil_hub::RdpCodec::default() {
@@ -250,12 +267,13 @@ pub(super) async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
             sessions_per_request,
         },
         RuleCmd::Delete { name } => {
-            let db = app::open_storage(&config).await?;
-            let Some(id) = store::access::rule_id(&db, &name).await? else {
+            let opened = app::open_audited(&config).await?;
+            let Some(id) = store::access::rule_id(&opened.0, &name).await? else {
                 bail!("no Smart Rule {name}");
             };
-            let r = store::access::delete_rule(&db, id).await?;
-            return revoke(&db, "rule_delete", &format!("rule {name} deleted"), r).await;
+            let r = store::access::delete_rule(&opened.0, id).await?;
+            let detail = format!("rule {name} deleted");
+            return revoke(&opened, AuditAction::RuleDelete, &detail, r).await;
         }
         RuleCmd::List => {
             let db = app::open_storage(&config).await?;
@@ -265,10 +283,11 @@ pub(super) async fn rule(config: Config, cmd: RuleCmd) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let db = app::open_storage(&config).await?;
+    let (db, key) = app::open_audited(&config).await?;
     let r = api::assets::create_rule_row(&db, &new)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    audit(&db, &key, AuditAction::RuleCreate, &r.name).await?;
     println!("created {}", rule_line(&r));
     Ok(())
 }

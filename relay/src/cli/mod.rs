@@ -1,4 +1,4 @@
-//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | emergency`.
+//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency`.
 //! Bootstrap commands open the database directly; the server need not run. The
 //! arguments are in `args`, the user, asset and rule commands in `commands`.
 
@@ -9,11 +9,12 @@ use crate::config::Config;
 use crate::store;
 
 mod args;
+mod audit;
 mod commands;
 #[cfg(test)]
 mod tests;
 
-pub use args::{AssetCmd, Cli, Command, EmergencyArg, RdpCodecArg, RuleCmd, UserCmd};
+pub use args::{AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RuleCmd, UserCmd};
 use commands::{asset, rule, user};
 
 pub(super) fn secret_from_env(var: &str) -> anyhow::Result<String> {
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { cmd } => user(config, cmd).await,
         Command::Asset { cmd } => asset(config, cmd).await,
         Command::Rule { cmd } => rule(config, cmd).await,
+        Command::Audit { cmd } => audit::run(config, cmd).await,
         Command::Emergency {
             action,
             user,

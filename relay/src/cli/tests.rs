@@ -6,6 +6,15 @@ use vigil_wire::desktop::KeyboardLayout;
 use super::commands::{accept_host_key, rule_line};
 use super::*;
 
+/// A configuration on `dir/data`, with an audit key beside it.
+pub(super) fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::with_data_dir(dir.join("data"));
+    let key = dir.join("audit.key");
+    crate::audit::AuditKey::generate(&key).expect("audit key");
+    config.audit_key_file = Some(key);
+    config
+}
+
 fn asset_add(extra: &[&str]) -> Result<Cli, clap::Error> {
     let mut args = vec![
         "vigil",
@@ -50,7 +59,7 @@ fn rdp_size_is_parsed_and_checked() {
 #[tokio::test]
 async fn asset_add_stores_the_rdp_size() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = Config::with_data_dir(dir.path().join("data"));
+    let config = test_config(dir.path());
     let add = |name: &str, protocol: &str, extra: &[&str]| {
         let mut args = vec![
             "vigil",
@@ -115,7 +124,7 @@ async fn host_keys_are_provisioned_shown_and_accepted_by_fingerprint() -> anyhow
     const FP: &str = "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0";
     const OFFERED: &str = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
     let dir = tempfile::tempdir()?;
-    let config = Config::with_data_dir(dir.path().join("data"));
+    let config = test_config(dir.path());
     let add = |name: &str, host_key: &str| {
         Cli::try_parse_from([
             "vigil",
@@ -144,30 +153,30 @@ async fn host_keys_are_provisioned_shown_and_accepted_by_fingerprint() -> anyhow
     };
     asset(config.clone(), cmd).await?;
 
-    let db = app::open_storage(&config).await?;
-    let shown = accept_host_key(&db, "web", None).await?;
+    let (db, key) = app::open_audited(&config).await?;
+    let shown = accept_host_key(&db, &key, "web", None).await?;
     assert_eq!(shown, format!("web: pinned {FP}; no other key offered"));
-    let err = accept_host_key(&db, "web", Some(OFFERED))
+    let err = accept_host_key(&db, &key, "web", Some(OFFERED))
         .await
         .expect_err("nothing offered");
     assert!(err.to_string().contains("offered no key"), "{err}");
 
     let id = store::assets::by_name(&db, "web").await?.context("web")?.id;
     store::assets::record_offered(&db, id, OFFERED).await?;
-    let shown = accept_host_key(&db, "web", None).await?;
+    let shown = accept_host_key(&db, &key, "web", None).await?;
     assert!(
         shown.contains(&format!("pinned {FP}")) && shown.contains(&format!("offered {OFFERED}")),
         "{shown}"
     );
-    assert!(accept_host_key(&db, "web", Some(FP)).await.is_err());
-    let said = accept_host_key(&db, "web", Some(OFFERED)).await?;
+    assert!(accept_host_key(&db, &key, "web", Some(FP)).await.is_err());
+    let said = accept_host_key(&db, &key, "web", Some(OFFERED)).await?;
     assert_eq!(said, format!("web: pinned {OFFERED}"));
     let row = store::assets::by_name(&db, "web").await?.context("web")?;
     assert_eq!(
         (row.host_key.as_deref(), row.host_key_offered),
         (Some(OFFERED), None)
     );
-    let audit = store::audit::list(&db, 10).await?;
+    let audit = store::audit::list(&db, &Default::default()).await?;
     assert!(
         audit.iter().any(|e| e.actor == "cli"
             && e.action == "accept_host_key"
@@ -180,7 +189,7 @@ async fn host_keys_are_provisioned_shown_and_accepted_by_fingerprint() -> anyhow
 #[tokio::test]
 async fn rule_add_takes_sessions_per_request() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = Config::with_data_dir(dir.path().join("data"));
+    let config = test_config(dir.path());
     let add = |name: &str, extra: &[&str]| -> anyhow::Result<RuleCmd> {
         let mut args = vec!["vigil", "rule", "add", name, "--group", "devs"];
         args.extend_from_slice(&["--role", "requestor"]);
@@ -225,7 +234,7 @@ async fn rule_add_takes_sessions_per_request() -> anyhow::Result<()> {
 #[tokio::test]
 async fn user_set_layout_checks_the_layout_and_stores_it() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = Config::with_data_dir(dir.path().join("data"));
+    let config = test_config(dir.path());
     let parse = |args: &[&str]| {
         let mut all = vec!["vigil", "user", "set-layout"];
         all.extend_from_slice(args);

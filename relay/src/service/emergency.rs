@@ -8,7 +8,9 @@ use vigil_wire::api::{EmergencyAction, EmergencyScope, SessionId};
 use crate::policy::{decide, Action, Actor};
 use crate::service::ending::end_session;
 use crate::state::AppState;
+use crate::store::audit::{NewEntry, Who};
 use crate::store::{self, now_ms};
+use vigil_wire::audit::AuditAction;
 
 /// Applies `action` to every live session in `scope` named `name`, as `by`. With an
 /// `actor` (the API), each session goes through the policy like a single Lock or
@@ -16,12 +18,13 @@ use crate::store::{self, now_ms};
 /// runs the relay, has none. Returns the sessions it locked or terminated.
 pub async fn apply(
     state: &AppState,
-    by: &str,
+    who: Who<'_>,
     actor: Option<&Actor>,
     scope: EmergencyScope,
     name: &str,
     action: EmergencyAction,
 ) -> Result<Vec<SessionId>, sqlx::Error> {
+    let by = who.actor;
     let rows = store::sessions::list(&state.db, Some(true)).await?;
     let mut done = Vec::new();
     for row in rows {
@@ -51,12 +54,15 @@ pub async fn apply(
                 // Not live in this relay's hub: the row still says locked, so no
                 // relaunch on the asset is possible until an administrator unlocks.
                 let _ = state.hub.lock(&row.id);
-                store::sessions::set_locked(&state.db, &row.id, true).await?;
-                store::audit::record(&state.db, by, "lock", Some(&row.id), &reason).await?;
+                let mut tx = store::begin_write(&state.db).await?;
+                store::sessions::set_locked(&mut *tx, &row.id, true).await?;
+                let entry = NewEntry::new(who, AuditAction::Lock, &reason).on(&row.id);
+                store::audit::append(&mut tx, &state.audit_key, entry).await?;
+                tx.commit().await?;
                 state.notify(&row.id);
             }
             EmergencyAction::Terminate => {
-                if !end_session(state, &row.id, &reason, by).await? {
+                if !end_session(state, &row.id, &reason, who).await? {
                     continue;
                 }
             }
@@ -72,8 +78,12 @@ pub async fn apply(
             EmergencyAction::Terminate => "terminated",
         }
     );
-    let audit_action = format!("emergency_{}", action.as_str());
-    store::audit::record(&state.db, by, &audit_action, None, &detail).await?;
+    let audit_action = match action {
+        EmergencyAction::Lock => AuditAction::EmergencyLock,
+        EmergencyAction::Terminate => AuditAction::EmergencyTerminate,
+    };
+    let entry = NewEntry::new(who, audit_action, &detail);
+    store::audit::record(&state.db, &state.audit_key, entry).await?;
     tracing::warn!(%by, %detail, "Emergency control applied");
     Ok(done)
 }
@@ -81,7 +91,12 @@ pub async fn apply(
 /// Applies what the CLI queued, oldest first, and marks each done with its count.
 pub async fn apply_queued(state: &AppState) -> Result<(), sqlx::Error> {
     for q in store::emergency::pending(&state.db).await? {
-        let done = apply(state, &q.requested_by, None, q.scope, &q.name, q.action).await?;
+        // Queued from the command line: its `requested_by` is the CLI's.
+        let who = Who {
+            actor: &q.requested_by,
+            source: Some("cli"),
+        };
+        let done = apply(state, who, None, q.scope, &q.name, q.action).await?;
         store::emergency::done(&state.db, q.id, now_ms(), done.len()).await?;
     }
     Ok(())

@@ -6,29 +6,32 @@ use vigil_wire::api::RequestId;
 use vigil_wire::end::EndReason;
 
 use crate::state::AppState;
+use crate::store::audit::{NewEntry, Who};
 use crate::store::{self, now_ms};
+use vigil_wire::audit::AuditAction;
 
-/// Terminates and ends session `id` for `reason`, audited as `actor`. Returns whether
+/// Terminates and ends session `id` for `reason`, audited as `who`. Returns whether
 /// the row was still live.
 pub async fn end_session(
     state: &AppState,
     id: &str,
     reason: &str,
-    actor: &str,
+    who: Who<'_>,
 ) -> Result<bool, sqlx::Error> {
     // The row first, with its audit entry in the same transaction: nobody ever sees the
     // session ended without the record of who ended it, and the hub's own end report,
     // racing this, must not make this end look like someone else's (unaudited).
-    let mut tx = state.db.begin().await?;
+    let mut tx = store::begin_write(&state.db).await?;
     let ended = store::sessions::end(&mut *tx, id, now_ms(), &EndReason::plain(reason)).await?;
     if ended {
-        store::audit::record(&mut *tx, actor, "terminate", Some(id), reason).await?;
+        let entry = NewEntry::new(who, AuditAction::Terminate, reason).on(id);
+        store::audit::append(&mut tx, &state.audit_key, entry).await?;
     }
     tx.commit().await?;
     // Not live in the hub (never connected, or already gone): ending the row is all.
     let _ = state.hub.terminate(id, reason.to_string());
     if ended {
-        tracing::info!(session = %id, %reason, by = %actor, "Session ended with its request");
+        tracing::info!(session = %id, %reason, by = %who.actor, "Session ended with its request");
         state.notify(id);
     }
     Ok(ended)
@@ -39,12 +42,12 @@ pub async fn end_request_sessions(
     state: &AppState,
     request: RequestId,
     reason: &str,
-    actor: &str,
+    who: Who<'_>,
 ) -> Result<usize, sqlx::Error> {
     let ids = store::sessions::live_under_request(&state.db, request).await?;
     let mut n = 0;
     for id in &ids {
-        if end_session(state, id, reason, actor).await? {
+        if end_session(state, id, reason, who).await? {
             n += 1;
         }
     }
@@ -77,7 +80,7 @@ pub async fn run_expiry(state: AppState) {
 
 async fn sweep(state: &AppState, now: i64) -> Result<Option<i64>, sqlx::Error> {
     for id in store::sessions::live_under_expired_requests(&state.db, now).await? {
-        end_session(state, &id, "access request expired", "relay").await?;
+        end_session(state, &id, "access request expired", Who::RELAY).await?;
     }
     store::requests::next_expiry(&state.db, now).await
 }

@@ -274,11 +274,15 @@ pub async fn exists_named(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// Trust on first use: pins `key` unless a key is already pinned.
-pub async fn pin_host_key(db: &Db, id: AssetId, key: &str) -> Result<(), sqlx::Error> {
+pub async fn pin_host_key<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: AssetId,
+    key: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE assets SET host_key = $1 WHERE id = $2 AND host_key IS NULL")
         .bind(key)
         .bind(id)
-        .execute(db)
+        .execute(ex)
         .await?;
     Ok(())
 }

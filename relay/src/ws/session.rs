@@ -10,18 +10,20 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
+use vigil_wire::audit::AuditAction;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
 use super::{check_origin, close, next_frame, send, send_control, upgrade};
-use crate::api::extract::visible_session;
+use crate::api::extract::{refused, visible_session, ClientSource};
 use crate::api::sessions::session_dto;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
 use crate::policy::{decide, Action};
 use crate::state::{AppState, SessionChanged};
+use crate::store::audit::NewEntry;
 use crate::store::{self, now_ms};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +35,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientSource(source): ClientSource,
     user: Result<CurrentUser, AppError>,
     id: Result<Path<String>, PathRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -41,7 +44,8 @@ pub async fn stream(
     let user = user?;
     let Path(id) = id.map_err(|_| AppError::NotFound)?;
     let ws = upgrade(ws)?;
-    let v = Viewer::load(&state, user.user).await?;
+    let mut v = Viewer::load(&state, user.user).await?;
+    v.source = source;
     let row = visible_session(&state, &v, &id).await?;
     let facts = row.facts();
     let participant = if decide(&v.actor, row.asset_id, Some(&facts), Action::Participate).is_ok() {
@@ -49,17 +53,11 @@ pub async fn stream(
     } else if decide(&v.actor, row.asset_id, Some(&facts), Action::WatchSession).is_ok() {
         Participant::Observer
     } else {
-        return Err(AppError::Forbidden);
+        return Err(refused(&state, &v, &row, Action::WatchSession, AppError::Forbidden).await);
     };
     if participant == Participant::Observer {
-        store::audit::record(
-            &state.db,
-            &v.user.username,
-            "observe",
-            Some(&id),
-            &row.asset_name,
-        )
-        .await?;
+        let entry = NewEntry::new(v.who(), AuditAction::Observe, &row.asset_name).on(&id);
+        store::audit::record(&state.db, &state.audit_key, entry).await?;
     }
     let session = session_dto(&row, &v.actor);
     let (cols, rows) = (row.cols, row.rows);

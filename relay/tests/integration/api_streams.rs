@@ -83,7 +83,7 @@ async fn session_stream_handshake() -> R {
         Ok(_) => panic!("bob attached to alice's session"),
     }
     // Watching is audited.
-    let audit = store::audit::list(&w.r.state.db, 100).await?;
+    let audit = store::audit::list(&w.r.state.db, &Default::default()).await?;
     assert!(audit
         .iter()
         .any(|e| e.actor == "rex" && e.action == "observe"));

@@ -107,7 +107,10 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
         ("GET", "/api/v1/live") => logged_in(101),
         ("POST", "/api/v1/auth/logout") => logged_in(204),
         // Administrators only.
-        ("GET", "/api/v1/rules") | ("GET", "/api/v1/audit") => admin_only(200),
+        ("GET", "/api/v1/rules")
+        | ("GET", "/api/v1/audit")
+        | ("GET", "/api/v1/audit/verify")
+        | ("GET", "/api/v1/audit/export") => admin_only(200),
         ("POST", "/api/v1/rules") | ("POST", "/api/v1/assets") => admin_only(200),
         ("POST", "/api/v1/emergency") => admin_only(200),
         // The matrix records an offered fingerprint first, and accepts that one.

@@ -22,7 +22,7 @@ impl Relay {
     }
 
     async fn audit(&self) -> R<Vec<AuditEntry>> {
-        Ok(store::audit::list(&self.state.db, 1000).await?)
+        Ok(store::audit::list(&self.state.db, &Default::default()).await?)
     }
 }
 

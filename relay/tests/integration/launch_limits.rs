@@ -239,8 +239,14 @@ async fn launches_on_two_relays_sharing_a_database_are_serialised() -> R {
 
 /// A `vigil` command on the shared data dir, its output discarded.
 fn vigil(data: &std::path::Path, dist: &std::path::Path) -> tokio::process::Command {
+    // The audit key beside the data dir; made by the first command.
+    let key = std::path::PathBuf::from(format!("{}.audit.key", data.display()));
+    if !key.exists() {
+        vigil_relay::audit::AuditKey::generate(&key).expect("audit key");
+    }
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
     cmd.env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_AUDIT_KEY_FILE", key)
         .env("VIGIL_DIST_DIR", dist)
         .env("VIGIL_BIND", "127.0.0.1:0")
         .env("RUST_LOG", "warn")

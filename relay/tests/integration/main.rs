@@ -10,6 +10,7 @@ mod api_roles;
 mod api_streams;
 mod api_world;
 mod asset_trust;
+mod audit_chain;
 mod authz_matrix;
 mod authz_table;
 mod controls;

@@ -61,6 +61,12 @@ pub async fn start(
         "<!doctype html><title>vigil</title>",
     )?;
     std::fs::write(config.dist_dir.join("app_bg.wasm"), b"\0asm\x01\0\0\0")?;
+    // The audit key beside the data directory (a restarted relay keeps the first one).
+    let key = dir.path().join("audit.key");
+    if !key.exists() {
+        vigil_relay::audit::AuditKey::generate(&key)?;
+    }
+    config.audit_key_file = Some(key);
     adjust(&mut config);
     let state = vigil_relay::app::start(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -250,6 +250,9 @@ async fn hsts_and_host_cookie_under_tls() -> R {
         cert: dir.path().join("cert.pem"),
         key: dir.path().join("key.pem"),
     });
+    let audit_key = dir.path().join("audit.key");
+    vigil_relay::audit::AuditKey::generate(&audit_key)?;
+    config.audit_key_file = Some(audit_key);
     let state = vigil_relay::app::start(config).await?;
     let hash = auth::hash_password("pw-erin")?;
     store::users::create(&state.db, "erin", "erin", &hash, false, &[]).await?;

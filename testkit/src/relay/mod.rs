@@ -62,6 +62,7 @@ impl Relay {
             .tempdir()?;
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir)?;
+        let audit_key = ensure_audit_key(&data_dir)?;
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut casts = Vec::new();
@@ -83,6 +84,7 @@ impl Relay {
         cmd.arg("serve")
             .env("VIGIL_BIND", format!("127.0.0.1:{port}"))
             .env("VIGIL_DATA_DIR", &data_dir)
+            .env("VIGIL_AUDIT_KEY_FILE", &audit_key)
             .env("VIGIL_DIST_DIR", &dist)
             .env("VIGIL_PUBLIC_ORIGIN", &base)
             .env(
@@ -217,11 +219,38 @@ impl Drop for Relay {
     }
 }
 
-/// Runs `vigil <args>` against `data_dir`, with `envs` added.
+/// The audit key of the relay on `data_dir`: `<data_dir>.audit.key`, beside it.
+pub fn audit_key_path(data_dir: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.audit.key", data_dir.display()))
+}
+
+/// Makes the audit key of `data_dir` with `vigil audit keygen` unless it exists.
+pub fn ensure_audit_key(data_dir: &Path) -> Result<PathBuf> {
+    let key = audit_key_path(data_dir);
+    if !key.exists() {
+        let out = Command::new(vigil_bin())
+            .args(["audit", "keygen", "--out"])
+            .arg(&key)
+            .stdin(Stdio::null())
+            .output()
+            .context("run vigil audit keygen")?;
+        if !out.status.success() {
+            bail!(
+                "`vigil audit keygen` failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(key)
+}
+
+/// Runs `vigil <args>` against `data_dir` (and its audit key), with `envs` added.
 pub fn vigil_cli(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<String> {
+    let audit_key = ensure_audit_key(data_dir)?;
     let mut cmd = Command::new(vigil_bin());
     cmd.args(args)
         .env("VIGIL_DATA_DIR", data_dir)
+        .env("VIGIL_AUDIT_KEY_FILE", &audit_key)
         .env("VIGIL_DIST_DIR", dist_dir())
         .stdin(Stdio::null());
     for (k, v) in envs {
