@@ -30,6 +30,10 @@ pub enum ErrorCode {
     LoginEnded,
     /// The viewer lost the right to this session.
     AccessRevoked,
+    /// The share link the viewer came in through was revoked.
+    LinkRevoked,
+    /// The share link the viewer came in through expired.
+    LinkExpired,
     /// The stream's first message was not `Hello`.
     ExpectedHello,
     /// The peer speaks another protocol version.
@@ -39,7 +43,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::TargetUnreachable,
         Self::AuthFailed,
         Self::HostKeyChanged,
@@ -50,6 +54,8 @@ impl ErrorCode {
         Self::RecordingFailed,
         Self::LoginEnded,
         Self::AccessRevoked,
+        Self::LinkRevoked,
+        Self::LinkExpired,
         Self::ExpectedHello,
         Self::Version,
         Self::Malformed,
@@ -68,6 +74,8 @@ impl ErrorCode {
             Self::RecordingFailed => "recording_failed",
             Self::LoginEnded => "login_ended",
             Self::AccessRevoked => "access_revoked",
+            Self::LinkRevoked => "link_revoked",
+            Self::LinkExpired => "link_expired",
             Self::ExpectedHello => "expected_hello",
             Self::Version => "version",
             Self::Malformed => "malformed",
