@@ -166,15 +166,18 @@ mod tests {
             code: Some("123456".into()),
         };
         let shown = format!("{redeem:?}");
-        assert!(!shown.contains("tok-secret") && !shown.contains("123456"), "{shown}");
+        assert!(
+            !shown.contains("tok-secret") && !shown.contains("123456"),
+            "{shown}"
+        );
     }
 
     #[test]
-    fn audience_is_tagged() {
-        let json = serde_json::to_string(&ShareAudience::AnyUser).unwrap();
+    fn audience_is_tagged() -> Result<(), serde_json::Error> {
+        let json = serde_json::to_string(&ShareAudience::AnyUser)?;
         assert_eq!(json, r#"{"type":"any_user"}"#);
         let named: ShareAudience =
-            serde_json::from_str(r#"{"type":"named","users":["bob"],"groups":[]}"#).unwrap();
+            serde_json::from_str(r#"{"type":"named","users":["bob"],"groups":[]}"#)?;
         assert_eq!(
             named,
             ShareAudience::Named {
@@ -182,5 +185,6 @@ mod tests {
                 groups: vec![]
             }
         );
+        Ok(())
     }
 }

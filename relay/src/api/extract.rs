@@ -57,7 +57,7 @@ pub async fn visible_session(state: &AppState, v: &Viewer, id: &str) -> AppResul
     decide(
         &v.actor,
         row.asset_id,
-        Some(&row.facts()),
+        Some(&row.facts(&v.actor)),
         Action::SeeSession,
     )?;
     Ok(row)
@@ -71,7 +71,7 @@ pub async fn authorized_session(
     action: Action,
 ) -> AppResult<SessionRow> {
     let row = visible_session(state, v, id).await?;
-    decide(&v.actor, row.asset_id, Some(&row.facts()), action)?;
+    decide(&v.actor, row.asset_id, Some(&row.facts(&v.actor)), action)?;
     Ok(row)
 }
 
@@ -99,8 +99,24 @@ session_actions! {
     Lock => Action::LockSession;
     Terminate => Action::TerminateSession;
     TerminateAndCancel => Action::TerminateAndCancel;
-    /// Read its recording.
+    /// Download its recording.
     Download => Action::Download;
+    /// Make, list and revoke its share links.
+    ShareIt => Action::Share;
+    /// See who is watching it.
+    SeeWho => Action::SeeParticipants;
+}
+
+/// The client's address, as the relay's accept loop recorded it (`None` when the request
+/// did not come through it). Never refuses.
+pub struct PeerAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(auth::client_ip(&parts.extensions)))
+    }
 }
 
 /// The session of the path's `{id}`, which `viewer` may take action `A` on.

@@ -22,10 +22,12 @@ use crate::{store, web, ws};
 pub mod assets;
 pub mod auth;
 pub mod extract;
+pub mod replay;
 pub mod requests;
 pub mod session_controls;
 pub mod session_records;
 pub mod sessions;
+pub mod shares;
 pub mod user_settings;
 pub mod users;
 
@@ -100,6 +102,17 @@ pub async fn audit(
         vigil_wire::api::EmergencyDone,
         session_records::RecordingIndexDoc,
         session_records::IndexEntryDoc,
+        vigil_wire::share::ShareKind,
+        vigil_wire::share::ShareAudience,
+        vigil_wire::share::NewShareLink,
+        vigil_wire::share::ShareLinkUse,
+        vigil_wire::share::ShareLink,
+        vigil_wire::share::CreatedShareLink,
+        vigil_wire::share::RedeemShareLink,
+        vigil_wire::share::Redeemed,
+        vigil_wire::share::JoinedVia,
+        vigil_wire::share::LiveParticipant,
+        vigil_wire::live::Participant,
     )),
     paths(
         auth::login,
@@ -132,6 +145,13 @@ pub async fn audit(
         session_records::keystrokes,
         session_records::recording,
         session_records::recording_index,
+        replay::replay,
+        replay::replay_index,
+        shares::create,
+        shares::list,
+        shares::revoke,
+        shares::redeem,
+        shares::participants,
         ws::session::stream,
         ws::feed::live,
         audit,
@@ -221,6 +241,15 @@ pub fn router(state: AppState) -> Router {
             "/sessions/{id}/recording/index",
             get(session_records::recording_index),
         )
+        .route("/sessions/{id}/replay", get(replay::replay))
+        .route("/sessions/{id}/replay/index", get(replay::replay_index))
+        .route(
+            "/sessions/{id}/shares",
+            get(shares::list).post(shares::create),
+        )
+        .route("/sessions/{id}/participants", get(shares::participants))
+        .route("/shares/redeem", post(shares::redeem))
+        .route("/shares/{link_id}/revoke", post(shares::revoke))
         .route("/sessions/{id}/stream", get(ws::session::stream))
         .route("/live", get(ws::feed::live))
         .route("/audit", get(audit))

@@ -15,14 +15,16 @@ use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, Ser
 use vigil_wire::PROTOCOL_VERSION;
 
 use super::{check_origin, close, next_frame, send, send_control, upgrade};
-use crate::api::extract::visible_session;
+use crate::api::extract::{visible_session, PeerAddr};
 use crate::api::sessions::session_dto;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
-use crate::policy::{decide, Action};
+use crate::policy::{decide, Action, SessionFacts};
+use crate::share::audit::Via;
 use crate::state::{AppState, SessionChanged};
 use crate::store::{self, now_ms};
+use crate::ws::watching::{Watching, WhoWatches};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -32,6 +34,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
         (status = 403, description = "`origin`, or not allowed to attach"), (status = 404, description = "not visible")))]
 pub async fn stream(
     State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
     headers: HeaderMap,
     user: Result<CurrentUser, AppError>,
     id: Result<Path<String>, PathRejection>,
@@ -43,40 +46,68 @@ pub async fn stream(
     let ws = upgrade(ws)?;
     let v = Viewer::load(&state, user.user).await?;
     let row = visible_session(&state, &v, &id).await?;
-    let facts = row.facts();
-    let participant = if decide(&v.actor, row.asset_id, Some(&facts), Action::Participate).is_ok() {
-        Participant::User
-    } else if decide(&v.actor, row.asset_id, Some(&facts), Action::WatchSession).is_ok() {
-        Participant::Observer
+    let facts = row.facts(&v.actor);
+    let may = |action, facts: &SessionFacts| decide(&v.actor, row.asset_id, Some(facts), action);
+    let without_link = SessionFacts {
+        link: None,
+        ..facts
+    };
+    let (participant, via) = if may(Action::Participate, &facts).is_ok() {
+        (Participant::User, Via::Owner)
+    } else if may(Action::WatchSession, &without_link).is_ok() {
+        (Participant::Observer, Via::Role)
+    } else if may(Action::WatchSession, &facts).is_ok() {
+        let held = v.actor.links.get(&id).ok_or(AppError::Forbidden)?;
+        (Participant::Observer, Via::Link(held.link_id.clone()))
     } else {
         return Err(AppError::Forbidden);
     };
-    if participant == Participant::Observer {
-        store::audit::record(
-            &state.db,
-            &v.user.username,
-            "observe",
-            Some(&id),
-            &row.asset_name,
-        )
-        .await?;
-    }
-    let session = session_dto(&row, &v.actor);
+    let link_expiry = match &via {
+        Via::Link(_) => v.actor.links.get(&id).map(|held| held.expires_at),
+        _ => None,
+    };
+    let sees_participants = may(Action::SeeParticipants, &facts).is_ok();
+    let session = session_dto(&state, &row, &v.actor);
     let (cols, rows) = (row.cols, row.rows);
     let token_hash = user.token_hash.clone();
+    let who = WhoWatches {
+        username: v.user.username.clone(),
+        display_name: v.user.display_name.clone(),
+        participant,
+        via,
+        addr,
+    };
     Ok(ws.on_upgrade(move |socket| async move {
         let token = state.shutdown.clone();
+        let link = match &who.via {
+            Via::Link(link_id) => Some(link_id.clone()),
+            _ => None,
+        };
         let rights = Rights {
             state: &state,
             token_hash,
             session: id.clone(),
             participant,
+            link,
+        };
+        let watch = Watch {
+            who,
+            sees_participants,
+            link_expiry,
         };
         tokio::select! {
-            () = run_stream(&state, socket, participant, session, cols, rows, &rights) => {}
+            () = run_stream(&state, socket, session, cols, rows, &rights, watch) => {}
             () = token.cancelled() => {}
         }
     }))
+}
+
+/// What a stream knows of its viewer beyond their login: who they are in the session,
+/// whether they may see who else watches, and when the link they came through expires.
+struct Watch {
+    who: WhoWatches,
+    sees_participants: bool,
+    link_expiry: Option<i64>,
 }
 
 /// Why a stream's viewer was detached while the session went on.
@@ -86,6 +117,10 @@ enum Detach {
     LoginEnded,
     /// The viewer no longer holds the right to this stream.
     RightLost,
+    /// The share link the viewer came through was revoked.
+    LinkRevoked,
+    /// The share link the viewer came through expired.
+    LinkExpired,
 }
 
 impl Detach {
@@ -93,8 +128,27 @@ impl Detach {
         match self {
             Detach::LoginEnded => "Your login has ended. Log in again to continue.",
             Detach::RightLost => "You no longer have access to this session.",
+            Detach::LinkRevoked | Detach::LinkExpired => crate::share::LINK_ENDED_MESSAGE,
         }
     }
+
+    fn code(self) -> ErrorCode {
+        match self {
+            Detach::LoginEnded => ErrorCode::LoginEnded,
+            Detach::RightLost => ErrorCode::AccessRevoked,
+            Detach::LinkRevoked => ErrorCode::LinkRevoked,
+            Detach::LinkExpired => ErrorCode::LinkExpired,
+        }
+    }
+}
+
+/// What a re-check found: the viewer stays, with these rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stay {
+    /// May see the live participants.
+    sees_participants: bool,
+    /// When the link they hold on the session expires, if they came through one.
+    link_expiry: Option<i64>,
 }
 
 /// What a stream re-checks about its viewer, each time something changes and when the
@@ -104,6 +158,8 @@ struct Rights<'a> {
     token_hash: String,
     session: String,
     participant: Participant,
+    /// The share link the viewer came through, if they did.
+    link: Option<String>,
 }
 
 impl Rights<'_> {
@@ -120,31 +176,75 @@ impl Rights<'_> {
         }
     }
 
-    /// `Ok` while the viewer may still hold this stream.
-    async fn check(&self) -> Result<(), Detach> {
+    /// `Ok` while the viewer may still hold this stream. (A failure to read is no reason
+    /// to cut a viewer off: `None` then, and the next change re-checks.)
+    async fn check(&self) -> Result<Option<Stay>, Detach> {
         let login = store::logins::find(&self.state.db, &self.token_hash, now_ms()).await;
         let user = match login {
             Ok(Some(login)) => login.user,
             Ok(None) => return Err(Detach::LoginEnded),
             Err(error) => {
                 tracing::warn!(%error, "Could not re-check a stream's rights");
-                return Ok(());
+                return Ok(None);
             }
         };
         let Ok(v) = Viewer::load(self.state, user).await else {
-            return Ok(());
+            return Ok(None);
         };
         let action = match self.participant {
             Participant::User => Action::Participate,
             Participant::Observer => Action::WatchSession,
         };
-        match visible_session(self.state, &v, &self.session).await {
-            // Ended: the hub's `Ended`, already on its way, says why and closes the
-            // stream; detaching first would tell the viewer a wrong reason.
-            Ok(row) if row.ended_at.is_some() => Ok(()),
-            Ok(row) if decide(&v.actor, row.asset_id, Some(&row.facts()), action).is_ok() => Ok(()),
-            Ok(_) | Err(AppError::NotFound | AppError::Forbidden) => Err(Detach::RightLost),
-            Err(_) => Ok(()),
+        let row = match visible_session(self.state, &v, &self.session).await {
+            Ok(row) => row,
+            Err(AppError::NotFound | AppError::Forbidden) => return Err(self.lost().await),
+            Err(_) => return Ok(None),
+        };
+        // Ended: the hub's `Ended`, already on its way, says why and closes the stream;
+        // detaching first would tell the viewer a wrong reason.
+        if row.ended_at.is_some() {
+            return Ok(None);
+        }
+        let facts = row.facts(&v.actor);
+        if decide(&v.actor, row.asset_id, Some(&facts), action).is_err() {
+            return Err(self.lost().await);
+        }
+        let by_role = decide(
+            &v.actor,
+            row.asset_id,
+            Some(&SessionFacts {
+                link: None,
+                ..facts
+            }),
+            action,
+        )
+        .is_ok();
+        Ok(Some(Stay {
+            sees_participants: decide(
+                &v.actor,
+                row.asset_id,
+                Some(&facts),
+                Action::SeeParticipants,
+            )
+            .is_ok(),
+            link_expiry: if by_role {
+                None
+            } else {
+                v.actor.links.get(&self.session).map(|held| held.expires_at)
+            },
+        }))
+    }
+
+    /// Why the viewer lost the stream: for one who came through a link, the link's fate
+    /// (revoked, expired) if that is what ended it.
+    async fn lost(&self) -> Detach {
+        let Some(link) = &self.link else {
+            return Detach::RightLost;
+        };
+        match store::shares::by_id(&self.state.db, link).await {
+            Ok(Some(l)) if l.revoked_at.is_some() => Detach::LinkRevoked,
+            Ok(Some(l)) if l.expires_at <= now_ms() => Detach::LinkExpired,
+            _ => Detach::RightLost,
         }
     }
 }
@@ -158,13 +258,14 @@ async fn sleep_until_ms(at: i64) {
 async fn run_stream(
     state: &AppState,
     mut socket: WebSocket,
-    participant: Participant,
     mut session: vigil_wire::api::Session,
     cols: u16,
     rows: u16,
     rights: &Rights<'_>,
+    watch: Watch,
 ) {
     let id = session.id.clone();
+    let participant = watch.who.participant;
     // 1. The peer's Hello.
     let hello = tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket)).await;
     let version = match hello {
@@ -231,6 +332,7 @@ async fn run_stream(
         return;
     };
     session.locked = att.locked;
+    let mut watching = Watching::start(state, &id, watch.who).await;
     let welcome = ServerControl::Welcome {
         version: PROTOCOL_VERSION,
         participant,
@@ -241,10 +343,16 @@ async fn run_stream(
     if !send_control(&mut socket, welcome).await {
         return;
     }
+    let mut sees = watch.sees_participants;
+    let mut link_expiry = watch.link_expiry;
+    if sees && !send_participants(&mut socket, &mut watching).await {
+        return;
+    }
 
     // 3. Pump both ways. Observers have no input sender: what they send is dropped.
     // Any change (a session, a grant, a login) re-checks the viewer's right to stay, and
-    // so does the login's expiry: dropping the attachment detaches them from the hub.
+    // so do the login's and the link's expiry: dropping the attachment detaches them from
+    // the hub.
     let mut changes = state.changes.subscribe();
     let mut access = state.access.subscribe();
     let mut expiry = match rights.login_expiry().await {
@@ -252,30 +360,31 @@ async fn run_stream(
         Err(why) => return detach(&mut socket, why).await,
     };
     loop {
-        tokio::select! {
+        let recheck = tokio::select! {
             () = sleep_until_ms(expiry) => match rights.login_expiry().await {
-                Ok(at) => expiry = at,
+                Ok(at) => {
+                    expiry = at;
+                    false
+                }
                 Err(why) => return detach(&mut socket, why).await,
             },
-            change = changes.recv() => {
-                let recheck = match change {
-                    Ok(SessionChanged(changed)) => changed == rights.session,
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => break,
-                };
-                if recheck {
-                    if let Err(why) = rights.check().await {
-                        return detach(&mut socket, why).await;
-                    }
-                }
-            }
+            () = sleep_until_ms(link_expiry.unwrap_or(i64::MAX)), if link_expiry.is_some() => true,
+            change = changes.recv() => match change {
+                Ok(SessionChanged(changed)) => changed == rights.session,
+                Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => break,
+            },
             access = access.recv() => {
                 if matches!(access, Err(RecvError::Closed)) {
                     break;
                 }
-                if let Err(why) = rights.check().await {
-                    return detach(&mut socket, why).await;
+                true
+            }
+            changed = watching.presence.updates.changed(), if sees => {
+                if changed.is_ok() && !send_participants(&mut socket, &mut watching).await {
+                    break;
                 }
+                false
             }
             out = att.rx.recv() => {
                 let Some(msg) = out else { break };
@@ -283,6 +392,7 @@ async fn run_stream(
                 if !send(&mut socket, &msg).await || last {
                     break;
                 }
+                false
             }
             frame = next_frame(&mut socket) => {
                 let Some(frame) = frame else { break };
@@ -302,21 +412,38 @@ async fn run_stream(
                         }
                     }
                 }
+                false
+            }
+        };
+        if recheck {
+            match rights.check().await {
+                Err(why) => return detach(&mut socket, why).await,
+                Ok(Some(stay)) => {
+                    let newly = stay.sees_participants && !sees;
+                    sees = stay.sees_participants;
+                    link_expiry = stay.link_expiry;
+                    if newly && !send_participants(&mut socket, &mut watching).await {
+                        break;
+                    }
+                }
+                Ok(None) => {}
             }
         }
     }
     close(&mut socket).await;
 }
 
+/// Sends the session's participants as they are now; `false` if the socket is gone.
+async fn send_participants(socket: &mut WebSocket, watching: &mut Watching) -> bool {
+    let participants = watching.presence.updates.borrow_and_update().clone();
+    send_control(socket, ServerControl::Participants { participants }).await
+}
+
 /// Tells a viewer why they were cut off, then closes their stream.
 async fn detach(socket: &mut WebSocket, why: Detach) {
     tracing::info!(?why, "Stream viewer detached");
-    let code = match why {
-        Detach::LoginEnded => ErrorCode::LoginEnded,
-        Detach::RightLost => ErrorCode::AccessRevoked,
-    };
     let error = ServerControl::Error {
-        code,
+        code: why.code(),
         message: why.message().into(),
     };
     if send_control(socket, error).await {
