@@ -213,3 +213,43 @@ async fn links_refuse_bad_terms_expired_tokens_and_code_guessing() -> R {
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_live_link_ends_with_its_session() -> R {
+    let (r, _) = ended_world().await?;
+    let alice = store::users::by_name(&r.state.db, "alice")
+        .await?
+        .ok_or("alice")?
+        .id;
+    let web = store::assets::list_facts(&r.state.db).await?[0].id;
+    let live = r.session(alice, web, SessionKind::Request, None).await?;
+    let body = json!({"audience": {"type": "named", "users": ["bob"], "groups": []}});
+    let (status, body) = share_at(&r, &live, "rex", body).await?;
+    assert_eq!(status, 200, "{body}");
+    let link: CreatedShareLink = serde_json::from_value(body)?;
+    assert_eq!(link.link.kind, ShareKind::Live);
+    let (bob, csrf) = r.login("bob").await?;
+    assert_eq!(
+        redeem(&r, &bob, &csrf, &token_of(&link)?, None).await?.0,
+        200
+    );
+    let url = format!("{}/sessions/{live}", r.base);
+    assert_eq!(bob.get(&url).send().await?.status(), 200);
+    store::sessions::end(&r.state.db, &live, now_ms(), &EndReason::plain("closed")).await?;
+    assert_eq!(
+        bob.get(&url).send().await?.status(),
+        404,
+        "no replay through a live link"
+    );
+    assert_eq!(bob.get(format!("{url}/replay")).send().await?.status(), 404);
+    assert_eq!(
+        redeem(&r, &bob, &csrf, &token_of(&link)?, None).await?,
+        (410, "link_expired".into())
+    );
+    // The sharer now makes a recording link for the ended session.
+    let body = json!({"audience": {"type": "named", "users": ["bob"], "groups": []}});
+    let (_, body) = share_at(&r, &live, "rex", body).await?;
+    let link: CreatedShareLink = serde_json::from_value(body)?;
+    assert_eq!(link.link.kind, ShareKind::Recording);
+    Ok(())
+}

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use vigil_relay::store::{self, now_ms};
 use vigil_wire::api::{AuditEntry, GrantedRole, Launched};
 use vigil_wire::codec::Frame;
-use vigil_wire::live::{ClientControl, ClientMsg, ServerControl, ServerMsg};
+use vigil_wire::live::{ClientControl, ClientMsg, FeedMsg, ServerControl, ServerMsg};
 use vigil_wire::share::CreatedShareLink;
 
 use crate::support::{self, post, Relay, R};
@@ -199,6 +199,53 @@ pub async fn redeem(
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Opens `path` (under `/api/v1`) as a WebSocket, logged in as `who`.
+async fn open_ws(r: &Relay, path: &str, who: &str) -> R<Ws> {
+    let (_, _, cookie) = r.login_with_cookie(who).await?;
+    let mut req = format!("ws://{}/api/v1{path}", r.addr).into_client_request()?;
+    req.headers_mut().insert(
+        "origin",
+        HeaderValue::from_str(&format!("http://{}", r.addr))?,
+    );
+    req.headers_mut()
+        .insert("cookie", HeaderValue::from_str(&cookie)?);
+    Ok(tokio_tungstenite::connect_async(req).await?.0)
+}
+
+/// The Active Sessions feed of `who`.
+pub struct Feed {
+    ws: Ws,
+}
+
+impl Feed {
+    pub async fn open(r: &Relay, who: &str) -> R<Feed> {
+        Ok(Feed {
+            ws: open_ws(r, "/live", who).await?,
+        })
+    }
+
+    /// Reads until a message `pred` accepts, within `within`.
+    pub async fn until(&mut self, within: Duration, pred: impl Fn(&FeedMsg) -> bool) -> R<FeedMsg> {
+        let end = tokio::time::Instant::now() + within;
+        loop {
+            let msg = tokio::time::timeout_at(end, self.ws.next())
+                .await
+                .map_err(|_| "no such feed message in time")?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok(m) = FeedMsg::decode(&Frame::Text(t.to_string())) {
+                        if pred(&m) {
+                            return Ok(m);
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => return Err(format!("the feed ended: {other:?}").into()),
+            }
+        }
+    }
+}
+
 /// A session stream as the app speaks it.
 pub struct Stream {
     ws: Ws,
@@ -207,16 +254,7 @@ pub struct Stream {
 impl Stream {
     /// Logs `who` in, opens session `id`'s stream and says Hello.
     pub async fn open(r: &Relay, id: &str, who: &str) -> R<Stream> {
-        let (_, _, cookie) = r.login_with_cookie(who).await?;
-        let mut req =
-            format!("ws://{}/api/v1/sessions/{id}/stream", r.addr).into_client_request()?;
-        req.headers_mut().insert(
-            "origin",
-            HeaderValue::from_str(&format!("http://{}", r.addr))?,
-        );
-        req.headers_mut()
-            .insert("cookie", HeaderValue::from_str(&cookie)?);
-        let mut ws = tokio_tungstenite::connect_async(req).await?.0;
+        let mut ws = open_ws(r, &format!("/sessions/{id}/stream"), who).await?;
         let hello = ClientMsg::Control(ClientControl::Hello {
             version: vigil_wire::PROTOCOL_VERSION,
         });

@@ -12,8 +12,9 @@ use vigil_wire::end::ErrorCode;
 use vigil_wire::live::{Participant, ServerControl};
 use vigil_wire::share::{CreatedShareLink, JoinedVia, LiveParticipant, ShareKind, ShareLink};
 
-use crate::share_world::{redeem, share_at, token_of, ShareWorld, Stream};
+use crate::share_world::{redeem, share_at, token_of, Feed, ShareWorld, Stream};
 use crate::support::{post, R};
+use vigil_wire::live::FeedMsg;
 
 /// The generous bound on a cut-off in tests (the benchmark measures it: `bench-revoke`).
 const CUT_OFF: Duration = Duration::from_secs(10);
@@ -157,6 +158,9 @@ async fn a_live_link_lets_the_named_user_watch_read_only_until_it_is_revoked() -
     let (carol_ws_status, _) = share_at(r, &id, "carol", bob_only.clone()).await?;
     assert_eq!(carol_ws_status, 404, "carol still may not see it");
 
+    // rex's Active Sessions feed counts the watchers; alice's never does.
+    let mut rex_feed = Feed::open(r, "rex").await?;
+    let mut alice_feed = Feed::open(r, "alice").await?;
     // Bob attaches: as an observer, never the user.
     let mut bob_ws = Stream::open(r, &id, "bob").await?;
     let first = bob_ws
@@ -211,6 +215,21 @@ async fn a_live_link_lets_the_named_user_watch_read_only_until_it_is_revoked() -
         as_alice.watchers, None,
         "the session's own user never learns who watches"
     );
+    let counted = |n: u32| {
+        let id = id.clone();
+        move |m: &FeedMsg| matches!(m, FeedMsg::Upsert { session } if session.id == id && session.watchers == Some(n))
+    };
+    rex_feed.until(Duration::from_secs(5), counted(2)).await?;
+    let seen = alice_feed
+        .until(
+            Duration::from_secs(5),
+            |m| matches!(m, FeedMsg::Upsert { session } if session.id == id),
+        )
+        .await?;
+    assert!(
+        matches!(&seen, FeedMsg::Upsert { session } if session.watchers.is_none()),
+        "{seen:?}"
+    );
     let links: Vec<ShareLink> = rex
         .get(format!("{}/sessions/{id}/shares", r.base))
         .send()
@@ -235,6 +254,7 @@ async fn a_live_link_lets_the_named_user_watch_read_only_until_it_is_revoked() -
     assert_eq!(revoked.revoked_by.as_deref(), Some("rex"));
     let took = cut_off(&mut bob_ws, ErrorCode::LinkRevoked).await?;
     println!("revoke → cut-off: {took:?}");
+    rex_feed.until(Duration::from_secs(5), counted(1)).await?;
     rex_ws
         .until("bob gone from the participants", Duration::from_secs(5), |c| {
             matches!(c, ServerControl::Participants { participants } if participants.len() == 2)
