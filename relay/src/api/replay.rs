@@ -13,30 +13,15 @@ use super::extract::{PeerAddr, SessionFor, Watch};
 use super::session_records::{read_index, serve_recording, RecordingIndexDoc};
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
+use crate::policy::Action;
 use crate::share::audit::{self, ShareEvent, Via};
+use crate::share::way_in;
 use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 
-/// How `v` came to the session: a share link, or their role.
-fn via(v: &Viewer, row: &SessionRow) -> Via {
-    let by_role = crate::policy::allowed(
-        &v.actor,
-        row.asset_id,
-        Some(&crate::policy::SessionFacts {
-            link: None,
-            ..row.facts(&v.actor)
-        }),
-        crate::policy::Action::WatchSession,
-    );
-    match v.actor.links.get(&row.id) {
-        Some(held) if !by_role => Via::Link(held.link_id.clone()),
-        _ => Via::Role,
-    }
-}
-
 /// Audits that `v` opened the replay of `row` (once per viewer and session).
 async fn opened(state: &AppState, v: &Viewer, row: &SessionRow, addr: PeerAddr) -> AppResult<()> {
-    let via = via(v, row);
+    let via = way_in(v, row, Action::WatchSession).unwrap_or(Via::Role);
     audit::record(
         &state.db,
         &v.user.username,

@@ -6,7 +6,13 @@
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::permissions::Viewer;
+use crate::policy::{self, Action, SessionFacts};
+use crate::store::sessions::SessionRow;
+
 pub mod audit;
+
+use audit::Via;
 
 /// A link's lifetime when the sharer names none, and the longest they may name (minutes).
 pub const DEFAULT_MINUTES: u32 = 60;
@@ -47,6 +53,28 @@ pub fn code_hash(key: &[u8; 32], link_id: &str, code: &str) -> String {
         h.update(part);
     }
     hex::encode(h.finalize())
+}
+
+/// How `v` may take `action` on `row`: as its own user (`Participate`), through their
+/// role, or only through the share link they hold on it; `None` if they may not.
+pub fn way_in(v: &Viewer, row: &SessionRow, action: Action) -> Option<Via> {
+    let facts = row.facts(&v.actor);
+    let may = |facts: &SessionFacts| policy::allowed(&v.actor, row.asset_id, Some(facts), action);
+    if !may(&facts) {
+        None
+    } else if action == Action::Participate {
+        Some(Via::Owner)
+    } else if may(&SessionFacts {
+        link: None,
+        ..facts
+    }) {
+        Some(Via::Role)
+    } else {
+        v.actor
+            .links
+            .get(&row.id)
+            .map(|held| Via::Link(held.link_id.clone()))
+    }
 }
 
 /// What the database says about one redeem attempt.

@@ -20,8 +20,9 @@ use crate::api::sessions::session_dto;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
-use crate::policy::{decide, Action, SessionFacts};
+use crate::policy::{allowed, Action};
 use crate::share::audit::Via;
+use crate::share::way_in;
 use crate::state::{AppState, SessionChanged};
 use crate::store::{self, now_ms};
 use crate::ws::watching::{Watching, WhoWatches};
@@ -46,19 +47,10 @@ pub async fn stream(
     let ws = upgrade(ws)?;
     let v = Viewer::load(&state, user.user).await?;
     let row = visible_session(&state, &v, &id).await?;
-    let facts = row.facts(&v.actor);
-    let may = |action, facts: &SessionFacts| decide(&v.actor, row.asset_id, Some(facts), action);
-    let without_link = SessionFacts {
-        link: None,
-        ..facts
-    };
-    let (participant, via) = if may(Action::Participate, &facts).is_ok() {
-        (Participant::User, Via::Owner)
-    } else if may(Action::WatchSession, &without_link).is_ok() {
-        (Participant::Observer, Via::Role)
-    } else if may(Action::WatchSession, &facts).is_ok() {
-        let held = v.actor.links.get(&id).ok_or(AppError::Forbidden)?;
-        (Participant::Observer, Via::Link(held.link_id.clone()))
+    let (participant, via) = if let Some(via) = way_in(&v, &row, Action::Participate) {
+        (Participant::User, via)
+    } else if let Some(via) = way_in(&v, &row, Action::WatchSession) {
+        (Participant::Observer, via)
     } else {
         return Err(AppError::Forbidden);
     };
@@ -66,7 +58,13 @@ pub async fn stream(
         Via::Link(_) => v.actor.links.get(&id).map(|held| held.expires_at),
         _ => None,
     };
-    let sees_participants = may(Action::SeeParticipants, &facts).is_ok();
+    let facts = row.facts(&v.actor);
+    let sees_participants = allowed(
+        &v.actor,
+        row.asset_id,
+        Some(&facts),
+        Action::SeeParticipants,
+    );
     let session = session_dto(&state, &row, &v.actor);
     let (cols, rows) = (row.cols, row.rows);
     let token_hash = user.token_hash.clone();
@@ -205,32 +203,20 @@ impl Rights<'_> {
         if row.ended_at.is_some() {
             return Ok(None);
         }
-        let facts = row.facts(&v.actor);
-        if decide(&v.actor, row.asset_id, Some(&facts), action).is_err() {
+        let Some(via) = way_in(&v, &row, action) else {
             return Err(self.lost().await);
-        }
-        let by_role = decide(
-            &v.actor,
-            row.asset_id,
-            Some(&SessionFacts {
-                link: None,
-                ..facts
-            }),
-            action,
-        )
-        .is_ok();
+        };
+        let facts = row.facts(&v.actor);
         Ok(Some(Stay {
-            sees_participants: decide(
+            sees_participants: allowed(
                 &v.actor,
                 row.asset_id,
                 Some(&facts),
                 Action::SeeParticipants,
-            )
-            .is_ok(),
-            link_expiry: if by_role {
-                None
-            } else {
-                v.actor.links.get(&self.session).map(|held| held.expires_at)
+            ),
+            link_expiry: match via {
+                Via::Link(_) => v.actor.links.get(&self.session).map(|held| held.expires_at),
+                _ => None,
             },
         }))
     }
