@@ -352,21 +352,22 @@ async fn group_removal_and_expiry_cut_viewers_off() -> R {
             .ok_or("closed")?;
         assert_eq!(welcome_participant(&first), Some(Participant::Observer));
     }
-    // bob's link now expires in 1.5 s (the counter is bumped, as any change would).
-    sqlx::query("UPDATE share_links SET expires_at = $1 WHERE id = $2")
-        .bind(now_ms() + 1_500)
-        .bind(&bobs.link.id)
-        .execute(&r.state.db)
-        .await?;
-    sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
-        .execute(&r.state.db)
-        .await?;
     let mut bob_ws = Stream::open(r, &id, "bob").await?;
     let first = bob_ws
         .next_control(Duration::from_secs(5))
         .await?
         .ok_or("closed")?;
     assert_eq!(welcome_participant(&first), Some(Participant::Observer));
+    // While bob watches, his link is cut to 2 s from now, as another process would write
+    // it (the counter bumped with it): his stream re-reads when it ends.
+    sqlx::query("UPDATE share_links SET expires_at = $1 WHERE id = $2")
+        .bind(now_ms() + 2_000)
+        .bind(&bobs.link.id)
+        .execute(&r.state.db)
+        .await?;
+    sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
+        .execute(&r.state.db)
+        .await?;
 
     let (root, csrf) = r.login("root").await?;
     let remove = |user: &str, group: &str| {
