@@ -76,6 +76,12 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     // Share follows the session's controls: never for link viewers, nor the session's user.
     let may_share = Memo::new(move |_| s.with(|s| s.controls.share && s.ended_at.is_none()));
     let share_id = id.clone();
+    // Each change of the participants (a join through a link) may add a link's use.
+    let joins = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        participants.track();
+        joins.update(|n| *n += 1);
+    });
 
     view! {
         <section class="page player-page">
@@ -118,7 +124,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 <KeystrokesPanel keys=stream.keys selectable=Signal::derive(move || !active.get()) status=keys_status/>
             </div>
             <WhoIsWatching participants/>
-            {move || may_share.get().then(|| view! { <SharePanel id=share_id.clone() kind=ShareKind::Live/> })}
+            {move || may_share.get().then(|| view! { <SharePanel id=share_id.clone() kind=ShareKind::Live reload_on=joins/> })}
         </section>
     }
 }

@@ -12,9 +12,15 @@ use crate::api;
 use crate::shell::ErrorBox;
 use crate::widgets::{local_time, use_now};
 
-/// Share and the links of session `id`, sharing it as a link of `kind`.
+/// Share and the links of session `id`, sharing it as a link of `kind`. The list loads again
+/// each time `reload_on` changes (the live player: whenever someone joins or leaves), and on
+/// Refresh.
 #[component]
-pub fn SharePanel(id: String, kind: ShareKind) -> impl IntoView {
+pub fn SharePanel(
+    id: String,
+    kind: ShareKind,
+    #[prop(optional, into)] reload_on: Option<Signal<usize>>,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let links = RwSignal::new(None::<Result<Vec<ShareLink>, String>>);
     let error = RwSignal::new(None::<String>);
@@ -28,6 +34,14 @@ pub fn SharePanel(id: String, kind: ShareKind) -> impl IntoView {
         });
     };
     load();
+    if let Some(changed) = reload_on {
+        Effect::new(move |first: Option<()>| {
+            changed.track();
+            if first.is_some() {
+                load();
+            }
+        });
+    }
     let revoke = Callback::new(move |link_id: String| {
         error.set(None);
         spawn_local(async move {
@@ -56,6 +70,8 @@ pub fn SharePanel(id: String, kind: ShareKind) -> impl IntoView {
                 <button type="button" class="btn btn-primary btn-small" data-testid="share-button"
                     aria-expanded=move || open.get().to_string()
                     on:click=move |_| open.update(|o| *o = !*o)>"Share"</button>
+                <button type="button" class="btn btn-small" data-testid="share-refresh"
+                    on:click=move |_| load()>"Refresh"</button>
             </div>
             {move || open.get().then(|| view! {
                 <ShareDialog id=sid.get_value() kind

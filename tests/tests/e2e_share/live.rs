@@ -158,6 +158,17 @@ async fn a_live_link_lets_bob_watch_read_only_until_it_is_revoked() -> Result<()
         );
         rev.wait_for(&css, secs(10.0)).await?;
     }
+    rev.wait_text(
+        &format!(
+            "{}[data-link-id=\"{link_id}\"] {}",
+            tid("share-link-row"),
+            tid("share-link-used")
+        ),
+        "to say bob has used the link",
+        secs(10.0),
+        |t| t.contains(&cast.bob.username),
+    )
+    .await?;
     rev.snapshot("share-reviewer-watchers").await?;
     let as_reviewer = session_as(&reviewer_api, &sid).await?;
     let watchers = as_reviewer.ok().and_then(|s| s.watchers);
@@ -177,6 +188,26 @@ async fn a_live_link_lets_bob_watch_read_only_until_it_is_revoked() -> Result<()
         )),
         "the session's own user was sent the participants"
     );
+
+    step("(5) Active Sessions shows the reviewer how many watch");
+    rev.goto("/active").await?;
+    let count = format!(
+        "{}[data-session-id=\"{sid}\"] {}",
+        tid("session-row"),
+        tid("watchers-count")
+    );
+    let shown = rev
+        .wait_text(&count, "to count bob's two views", secs(10.0), |t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n >= 2)
+        })
+        .await?;
+    eprintln!("    Active Sessions: {shown:?}");
+    rev.goto(&format!("/sessions/{sid}")).await?;
+    rev.wait_terminal(&tid("player-terminal"), &marker, secs(15.0))
+        .await?;
 
     step("(2) carol, not named, opens the same link: refused");
     open_link_logging_in(&carol, &url, &cast.carol).await?;
