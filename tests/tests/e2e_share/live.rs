@@ -251,6 +251,41 @@ async fn a_live_link_lets_bob_watch_read_only_until_it_is_revoked() -> Result<()
         "a wrong code over REST: HTTP {status} {why}"
     );
 
+    step("(2) five wrong codes block a link for carol, even with the right code after");
+    let blocked = share_api(
+        &reviewer_api,
+        &sid,
+        json!({"audience": {"type": "named", "users": [cast.carol.username], "groups": []},
+               "with_code": true, "allow_download": false}),
+    )
+    .await?;
+    let (blocked_token, right) = (
+        token_of(&blocked.url)?,
+        blocked
+            .code
+            .clone()
+            .context("a link with a code came without one")?,
+    );
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        let (status, why) = redeem(&carol_api, &blocked_token, Some(wrong)).await?;
+        ensure!(
+            (status, why.as_str()) == (403, "wrong_code"),
+            "a wrong code: HTTP {status} {why}"
+        );
+    }
+    let (status, why) = redeem(&carol_api, &blocked_token, Some(&right)).await?;
+    ensure!(
+        (status, why.as_str()) == (429, "too_many_attempts"),
+        "the right code after five wrong ones: HTTP {status} {why}"
+    );
+    open_link(&carol, &blocked.url).await?;
+    wait_refused(&carol, "too_many_attempts").await?;
+
     step("lock and unlock by the reviewer (for the audit)");
     for action in ["lock", "unlock"] {
         reviewer_api
