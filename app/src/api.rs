@@ -15,6 +15,7 @@ use vigil_wire::api::{
     AcceptHostKey, AccessRequest, Asset, AssetId, EmergencyDone, EmergencyRequest, Keystroke,
     LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, RequestId, Session,
 };
+use vigil_wire::share::{CreatedShareLink, NewShareLink, RedeemShareLink, Redeemed, ShareLink};
 use vigil_wire::CSRF_HEADER;
 
 const BASE: &str = "/api/v1";
@@ -253,20 +254,27 @@ pub async fn keystrokes(id: &str) -> Result<Vec<Keystroke>, ApiError> {
     }
 }
 
+/// The recording's download (`SessionControls::download`).
 pub fn recording_url(id: &str) -> String {
     url(&format!("/sessions/{}/recording", seg(id)))
 }
 
+/// The recording as the in-app replayer reads it (`SessionControls::watch`).
+fn replay_url(id: &str) -> String {
+    url(&format!("/sessions/{}/replay", seg(id)))
+}
+
+/// A terminal recording's text, for the replayer.
 pub async fn recording(id: &str) -> Result<String, ApiError> {
-    let resp = check(Request::get(&recording_url(id)).send().await).await?;
+    let resp = check(Request::get(&replay_url(id)).send().await).await?;
     resp.text()
         .await
         .map_err(|e| ApiError::Decode(e.to_string()))
 }
 
-/// The keyframe index of a desktop recording.
+/// The keyframe index of a desktop recording, for the replayer.
 pub async fn recording_index(id: &str) -> Result<vigil_wire::recording::RecordingIndex, ApiError> {
-    get(&format!("/sessions/{}/recording/index", seg(id))).await
+    get(&format!("/sessions/{}/replay/index", seg(id))).await
 }
 
 /// Bytes `start..end` (end exclusive) of a recording, with an HTTP Range request. A relay
@@ -274,7 +282,7 @@ pub async fn recording_index(id: &str) -> Result<vigil_wire::recording::Recordin
 pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, ApiError> {
     let range = format!("bytes={}-{}", start, end.saturating_sub(1));
     let resp = check(
-        Request::get(&recording_url(id))
+        Request::get(&replay_url(id))
             .header("Range", &range)
             .send()
             .await,
@@ -300,10 +308,29 @@ pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, 
 /// A whole recording as bytes (for the decode benchmark).
 #[cfg(feature = "bench")]
 pub async fn recording_bytes(id: &str) -> Result<Vec<u8>, ApiError> {
-    let resp = check(Request::get(&recording_url(id)).send().await).await?;
+    let resp = check(Request::get(&replay_url(id)).send().await).await?;
     resp.binary()
         .await
         .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// Makes a share link for session `id`: the only answer that holds its token and code.
+pub async fn create_share(id: &str, body: NewShareLink) -> Result<CreatedShareLink, ApiError> {
+    post(&format!("/sessions/{}/shares", seg(id)), Some(&body)).await
+}
+
+/// The session's share links, for the people who may share it.
+pub async fn shares(id: &str) -> Result<Vec<ShareLink>, ApiError> {
+    get(&format!("/sessions/{}/shares", seg(id))).await
+}
+
+pub async fn revoke_share(link_id: &str) -> Result<ShareLink, ApiError> {
+    post::<(), _>(&format!("/shares/{}/revoke", seg(link_id)), None).await
+}
+
+/// Opens a share link. The token (and code) go in the body only, never in a URL.
+pub async fn redeem(token: String, code: Option<String>) -> Result<Redeemed, ApiError> {
+    post("/shares/redeem", Some(&RedeemShareLink { token, code })).await
 }
 
 /// The path of a session's stream WebSocket.

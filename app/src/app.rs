@@ -10,9 +10,9 @@ use crate::api;
 use crate::pages::{
     active::ActivePage, assets::AssetsPage, audit::AuditPage, connect::ConnectPage,
     login::LoginPage, player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
-    requests::RequestsPage,
+    requests::RequestsPage, share::ShareLinkPage,
 };
-use crate::shell::{set_title, use_auth, Auth};
+use crate::shell::{keep_return_to, set_title, use_auth, Auth};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/audit") view=|| view! { <Protected><AuditPage/></Protected> }/>
                         <Route path=path!("/sessions/:id") view=|| view! { <Protected><PlayerPage/></Protected> }/>
                         <Route path=path!("/replay/:id") view=|| view! { <Protected><ReplayPlayerPage/></Protected> }/>
+                        <Route path=path!("/share") view=|| view! { <Protected><ShareLinkPage/></Protected> }/>
                         <BenchRoute/>
                         <Route path=path!("/connect/:id") view=|| view! { <Protected><ConnectPage/></Protected> }/>
                     </Routes>
@@ -85,6 +86,14 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
                 location.pathname.get_untracked(),
                 location.search.get_untracked()
             );
+            // A fragment (a share link's token) never goes into `next`, a query string:
+            // the session storage keeps it until the login page returns here.
+            let hash = web_sys::window()
+                .and_then(|w| w.location().hash().ok())
+                .unwrap_or_default();
+            if hash.len() > 1 {
+                keep_return_to(&format!("{here}{hash}"));
+            }
             let to = format!(
                 "/login?next={}",
                 String::from(js_sys::encode_uri_component(&here))

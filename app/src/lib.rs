@@ -1,7 +1,8 @@
 //! Vigil's browser app: a Leptos client-side app compiled to wasm32.
 //!
-//! - [`cast`], [`util`], the stream's state machine ([`stream::state`]) and the desktop's
-//!   input mapping and recording reader are pure and build natively (`cargo test -p vigil-app --lib`).
+//! - [`cast`], [`util`], the stream's state machine ([`stream::state`]), the share links'
+//!   forms and texts ([`sharing`]) and the desktop's input mapping and recording reader
+//!   are pure and build natively (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
 //!   `term` (bindings to the xterm.js UMD globals), `shell` (what the pages share with
@@ -10,6 +11,7 @@
 
 pub mod cast;
 pub mod desktop;
+pub mod sharing;
 pub mod stream;
 pub mod util;
 

@@ -28,6 +28,29 @@ pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
+/// Where the session storage keeps the address (with its fragment) a login interrupted.
+const RETURN_TO_KEY: &str = "vigil.return_to";
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// Keeps `path` (which may carry a fragment, such as a share link's token) for after the
+/// login: in this tab's session storage, never in a URL.
+pub fn keep_return_to(path: &str) {
+    if let Some(s) = session_storage() {
+        let _ = s.set_item(RETURN_TO_KEY, path);
+    }
+}
+
+/// The address [`keep_return_to`] kept, forgotten as it is read.
+pub fn take_return_to() -> Option<String> {
+    let s = session_storage()?;
+    let kept = s.get_item(RETURN_TO_KEY).ok().flatten();
+    let _ = s.remove_item(RETURN_TO_KEY);
+    kept
+}
+
 /// Sets the document title (`Vigil — …`).
 pub fn set_title(title: &str) {
     if let Some(doc) = web_sys::window().and_then(|w| w.document()) {

@@ -75,6 +75,17 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Where to go after logging in, given `next` (already [`safe_next`]) and the address
+/// kept before the login page (`stored`, which may carry a fragment such as a share
+/// link's token: the fragment never goes into `next`, a query string). The stored one is
+/// used only when it is the same local path as `next`.
+pub fn return_to(next: &str, stored: Option<&str>) -> String {
+    match stored {
+        Some(s) if s.split('#').next() == Some(next) && s.len() > next.len() => s.to_string(),
+        _ => next.to_string(),
+    }
+}
+
 /// The WebSocket URL for an API path, from the page's `location.protocol` and `host`.
 pub fn ws_url(page_protocol: &str, host: &str, path: &str) -> String {
     let scheme = if page_protocol == "https:" {
@@ -197,6 +208,15 @@ mod tests {
     }
 
     #[test]
+    fn the_fragment_kept_before_the_login_comes_back_only_for_its_own_path() {
+        assert_eq!(return_to("/share", Some("/share#tok")), "/share#tok");
+        assert_eq!(return_to("/share", None), "/share");
+        assert_eq!(return_to("/active", Some("/share#tok")), "/active");
+        assert_eq!(return_to("/share", Some("/share")), "/share");
+        assert_eq!(return_to("/sharex", Some("/share#tok")), "/sharex");
+    }
+
+    #[test]
     fn websocket_urls_follow_the_page() {
         assert_eq!(
             ws_url("https:", "vigil.example:8443", "/api/v1/live"),
@@ -222,6 +242,7 @@ mod tests {
             locked: false,
             end_reason: None,
             controls: Default::default(),
+            watchers: None,
         }
     }
 

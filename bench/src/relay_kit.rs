@@ -332,6 +332,22 @@ impl Api {
         })
     }
 
+    /// DELETEs `/api/v1/{path}`; an error with its status unless it succeeded.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let res = self
+            .http
+            .delete(format!("{}/api/v1/{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header(vigil_wire::CSRF_HEADER, &self.csrf)
+            .send()
+            .await?;
+        let status = res.status();
+        if !status.is_success() {
+            bail!("DELETE {path}: {status} {}", res.text().await?);
+        }
+        Ok(())
+    }
+
     /// GETs `/api/v1/{path}`: the body's bytes, or an error with its status.
     pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let res = self

@@ -57,6 +57,22 @@ pub enum AppError {
     FingerprintNotOffered(String),
     #[error("expected Content-Type: application/json")]
     ContentType,
+    #[error("this link does not exist")]
+    LinkNotFound,
+    #[error("this link has expired")]
+    LinkExpired,
+    #[error("this link has been revoked")]
+    LinkRevoked,
+    #[error("this link is not for you")]
+    LinkNotForYou,
+    #[error("the verification code is wrong or missing")]
+    WrongCode,
+    /// Too many wrong verification codes: the link refuses this user.
+    #[error("too many wrong verification codes; this link no longer opens for you")]
+    CodeAttemptsExhausted,
+    /// The in-app replay of a session that is still live.
+    #[error("the session is still live")]
+    StillLive,
     #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -91,6 +107,13 @@ impl AppError {
             }
             AppError::FingerprintNotOffered(_) => (StatusCode::CONFLICT, "fingerprint_not_offered"),
             AppError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type"),
+            AppError::LinkNotFound => (StatusCode::NOT_FOUND, "link_not_found"),
+            AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
+            AppError::LinkRevoked => (StatusCode::GONE, "link_revoked"),
+            AppError::LinkNotForYou => (StatusCode::FORBIDDEN, "link_not_for_you"),
+            AppError::WrongCode => (StatusCode::FORBIDDEN, "wrong_code"),
+            AppError::CodeAttemptsExhausted => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            AppError::StillLive => (StatusCode::CONFLICT, "still_live"),
             AppError::Db(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

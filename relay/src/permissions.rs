@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use vigil_wire::api::{AssetId, GrantedRole, Me, SmartRule, UserId};
 
 use crate::error::AppError;
-use crate::policy::Actor;
+use crate::policy::{Actor, HeldGrant, LinkGrant};
 use crate::rules::{self, AssetFacts, Grants};
 use crate::state::AppState;
+use crate::store::shares::HeldLink;
 use crate::store::users::UserRow;
-use crate::store::{self, Db};
+use crate::store::{self, now_ms, Db};
 
 /// How many users' views are kept at one counter value; beyond it the cache starts over.
 const MAX_CACHED_USERS: usize = 10_000;
@@ -31,12 +32,15 @@ pub struct Catalog {
     pub assets: Vec<AssetFacts>,
 }
 
-/// One user's permission view: their groups and the grants the rules give them.
+/// One user's permission view: their groups, the grants the rules give them, and the
+/// share links they redeemed that still admit them (neither revoked nor expired when the
+/// view was built; expiry is checked again at each decision).
 #[derive(Debug)]
 pub struct Permissions {
     pub catalog: Arc<Catalog>,
     pub groups: Vec<String>,
     pub grants: Grants,
+    pub links: Vec<HeldLink>,
 }
 
 impl Permissions {
@@ -97,10 +101,12 @@ impl PermissionCache {
         };
         let groups = store::users::groups(db, user_id).await?;
         let grants = rules::grants(&catalog.rules, &groups, &catalog.assets);
+        let links = store::shares::held_by(db, user_id, now_ms()).await?;
         let view = Arc::new(Permissions {
             catalog: catalog.clone(),
             groups,
             grants,
+            links,
         });
         let mut cached = self.lock();
         if version > cached.version || cached.catalog.is_none() {
@@ -144,6 +150,7 @@ impl Viewer {
             user_id: user.id,
             is_admin: user.is_admin,
             grants: permissions.grants.clone(),
+            links: usable_links(&permissions.links, now_ms()),
         };
         Ok(Viewer {
             user,
@@ -173,5 +180,61 @@ impl Viewer {
                 .holds_anywhere(GrantedRole::ActiveSessionReviewer),
             csrf_token: csrf_token.to_string(),
         }
+    }
+}
+
+/// The links usable at `now`, the best one per session ([`HeldGrant::better_than`]).
+pub fn usable_links(held: &[HeldLink], now: i64) -> HashMap<String, HeldGrant> {
+    let mut out: HashMap<String, HeldGrant> = HashMap::new();
+    for link in held.iter().filter(|l| l.expires_at > now) {
+        let grant = HeldGrant {
+            link_id: link.id.clone(),
+            grant: LinkGrant {
+                kind: link.kind,
+                allow_download: link.allow_download,
+            },
+            expires_at: link.expires_at,
+        };
+        match out.get(&link.session_id) {
+            Some(have) if !grant.better_than(have) => {}
+            _ => {
+                out.insert(link.session_id.clone(), grant);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_wire::share::ShareKind;
+
+    use super::*;
+
+    fn held(id: &str, session: &str, allow_download: bool, expires_at: i64) -> HeldLink {
+        HeldLink {
+            id: id.into(),
+            session_id: session.into(),
+            kind: ShareKind::Recording,
+            allow_download,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn expired_links_grant_nothing_and_the_best_link_wins() {
+        let links = [
+            held("old", "s1", true, 100),
+            held("short", "s1", false, 300),
+            held("long", "s1", false, 900),
+            held("other", "s2", false, 900),
+        ];
+        let usable = usable_links(&links, 200);
+        assert_eq!(usable.len(), 2);
+        assert_eq!(
+            usable["s1"].link_id, "long",
+            "the expired download link is gone"
+        );
+        assert_eq!(usable_links(&links, 900).len(), 0, "all expired at 900");
     }
 }

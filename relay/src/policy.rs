@@ -5,7 +5,10 @@
 //! ([`SessionControls`], `Asset::can_*`, `AccessRequest::can_approve`) come from here
 //! too, so what the UI offers and what the relay accepts cannot drift apart.
 
-use vigil_wire::api::{AssetId, GrantedRole, SessionControls, SessionKind, UserId};
+use std::collections::HashMap;
+
+use vigil_wire::api::{AssetId, GrantedRole, SessionControls, SessionId, SessionKind, UserId};
+use vigil_wire::share::{ShareKind, ShareLinkId};
 
 use crate::rules::Grants;
 
@@ -16,6 +19,34 @@ pub struct Actor {
     pub is_admin: bool,
     /// (asset, role) pairs from the Smart Rules × the actor's groups.
     pub grants: Grants,
+    /// The share links the actor redeemed and may use now (audience re-read, neither
+    /// revoked nor expired), the best one per session.
+    pub links: HashMap<SessionId, HeldGrant>,
+}
+
+/// What a share link grants its holder on its session ([`SessionFacts::link`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkGrant {
+    pub kind: ShareKind,
+    /// A recording link's holder may also download the recording.
+    pub allow_download: bool,
+}
+
+/// A link the actor holds: what it grants, which link it is, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldGrant {
+    pub link_id: ShareLinkId,
+    pub grant: LinkGrant,
+    pub expires_at: i64,
+}
+
+impl HeldGrant {
+    /// Of two links on one session, the one that grants more (the download), then the one
+    /// that lasts longer.
+    pub fn better_than(&self, other: &HeldGrant) -> bool {
+        (self.grant.allow_download, self.expires_at)
+            > (other.grant.allow_download, other.expires_at)
+    }
 }
 
 impl Actor {
@@ -44,6 +75,10 @@ pub struct SessionFacts {
     pub kind: SessionKind,
     /// Still running (not ended).
     pub live: bool,
+    /// The share link the actor redeemed for this session, if any. It grants only while
+    /// it matches the session's state: a live link while the session runs, a recording
+    /// link once it has ended.
+    pub link: Option<LinkGrant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +117,10 @@ pub enum Action {
     Download,
     /// Attach as the interactive user.
     Participate,
+    /// Make, list and revoke the session's share links.
+    Share,
+    /// See who is watching (the live participants, the watcher count).
+    SeeParticipants,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -131,28 +170,43 @@ pub fn decide(
         | Action::TerminateSession
         | Action::TerminateAndCancel
         | Action::Download
-        | Action::Participate => {
+        | Action::Participate
+        | Action::Share
+        | Action::SeeParticipants => {
             let s = session.ok_or(Denied::Forbidden)?;
             let owner = s.owner == actor.user_id;
             // Admin Sessions are for administrators' eyes only (besides their owner).
             let monitors =
                 actor.is_admin || (s.kind != SessionKind::Admin && actor.monitors(asset));
-            if !(monitors || owner) {
+            // A link grants reading only, and only while it matches the session's state.
+            let link = s.link.filter(|l| match l.kind {
+                ShareKind::Live => s.live,
+                ShareKind::Recording => !s.live,
+            });
+            if !(monitors || owner || link.is_some()) {
                 return Err(Denied::NotVisible);
             }
             match action {
                 Action::SeeSession => Ok(()),
                 Action::Participate => allow(owner),
-                // Reading is not controlling: as before, only monitors watch and download
-                // (a plain owner does not; an administrator owner still may).
-                Action::WatchSession | Action::Download => allow(monitors),
-                // Nobody locks, unlocks, terminates or cancels their own session, whatever
-                // roles they hold: a locked user must not be able to free themselves.
+                // Reading is not controlling: only monitors and link holders watch (a
+                // plain owner does not; an administrator owner still may).
+                Action::WatchSession => allow(monitors || link.is_some()),
+                Action::Download => allow(
+                    monitors
+                        || link.is_some_and(|l| l.kind == ShareKind::Recording && l.allow_download),
+                ),
+                // Who watches is for monitors only: never a link holder, nor a plain owner.
+                Action::SeeParticipants => allow(monitors),
+                // Nobody locks, unlocks, terminates, cancels or shares their own session,
+                // whatever roles they hold: a locked user must not be able to free themselves.
                 _ if owner => Err(Denied::Forbidden),
+                // A link holder reads, nothing more.
+                _ if !monitors => Err(Denied::Forbidden),
                 Action::TerminateAndCancel if s.kind != SessionKind::Request => {
                     Err(Denied::NotCancellable)
                 }
-                _ => allow(monitors),
+                _ => Ok(()),
             }
         }
     }
@@ -183,6 +237,8 @@ pub fn controls(actor: &Actor, asset: AssetId, session: &SessionFacts) -> Sessio
         lock: session.live && can(Action::LockSession),
         terminate: session.live && can(Action::TerminateSession),
         terminate_and_cancel: session.live && can(Action::TerminateAndCancel),
+        share: can(Action::Share),
+        download: can(Action::Download),
     }
 }
 

@@ -31,6 +31,7 @@ fn actor(who: Who, covered: bool) -> Actor {
         user_id: ME,
         is_admin: matches!(who, Who::Admin),
         grants: roles.iter().map(|r| (asset, *r)).collect(),
+        links: Default::default(),
     }
 }
 
@@ -39,6 +40,7 @@ fn session(owner: UserId, kind: SessionKind) -> SessionFacts {
         owner,
         kind,
         live: true,
+        link: None,
     }
 }
 
@@ -48,7 +50,7 @@ const NO: Result<(), Denied> = Err(Denied::Forbidden);
 const NC: Result<(), Denied> = Err(Denied::NotCancellable);
 
 /// The columns of the session tables.
-const SESSION_ACTIONS: [Action; 7] = [
+const SESSION_ACTIONS: [Action; 9] = [
     Action::SeeSession,
     Action::WatchSession,
     Action::LockSession,
@@ -56,29 +58,45 @@ const SESSION_ACTIONS: [Action; 7] = [
     Action::TerminateAndCancel,
     Action::Download,
     Action::Participate,
+    Action::Share,
+    Action::SeeParticipants,
 ];
 
-type Row = (Who, bool, SessionKind, [Result<(), Denied>; 7]);
+/// The decisions of one row, in the order of [`SESSION_ACTIONS`].
+type Decisions = [Result<(), Denied>; 9];
 
-/// Someone else's session on ASSET: (who, covered, kind) → [see, watch, lock, terminate, t&c, download, participate].
+type Row = (Who, bool, SessionKind, Decisions);
+
+/// Someone else's session on ASSET: (who, covered, kind) → [see, watch, lock, terminate,
+/// t&c, download, participate, share, participants].
 #[test]
 fn others_sessions_table() {
     use SessionKind::{Admin as A, Isa as I, Request as R};
     let table: &[Row] = &[
-        (Who::Admin, false, A, [OK, OK, OK, OK, NC, OK, NO]),
-        (Who::Admin, false, I, [OK, OK, OK, OK, NC, OK, NO]),
-        (Who::Admin, false, R, [OK, OK, OK, OK, OK, OK, NO]),
-        (Who::Isa, true, A, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Isa, true, I, [OK, OK, OK, OK, NC, OK, NO]),
-        (Who::Isa, true, R, [OK, OK, OK, OK, OK, OK, NO]),
-        (Who::Isa, false, R, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Reviewer, true, A, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Reviewer, true, I, [OK, OK, OK, OK, NC, OK, NO]),
-        (Who::Reviewer, true, R, [OK, OK, OK, OK, OK, OK, NO]),
-        (Who::Reviewer, false, R, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Approver, true, R, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Requestor, true, R, [NV, NV, NV, NV, NV, NV, NV]),
-        (Who::Nobody, false, R, [NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Admin, false, A, [OK, OK, OK, OK, NC, OK, NO, OK, OK]),
+        (Who::Admin, false, I, [OK, OK, OK, OK, NC, OK, NO, OK, OK]),
+        (Who::Admin, false, R, [OK, OK, OK, OK, OK, OK, NO, OK, OK]),
+        (Who::Isa, true, A, [NV, NV, NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Isa, true, I, [OK, OK, OK, OK, NC, OK, NO, OK, OK]),
+        (Who::Isa, true, R, [OK, OK, OK, OK, OK, OK, NO, OK, OK]),
+        (Who::Isa, false, R, [NV, NV, NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Reviewer, true, A, [NV, NV, NV, NV, NV, NV, NV, NV, NV]),
+        (Who::Reviewer, true, I, [OK, OK, OK, OK, NC, OK, NO, OK, OK]),
+        (Who::Reviewer, true, R, [OK, OK, OK, OK, OK, OK, NO, OK, OK]),
+        (
+            Who::Reviewer,
+            false,
+            R,
+            [NV, NV, NV, NV, NV, NV, NV, NV, NV],
+        ),
+        (Who::Approver, true, R, [NV, NV, NV, NV, NV, NV, NV, NV, NV]),
+        (
+            Who::Requestor,
+            true,
+            R,
+            [NV, NV, NV, NV, NV, NV, NV, NV, NV],
+        ),
+        (Who::Nobody, false, R, [NV, NV, NV, NV, NV, NV, NV, NV, NV]),
     ];
     for (who, covered, kind, expected) in table {
         let a = actor(*who, *covered);
@@ -105,6 +123,8 @@ fn owner_sees_own_session_without_controls() {
         Action::TerminateSession,
         Action::TerminateAndCancel,
         Action::Download,
+        Action::Share,
+        Action::SeeParticipants,
     ] {
         assert_eq!(decide(&a, ASSET, Some(&s), action), NO, "{action:?}");
     }
@@ -119,6 +139,7 @@ fn owner_never_controls_own_session() {
         user_id: ME,
         is_admin: false,
         grants: [(ASSET, Isa), (ASSET, Requestor)].into_iter().collect(),
+        links: Default::default(),
     };
     let reviewer_and_requestor = Actor {
         user_id: ME,
@@ -126,12 +147,14 @@ fn owner_never_controls_own_session() {
         grants: [(ASSET, ActiveSessionReviewer), (ASSET, Requestor)]
             .into_iter()
             .collect(),
+        links: Default::default(),
     };
     let admin = actor(Who::Admin, false);
     let isa = actor(Who::Isa, true);
-    // [see, watch, lock, terminate, t&c, download, participate]: monitors still
-    // watch and download (as before), but control nothing of their own.
-    let own = [OK, OK, NO, NO, NO, OK, OK];
+    // [see, watch, lock, terminate, t&c, download, participate, share, participants]:
+    // monitors still watch, download and see who watches, but control and share nothing
+    // of their own.
+    let own = [OK, OK, NO, NO, NO, OK, OK, NO, OK];
     let table: &[(&str, &Actor, SessionKind)] = &[
         ("admin", &admin, A),
         ("admin", &admin, R),
@@ -153,6 +176,7 @@ fn owner_never_controls_own_session() {
             controls(a, ASSET, &s),
             SessionControls {
                 watch: true,
+                download: true,
                 ..Default::default()
             },
             "{who}"
@@ -248,7 +272,9 @@ fn controls_follow_decisions_and_liveness() {
             watch: true,
             lock: true,
             terminate: true,
-            terminate_and_cancel: true
+            terminate_and_cancel: true,
+            share: true,
+            download: true,
         }
     );
     let ended = SessionFacts {
@@ -259,6 +285,8 @@ fn controls_follow_decisions_and_liveness() {
         controls(&admin, ASSET, &ended),
         SessionControls {
             watch: true,
+            share: true,
+            download: true,
             ..Default::default()
         }
     );
@@ -269,7 +297,9 @@ fn controls_follow_decisions_and_liveness() {
             watch: true,
             lock: true,
             terminate: true,
-            terminate_and_cancel: false
+            terminate_and_cancel: false,
+            share: true,
+            download: true,
         }
     );
     assert_eq!(
@@ -369,4 +399,85 @@ fn only_administrators_administer() {
         "nobody disables themselves"
     );
     assert_eq!(disable(&actor(Who::Isa, true), SOMEONE), NO);
+}
+
+/// A share link's holder: (link kind, download allowed, session live, session kind) →
+/// [see, watch, lock, terminate, t&c, download, participate, share, participants]. A link
+/// reads only, and only while it matches the session's state.
+#[test]
+fn link_holders_table() {
+    use SessionKind::{Admin as A, Request as R};
+    use ShareKind::{Live as L, Recording as Rec};
+    let read = [OK, OK, NO, NO, NO, NO, NO, NO, NO];
+    let read_download = [OK, OK, NO, NO, NO, OK, NO, NO, NO];
+    let gone = [NV; 9];
+    let table: &[(ShareKind, bool, bool, SessionKind, Decisions)] = &[
+        (L, false, true, R, read),
+        (L, false, true, A, read),
+        // A live link never downloads, whatever its row says.
+        (L, true, true, R, read),
+        // A live link ends with its session.
+        (L, false, false, R, gone),
+        (Rec, false, false, R, read),
+        (Rec, true, false, R, read_download),
+        (Rec, true, false, A, read_download),
+        // A recording link opens nothing while the session is live.
+        (Rec, true, true, R, gone),
+    ];
+    // A user with no role anywhere, so only the link speaks.
+    let a = actor(Who::Nobody, false);
+    for (kind, allow_download, live, session_kind, expected) in table {
+        let s = SessionFacts {
+            live: *live,
+            link: Some(LinkGrant {
+                kind: *kind,
+                allow_download: *allow_download,
+            }),
+            ..session(SOMEONE, *session_kind)
+        };
+        for (action, want) in SESSION_ACTIONS.iter().zip(expected) {
+            assert_eq!(
+                decide(&a, ASSET, Some(&s), *action),
+                *want,
+                "{kind:?} download={allow_download} live={live} {session_kind:?} {action:?}"
+            );
+        }
+    }
+    let live = SessionFacts {
+        link: Some(LinkGrant {
+            kind: L,
+            allow_download: false,
+        }),
+        ..session(SOMEONE, R)
+    };
+    assert_eq!(
+        controls(&a, ASSET, &live),
+        SessionControls {
+            watch: true,
+            ..Default::default()
+        },
+        "a link viewer is offered watching only"
+    );
+    // A monitor holding a link keeps every right of the role.
+    let reviewer = actor(Who::Reviewer, true);
+    assert_eq!(decide(&reviewer, ASSET, Some(&live), Action::Share), OK);
+    assert_eq!(
+        decide(&reviewer, ASSET, Some(&live), Action::LockSession),
+        OK
+    );
+}
+
+#[test]
+fn the_better_of_two_links_downloads_then_lasts() {
+    let held = |allow_download, expires_at| HeldGrant {
+        link_id: "l".into(),
+        grant: LinkGrant {
+            kind: ShareKind::Recording,
+            allow_download,
+        },
+        expires_at,
+    };
+    assert!(held(true, 1).better_than(&held(false, 9)));
+    assert!(held(false, 9).better_than(&held(false, 1)));
+    assert!(!held(false, 1).better_than(&held(false, 1)));
 }

@@ -9,6 +9,7 @@ use vigil_wire::api::SessionId;
 
 use crate::audit::AuditKey;
 use crate::config::Config;
+use crate::participants::Participants;
 use crate::permissions::PermissionCache;
 use crate::store::Db;
 use crate::throttle::{KeySecret, Throttle};
@@ -39,6 +40,8 @@ pub struct Inner {
     pub permissions: PermissionCache,
     pub changes: broadcast::Sender<SessionChanged>,
     pub access: broadcast::Sender<AccessChanged>,
+    /// Who is attached to each live session now (this relay's streams).
+    pub participants: Participants,
     /// Cancelled when the relay shuts down: long-lived sockets close on it.
     pub shutdown: CancellationToken,
     /// Held from a launch's checks to its session row's insert. What makes check and
@@ -71,6 +74,7 @@ impl AppState {
             config,
             throttle,
             permissions: PermissionCache::default(),
+            participants: Participants::new(changes.clone()),
             changes,
             access,
             shutdown: CancellationToken::new(),

@@ -272,6 +272,13 @@ pub struct SessionControls {
     pub lock: bool,
     pub terminate: bool,
     pub terminate_and_cancel: bool,
+    /// May make and revoke share links for the session.
+    #[serde(default)]
+    pub share: bool,
+    /// May download the recording (`GET /sessions/{id}/recording`). The in-app replay is
+    /// `watch`.
+    #[serde(default)]
+    pub download: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +301,10 @@ pub struct Session {
     /// and detail, …).
     pub end_reason: Option<EndReason>,
     pub controls: SessionControls,
+    /// Observers attached now; `None` for callers without monitoring rights on the
+    /// session (its own user never learns who watches).
+    #[serde(default)]
+    pub watchers: Option<u32>,
 }
 
 /// One key (or key chord) the user typed, as the Keystrokes panel shows it.

@@ -47,8 +47,22 @@ audit_actions! {
     Unlock => "unlock",
     Terminate => "terminate",
     TerminateAndCancel => "terminate_and_cancel",
-    /// An observer attached to a live session's stream.
+    /// An observer attached to a live session's stream (written before `view_start`
+    /// replaced it; kept so that older entries still read).
     Observe => "observe",
+    /// A participant (the session's user, an observer by role or by link) attached to a
+    /// live session's stream.
+    ViewStart => "view_start",
+    /// That participant detached; the detail says after how long.
+    ViewEnd => "view_end",
+    /// A share link made; the detail holds its audience, expiry and terms.
+    Share => "share",
+    /// A share link revoked.
+    Revoke => "revoke",
+    /// A share link redeemed by the viewer it names.
+    LinkUse => "link_use",
+    /// An ended session's in-app replay opened (once per viewer).
+    Replay => "replay",
     /// A session's keystroke log read (once per viewer).
     ViewKeystrokes => "view_keystrokes",
     /// A recording read (once per viewer).

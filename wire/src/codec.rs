@@ -161,7 +161,10 @@ mod tests {
                 lock: true,
                 terminate: true,
                 terminate_and_cancel: true,
+                share: true,
+                download: false,
             },
+            watchers: Some(2),
         }
     }
 
@@ -229,6 +232,15 @@ mod tests {
             ServerMsg::Control(ServerControl::Error {
                 code: crate::end::ErrorCode::TargetUnreachable,
                 message: "x".into(),
+            }),
+            ServerMsg::Control(ServerControl::Participants {
+                participants: vec![crate::share::LiveParticipant {
+                    username: "bob".into(),
+                    display_name: "Bob".into(),
+                    participant: Participant::Observer,
+                    via: crate::share::JoinedVia::Link,
+                    since: 1_700_000_000_000,
+                }],
             }),
         ];
         for m in msgs {

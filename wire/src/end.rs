@@ -30,6 +30,13 @@ pub enum ErrorCode {
     LoginEnded,
     /// The viewer lost the right to this session.
     AccessRevoked,
+    /// The share link the viewer came in through was revoked.
+    LinkRevoked,
+    /// The share link the viewer came in through expired.
+    LinkExpired,
+    /// The relay could not write the audit entry the step needs, so it did not take it
+    /// (a view is not started unaudited).
+    AuditFailed,
     /// The stream's first message was not `Hello`.
     ExpectedHello,
     /// The peer speaks another protocol version.
@@ -39,7 +46,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::TargetUnreachable,
         Self::AuthFailed,
         Self::HostKeyChanged,
@@ -50,6 +57,9 @@ impl ErrorCode {
         Self::RecordingFailed,
         Self::LoginEnded,
         Self::AccessRevoked,
+        Self::LinkRevoked,
+        Self::LinkExpired,
+        Self::AuditFailed,
         Self::ExpectedHello,
         Self::Version,
         Self::Malformed,
@@ -68,6 +78,9 @@ impl ErrorCode {
             Self::RecordingFailed => "recording_failed",
             Self::LoginEnded => "login_ended",
             Self::AccessRevoked => "access_revoked",
+            Self::LinkRevoked => "link_revoked",
+            Self::LinkExpired => "link_expired",
+            Self::AuditFailed => "audit_failed",
             Self::ExpectedHello => "expected_hello",
             Self::Version => "version",
             Self::Malformed => "malformed",

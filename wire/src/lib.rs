@@ -11,6 +11,7 @@
 //! - [`desktop`]: RDP activation parameters and typed input events.
 //! - [`recording`]: the desktop recording format (written by the relay, replayed by the app).
 //! - [`end`]: error codes and end reasons, typed.
+//! - [`share`]: share links and a session's live participants.
 
 // Protocol code converts between integer widths with `From`/`TryFrom` only: an `as` cast
 // truncates silently.
@@ -24,6 +25,7 @@ pub mod end;
 pub mod keys;
 pub mod live;
 pub mod recording;
+pub mod share;
 
 /// Version of the WebSocket protocol. The relay refuses a `Hello` that names another.
 /// Bump it for any change an older peer would misread; a field added with a serde default

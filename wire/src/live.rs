@@ -60,6 +60,7 @@ pub enum ServerMsg {
 /// The participant's part in a session, as the relay decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Participant {
     /// The session's owner: input goes to the target (unless locked).
     User,
@@ -109,6 +110,12 @@ pub enum ServerControl {
     Error {
         code: ErrorCode,
         message: String,
+    },
+    /// The session's live participants: sent on attach and on every change, only to
+    /// viewers with monitoring rights on the session (never to link viewers, nor to the
+    /// session's own user unless they monitor the asset).
+    Participants {
+        participants: Vec<crate::share::LiveParticipant>,
     },
 }
 

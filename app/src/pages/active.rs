@@ -10,6 +10,7 @@ use vigil_wire::live::{FeedMsg, Thumbnail};
 mod emergency;
 
 use crate::api;
+use crate::sharing::describe;
 use crate::shell::{set_title, use_auth};
 use crate::util;
 use crate::widgets::{local_time, use_now, GridHead, SessionControlsBar};
@@ -272,6 +273,12 @@ fn SessionRow(
                 } else {
                     view! { <span class="badge badge-live">"Active"</span> }.into_any()
                 }}
+                // Only people with monitoring rights are told how many watch.
+                {move || session.with(|s| s.as_ref().and_then(|s| s.watchers)).map(|n| view! {
+                    <span class="watchers-count" data-testid="watchers-count" data-count=n.to_string()>
+                        {describe::watchers_text(n)}
+                    </span>
+                })}
             </td>
             <td class="actions">
                 <SessionControlsBar session=Signal::derive(move || session.get()) on_done on_error/>

@@ -29,6 +29,7 @@ fn ConnectView(id: String) -> impl IntoView {
     let note = stream.pick(StreamState::note);
     let lock = stream.pick(|s| s.lock.clone());
     let ended = stream.pick(|s| s.ended.clone());
+    let access_ended = stream.pick(|s| s.access_ended.clone());
     // Input goes out only from the user, while the session is live and not locked.
     let capture = stream.pick(StreamState::captures_desktop);
     let on_input = Callback::new(move |events| stream.desktop_input(events));
@@ -68,6 +69,9 @@ fn ConnectView(id: String) -> impl IntoView {
                 <div class="banner banner-ended" data-testid="session-ended" role="alert">
                     {format!("Session ended: {r}")}
                 </div>
+            })}
+            {move || access_ended.get().map(|m| view! {
+                <div class="banner banner-ended" data-testid="access-ended" role="alert">{m}</div>
             })}
             <StreamError stream/>
             <div class="term-host term-fill" class:hidden=move || desktop.get() data-testid="terminal" node_ref=host></div>

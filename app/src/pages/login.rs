@@ -6,8 +6,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api;
-use crate::shell::{set_title, use_auth};
-use crate::util::safe_next;
+use crate::shell::{set_title, take_return_to, use_auth};
+use crate::util::{return_to, safe_next};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -19,7 +19,12 @@ pub fn LoginPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let next = move || safe_next(query.with_untracked(|q| q.get("next")).as_deref());
+    // `next` is a path and query; an address with a fragment (a share link) was kept aside
+    // before the login and comes back only for that same path.
+    let next = move || {
+        let next = safe_next(query.with_untracked(|q| q.get("next")).as_deref());
+        return_to(&next, take_return_to().as_deref())
+    };
 
     // Already logged in (or the session cookie is still good): go straight on.
     // Logged in (just now, or the session cookie is still good): go on to `next`.

@@ -12,3 +12,4 @@ pub mod player;
 pub mod replay;
 pub mod replay_player;
 pub mod requests;
+pub mod share;

@@ -3,9 +3,12 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 use vigil_wire::api::{Protocol, Session};
+use vigil_wire::share::ShareKind;
 
 use crate::api;
 use crate::desktop::view::DesktopView;
+use crate::sharing::panel::SharePanel;
+use crate::sharing::watchers::WhoIsWatching;
 use crate::shell::{for_route_id, load_for, set_title, ErrorBox, Loading};
 use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::Role;
@@ -69,6 +72,17 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let on_done = Callback::new(move |new: Session| stream.refresh(new));
     let on_error = Callback::new(move |e: String| action_error.set(Some(e)));
     let replay_href = format!("/replay/{}", api::seg(&id));
+    let access_ended = stream.pick(|s| s.access_ended.clone());
+    let participants = stream.pick(|s| s.participants.clone());
+    // Share follows the session's controls: never for link viewers, nor the session's user.
+    let may_share = Memo::new(move |_| s.with(|s| s.controls.share && s.ended_at.is_none()));
+    let share_id = id.clone();
+    // Each change of the participants (a join through a link) may add a link's use.
+    let joins = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        participants.track();
+        joins.update(|n| *n += 1);
+    });
 
     view! {
         <section class="page player-page">
@@ -98,6 +112,9 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                     </div>
                 }
             })}
+            {move || access_ended.get().map(|m| view! {
+                <div class="banner banner-ended" data-testid="access-ended" role="status">{m}</div>
+            })}
             <StreamError stream/>
             <div class="player-body">
                 <div class="term-scroll">
@@ -108,6 +125,8 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 </div>
                 <KeystrokesPanel keys=stream.keys selectable=Signal::derive(move || !active.get()) status=keys_status/>
             </div>
+            <WhoIsWatching participants/>
+            {move || may_share.get().then(|| view! { <SharePanel id=share_id.clone() kind=ShareKind::Live reload_on=joins/> })}
         </section>
     }
 }

@@ -55,9 +55,11 @@ fn row(s: Session) -> impl IntoView {
             <td class="actions">
                 <a class="btn btn-primary" data-testid="replay-link" href=format!("/replay/{seg}")>"Replay"</a>
                 // Same-tab download: `download` makes the router and the browser leave the page alone.
-                <a class="btn" data-testid="download-link" href=api::recording_url(&s.id) download=download_name rel="external">
-                    "Download"
-                </a>
+                {s.controls.download.then(|| view! {
+                    <a class="btn" data-testid="download-link" href=api::recording_url(&s.id) download=download_name rel="external">
+                        "Download"
+                    </a>
+                })}
             </td>
         </tr>
     }

@@ -8,11 +8,13 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use vigil_wire::api::{Keystroke, Protocol};
 use vigil_wire::recording::RecordingIndex;
+use vigil_wire::share::ShareKind;
 
 mod desktop;
 
 use crate::api;
 use crate::cast::{self, Cast};
+use crate::sharing::panel::SharePanel;
 use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
 use crate::util::NOT_AVAILABLE;
@@ -63,6 +65,26 @@ fn ReplayLoader(id: String) -> impl IntoView {
             format!("{} on {} · {when}", s.user, s.asset_name)
         })
     };
+    // The download and Share follow the session's controls (a link viewer gets the download
+    // only if the sharer allowed it, and never Share).
+    let controls = move || meta.get().flatten().map(|s| s.controls).unwrap_or_default();
+    let download = {
+        let id = id.clone();
+        move || {
+            controls().download.then(|| {
+                let name = meta
+                    .get()
+                    .flatten()
+                    .map(|s| download_name(&s))
+                    .unwrap_or_default();
+                view! {
+                    <a class="btn btn-small" data-testid="download-link" href=api::recording_url(&id)
+                        download=name rel="external">"Download"</a>
+                }
+            })
+        }
+    };
+    let share_id = id.clone();
     view! {
         <section class="page replay-page">
             <header class="page-head">
@@ -70,6 +92,7 @@ fn ReplayLoader(id: String) -> impl IntoView {
                 <span class="muted">{title}</span>
                 <span class="spacer"></span>
                 <AuditTrailLink id=id.clone()/>
+                {download}
                 <a class="btn btn-small" href="/replay">"Back to Replay Sessions"</a>
             </header>
             {move || match recording.get() {
@@ -86,8 +109,18 @@ fn ReplayLoader(id: String) -> impl IntoView {
                     view! { <ReplayPlayer cast=c id/> }.into_any()
                 }
             }}
+            {move || controls().share.then(|| view! { <SharePanel id=share_id.clone() kind=ShareKind::Recording/> })}
         </section>
     }
+}
+
+/// The file name a download is saved as.
+fn download_name(s: &vigil_wire::api::Session) -> String {
+    let ext = match s.protocol {
+        Protocol::Ssh => "cast",
+        Protocol::Rdp => "desktop",
+    };
+    format!("vigil-{}-{}-{}.{ext}", s.asset_name, s.user, s.id)
 }
 
 struct Playback {

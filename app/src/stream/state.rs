@@ -2,12 +2,13 @@
 //! and returns what the page must do about it, as [`Effect`]s; `use_session_stream`
 //! performs them (terminal, desktop decoder, socket, REST).
 
-use vigil_wire::api::{Keystroke, Protocol, Session};
-use vigil_wire::desktop::DesktopParams;
-use vigil_wire::end::EndReason;
+use vigil_wire::api::{Protocol, Session};
+use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
+use vigil_wire::share::LiveParticipant;
 use vigil_wire::PROTOCOL_VERSION;
 
+pub use super::events::{Check, Close, Effect, Input, Notice};
 use super::status::StreamStatus;
 use crate::util::NOT_AVAILABLE;
 
@@ -21,123 +22,6 @@ pub enum Role {
     /// `/sessions/:id`: watching. The terminal keeps the target's size, and nothing but
     /// the target's output and the end is written in it.
     Watch,
-}
-
-/// What a stream is told.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Input {
-    /// A socket is being opened (first, or again after a failure).
-    Opening,
-    /// The socket is open.
-    Opened,
-    /// A message from the relay.
-    Server(ServerMsg),
-    /// The socket closed, or could not open: a refused upgrade looks like a close.
-    Closed(Close),
-    /// What `GET /sessions/:id` answered after that close ([`Effect::Check`]).
-    Checked(Close, Check),
-    /// The session as a control (Lock, Terminate…) returned it.
-    Refreshed(Session),
-    /// The stream cannot run: its terminal or its socket could not be made. `retry`: a
-    /// new socket may help.
-    Failed { message: String, retry: bool },
-}
-
-impl From<ServerMsg> for Input {
-    fn from(msg: ServerMsg) -> Self {
-        Input::Server(msg)
-    }
-}
-
-impl From<ServerControl> for Input {
-    fn from(c: ServerControl) -> Self {
-        Input::Server(ServerMsg::Control(c))
-    }
-}
-
-/// How a socket closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Close {
-    pub code: u16,
-    /// It had opened (a lost connection), rather than never opening.
-    pub was_open: bool,
-}
-
-/// What the relay's REST API says of a session whose stream closed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Check {
-    /// It does not exist, or the viewer may no longer see it.
-    Unavailable,
-    Found(Session),
-    /// The API could not be asked (the message says why).
-    Failed(String),
-}
-
-/// A line the page writes in the terminal itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Notice {
-    /// The lock message, as the locked user must see it.
-    Locked(String),
-    Unlocked,
-    /// The end reason.
-    Ended(String),
-    /// The relay's failure, `message (code)`.
-    Error(String),
-}
-
-impl Notice {
-    /// The line, coloured, on a line of its own.
-    pub fn line(&self) -> String {
-        let (colour, text) = match self {
-            Notice::Locked(m) => (31, m.clone()),
-            Notice::Unlocked => (32, "Your session has been unlocked.".to_string()),
-            Notice::Ended(r) => (33, format!("Session ended: {r}")),
-            Notice::Error(e) => (31, format!("Error: {e}")),
-        };
-        format!("\r\n\x1b[1;{colour}m{text}\x1b[0m\r\n")
-    }
-}
-
-/// What the page must do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Send this to the relay.
-    Send(ClientMsg),
-    /// Write terminal output.
-    Write(Vec<u8>),
-    /// A whole screen: reset the terminal, then write it.
-    Screen(Vec<u8>),
-    /// Write a line of the page's own.
-    Notice(Notice),
-    /// The terminal takes no more typing.
-    ReadOnly,
-    /// Give the terminal the target's size.
-    Resize {
-        cols: u16,
-        rows: u16,
-    },
-    /// The launch guessed `cols`×`rows`: send the terminal's real size if it differs.
-    ReportSize {
-        cols: u16,
-        rows: u16,
-    },
-    /// Start the desktop decoder (its wasm loads while the stream starts).
-    PrepareDesktop,
-    /// (Re)build the desktop decoder.
-    ActivateDesktop(DesktopParams),
-    Graphics {
-        pdu: Vec<u8>,
-        frame_end: Option<u32>,
-    },
-    DesktopSnapshot(Vec<u8>),
-    /// Focus the desktop canvas, or else the terminal.
-    Focus {
-        desktop: bool,
-    },
-    /// A keystroke for the Keystrokes panel.
-    Keystroke(Keystroke),
-    /// Ask the relay what became of the session, then apply [`Input::Checked`].
-    Check(Close),
 }
 
 /// Everything the page shows of one stream.
@@ -156,9 +40,29 @@ pub struct StreamState {
     pub lock: Option<String>,
     /// Once ended: why.
     pub ended: Option<String>,
+    /// This viewer was cut off while the session went on (a revoked or expired share
+    /// link, a right or a login lost): what they are told. Nothing more comes.
+    pub access_ended: Option<String>,
+    /// The session's live participants, for viewers with monitoring rights: `None` until
+    /// the relay sends them (it never does to the others).
+    pub participants: Option<Vec<LiveParticipant>>,
     pub error: Option<String>,
     /// The stream stopped in a way a new socket may mend (Reconnect).
     pub can_retry: bool,
+}
+
+/// What a viewer who came in through a share link is told when the link is revoked or
+/// expires.
+pub const LINK_ACCESS_ENDED: &str = "Your access through the shared link has ended.";
+
+/// What a viewer cut off with `code` is told, for the codes that end one viewer's access
+/// rather than the session: the link's own words, else the relay's message.
+fn access_end_text(code: ErrorCode, message: &str) -> Option<String> {
+    match code {
+        ErrorCode::LinkRevoked | ErrorCode::LinkExpired => Some(LINK_ACCESS_ENDED.to_string()),
+        ErrorCode::AccessRevoked | ErrorCode::LoginEnded => Some(message.to_string()),
+        _ => None,
+    }
 }
 
 /// What a locked user of `protocol` is told when nothing more precise was said.
@@ -186,6 +90,8 @@ impl StreamState {
             detail: None,
             lock: None,
             ended: None,
+            access_ended: None,
+            participants: None,
             error: None,
             can_retry: false,
         };
@@ -201,9 +107,11 @@ impl StreamState {
         state
     }
 
-    /// Over: ended, or not available to this viewer. Nothing more will come.
+    /// Over: ended, or not (or no longer) available to this viewer. Nothing more will come.
     pub fn finished(&self) -> bool {
-        self.ended.is_some() || self.status == StreamStatus::Unavailable
+        self.ended.is_some()
+            || self.access_ended.is_some()
+            || self.status == StreamStatus::Unavailable
     }
 
     /// The viewer is the session's user (the one whose input reaches the target).
@@ -317,6 +225,18 @@ impl StreamState {
         vec![Effect::ReadOnly]
     }
 
+    /// This viewer's access ended while the session goes on.
+    fn cut_off(&mut self, text: String) -> Vec<Effect> {
+        self.set_locked(None);
+        self.detail = None;
+        self.error = None;
+        self.can_retry = false;
+        self.status = StreamStatus::Unavailable;
+        self.participants = None;
+        self.access_ended = Some(text.clone());
+        vec![Effect::Notice(Notice::AccessEnded(text)), Effect::ReadOnly]
+    }
+
     fn server(&mut self, msg: ServerMsg) -> Vec<Effect> {
         let effect = match msg {
             ServerMsg::Output(bytes) => Effect::Write(bytes),
@@ -384,6 +304,8 @@ impl StreamState {
                     .collect()
             }
             ServerControl::Keystroke { keystroke } => vec![Effect::Keystroke(keystroke)],
+            // A viewer cut off hears `Ended` too: the session itself goes on.
+            ServerControl::Ended { .. } if self.access_ended.is_some() => Vec::new(),
             ServerControl::Ended { reason } => {
                 let text = reason.to_string();
                 if let Some(s) = &mut self.session {
@@ -393,7 +315,14 @@ impl StreamState {
                 fx.extend(self.end(text));
                 fx
             }
+            ServerControl::Participants { participants } => {
+                self.participants = Some(participants);
+                Vec::new()
+            }
             ServerControl::Error { code, message } => {
+                if let Some(text) = access_end_text(code, &message) {
+                    return self.cut_off(text);
+                }
                 let text = format!("{message} ({code})");
                 self.status = StreamStatus::Error;
                 self.detail = None;

@@ -51,22 +51,6 @@ impl FromRequestParts<AppState> for RequireAdmin {
     }
 }
 
-/// The client's address as the audit log records it (none when the server was not told).
-pub struct ClientSource(pub Option<String>);
-
-impl FromRequestParts<AppState> for ClientSource {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, std::convert::Infallible> {
-        Ok(ClientSource(
-            auth::client_ip(&parts.extensions).map(|ip| ip.to_string()),
-        ))
-    }
-}
-
 /// The session `id` if `v` may see it; 404 otherwise, so ids are not confirmed to outsiders.
 /// A refusal on a session that exists is audited (`access_denied`); an id that does not
 /// exist is not.
@@ -80,7 +64,7 @@ pub async fn visible_session(state: &AppState, v: &Viewer, id: &str) -> AppResul
     if let Err(denied) = decide(
         &v.actor,
         row.asset_id,
-        Some(&row.facts()),
+        Some(&row.facts(&v.actor)),
         Action::SeeSession,
     ) {
         return Err(refused(state, v, &row, Action::SeeSession, denied.into()).await);
@@ -96,7 +80,7 @@ pub async fn authorized_session(
     action: Action,
 ) -> AppResult<SessionRow> {
     let row = visible_session(state, v, id).await?;
-    if let Err(denied) = decide(&v.actor, row.asset_id, Some(&row.facts()), action) {
+    if let Err(denied) = decide(&v.actor, row.asset_id, Some(&row.facts(&v.actor)), action) {
         return Err(refused(state, v, &row, action, denied.into()).await);
     }
     Ok(row)
@@ -111,15 +95,25 @@ pub async fn refused(
     action: Action,
     error: AppError,
 ) -> AppError {
+    let what = format!("{action:?} on {}", row.asset_name);
+    refusal_audited(state, v, &row.id, &what, error).await
+}
+
+/// Audits `v`'s refused attempt at `what` on session `session` (`access_denied`, the
+/// detail naming the answer's status and code) and hands back the refusal. An audit that
+/// cannot be written is logged; the caller is refused either way.
+pub async fn refusal_audited(
+    state: &AppState,
+    v: &Viewer,
+    session: &str,
+    what: &str,
+    error: AppError,
+) -> AppError {
     let (status, code) = error.status_and_code();
-    let detail = format!(
-        "{action:?} on {}: {} {code}",
-        row.asset_name,
-        status.as_u16()
-    );
-    let entry = NewEntry::new(v.who(), AuditAction::AccessDenied, &detail).on(&row.id);
+    let detail = format!("{what}: {} {code}", status.as_u16());
+    let entry = NewEntry::new(v.who(), AuditAction::AccessDenied, &detail).on(session);
     if let Err(e) = store::audit::record(&state.db, &state.audit_key, entry).await {
-        tracing::error!(error = %e, session = %row.id, "Refusal not audited");
+        tracing::error!(error = %e, %session, "Refusal not audited");
     }
     error
 }
@@ -148,8 +142,24 @@ session_actions! {
     Lock => Action::LockSession;
     Terminate => Action::TerminateSession;
     TerminateAndCancel => Action::TerminateAndCancel;
-    /// Read its recording.
+    /// Download its recording.
     Download => Action::Download;
+    /// Make, list and revoke its share links.
+    ShareIt => Action::Share;
+    /// See who is watching it.
+    SeeWho => Action::SeeParticipants;
+}
+
+/// The client's address, as the relay's accept loop recorded it (`None` when the request
+/// did not come through it). Never refuses.
+pub struct PeerAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(auth::client_ip(&parts.extensions)))
+    }
 }
 
 /// The session of the path's `{id}`, which `viewer` may take action `A` on.

@@ -23,10 +23,12 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod replay;
 pub mod requests;
 pub mod session_controls;
 pub mod session_records;
 pub mod sessions;
+pub mod shares;
 pub mod user_settings;
 pub mod users;
 
@@ -95,6 +97,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::api::EmergencyDone,
         session_records::RecordingIndexDoc,
         session_records::IndexEntryDoc,
+        vigil_wire::share::ShareKind,
+        vigil_wire::share::ShareAudience,
+        vigil_wire::share::NewShareLink,
+        vigil_wire::share::ShareLinkUse,
+        vigil_wire::share::ShareLink,
+        vigil_wire::share::CreatedShareLink,
+        vigil_wire::share::RedeemShareLink,
+        vigil_wire::share::Redeemed,
+        vigil_wire::share::JoinedVia,
+        vigil_wire::share::LiveParticipant,
+        vigil_wire::live::Participant,
     )),
     paths(
         auth::login,
@@ -127,6 +140,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         session_records::keystrokes,
         session_records::recording,
         session_records::recording_index,
+        replay::replay,
+        replay::replay_index,
+        shares::create,
+        shares::list,
+        shares::revoke,
+        shares::redeem,
+        shares::participants,
         ws::session::stream,
         ws::feed::live,
         audit::list,
@@ -218,6 +238,15 @@ pub fn router(state: AppState) -> Router {
             "/sessions/{id}/recording/index",
             get(session_records::recording_index),
         )
+        .route("/sessions/{id}/replay", get(replay::replay))
+        .route("/sessions/{id}/replay/index", get(replay::replay_index))
+        .route(
+            "/sessions/{id}/shares",
+            get(shares::list).post(shares::create),
+        )
+        .route("/sessions/{id}/participants", get(shares::participants))
+        .route("/shares/redeem", post(shares::redeem))
+        .route("/shares/{link_id}/revoke", post(shares::revoke))
         .route("/sessions/{id}/stream", get(ws::session::stream))
         .route("/live", get(ws::feed::live))
         .route("/audit", get(audit::list))

@@ -119,7 +119,7 @@ async fn control<A>(
     let row = store::sessions::get(&state.db, &id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(session_dto(&row, &v.actor)))
+    Ok(Json(session_dto(&state, &row, &v.actor)))
 }
 
 macro_rules! control_handler {

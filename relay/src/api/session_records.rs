@@ -81,6 +81,21 @@ pub async fn recording(
     SessionFor { viewer: v, row, .. }: SessionFor<Download>,
     request: axum::extract::Request,
 ) -> AppResult<Response> {
+    let response = serve_recording(&state, &row, request, true).await?;
+    // Seeking a desktop recording fetches many ranges: every read is audited, once per
+    // viewer and session, whether whole, ranged or the index.
+    audit_download(&state, v.who(), &row.id, &row.asset_name).await?;
+    Ok(response)
+}
+
+/// The recording file of `row` (ranges answered), as a download (`attachment`) or for
+/// the in-app replayer (`inline`). 404 when there is none.
+pub(super) async fn serve_recording(
+    state: &AppState,
+    row: &crate::store::sessions::SessionRow,
+    request: axum::extract::Request,
+    attachment: bool,
+) -> AppResult<Response> {
     let id = &row.id;
     let (path, content_type, ext) = match row.protocol {
         Protocol::Rdp => (
@@ -99,9 +114,6 @@ pub async fn recording(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NotFound),
         Err(e) => return Err(AppError::internal(e)),
     }
-    // Seeking a desktop recording fetches many ranges: every read is audited, once per
-    // viewer and session, whether whole, ranged or the index.
-    audit_download(&state, v.who(), id, &row.asset_name).await?;
     // ServeFile answers Range requests (206, 416) and HEAD.
     let served = tower::ServiceExt::oneshot(
         tower_http::services::ServeFile::new_with_mime(
@@ -113,9 +125,10 @@ pub async fn recording(
     .await
     .map_err(AppError::internal)?;
     let mut response = served.map(Body::new);
+    let disposition = if attachment { "attachment" } else { "inline" };
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
-        format!("attachment; filename=\"{id}.{ext}\"")
+        format!("{disposition}; filename=\"{id}.{ext}\"")
             .parse()
             .map_err(AppError::internal)?,
     );
@@ -167,19 +180,25 @@ pub async fn recording_index(
     State(state): State<AppState>,
     SessionFor { viewer: v, row, .. }: SessionFor<Download>,
 ) -> AppResult<Json<RecordingIndex>> {
-    let id = &row.id;
+    let index = read_index(&state, &row).await?;
+    audit_download(&state, v.who(), &row.id, &row.asset_name).await?;
+    Ok(Json(index))
+}
+
+/// The keyframe index of `row`'s desktop recording; 404 for a terminal session or none.
+pub(super) async fn read_index(
+    state: &AppState,
+    row: &crate::store::sessions::SessionRow,
+) -> AppResult<RecordingIndex> {
     if row.protocol != Protocol::Rdp {
         return Err(AppError::NotFound);
     }
-    let path = state.hub.desktop_recording_path(id);
+    let path = state.hub.desktop_recording_path(&row.id);
     let index = tokio::task::spawn_blocking(move || vigil_hub::desktop_index(&path))
         .await
         .map_err(AppError::internal)?;
     match index {
-        Ok(index) => {
-            audit_download(&state, v.who(), id, &row.asset_name).await?;
-            Ok(Json(index))
-        }
+        Ok(index) => Ok(index),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),
         Err(e) => Err(AppError::internal(e)),
     }

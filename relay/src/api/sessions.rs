@@ -22,8 +22,12 @@ use crate::store::sessions::{NewSession, SessionRow};
 use crate::store::{self, now_ms};
 use vigil_wire::audit::AuditAction;
 
-/// A session as `actor` sees it, with the controls policy grants them.
-pub fn session_dto(row: &SessionRow, actor: &Actor) -> Session {
+/// A session as `actor` sees it, with the controls policy grants them, and how many
+/// watch it now if they may know.
+pub fn session_dto(state: &AppState, row: &SessionRow, actor: &Actor) -> Session {
+    let facts = row.facts(actor);
+    let watchers = policy::allowed(actor, row.asset_id, Some(&facts), Action::SeeParticipants)
+        .then(|| state.participants.watchers(&row.id));
     Session {
         id: row.id.clone(),
         user: row.username.clone(),
@@ -36,7 +40,8 @@ pub fn session_dto(row: &SessionRow, actor: &Actor) -> Session {
         ended_at: row.ended_at,
         locked: row.locked && row.ended_at.is_none(),
         end_reason: row.end_reason.clone(),
-        controls: policy::controls(actor, row.asset_id, &row.facts()),
+        controls: policy::controls(actor, row.asset_id, &facts),
+        watchers,
     }
 }
 
@@ -74,8 +79,8 @@ pub async fn visible_sessions(
     let rows = store::sessions::list(&state.db, active).await?;
     Ok(rows
         .iter()
-        .filter(|r| decide(actor, r.asset_id, Some(&r.facts()), Action::SeeSession).is_ok())
-        .map(|r| session_dto(r, actor))
+        .filter(|r| decide(actor, r.asset_id, Some(&r.facts(actor)), Action::SeeSession).is_ok())
+        .map(|r| session_dto(state, r, actor))
         .collect())
 }
 
@@ -86,8 +91,15 @@ pub async fn visible_sessions(
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
     ))]
-pub async fn get(session: SessionFor<See>) -> AppResult<Json<Session>> {
-    Ok(Json(session_dto(&session.row, &session.viewer.actor)))
+pub async fn get(
+    State(state): State<AppState>,
+    session: SessionFor<See>,
+) -> AppResult<Json<Session>> {
+    Ok(Json(session_dto(
+        &state,
+        &session.row,
+        &session.viewer.actor,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",

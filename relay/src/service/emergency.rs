@@ -37,7 +37,7 @@ pub async fn apply(
             EmergencyAction::Terminate => Action::TerminateSession,
         };
         let allowed = actor
-            .is_none_or(|a| decide(a, row.asset_id, Some(&row.facts()), policy_action).is_ok());
+            .is_none_or(|a| decide(a, row.asset_id, Some(&row.facts(a)), policy_action).is_ok());
         if !in_scope || !allowed {
             continue;
         }

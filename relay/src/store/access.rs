@@ -20,7 +20,8 @@ pub async fn version(db: &Db) -> Result<i64, sqlx::Error> {
         .await
 }
 
-async fn bump(tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+/// Bumps the change counter, inside the caller's transaction.
+pub(crate) async fn bump(tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE access_version SET version = version + 1 WHERE id = 1")
         .execute(tx)
         .await?;

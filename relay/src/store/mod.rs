@@ -15,6 +15,7 @@ pub mod logins;
 pub mod requests;
 pub mod rules;
 pub mod sessions;
+pub mod shares;
 pub mod throttle;
 pub mod users;
 

@@ -2,7 +2,7 @@ use vigil_wire::api::{AssetId, Protocol, RequestId, SessionKind, UserId};
 use vigil_wire::end::{EndReason, ErrorCode};
 
 use super::{parse_or, Db, DbKind};
-use crate::policy::SessionFacts;
+use crate::policy::{Actor, SessionFacts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Raw {
@@ -42,11 +42,13 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    pub fn facts(&self) -> SessionFacts {
+    /// The session as policy sees it for `actor`, with the share link they hold on it.
+    pub fn facts(&self, actor: &Actor) -> SessionFacts {
         SessionFacts {
             owner: self.user_id,
             kind: self.kind,
             live: self.ended_at.is_none(),
+            link: actor.links.get(&self.id).map(|held| held.grant),
         }
     }
 }

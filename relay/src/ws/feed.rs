@@ -150,13 +150,19 @@ impl Feed<'_> {
         let row = store::sessions::get(&self.state.db, &id).await?;
         let visible = row.filter(|r| {
             r.ended_at.is_none()
-                && decide(&v.actor, r.asset_id, Some(&r.facts()), Action::SeeSession).is_ok()
+                && decide(
+                    &v.actor,
+                    r.asset_id,
+                    Some(&r.facts(&v.actor)),
+                    Action::SeeSession,
+                )
+                .is_ok()
         });
         match visible {
             Some(row) => {
                 self.shown.insert(id);
                 self.send(&FeedMsg::Upsert {
-                    session: session_dto(&row, &v.actor),
+                    session: session_dto(self.state, &row, &v.actor),
                 })
                 .await
             }

@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 pub mod feed;
 pub mod session;
+pub mod watching;
 
 const MAX_FRAME: usize = 1024 * 1024;
 /// Each socket's read buffer. What a browser sends is small (keys, pointer moves, frame

@@ -10,21 +10,22 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
-use vigil_wire::audit::AuditAction;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
 
 use super::{check_origin, close, next_frame, send, send_control, upgrade};
-use crate::api::extract::{refused, visible_session, ClientSource};
+use crate::api::extract::{refused, visible_session, PeerAddr};
 use crate::api::sessions::session_dto;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
-use crate::policy::{decide, Action};
+use crate::policy::{allowed, Action};
+use crate::share::audit::Via;
+use crate::share::way_in;
 use crate::state::{AppState, SessionChanged};
-use crate::store::audit::NewEntry;
 use crate::store::{self, now_ms};
+use crate::ws::watching::{Watching, WhoWatches};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,8 +35,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
         (status = 403, description = "`origin`, or not allowed to attach"), (status = 404, description = "not visible")))]
 pub async fn stream(
     State(state): State<AppState>,
+    PeerAddr(addr): PeerAddr,
     headers: HeaderMap,
-    ClientSource(source): ClientSource,
     user: Result<CurrentUser, AppError>,
     id: Result<Path<String>, PathRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -45,36 +46,67 @@ pub async fn stream(
     let Path(id) = id.map_err(|_| AppError::NotFound)?;
     let ws = upgrade(ws)?;
     let mut v = Viewer::load(&state, user.user).await?;
-    v.source = source;
+    v.source = addr.map(|a| a.to_string());
     let row = visible_session(&state, &v, &id).await?;
-    let facts = row.facts();
-    let participant = if decide(&v.actor, row.asset_id, Some(&facts), Action::Participate).is_ok() {
-        Participant::User
-    } else if decide(&v.actor, row.asset_id, Some(&facts), Action::WatchSession).is_ok() {
-        Participant::Observer
+    let (participant, via) = if let Some(via) = way_in(&v, &row, Action::Participate) {
+        (Participant::User, via)
+    } else if let Some(via) = way_in(&v, &row, Action::WatchSession) {
+        (Participant::Observer, via)
     } else {
         return Err(refused(&state, &v, &row, Action::WatchSession, AppError::Forbidden).await);
     };
-    if participant == Participant::Observer {
-        let entry = NewEntry::new(v.who(), AuditAction::Observe, &row.asset_name).on(&id);
-        store::audit::record(&state.db, &state.audit_key, entry).await?;
-    }
-    let session = session_dto(&row, &v.actor);
+    let link_expiry = match &via {
+        Via::Link(_) => v.actor.links.get(&id).map(|held| held.expires_at),
+        _ => None,
+    };
+    let facts = row.facts(&v.actor);
+    let sees_participants = allowed(
+        &v.actor,
+        row.asset_id,
+        Some(&facts),
+        Action::SeeParticipants,
+    );
+    let session = session_dto(&state, &row, &v.actor);
     let (cols, rows) = (row.cols, row.rows);
     let token_hash = user.token_hash.clone();
+    let who = WhoWatches {
+        username: v.user.username.clone(),
+        display_name: v.user.display_name.clone(),
+        participant,
+        via,
+        source: v.source.clone(),
+    };
     Ok(ws.on_upgrade(move |socket| async move {
         let token = state.shutdown.clone();
+        let link = match &who.via {
+            Via::Link(link_id) => Some(link_id.clone()),
+            _ => None,
+        };
         let rights = Rights {
             state: &state,
             token_hash,
             session: id.clone(),
             participant,
+            link,
+        };
+        let watch = Watch {
+            who,
+            sees_participants,
+            link_expiry,
         };
         tokio::select! {
-            () = run_stream(&state, socket, participant, session, cols, rows, &rights) => {}
+            () = run_stream(&state, socket, session, cols, rows, &rights, watch) => {}
             () = token.cancelled() => {}
         }
     }))
+}
+
+/// What a stream knows of its viewer beyond their login: who they are in the session,
+/// whether they may see who else watches, and when the link they came through expires.
+struct Watch {
+    who: WhoWatches,
+    sees_participants: bool,
+    link_expiry: Option<i64>,
 }
 
 /// Why a stream's viewer was detached while the session went on.
@@ -84,6 +116,10 @@ enum Detach {
     LoginEnded,
     /// The viewer no longer holds the right to this stream.
     RightLost,
+    /// The share link the viewer came through was revoked.
+    LinkRevoked,
+    /// The share link the viewer came through expired.
+    LinkExpired,
 }
 
 impl Detach {
@@ -91,8 +127,27 @@ impl Detach {
         match self {
             Detach::LoginEnded => "Your login has ended. Log in again to continue.",
             Detach::RightLost => "You no longer have access to this session.",
+            Detach::LinkRevoked | Detach::LinkExpired => crate::share::LINK_ENDED_MESSAGE,
         }
     }
+
+    fn code(self) -> ErrorCode {
+        match self {
+            Detach::LoginEnded => ErrorCode::LoginEnded,
+            Detach::RightLost => ErrorCode::AccessRevoked,
+            Detach::LinkRevoked => ErrorCode::LinkRevoked,
+            Detach::LinkExpired => ErrorCode::LinkExpired,
+        }
+    }
+}
+
+/// What a re-check found: the viewer stays, with these rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stay {
+    /// May see the live participants.
+    sees_participants: bool,
+    /// When the link they hold on the session expires, if they came through one.
+    link_expiry: Option<i64>,
 }
 
 /// What a stream re-checks about its viewer, each time something changes and when the
@@ -102,6 +157,8 @@ struct Rights<'a> {
     token_hash: String,
     session: String,
     participant: Participant,
+    /// The share link the viewer came through, if they did.
+    link: Option<String>,
 }
 
 impl Rights<'_> {
@@ -118,31 +175,63 @@ impl Rights<'_> {
         }
     }
 
-    /// `Ok` while the viewer may still hold this stream.
-    async fn check(&self) -> Result<(), Detach> {
+    /// `Ok` while the viewer may still hold this stream. (A failure to read is no reason
+    /// to cut a viewer off: `None` then, and the next change re-checks.)
+    async fn check(&self) -> Result<Option<Stay>, Detach> {
         let login = store::logins::find(&self.state.db, &self.token_hash, now_ms()).await;
         let user = match login {
             Ok(Some(login)) => login.user,
             Ok(None) => return Err(Detach::LoginEnded),
             Err(error) => {
                 tracing::warn!(%error, "Could not re-check a stream's rights");
-                return Ok(());
+                return Ok(None);
             }
         };
         let Ok(v) = Viewer::load(self.state, user).await else {
-            return Ok(());
+            return Ok(None);
         };
         let action = match self.participant {
             Participant::User => Action::Participate,
             Participant::Observer => Action::WatchSession,
         };
-        match visible_session(self.state, &v, &self.session).await {
-            // Ended: the hub's `Ended`, already on its way, says why and closes the
-            // stream; detaching first would tell the viewer a wrong reason.
-            Ok(row) if row.ended_at.is_some() => Ok(()),
-            Ok(row) if decide(&v.actor, row.asset_id, Some(&row.facts()), action).is_ok() => Ok(()),
-            Ok(_) | Err(AppError::NotFound | AppError::Forbidden) => Err(Detach::RightLost),
-            Err(_) => Ok(()),
+        let row = match visible_session(self.state, &v, &self.session).await {
+            Ok(row) => row,
+            Err(AppError::NotFound | AppError::Forbidden) => return Err(self.lost().await),
+            Err(_) => return Ok(None),
+        };
+        // Ended: the hub's `Ended`, already on its way, says why and closes the stream;
+        // detaching first would tell the viewer a wrong reason.
+        if row.ended_at.is_some() {
+            return Ok(None);
+        }
+        let Some(via) = way_in(&v, &row, action) else {
+            return Err(self.lost().await);
+        };
+        let facts = row.facts(&v.actor);
+        Ok(Some(Stay {
+            sees_participants: allowed(
+                &v.actor,
+                row.asset_id,
+                Some(&facts),
+                Action::SeeParticipants,
+            ),
+            link_expiry: match via {
+                Via::Link(_) => v.actor.links.get(&self.session).map(|held| held.expires_at),
+                _ => None,
+            },
+        }))
+    }
+
+    /// Why the viewer lost the stream: for one who came through a link, the link's fate
+    /// (revoked, expired) if that is what ended it.
+    async fn lost(&self) -> Detach {
+        let Some(link) = &self.link else {
+            return Detach::RightLost;
+        };
+        match store::shares::by_id(&self.state.db, link).await {
+            Ok(Some(l)) if l.revoked_at.is_some() => Detach::LinkRevoked,
+            Ok(Some(l)) if l.expires_at <= now_ms() => Detach::LinkExpired,
+            _ => Detach::RightLost,
         }
     }
 }
@@ -156,13 +245,14 @@ async fn sleep_until_ms(at: i64) {
 async fn run_stream(
     state: &AppState,
     mut socket: WebSocket,
-    participant: Participant,
     mut session: vigil_wire::api::Session,
     cols: u16,
     rows: u16,
     rights: &Rights<'_>,
+    watch: Watch,
 ) {
     let id = session.id.clone();
+    let participant = watch.who.participant;
     // 1. The peer's Hello.
     let hello = tokio::time::timeout(HELLO_TIMEOUT, next_frame(&mut socket)).await;
     let version = match hello {
@@ -229,6 +319,20 @@ async fn run_stream(
         return;
     };
     session.locked = att.locked;
+    let mut watching = match Watching::start(state, &id, watch.who).await {
+        Ok(watching) => watching,
+        Err(error) => {
+            // No view goes unaudited: refuse it.
+            tracing::error!(%error, session = %id, "Could not audit a view start");
+            let refusal = ServerControl::Error {
+                code: ErrorCode::AuditFailed,
+                message: "The relay could not record this view in the audit log.".into(),
+            };
+            send_control(&mut socket, refusal).await;
+            close(&mut socket).await;
+            return;
+        }
+    };
     let welcome = ServerControl::Welcome {
         version: PROTOCOL_VERSION,
         participant,
@@ -239,10 +343,16 @@ async fn run_stream(
     if !send_control(&mut socket, welcome).await {
         return;
     }
+    let mut sees = watch.sees_participants;
+    let mut link_expiry = watch.link_expiry;
+    if sees && !send_participants(&mut socket, &mut watching).await {
+        return;
+    }
 
     // 3. Pump both ways. Observers have no input sender: what they send is dropped.
     // Any change (a session, a grant, a login) re-checks the viewer's right to stay, and
-    // so does the login's expiry: dropping the attachment detaches them from the hub.
+    // so do the login's and the link's expiry: dropping the attachment detaches them from
+    // the hub.
     let mut changes = state.changes.subscribe();
     let mut access = state.access.subscribe();
     let mut expiry = match rights.login_expiry().await {
@@ -250,30 +360,31 @@ async fn run_stream(
         Err(why) => return detach(&mut socket, why).await,
     };
     loop {
-        tokio::select! {
+        let recheck = tokio::select! {
             () = sleep_until_ms(expiry) => match rights.login_expiry().await {
-                Ok(at) => expiry = at,
+                Ok(at) => {
+                    expiry = at;
+                    false
+                }
                 Err(why) => return detach(&mut socket, why).await,
             },
-            change = changes.recv() => {
-                let recheck = match change {
-                    Ok(SessionChanged(changed)) => changed == rights.session,
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => break,
-                };
-                if recheck {
-                    if let Err(why) = rights.check().await {
-                        return detach(&mut socket, why).await;
-                    }
-                }
-            }
+            () = sleep_until_ms(link_expiry.unwrap_or(i64::MAX)), if link_expiry.is_some() => true,
+            change = changes.recv() => match change {
+                Ok(SessionChanged(changed)) => changed == rights.session,
+                Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => break,
+            },
             access = access.recv() => {
                 if matches!(access, Err(RecvError::Closed)) {
                     break;
                 }
-                if let Err(why) = rights.check().await {
-                    return detach(&mut socket, why).await;
+                true
+            }
+            changed = watching.presence.updates.changed(), if sees => {
+                if changed.is_ok() && !send_participants(&mut socket, &mut watching).await {
+                    break;
                 }
+                false
             }
             out = att.rx.recv() => {
                 let Some(msg) = out else { break };
@@ -281,6 +392,7 @@ async fn run_stream(
                 if !send(&mut socket, &msg).await || last {
                     break;
                 }
+                false
             }
             frame = next_frame(&mut socket) => {
                 let Some(frame) = frame else { break };
@@ -300,21 +412,38 @@ async fn run_stream(
                         }
                     }
                 }
+                false
+            }
+        };
+        if recheck {
+            match rights.check().await {
+                Err(why) => return detach(&mut socket, why).await,
+                Ok(Some(stay)) => {
+                    let newly = stay.sees_participants && !sees;
+                    sees = stay.sees_participants;
+                    link_expiry = stay.link_expiry;
+                    if newly && !send_participants(&mut socket, &mut watching).await {
+                        break;
+                    }
+                }
+                Ok(None) => {}
             }
         }
     }
     close(&mut socket).await;
 }
 
+/// Sends the session's participants as they are now; `false` if the socket is gone.
+async fn send_participants(socket: &mut WebSocket, watching: &mut Watching) -> bool {
+    let participants = watching.presence.updates.borrow_and_update().clone();
+    send_control(socket, ServerControl::Participants { participants }).await
+}
+
 /// Tells a viewer why they were cut off, then closes their stream.
 async fn detach(socket: &mut WebSocket, why: Detach) {
     tracing::info!(?why, "Stream viewer detached");
-    let code = match why {
-        Detach::LoginEnded => ErrorCode::LoginEnded,
-        Detach::RightLost => ErrorCode::AccessRevoked,
-    };
     let error = ServerControl::Error {
-        code,
+        code: why.code(),
         message: why.message().into(),
     };
     if send_control(socket, error).await {

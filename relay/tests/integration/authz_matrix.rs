@@ -17,6 +17,7 @@ use vigil_relay::store::{self, now_ms, sessions::NewSession};
 use vigil_relay::AppState;
 use vigil_wire::api::{AssetSelector, GrantedRole, Protocol, RequestStatus, SessionKind};
 use vigil_wire::recording::{encode, Kind, MAGIC};
+use vigil_wire::share::ShareKind;
 
 use crate::support::{self, Relay, R};
 
@@ -71,6 +72,7 @@ async fn world() -> R<World> {
         ("bob", false, &["devs"][..]),
         ("rex", false, &["audit"][..]),
         ("olga", false, &["audit-db"][..]),
+        ("lena", false, &[][..]),
     ] {
         relay.user(name, admin, groups).await?;
     }
@@ -155,6 +157,47 @@ impl World {
         Ok(id)
     }
 
+    /// A share link on session `session` made by ada (any user may redeem it), and
+    /// `holder`'s use of it; its id and token.
+    async fn link(&self, session: &str, holder: Option<&str>) -> R<(String, String)> {
+        let ended = store::sessions::get(&self.state.db, session)
+            .await?
+            .ok_or("no session")?
+            .ended_at
+            .is_some();
+        let id = auth::new_session_id();
+        let token = auth::new_token();
+        let mut tx = store::begin_write(&self.state.db).await?;
+        store::shares::insert(
+            &mut tx,
+            store::shares::NewLink {
+                id: &id,
+                session_id: session,
+                kind: if ended {
+                    ShareKind::Recording
+                } else {
+                    ShareKind::Live
+                },
+                token_hash: &auth::token_hash(&token),
+                any_user: true,
+                users: &[],
+                groups: &[],
+                code_hash: None,
+                allow_download: false,
+                created_by: self.user_id("ada").await?,
+                created_at: now_ms(),
+                expires_at: now_ms() + 3_600_000,
+            },
+        )
+        .await?;
+        if let Some(name) = holder {
+            let user = self.user_id(name).await?;
+            store::shares::record_use(&mut tx, &id, user, now_ms()).await?;
+        }
+        tx.commit().await?;
+        Ok((id, token))
+    }
+
     /// A pending request of alice's on web-1.
     async fn pending_request(&self) -> R<i64> {
         Ok(store::requests::insert(
@@ -173,9 +216,16 @@ impl World {
     }
 
     /// The concrete path and body of `route` for one case, with its fixtures made.
-    async fn instantiate(&self, route: Route, kind: SessionKind, n: usize) -> R<(String, Value)> {
+    async fn instantiate(
+        &self,
+        route: Route,
+        kind: SessionKind,
+        role: Role,
+        n: usize,
+    ) -> R<(String, Value)> {
         let path = route.1;
-        let body = match route {
+        let holder = (role == Role::LinkViewer).then_some("lena");
+        let mut body = match route {
             ("POST", "/api/v1/assets") => json!({"name": format!("new-{n}"), "protocol": "ssh",
                 "host": "127.0.0.1", "port": 22, "account": "svc", "tags": []}),
             ("POST", "/api/v1/rules") => json!({"name": format!("rule-{n}"),
@@ -196,11 +246,28 @@ impl World {
             }
             ("POST", "/api/v1/assets/{id}/accept-host-key") => json!({"fingerprint": OFFERED}),
             ("PUT", "/api/v1/users/{name}/keyboard-layout") => json!({"layout": "de-DE"}),
+            ("POST", "/api/v1/sessions/{id}/shares") => {
+                json!({"audience": {"type": "named", "users": ["bob"], "groups": []}})
+            }
             _ => json!({}),
         };
         let mut concrete = path.replace("{id}", "0");
         if is_session_route(route) {
-            concrete = path.replace("{id}", &self.session(kind).await?);
+            let session = self.session(kind).await?;
+            if path.contains("/replay") {
+                let closed = vigil_wire::end::EndReason::plain("closed");
+                store::sessions::end(&self.state.db, &session, now_ms(), &closed).await?;
+            }
+            if holder.is_some() {
+                self.link(&session, holder).await?;
+            }
+            concrete = path.replace("{id}", &session);
+        } else if path == "/api/v1/shares/{link_id}/revoke" {
+            let (link, _) = self.link(&self.session(kind).await?, holder).await?;
+            concrete = path.replace("{link_id}", &link);
+        } else if path == "/api/v1/shares/redeem" {
+            let (_, token) = self.link(&self.session(kind).await?, None).await?;
+            body = json!({"token": token});
         } else if path.starts_with("/api/v1/requests/{id}") {
             concrete = path.replace("{id}", &self.pending_request().await?.to_string());
         } else if path == "/api/v1/assets/{id}/accept-host-key" {
@@ -311,7 +378,7 @@ async fn every_route_against_every_role_kind_and_transport() -> R {
                         None => None,
                     };
                     n += 1;
-                    let (path, body) = w.instantiate(route, kind, n).await?;
+                    let (path, body) = w.instantiate(route, kind, role, n).await?;
                     let want = match variant {
                         "no-csrf" if role == Role::Anonymous || route.1 == "/api/v1/auth/login" => {
                             401

@@ -9,7 +9,9 @@ use vigil_wire::api::SessionKind;
 
 /// Who calls. For session routes `Owner` is the session's own user: `alice` (a regular
 /// user) for a request session, `ivy` (ISA on the asset) for an ISA session, `root` (an
-/// administrator) for an Admin Session.
+/// administrator) for an Admin Session. `LinkViewer` is `lena`, a user with no role who
+/// redeemed a share link for the session concerned: a live link, or for the replay
+/// routes (whose session has ended) a recording link without the download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
     Anonymous,
@@ -19,9 +21,10 @@ pub(crate) enum Role {
     ReviewerOutOfScope,
     Isa,
     Admin,
+    LinkViewer,
 }
 
-pub(crate) const ROLES: [Role; 7] = [
+pub(crate) const ROLES: [Role; 8] = [
     Role::Anonymous,
     Role::Owner,
     Role::OtherRegular,
@@ -29,6 +32,7 @@ pub(crate) const ROLES: [Role; 7] = [
     Role::ReviewerOutOfScope,
     Role::Isa,
     Role::Admin,
+    Role::LinkViewer,
 ];
 
 pub(crate) const KINDS: [SessionKind; 3] =
@@ -47,6 +51,7 @@ pub(crate) fn login_name(role: Role, kind: SessionKind) -> Option<&'static str> 
         Role::ReviewerOutOfScope => "olga",
         Role::Isa => "ian",
         Role::Admin => "ada",
+        Role::LinkViewer => "lena",
     })
 }
 
@@ -68,7 +73,7 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
     let anon = role == Anonymous;
     // Session facts, as policy sees them.
     let visible = match role {
-        Owner | Admin => true,
+        Owner | Admin | LinkViewer => true,
         ReviewerInScope | Isa => kind != SessionKind::Admin,
         _ => false,
     };
@@ -81,6 +86,12 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
         _ => false,
     };
     let read = || match (visible, monitors) {
+        (false, _) => 404,
+        (true, true) => 200,
+        (true, false) => 403,
+    };
+    // Watching (the stream's keystrokes, the in-app replay): monitors, and link viewers.
+    let watch = || match (visible, monitors || role == LinkViewer) {
         (false, _) => 404,
         (true, true) => 200,
         (true, false) => 403,
@@ -126,7 +137,7 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
         ("POST", "/api/v1/requests") => match role {
             Owner if kind == SessionKind::Request => 200,
             OtherRegular => 200,
-            ReviewerOutOfScope => 404,
+            ReviewerOutOfScope | LinkViewer => 404,
             Owner if kind == SessionKind::Admin => 403,
             _ => 403,
         },
@@ -152,7 +163,7 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
         ("POST", "/api/v1/sessions") => match role {
             Admin | Isa => 400,
             Owner if kind != SessionKind::Request => 400,
-            ReviewerOutOfScope => 404,
+            ReviewerOutOfScope | LinkViewer => 404,
             _ => 403,
         },
         // One session.
@@ -164,8 +175,27 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
             }
         }
         ("GET", "/api/v1/sessions/{id}/keystrokes")
-        | ("GET", "/api/v1/sessions/{id}/recording")
-        | ("GET", "/api/v1/sessions/{id}/recording/index") => read(),
+        | ("GET", "/api/v1/sessions/{id}/replay")
+        | ("GET", "/api/v1/sessions/{id}/replay/index") => watch(),
+        // The download: monitors only (the link viewer's link grants none).
+        ("GET", "/api/v1/sessions/{id}/recording")
+        | ("GET", "/api/v1/sessions/{id}/recording/index")
+        // Who watches: monitors only.
+        | ("GET", "/api/v1/sessions/{id}/participants") => read(),
+        // Sharing: monitors, never the session's own user nor a link viewer.
+        ("GET", "/api/v1/sessions/{id}/shares") | ("POST", "/api/v1/sessions/{id}/shares") => {
+            control(200)
+        }
+        // A link made by ada on alice's request session: its maker, an administrator, or
+        // whoever may share the session revokes it; who may see the session but not share
+        // it is refused; anyone else is not told it exists.
+        ("POST", "/api/v1/shares/{link_id}/revoke") => match role {
+            Admin | ReviewerInScope | Isa => 200,
+            Owner | LinkViewer => 403,
+            _ => 404,
+        },
+        // A fresh link for any logged-in user.
+        ("POST", "/api/v1/shares/redeem") => logged_in(200),
         // Not live in the hub: an allowed Lock or Unlock answers `not_live`.
         ("POST", "/api/v1/sessions/{id}/lock") | ("POST", "/api/v1/sessions/{id}/unlock") => {
             control(409)
@@ -178,7 +208,10 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
                 403
             })
         }
-        ("GET", "/api/v1/sessions/{id}/stream") => match (visible, role == Owner || monitors) {
+        ("GET", "/api/v1/sessions/{id}/stream") => match (
+            visible,
+            role == Owner || monitors || role == LinkViewer,
+        ) {
             (false, _) => 404,
             (true, true) => 101,
             (true, false) => 403,

@@ -25,6 +25,7 @@ pub struct Login {
 /// | `reviewer-T` | `auditors-T` | `active_session_reviewer` on `linux-T` |
 /// | `alice-T`, `bob-T` | `staff-T` | `requestor`, auto-approve, on `linux-T` |
 /// | `outsider-T` | `outsiders-T` | `active_session_reviewer` on `elsewhere-T` only |
+/// | `carol-T` | none | none |
 ///
 /// Assets: `web-T` (password account, `linux-T`), `db-T` (key account, `linux-T`),
 /// `vault-T` (password account, `elsewhere-T`), all on the test sshd.
@@ -37,6 +38,8 @@ pub struct Cast {
     pub alice: Login,
     pub bob: Login,
     pub outsider: Login,
+    /// A user with no group and no role at all.
+    pub carol: Login,
     /// Asset with the password-based account.
     pub web: String,
     /// Asset with the key-based account.
@@ -65,6 +68,7 @@ impl Cast {
             alice: login("alice"),
             bob: login("bob"),
             outsider: login("outsider"),
+            carol: login("carol"),
             web: format!("web-{tag}"),
             db: format!("db-{tag}"),
             vault: format!("vault-{tag}"),
@@ -111,6 +115,7 @@ pub(crate) fn seed(data_dir: &Path, sshd: &Sshd, c: &Cast) -> Result<()> {
     user(&c.alice, &["--group", &staff])?;
     user(&c.bob, &["--group", &staff])?;
     user(&c.outsider, &["--group", &outsiders])?;
+    user(&c.carol, &[])?;
 
     let port = sshd.port.to_string();
     let elsewhere = format!("elsewhere-{t}");

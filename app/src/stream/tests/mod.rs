@@ -1,7 +1,9 @@
 //! The stream's state machine driven by relay message sequences, as both pages get them:
-//! `connect` for the user's page, `watch` for the player.
+//! `connect` for the user's page, `watch` for the player, `share` for what sharing adds
+//! (the participants list, a link viewer cut off).
 
 mod connect;
+mod share;
 mod watch;
 
 use vigil_wire::api::{Keystroke, Protocol, Session, SessionControls, SessionKind};
@@ -28,6 +30,7 @@ fn session(protocol: Protocol) -> Session {
         locked: false,
         end_reason: None,
         controls: SessionControls::default(),
+        watchers: None,
     }
 }
 
