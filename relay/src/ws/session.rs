@@ -194,11 +194,17 @@ impl Rights<'_> {
             Participant::User => Action::Participate,
             Participant::Observer => Action::WatchSession,
         };
-        let row = match visible_session(self.state, &v, &self.session).await {
-            Ok(row) => row,
-            Err(AppError::NotFound | AppError::Forbidden) => return Err(self.lost().await),
+        // The relay's own re-check, not an attempt by the viewer: a right found lost
+        // detaches them (their `view_end` records it) and is no `access_denied`.
+        let row = match store::sessions::get(&self.state.db, &self.session).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(self.lost().await),
             Err(_) => return Ok(None),
         };
+        let facts = row.facts(&v.actor);
+        if !allowed(&v.actor, row.asset_id, Some(&facts), Action::SeeSession) {
+            return Err(self.lost().await);
+        }
         // Ended: the hub's `Ended`, already on its way, says why and closes the stream;
         // detaching first would tell the viewer a wrong reason.
         if row.ended_at.is_some() {
@@ -207,7 +213,6 @@ impl Rights<'_> {
         let Some(via) = way_in(&v, &row, action) else {
             return Err(self.lost().await);
         };
-        let facts = row.facts(&v.actor);
         Ok(Some(Stay {
             sees_participants: allowed(
                 &v.actor,
