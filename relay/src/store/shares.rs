@@ -305,16 +305,18 @@ struct ListRaw {
     revoker: Option<String>,
 }
 
+/// A link as sharers see it, with its maker's and revoker's names (`ListRaw`).
+const LIST_SELECT: &str = "SELECT l.id, l.session_id, l.kind, l.audience, l.code_hash,
+        l.allow_download, l.created_at, l.expires_at, l.revoked_at,
+        c.username AS creator, r.username AS revoker
+     FROM share_links l JOIN users c ON c.id = l.created_by
+     LEFT JOIN users r ON r.id = l.revoked_by";
+
 /// The links of session `session_id`, newest first, as sharers see them.
 pub async fn list_for_session(db: &Db, session_id: &str) -> Result<Vec<ShareLink>, sqlx::Error> {
-    let raws: Vec<ListRaw> = sqlx::query_as(
-        "SELECT l.id, l.session_id, l.kind, l.audience, l.code_hash, l.allow_download,
-                l.created_at, l.expires_at, l.revoked_at,
-                c.username AS creator, r.username AS revoker
-         FROM share_links l JOIN users c ON c.id = l.created_by
-         LEFT JOIN users r ON r.id = l.revoked_by
-         WHERE l.session_id = $1 ORDER BY l.created_at DESC, l.id",
-    )
+    let raws: Vec<ListRaw> = sqlx::query_as(&format!(
+        "{LIST_SELECT} WHERE l.session_id = $1 ORDER BY l.created_at DESC, l.id"
+    ))
     .bind(session_id)
     .fetch_all(db)
     .await?;
@@ -327,17 +329,10 @@ pub async fn list_for_session(db: &Db, session_id: &str) -> Result<Vec<ShareLink
 
 /// Link `id` as sharers see it.
 pub async fn get_dto(db: &Db, id: &str) -> Result<Option<ShareLink>, sqlx::Error> {
-    let raw: Option<ListRaw> = sqlx::query_as(
-        "SELECT l.id, l.session_id, l.kind, l.audience, l.code_hash, l.allow_download,
-                l.created_at, l.expires_at, l.revoked_at,
-                c.username AS creator, r.username AS revoker
-         FROM share_links l JOIN users c ON c.id = l.created_by
-         LEFT JOIN users r ON r.id = l.revoked_by
-         WHERE l.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
+    let raw: Option<ListRaw> = sqlx::query_as(&format!("{LIST_SELECT} WHERE l.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
     match raw {
         Some(r) => Ok(Some(link_dto(db, r).await?)),
         None => Ok(None),

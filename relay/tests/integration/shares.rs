@@ -13,7 +13,7 @@ use vigil_wire::live::{Participant, ServerControl};
 use vigil_wire::share::{CreatedShareLink, JoinedVia, LiveParticipant, ShareKind, ShareLink};
 
 use crate::share_world::{redeem, share_at, token_of, Feed, ShareWorld, Stream};
-use crate::support::{post, R};
+use crate::support::{post, Relay, R};
 use vigil_wire::live::FeedMsg;
 
 /// The generous bound on a cut-off in tests (the benchmark measures it: `bench-revoke`).
@@ -24,6 +24,21 @@ fn welcome_participant(c: &ServerControl) -> Option<Participant> {
         ServerControl::Welcome { participant, .. } => Some(*participant),
         _ => None,
     }
+}
+
+/// `who` attaches to session `id`; fails unless they are welcomed as an observer.
+async fn observe(r: &Relay, id: &str, who: &str) -> R<Stream> {
+    let mut ws = Stream::open(r, id, who).await?;
+    let first = ws
+        .next_control(Duration::from_secs(5))
+        .await?
+        .ok_or("closed")?;
+    assert_eq!(
+        welcome_participant(&first),
+        Some(Participant::Observer),
+        "{who}"
+    );
+    Ok(ws)
 }
 
 /// Reads until the viewer is told their access ended with `code`; then the socket closes.
@@ -162,12 +177,7 @@ async fn a_live_link_lets_the_named_user_watch_read_only_until_it_is_revoked() -
     let mut rex_feed = Feed::open(r, "rex").await?;
     let mut alice_feed = Feed::open(r, "alice").await?;
     // Bob attaches: as an observer, never the user.
-    let mut bob_ws = Stream::open(r, &id, "bob").await?;
-    let first = bob_ws
-        .next_control(Duration::from_secs(5))
-        .await?
-        .ok_or("closed")?;
-    assert_eq!(welcome_participant(&first), Some(Participant::Observer));
+    let mut bob_ws = observe(r, &id, "bob").await?;
     // rex watches too, and is told who is there.
     let mut rex_ws = Stream::open(r, &id, "rex").await?;
     let want = vec![
@@ -343,21 +353,9 @@ async fn group_removal_and_expiry_cut_viewers_off() -> R {
         200
     );
 
-    let mut dave_ws = Stream::open(r, &id, "dave").await?;
-    let mut rita_ws = Stream::open(r, &id, "rita").await?;
-    for ws in [&mut dave_ws, &mut rita_ws] {
-        let first = ws
-            .next_control(Duration::from_secs(5))
-            .await?
-            .ok_or("closed")?;
-        assert_eq!(welcome_participant(&first), Some(Participant::Observer));
-    }
-    let mut bob_ws = Stream::open(r, &id, "bob").await?;
-    let first = bob_ws
-        .next_control(Duration::from_secs(5))
-        .await?
-        .ok_or("closed")?;
-    assert_eq!(welcome_participant(&first), Some(Participant::Observer));
+    let mut dave_ws = observe(r, &id, "dave").await?;
+    let mut rita_ws = observe(r, &id, "rita").await?;
+    let mut bob_ws = observe(r, &id, "bob").await?;
     // While bob watches, his link is cut to 2 s from now, as another process would write
     // it (the counter bumped with it): his stream re-reads when it ends.
     sqlx::query("UPDATE share_links SET expires_at = $1 WHERE id = $2")

@@ -178,6 +178,23 @@ impl Browser {
         Ok(sid)
     }
 
+    /// Requests access to `asset` from the Assets page (a Smart Rule that approves it at
+    /// once) and connects under the request; returns the session id.
+    pub async fn connect_by_request(&self, asset: &str, reason: &str) -> Result<String> {
+        self.goto("/assets").await?;
+        let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
+        self.click(&format!("{row} {}", tid("request-button")), secs(15.0))
+            .await?;
+        self.fill(&tid("request-reason"), reason).await?;
+        self.fill(&tid("request-duration"), "30").await?;
+        self.click(&tid("request-submit"), secs(5.0)).await?;
+        let approved = format!("{}[data-status=\"approved\"]", tid("request-row"));
+        self.wait_for(&approved, secs(10.0)).await?;
+        self.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
+            .await?;
+        self.connect_page_id().await
+    }
+
     /// Launches `asset` directly from the Assets page (administrators and ISA users);
     /// returns the session id.
     pub async fn connect_directly(&self, asset: &str) -> Result<String> {

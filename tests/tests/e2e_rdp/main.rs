@@ -44,22 +44,6 @@ pub(crate) fn session_row(id: &str) -> String {
     format!("{}[data-session-id=\"{id}\"]", tid("session-row"))
 }
 
-/// Requests access to `asset` (auto-approved) and connects under the request.
-pub(crate) async fn connect_by_request(b: &Browser, asset: &str, reason: &str) -> Result<String> {
-    b.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
-    b.click(&format!("{row} {}", tid("request-button")), secs(15.0))
-        .await?;
-    b.fill(&tid("request-reason"), reason).await?;
-    b.fill(&tid("request-duration"), "30").await?;
-    b.click(&tid("request-submit"), secs(5.0)).await?;
-    let approved = format!("{}[data-status=\"approved\"]", tid("request-row"));
-    b.wait_for(&approved, secs(10.0)).await?;
-    b.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
-        .await?;
-    b.connect_page_id().await
-}
-
 /// Clicks the typing xterm on the canvas, types `word` and Enter, and waits for it in the
 /// target's typed file (one retry: the xterm may come up after the first attempt).
 pub(crate) async fn type_and_arrive(

@@ -21,7 +21,9 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
     monitor.goto("/active").await?;
 
     step("rfx (1): the user requests access (auto-approved) and connects to the xrdp desktop");
-    let sid = connect_by_request(&user, &cast.rdp.rfx, "rdp end-to-end test").await?;
+    let sid = user
+        .connect_by_request(&cast.rdp.rfx, "rdp end-to-end test")
+        .await?;
     let launched = Instant::now();
     // A client of our own on the session's stream for its whole life (secret check).
     let observer = reviewer_api

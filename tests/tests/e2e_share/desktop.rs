@@ -2,22 +2,6 @@
 
 use super::*;
 
-/// Requests access to `asset` (auto-approved) and connects under the request, in `b`.
-async fn connect_by_request(b: &Browser, asset: &str, reason: &str) -> Result<String> {
-    b.goto("/assets").await?;
-    let row = format!("{}[data-asset-name=\"{asset}\"]", tid("asset-row"));
-    b.click(&format!("{row} {}", tid("request-button")), secs(15.0))
-        .await?;
-    b.fill(&tid("request-reason"), reason).await?;
-    b.fill(&tid("request-duration"), "30").await?;
-    b.click(&tid("request-submit"), secs(5.0)).await?;
-    let approved = format!("{}[data-status=\"approved\"]", tid("request-row"));
-    b.wait_for(&approved, secs(10.0)).await?;
-    b.click(&format!("{approved} {}", tid("connect-button")), secs(5.0))
-        .await?;
-    b.connect_page_id().await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_desktop_link_viewer_gets_a_complete_frame() -> Result<()> {
     let relay = relay();
@@ -29,7 +13,9 @@ async fn a_desktop_link_viewer_gets_a_complete_frame() -> Result<()> {
         Browser::open(relay, "rdp-share-bob"),
     )?;
     user.login(&cast.alice).await?;
-    let sid = connect_by_request(&user, &cast.rdp.rfx, "rdp share test").await?;
+    let sid = user
+        .connect_by_request(&cast.rdp.rfx, "rdp share test")
+        .await?;
     let first = user.wait_desktop("desktop-canvas", secs(40.0)).await?;
     eprintln!(
         "    alice's desktop: {}x{}, {} lit pixels",
