@@ -30,12 +30,30 @@ async fn run(allocator: std::io::Result<()>) -> std::process::ExitCode {
         tracing::warn!(%error, "Could not turn transparent huge pages off; the relay may use more memory");
     }
     tokio::spawn(log_heap());
+    tokio::spawn(give_back());
     let cli = vigil_relay::cli::Cli::parse();
     match vigil_relay::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vigil: error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns the allocator's free memory to the system at a steady pace, so that the resident
+/// set follows the live sessions (`vigil_alloc::give_back`).
+async fn give_back() {
+    let mut every = tokio::time::interval(vigil_alloc::GIVE_BACK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        // A trim walks the arenas under their locks: off the runtime's threads.
+        if tokio::task::spawn_blocking(vigil_alloc::give_back)
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
