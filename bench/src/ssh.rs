@@ -277,7 +277,10 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
         "\n== relay memory per idle monitored session ({} sessions) ==",
         args.sessions
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each reading waits for the relay's next return of free memory to the system, so that
+    // what the start-up and the benchmarks before freed is not counted as the baseline.
+    let settle = vigil_alloc::GIVE_BACK_EVERY + Duration::from_secs(1);
+    tokio::time::sleep(settle).await;
     let before = rss_kib(pid)?;
     let mut sockets = Vec::new();
     for chunk in 0..args.sessions.div_ceil(20) {
@@ -298,7 +301,7 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
         }
     }
     // Keep every socket drained while idle, as browsers would.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(settle).await;
     let after = rss_kib(pid)?;
     let per = (after.saturating_sub(before)) as f64 / args.sessions as f64;
     println!("{:<40} {:>10}", "relay RSS before (KiB)", before);
