@@ -1,7 +1,7 @@
 //! Share links: what makes one (token, verification code, expiry) and the pure decision of
 //! whether a redeem succeeds. The rows are `store::shares`; the endpoints `api::shares`;
 //! what a link grants, `policy` (`SessionFacts::link`). Every audit entry of sharing and
-//! watching goes through [`audit::record`].
+//! watching goes through [`audit::append`] (with the change it records) or [`audit::record`].
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
