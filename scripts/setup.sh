@@ -44,6 +44,9 @@ APT_PACKAGES=(chromium chromium-driver openssh-server openssh-client sshpass)
 # missing themselves too; installing here keeps apt out of the tests' time limits).
 APT_PACKAGES+=(xrdp xorgxrdp freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
   x11-xserver-utils x11-utils dbus-x11 procps iproute2 openssl)
+# The operations tests: a real syslog server (with TLS) for the audit export, and
+# debootstrap for the throw-away root the Debian package is installed into.
+APT_PACKAGES+=(rsyslog rsyslog-gnutls debootstrap python3-venv)
 
 apt_packages() {
   local missing=() p
@@ -86,6 +89,31 @@ npm_packages() {
   echo "$want" >"$stamp"
 }
 
+# The API contract's tests: a validator and a client generator from PyPI, in a venv of
+# their own under target/ (nothing is installed into the system's Python).
+OPS_VENV=target/ops-venv
+PY_TOOLS=(openapi-spec-validator==0.9.0 openapi-python-client==0.29.1)
+python_tools() {
+  local stamp=$OPS_VENV/.vigil-tools
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${PY_TOOLS[*]}" ]; then
+    echo "present: ${PY_TOOLS[*]}"
+    return 0
+  fi
+  python3 -m venv "$OPS_VENV"
+  "$OPS_VENV/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+  echo "${PY_TOOLS[*]}" >"$stamp"
+}
+
+# cargo-deb builds the Debian package (scripts/package.sh).
+CARGO_DEB_VERSION=3.8.0
+cargo_tools() {
+  if cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
+    echo "cargo-deb $CARGO_DEB_VERSION present"
+    return 0
+  fi
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+}
+
 relay_build() {
   cargo build --locked "${PROFILE_FLAG[@]}" -p vigil-relay --bin vigil
 }
@@ -97,6 +125,8 @@ dist_bundle() {
 step "Debian packages" apt_packages
 step "Rust target wasm32-unknown-unknown" wasm_target
 step "npm ci" npm_packages
+step "Python tools (API contract tests)" python_tools
+step "cargo-deb" cargo_tools
 step "cargo build ($PROFILE) of the relay" relay_build
 step "cargo xtask dist" dist_bundle
 echo "==> setup: finished in $((SECONDS - SETUP_T0)) s"
