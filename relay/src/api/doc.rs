@@ -166,13 +166,13 @@ The session's user is its interactive participant; every other viewer the relay 
 Frames: a text frame is one JSON control message tagged by `type`; a binary frame starts \
 with a one-byte tag, then its bytes.\n\n\
 **Browser to relay** (`vigil_wire::live::ClientMsg`):\n\
-- text, `ClientControl`: `{{\"type\":\"hello\",\"version\":{PROTOCOL_VERSION}}}` (first, within \
+- text, `ClientControl` (schema `#/components/schemas/ClientControl`): `{{\"type\":\"hello\",\"version\":{PROTOCOL_VERSION}}}` (first, within \
 10 seconds), `resize {{cols, rows}}`, `input {{events: [InputEvent]}}` (desktop input), \
 `frame_decoded {{frame_id}}` (the user's frame acknowledgement);\n\
 - binary tag `0x02`, `Input`: terminal bytes the user typed.\n\
 What an observer sends, and the user's input while the session is locked, is dropped.\n\n\
 **Relay to browser** (`vigil_wire::live::ServerMsg`):\n\
-- text, `ServerControl`: `welcome {{version, participant, session: Session, cols, rows}}`, \
+- text, `ServerControl` (schema `#/components/schemas/ServerControl`): `welcome {{version, participant, session: Session, cols, rows}}`, \
 `connecting {{message}}`, `connected`, `desktop_activated {{params: DesktopParams}}`, \
 `resized {{cols, rows}}`, `locked {{message}}`, `unlocked`, `keystroke {{keystroke: Keystroke}}`, \
 `participants {{participants: [LiveParticipant]}}` (only to monitors), \
@@ -195,7 +195,7 @@ pub fn live_description() -> String {
     "A WebSocket (`Upgrade: websocket`, `Origin` the relay's own, the session cookie). \
 The checks run before the upgrade and refuse with an `ApiError`; `101` opens the socket. \
 The relay only sends; what the browser sends is ignored.\n\n\
-**Relay to browser**: text frames, each one `vigil_wire::live::FeedMsg` tagged by `type`: \
+**Relay to browser**: text frames, each one `vigil_wire::live::FeedMsg` (schema `#/components/schemas/FeedMsg`) tagged by `type`: \
 `sessions {sessions: [Session]}` (the whole list of live sessions the viewer may see, first), \
 `upsert {session: Session}` (one started or changed), `removed {id}` (one left the list), \
 `thumbnail {id, thumbnail}` (`{\"kind\":\"text\",\"rows\":[...]}` for a terminal, \
@@ -311,6 +311,62 @@ mod tests {
                 op.responses.responses.contains_key("500"),
                 "{method} {path}: no 500"
             );
+        }
+    }
+
+    /// The `type` tags of the message schema `name` (`oneOf` objects tagged by `type`).
+    fn message_tags(doc: &serde_json::Value, name: &str) -> Vec<String> {
+        let variants = doc["components"]["schemas"][name]["oneOf"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        variants
+            .iter()
+            .filter_map(|v| {
+                v["properties"]["type"]["enum"][0]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_stream_descriptions_name_every_message_of_the_wire_schemas() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document as JSON");
+        let find = |id: &str| {
+            let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+            paths
+                .values()
+                .filter_map(|item| {
+                    item["get"]["operationId"]
+                        .as_str()
+                        .filter(|x| *x == id)
+                        .map(|_| {
+                            item["get"]["description"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string()
+                        })
+                })
+                .next()
+                .unwrap_or_default()
+        };
+        let (stream, live) = (find(STREAM_SESSION), find(LIVE_SESSIONS));
+        for (schema, described) in [
+            ("ClientControl", &stream),
+            ("ServerControl", &stream),
+            ("FeedMsg", &live),
+        ] {
+            let tags = message_tags(&doc, schema);
+            assert!(tags.len() >= 4, "{schema}: {tags:?}");
+            for tag in tags {
+                assert!(
+                    described.contains(&format!("`{tag}"))
+                        || described.contains(&format!("\"type\":\"{tag}\"")),
+                    "{schema} `{tag}` is not described"
+                );
+            }
+            assert!(described.contains(&format!("#/components/schemas/{schema}")));
         }
     }
 

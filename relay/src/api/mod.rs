@@ -116,6 +116,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::share::JoinedVia,
         vigil_wire::share::LiveParticipant,
         vigil_wire::live::Participant,
+        // The WebSockets' messages (their protocol is in `doc::Streams`).
+        vigil_wire::live::ClientControl,
+        vigil_wire::live::ServerControl,
+        vigil_wire::live::FeedMsg,
+        vigil_wire::live::Thumbnail,
+        vigil_wire::desktop::DesktopParams,
+        vigil_wire::desktop::InputEvent,
+        vigil_wire::end::ErrorCode,
+        vigil_wire::end::EndReason,
     )),
     paths(
         auth::login,
