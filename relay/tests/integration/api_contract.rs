@@ -57,6 +57,20 @@ async fn the_served_document_passes_openapi_spec_validator() -> R {
     assert_ran("openapi-spec-validator", &out);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("OK"), "the validator said: {said}");
+
+    // The same document with one operation id repeated, as the relay's once were: the
+    // validator refuses it, so its "OK" above means something.
+    let mut repeated: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&doc)?)?;
+    repeated["paths"]["/api/v1/rules"]["get"]["operationId"] = "listAssets".into();
+    let bad = dir.path().join("repeated.json");
+    std::fs::write(&bad, serde_json::to_vec(&repeated)?)?;
+    let out = Command::new(&validator).arg(&bad).output().await?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && said.contains("'listAssets'") && said.contains("not unique"),
+        "the validator passed a repeated operation id ({}): {said}",
+        out.status
+    );
     Ok(())
 }
 
