@@ -57,5 +57,6 @@ pub struct EmergencyRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmergencyDone {
     /// Ids of the sessions it locked or terminated.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub sessions: Vec<SessionId>,
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// What a browser needs to build its fast-path decoder. Sent on activation, to every
 /// joiner, and again after a server reactivation (the browser then rebuilds its decoder).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DesktopParams {
     pub io_channel_id: u16,
     pub user_channel_id: u16,
@@ -20,6 +21,7 @@ pub struct DesktopParams {
 
 /// One input event from the user's browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputEvent {
     /// A key by its PC/AT set-1 scancode. `key_text` is what the key produced in the

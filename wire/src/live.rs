@@ -21,6 +21,7 @@ pub enum ClientMsg {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientControl {
     /// First message on every socket.
@@ -69,6 +70,7 @@ pub enum Participant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerControl {
     /// Answer to `Hello`.
@@ -121,6 +123,7 @@ pub enum ServerControl {
 
 /// A thumbnail of a session's current screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Thumbnail {
     /// Text of a terminal screen, one string per row.
@@ -131,21 +134,20 @@ pub enum Thumbnail {
 
 /// The Active Sessions feed. Each socket only ever receives sessions its user may see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FeedMsg {
     /// The complete list, sent first.
-    Sessions {
-        sessions: Vec<Session>,
-    },
+    Sessions { sessions: Vec<Session> },
     /// A session started or changed (locked, unlocked…).
-    Upsert {
-        session: Session,
-    },
+    Upsert { session: Session },
     /// A session left Active Sessions.
     Removed {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         id: SessionId,
     },
     Thumbnail {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         id: SessionId,
         thumbnail: Thumbnail,
     },

@@ -1,6 +1,6 @@
 //! Assets and Smart Rules.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use vigil_hub::host_pin;
 use vigil_wire::api::{
@@ -8,6 +8,7 @@ use vigil_wire::api::{
 };
 
 use super::extract::RequireAdmin;
+use super::params::ApiPath;
 use super::ApiJson;
 use crate::audit::AuditKey;
 use crate::error::{AppError, AppResult};
@@ -158,7 +159,7 @@ pub async fn create(
 }
 
 #[utoipa::path(post, path = "/api/v1/assets/{id}/accept-host-key", tag = "assets",
-    operation_id = "acceptHostKey",
+    operation_id = "acceptAssetHostKey",
     params(("id" = i64, Path, description = "asset id")),
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = AcceptHostKey,
@@ -167,14 +168,14 @@ pub async fn create(
         (status = 400, body = ApiError, description = "`bad_request`: the fingerprint is not in the asset's protocol's form"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: no such asset"),
+        (status = 404, body = ApiError, description = "`not_found`: no such asset (or an id that is not a number)"),
         (status = 409, body = ApiError, description = "`fingerprint_not_offered`: the target offered no other key, or not this one; nothing changed"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]
 pub async fn accept_host_key(
     State(state): State<AppState>,
     RequireAdmin(v): RequireAdmin,
-    Path(id): Path<AssetId>,
+    ApiPath(id): ApiPath<AssetId>,
     ApiJson(body): ApiJson<AcceptHostKey>,
 ) -> AppResult<Json<Asset>> {
     let row = store::assets::get(&state.db, id)
@@ -235,7 +236,7 @@ pub async fn accept_offered_key(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/rules", tag = "rules",
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules", operation_id = "listSmartRules",
     responses(
         (status = 200, body = [SmartRule], description = "Every Smart Rule"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
@@ -296,7 +297,7 @@ pub async fn create_rule_row(db: &store::Db, r: &NewSmartRule) -> AppResult<Smar
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/rules", tag = "rules",
+#[utoipa::path(post, path = "/api/v1/rules", tag = "rules", operation_id = "createSmartRule",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = NewSmartRule,
     responses(

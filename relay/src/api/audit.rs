@@ -2,7 +2,7 @@
 //! the export as JSON Lines.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use axum::Json;
@@ -11,6 +11,7 @@ use vigil_wire::api::ApiError;
 use vigil_wire::audit::{AuditEntry, AuditQuery, AuditVerification};
 
 use super::extract::RequireAdmin;
+use super::params::ApiQuery;
 use crate::audit::verify;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -19,7 +20,7 @@ use crate::store;
 /// Entries per read while exporting.
 const EXPORT_PAGE: i64 = 500;
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", operation_id = "listAudit",
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", operation_id = "listAuditEntries",
     params(AuditQuery),
     responses(
         (status = 200, body = [AuditEntry], description = "Matching entries, newest first (at most `limit`; the next page with `before_seq` set to the last one's seq)"),
@@ -30,9 +31,8 @@ const EXPORT_PAGE: i64 = 500;
 pub async fn list(
     State(state): State<AppState>,
     _admin: RequireAdmin,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> AppResult<Json<Vec<AuditEntry>>> {
-    let Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
     Ok(Json(store::audit::list(&state.db, &q).await?))
 }
 
@@ -65,9 +65,8 @@ pub async fn verify(
 pub async fn export(
     State(state): State<AppState>,
     _admin: RequireAdmin,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> AppResult<Response> {
-    let Query(q) = q.map_err(|e| AppError::BadRequest(e.body_text()))?;
     // Page by page, so neither the log nor a read transaction is held for the download.
     let pages = stream::try_unfold(Some(0i64), move |after| {
         let (db, q) = (state.db.clone(), q.clone());

@@ -15,7 +15,7 @@ use crate::throttle;
 
 const MAX_LOGIN_BODY: usize = 16 * 1024;
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", operation_id = "login",
     security(()),
     request_body = LoginRequest,
     responses(
@@ -141,7 +141,7 @@ fn busy() -> Response {
     resp
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
         (status = 204, description = "Logged out; the cookie is cleared"),
@@ -156,7 +156,7 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResu
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", operation_id = "getMe",
     responses(
         (status = 200, body = Me, description = "The logged-in user"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),

@@ -15,6 +15,7 @@ use vigil_wire::api::{
     RequestStatus, Session, SessionControls, SessionKind, SmartRule,
 };
 
+use self::doc::{InternalErrors, Streams};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::{web, ws};
@@ -22,7 +23,9 @@ use crate::{web, ws};
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod doc;
 pub mod extract;
+pub mod params;
 pub mod replay;
 pub mod requests;
 pub mod session_controls;
@@ -56,9 +59,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         title = "Vigil relay API",
         description = "Bodies are the `vigil-wire` `api` types (JSON); errors are `ApiError {code, message}`. \
             Authenticate with `POST /api/v1/auth/login`, which sets the session cookie; every \
-            state-changing request must also echo the login's `csrf_token` in the CSRF header."
+            state-changing request must also echo the login's `csrf_token` in the CSRF header. \
+            Every operation has an `operationId` naming its verb and resource in camelCase \
+            (`listSessions`, `lockSession`). The two WebSockets (`streamSession`, \
+            `liveSessions`) are described in their operations' descriptions: the upgrade, \
+            the messages each way with their `vigil-wire` type names, the version and the \
+            close and error codes."
     ),
-    modifiers(&SecurityAddon),
+    modifiers(&SecurityAddon, &InternalErrors, &Streams),
     security(("session_cookie" = [])),
     components(schemas(
         ApiError,
@@ -108,6 +116,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::share::JoinedVia,
         vigil_wire::share::LiveParticipant,
         vigil_wire::live::Participant,
+        // The WebSockets' messages (their protocol is in `doc::Streams`).
+        vigil_wire::live::ClientControl,
+        vigil_wire::live::ServerControl,
+        vigil_wire::live::FeedMsg,
+        vigil_wire::live::Thumbnail,
+        vigil_wire::desktop::DesktopParams,
+        vigil_wire::desktop::InputEvent,
+        vigil_wire::end::ErrorCode,
+        vigil_wire::end::EndReason,
     )),
     paths(
         auth::login,
@@ -181,8 +198,8 @@ impl Modify for SecurityAddon {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
-    responses((status = 200, description = "This document")))]
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", operation_id = "getOpenApi", security(()),
+    responses((status = 200, body = Object, description = "This document (OpenAPI 3.1)")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -33,8 +33,8 @@ async fn opened(state: &AppState, v: &Viewer, row: &SessionRow) -> AppResult<()>
     responses(
         (status = 200, description = "The recording for the in-app player: asciicast v2 for SSH, the Vigil desktop format for RDP", content(
             (String = "application/x-asciicast"),
-            (Vec<u8> = "application/octet-stream"))),
-        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream"),
+            (inline(super::doc::Binary) = "application/octet-stream"))),
+        (status = 206, description = "The requested byte range", body = inline(super::doc::Binary), content_type = "application/octet-stream"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),

@@ -1,9 +1,10 @@
 //! Access requests.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use vigil_wire::api::{AccessRequest, ApiError, NewAccessRequest, RequestId, RequestStatus};
 
+use super::params::ApiPath;
 use super::ApiJson;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
@@ -42,7 +43,7 @@ fn visible(v: &Viewer, r: &RequestRow) -> bool {
         )
 }
 
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", operation_id = "listRequests",
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", operation_id = "listAccessRequests",
     responses(
         (status = 200, body = [AccessRequest], description = "The caller's own requests, plus those they may approve"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
@@ -58,7 +59,7 @@ pub async fn list(State(state): State<AppState>, v: Viewer) -> AppResult<Json<Ve
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", operation_id = "createRequest",
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", operation_id = "createAccessRequest",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = NewAccessRequest,
     responses(
@@ -206,21 +207,21 @@ async fn decide_request(
 
 /// A handler that decides request `{id}` as `$what`.
 macro_rules! decision_handler {
-    ($name:ident, $path:literal, $what:expr, $ok:literal, $conflict:literal) => {
-        #[utoipa::path(post, path = $path, tag = "requests",
+    ($name:ident, $op:literal, $path:literal, $what:expr, $ok:literal, $conflict:literal) => {
+        #[utoipa::path(post, path = $path, tag = "requests", operation_id = $op,
             params(("id" = i64, Path, description = "request id")),
             security(("session_cookie" = [], "csrf_token" = [])),
             responses(
                 (status = 200, body = AccessRequest, description = $ok),
                 (status = 401, body = ApiError, description = "`unauthenticated`"),
                 (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
-                (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+                (status = 404, body = ApiError, description = "`not_found`: unknown (or not a number), or not visible to the caller"),
                 (status = 409, body = ApiError, description = $conflict),
             ))]
         pub async fn $name(
             State(state): State<AppState>,
             v: Viewer,
-            Path(id): Path<RequestId>,
+            ApiPath(id): ApiPath<RequestId>,
         ) -> AppResult<Json<AccessRequest>> {
             decide_request(state, v, id, $what).await
         }
@@ -229,6 +230,7 @@ macro_rules! decision_handler {
 
 decision_handler!(
     approve,
+    "approveAccessRequest",
     "/api/v1/requests/{id}/approve",
     Decision::Approve,
     "The request, updated",
@@ -236,6 +238,7 @@ decision_handler!(
 );
 decision_handler!(
     deny,
+    "denyAccessRequest",
     "/api/v1/requests/{id}/deny",
     Decision::Deny,
     "The request, updated",
@@ -243,6 +246,7 @@ decision_handler!(
 );
 decision_handler!(
     checkin,
+    "checkInAccessRequest",
     "/api/v1/requests/{id}/checkin",
     Decision::CheckIn,
     "The request, checked in; its live sessions are terminated (\"access request checked in\")",

@@ -123,8 +123,8 @@ async fn control<A>(
 }
 
 macro_rules! control_handler {
-    ($name:ident, $action:ty, $path:literal, $what:expr, $doc:literal) => {
-        #[utoipa::path(post, path = $path, tag = "sessions",
+    ($name:ident, $op:literal, $action:ty, $path:literal, $what:expr, $doc:literal) => {
+        #[utoipa::path(post, path = $path, tag = "sessions", operation_id = $op,
             params(("id" = String, Path, description = "session id")),
             security(("session_cookie" = [], "csrf_token" = [])),
             responses((status = 200, body = Session, description = $doc),
@@ -140,6 +140,7 @@ macro_rules! control_handler {
 
 control_handler!(
     lock,
+    "lockSession",
     Lock,
     "/api/v1/sessions/{id}/lock",
     Control::Lock,
@@ -147,6 +148,7 @@ control_handler!(
 );
 control_handler!(
     unlock,
+    "unlockSession",
     Lock,
     "/api/v1/sessions/{id}/unlock",
     Control::Unlock,
@@ -154,6 +156,7 @@ control_handler!(
 );
 control_handler!(
     terminate,
+    "terminateSession",
     Terminate,
     "/api/v1/sessions/{id}/terminate",
     Control::Terminate,
@@ -161,6 +164,7 @@ control_handler!(
 );
 control_handler!(
     terminate_and_cancel,
+    "terminateAndCancelSession",
     TerminateAndCancel,
     "/api/v1/sessions/{id}/terminate-and-cancel",
     Control::TerminateAndCancel,

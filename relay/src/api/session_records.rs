@@ -2,7 +2,7 @@
 //! a desktop recording). Reading either is audited once per viewer and session.
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use axum::Json;
@@ -11,6 +11,7 @@ use vigil_wire::api::{ApiError, Keystroke, Protocol};
 use vigil_wire::recording::RecordingIndex;
 
 use super::extract::{Download, SessionFor, Watch};
+use super::params::ApiQuery;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store;
@@ -21,6 +22,7 @@ use vigil_wire::audit::AuditAction;
 pub const KEYSTROKES_PAGE_MAX: usize = 5000;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeystrokesQuery {
     /// Only keystrokes whose `seq` is greater than this (the last `seq` of the page before).
     pub after: Option<u64>,
@@ -29,9 +31,11 @@ pub struct KeystrokesQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/keystrokes", tag = "sessions",
+    operation_id = "listKeystrokes",
     params(("id" = String, Path, description = "session id"), KeystrokesQuery),
     responses(
         (status = 200, body = [Keystroke], description = "One page of the session's keystroke log, oldest first: ask again with `after` set to the last `seq` until a page is short"),
+        (status = 400, body = ApiError, description = "`bad_request`: `after` or `limit` is not a number"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible"),
@@ -39,7 +43,7 @@ pub struct KeystrokesQuery {
 pub async fn keystrokes(
     State(state): State<AppState>,
     SessionFor { viewer: v, row, .. }: SessionFor<Watch>,
-    Query(q): Query<KeystrokesQuery>,
+    ApiQuery(q): ApiQuery<KeystrokesQuery>,
 ) -> AppResult<Json<Vec<Keystroke>>> {
     let id = &row.id;
     let limit = q
@@ -64,13 +68,14 @@ pub async fn keystrokes(
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", tag = "sessions",
+    operation_id = "getRecording",
     params(("id" = String, Path, description = "session id"),
         ("Range" = Option<String>, Header, description = "optional byte range (`bytes=START-END`), e.g. from a keyframe offset of the index")),
     responses(
         (status = 200, description = "The recording: asciicast v2 for SSH, the Vigil desktop format for RDP", content(
             (String = "application/x-asciicast"),
-            (Vec<u8> = "application/octet-stream"))),
-        (status = 206, description = "The requested byte range", body = Vec<u8>, content_type = "application/octet-stream"),
+            (inline(super::doc::Binary) = "application/octet-stream"))),
+        (status = 206, description = "The requested byte range", body = inline(super::doc::Binary), content_type = "application/octet-stream"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may not download it"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
@@ -169,6 +174,7 @@ pub struct IndexEntryDoc {
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/recording/index", tag = "sessions",
+    operation_id = "getRecordingIndex",
     params(("id" = String, Path, description = "session id")),
     responses(
         (status = 200, body = RecordingIndexDoc, description = "Keyframes of a desktop recording, with its duration and size in whole records"),

@@ -1,7 +1,7 @@
 //! Sessions: launch, list, inspect. Controls are in `session_controls`, keystrokes and
 //! recordings in `session_records`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use vigil_hub::LaunchSpec;
@@ -9,6 +9,7 @@ use vigil_wire::api::{ApiError, LaunchRequest, Launched, Session};
 use vigil_wire::end::EndReason;
 
 use super::extract::{See, SessionFor};
+use super::params::ApiQuery;
 use super::ApiJson;
 use crate::auth;
 use crate::error::{AppError, AppResult};
@@ -46,6 +47,7 @@ pub fn session_dto(state: &AppState, row: &SessionRow, actor: &Actor) -> Session
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `active` or `ended`; absent: both.
     pub state: Option<String>,
@@ -54,13 +56,13 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", operation_id = "listSessions", params(ListQuery),
     responses(
         (status = 200, body = [Session], description = "Sessions the caller may see"),
-        (status = 400, body = ApiError, description = "`bad_request`: unknown `state`"),
+        (status = 400, body = ApiError, description = "`bad_request`: unknown `state`, or a query that does not parse"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     v: Viewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Vec<Session>>> {
     let active = match q.state.as_deref() {
         None | Some("") => None,
@@ -84,10 +86,10 @@ pub async fn visible_sessions(
         .collect())
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", operation_id = "getSession",
     params(("id" = String, Path, description = "session id")),
     responses(
-        (status = 200, body = Session),
+        (status = 200, body = Session, description = "The session, with the controls the caller may use on it"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
     ))]
@@ -102,18 +104,19 @@ pub async fn get(
     )))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", operation_id = "launchSession",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = LaunchRequest,
     responses(
         (status = 200, body = Launched, description = "The session is starting; attach to its stream"),
-        (status = 400, body = ApiError, description = "`bad_request` (no managed credential) or `unsupported` (protocol)"),
+        (status = 400, body = ApiError, description = "`bad_request`: a body that does not parse, no managed credential, or a private key for an RDP asset"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`, `request_not_usable`, `session_locked` (a session of the caller on the asset is locked) or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: unknown or invisible asset or request"),
         (status = 409, body = ApiError, description = "`request_in_use`: the request already has as many live sessions as its Smart Rules allow (the strictest covering rule's `sessions_per_request`, default 1)"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
-        (status = 500, body = ApiError, description = "`credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
+        (status = 429, body = ApiError, description = "`session_limit`: the caller has `max_sessions_per_user` live sessions, or the relay `max_live_sessions`"),
+        (status = 500, body = ApiError, description = "`internal`, or `credential_unreadable`: the asset's stored credential does not open for it (copied from another asset, altered, or under another key)"),
     ))]
 pub async fn launch(
     State(state): State<AppState>,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use vigil_wire::api::ApiError;
@@ -14,6 +14,7 @@ use vigil_wire::share::{
 };
 
 use super::extract::{refusal_audited, SeeWho, SessionFor, ShareIt};
+use super::params::ApiPath;
 use super::ApiJson;
 use crate::auth;
 use crate::error::{AppError, AppResult};
@@ -71,6 +72,7 @@ async fn audience_members(
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` (may see but not share the session: its own user, a link viewer, a regular user) or `csrf`"),
         (status = 404, body = ApiError, description = "`not_found`: not visible"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -175,7 +177,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     v: Viewer,
-    Path(link_id): Path<String>,
+    ApiPath(link_id): ApiPath<String>,
 ) -> AppResult<Json<ShareLink>> {
     if !auth::is_session_id(&link_id) {
         return Err(AppError::NotFound);
@@ -219,11 +221,13 @@ pub async fn revoke(
     request_body = RedeemShareLink,
     responses(
         (status = 200, body = Redeemed, description = "The caller may now watch the session (live link) or replay it (recording link) until the link expires or is revoked"),
+        (status = 400, body = ApiError, description = "`bad_request`: a body that does not parse"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`link_not_for_you` (not in its audience), `wrong_code` (wrong or missing verification code) or `csrf`"),
         (status = 404, body = ApiError, description = "`link_not_found`: no link has this token"),
         (status = 410, body = ApiError, description = "`link_expired` (also a live link whose session ended) or `link_revoked`"),
         (status = 429, body = ApiError, description = "`too_many_attempts`: 5 wrong codes; the link no longer opens for the caller"),
+        (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]
 pub async fn redeem(
     State(state): State<AppState>,

@@ -337,6 +337,67 @@ async fn csrf_is_checked_before_anything_else() -> R {
     Ok(())
 }
 
+/// Path and query parameters that do not parse are refused as `ApiError`s, as the
+/// OpenAPI document says: an id that is not a number names nothing (404), a query
+/// value of the wrong type is a bad request (400).
+#[tokio::test]
+async fn unparsable_path_and_query_parameters_are_api_errors() -> R {
+    let f = Fixture::new().await?;
+    let ada = f.user("ada", true, &[]).await?;
+    let ada = f.login(ada).await?;
+    for path in [
+        "/assets/x/accept-host-key",
+        "/requests/x/approve",
+        "/requests/99999999999999999999/deny",
+    ] {
+        let (status, body) = f
+            .call(
+                Method::POST,
+                path,
+                Some(&ada),
+                Some(r#"{"fingerprint":"x"}"#),
+            )
+            .await?;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
+    let (status, body) = f.call(Method::DELETE, "/rules/x", Some(&ada), None).await?;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let web = f.asset("web", &["prod"]).await?;
+    let id = f
+        .session(ada_id(&f).await?, web, SessionKind::Admin)
+        .await?;
+    let (status, body) = f
+        .get(&format!("/sessions/{id}/keystrokes?after=x"), &ada)
+        .await?;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("after")),
+        "{body}"
+    );
+    let (status, body) = f.get("/audit?before_seq=x", &ada).await?;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    Ok(())
+}
+
+async fn ada_id(f: &Fixture) -> R<UserId> {
+    Ok(store::users::by_name(&f.state.db, "ada")
+        .await?
+        .ok_or("ada")?
+        .id)
+}
+
 /// Grants change through the store, as another process would make them: the very next
 /// request sees the change, with nothing notified in this process.
 #[tokio::test]

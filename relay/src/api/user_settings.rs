@@ -2,11 +2,12 @@
 //! sessions. Audited; a setting applies to sessions launched after it (a live session keeps
 //! the layout it announced to its server).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_wire::api::{ApiError, KeyboardLayoutSetting};
 
 use super::extract::RequireAdmin;
+use super::params::ApiPath;
 use super::users::user_id;
 use super::ApiJson;
 use crate::error::AppResult;
@@ -16,6 +17,7 @@ use crate::store::audit::NewEntry;
 use vigil_wire::audit::AuditAction;
 
 #[utoipa::path(put, path = "/api/v1/users/{name}/keyboard-layout", tag = "users",
+    operation_id = "setUserKeyboardLayout",
     params(("name" = String, Path, description = "username")),
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = KeyboardLayoutSetting,
@@ -30,7 +32,7 @@ use vigil_wire::audit::AuditAction;
 pub async fn set_keyboard_layout(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<KeyboardLayoutSetting>,
 ) -> AppResult<StatusCode> {
     let id = user_id(&state, &name).await?;

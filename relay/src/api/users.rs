@@ -2,12 +2,13 @@
 //! Smart Rule; and the emergency controls. Administrators only. Each change is audited and takes effect at once:
 //! open streams re-check their viewers, and a disabled user's live sessions end.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use vigil_wire::api::{ApiError, EmergencyDone, EmergencyRequest, RuleId};
 
 use super::extract::RequireAdmin;
+use super::params::ApiPath;
 use super::ApiJson;
 use crate::error::{AppError, AppResult};
 use crate::permissions::Viewer;
@@ -63,7 +64,7 @@ async fn set_disabled(
     revoked(state, by, action, name, r).await
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", operation_id = "disableUser",
     params(("name" = String, Path, description = "username")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
@@ -75,12 +76,12 @@ async fn set_disabled(
 pub async fn disable(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     set_disabled(&state, &admin, name, true).await
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", operation_id = "enableUser",
     params(("name" = String, Path, description = "username")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
@@ -92,12 +93,12 @@ pub async fn disable(
 pub async fn enable(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     set_disabled(&state, &admin, name, false).await
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/end-logins", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/{name}/end-logins", tag = "users", operation_id = "endUserLogins",
     params(("name" = String, Path, description = "username")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
@@ -109,7 +110,7 @@ pub async fn enable(
 pub async fn end_logins(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let id = user_id(&state, &name).await?;
     let r = store::access::end_logins(&state.db, id).await?;
@@ -118,6 +119,7 @@ pub async fn end_logins(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{name}/groups/{group}", tag = "users",
+    operation_id = "removeUserFromGroup",
     params(("name" = String, Path, description = "username"), ("group" = String, Path, description = "group name")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
@@ -129,7 +131,7 @@ pub async fn end_logins(
 pub async fn remove_member(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path((name, group)): Path<(String, String)>,
+    ApiPath((name, group)): ApiPath<(String, String)>,
 ) -> AppResult<StatusCode> {
     let id = user_id(&state, &name).await?;
     let r = store::access::remove_member(&state.db, id, &group).await?;
@@ -146,19 +148,19 @@ pub async fn remove_member(
     .await
 }
 
-#[utoipa::path(delete, path = "/api/v1/rules/{id}", tag = "rules",
+#[utoipa::path(delete, path = "/api/v1/rules/{id}", tag = "rules", operation_id = "deleteSmartRule",
     params(("id" = i64, Path, description = "Smart Rule id")),
     security(("session_cookie" = [], "csrf_token" = [])),
     responses(
         (status = 204, description = "Deleted: what it granted is gone at once"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden` or `csrf`"),
-        (status = 404, body = ApiError, description = "`not_found`: no such rule"),
+        (status = 404, body = ApiError, description = "`not_found`: no such rule (or an id that is not a number)"),
     ))]
 pub async fn delete_rule(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
-    Path(id): Path<RuleId>,
+    ApiPath(id): ApiPath<RuleId>,
 ) -> AppResult<StatusCode> {
     let r = store::access::delete_rule(&state.db, id).await?;
     if !r.changed {
@@ -174,12 +176,13 @@ pub async fn delete_rule(
     .await
 }
 
-#[utoipa::path(post, path = "/api/v1/emergency", tag = "sessions",
+#[utoipa::path(post, path = "/api/v1/emergency", tag = "sessions", operation_id = "applyEmergency",
     security(("session_cookie" = [], "csrf_token" = [])),
     request_body = EmergencyRequest,
     responses(
         (status = 200, body = EmergencyDone, description = "Every live session of the user or asset is locked or terminated (an administrator's own sessions excepted); each is audited"),
         (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 400, body = ApiError, description = "`bad_request`: a body that does not parse (unknown `scope` or `action`)"),
         (status = 403, body = ApiError, description = "`forbidden` (not an administrator) or `csrf`"),
         (status = 415, body = ApiError, description = "`content_type`: not JSON"),
     ))]

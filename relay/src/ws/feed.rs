@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 use vigil_hub::HubEvent;
+use vigil_wire::api::ApiError;
 use vigil_wire::live::FeedMsg;
 
 use super::{check_origin, close, next_frame, to_message, upgrade};
@@ -24,9 +25,15 @@ use crate::store::{self, now_ms};
 /// How often a feed re-checks its viewer's login and what they may see.
 const FEED_RECHECK: Duration = Duration::from_secs(15);
 
-#[utoipa::path(get, path = "/api/v1/live", tag = "live",
-    responses((status = 101, description = "WebSocket: `FeedMsg`, only sessions the viewer may see"),
-        (status = 403, description = "`origin`")))]
+// Its protocol is written into the OpenAPI document by `api::doc::Streams`.
+/// The Active Sessions feed (WebSocket): the live sessions the viewer may see.
+#[utoipa::path(get, path = "/api/v1/live", tag = "live", operation_id = "liveSessions",
+    responses(
+        (status = 101, description = "Switching to the WebSocket: `FeedMsg` out (see the description), only sessions the viewer may see"),
+        (status = 400, body = ApiError, description = "`bad_request`: not a WebSocket upgrade"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`origin`: an Origin other than the relay's, or none"),
+    ))]
 pub async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,

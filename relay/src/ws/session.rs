@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
+use vigil_wire::api::ApiError;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{ClientControl, ClientMsg, Participant, ServerControl, ServerMsg};
 use vigil_wire::PROTOCOL_VERSION;
@@ -29,10 +30,18 @@ use crate::ws::watching::{Watching, WhoWatches};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
+// Its protocol is written into the OpenAPI document by `api::doc::Streams`.
+/// A session's stream (WebSocket): its user participates, every other viewer observes.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "live",
+    operation_id = "streamSession",
     params(("id" = String, Path, description = "session id")),
-    responses((status = 101, description = "WebSocket: `ClientMsg` in, `ServerMsg` out; the owner is the user, watchers are observers"),
-        (status = 403, description = "`origin`, or not allowed to attach"), (status = 404, description = "not visible")))]
+    responses(
+        (status = 101, description = "Switching to the WebSocket: `ClientMsg` in, `ServerMsg` out (see the description); the session's user participates, every other viewer observes"),
+        (status = 400, body = ApiError, description = "`bad_request`: not a WebSocket upgrade"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+        (status = 403, body = ApiError, description = "`origin` (an Origin other than the relay's, or none), or `forbidden`: may see the session but neither take part nor watch"),
+        (status = 404, body = ApiError, description = "`not_found`: unknown, or not visible to the caller"),
+    ))]
 pub async fn stream(
     State(state): State<AppState>,
     PeerAddr(addr): PeerAddr,

@@ -6,6 +6,7 @@
 mod support;
 
 mod api_auth;
+mod api_contract;
 mod api_roles;
 mod api_streams;
 mod api_world;
