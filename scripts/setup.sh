@@ -124,6 +124,8 @@ debian_root() {
     return 0
   fi
   mkdir -p target/debootstrap
+  # What an interrupted run left behind.
+  as_root rm -rf --one-file-system target/debootstrap/work.*
   local work
   work=$(mktemp -d target/debootstrap/work.XXXXXX)
   as_root debootstrap --variant=minbase --include=adduser bookworm "$work/root" http://deb.debian.org/debian

@@ -178,6 +178,11 @@ fn text(bytes: &[u8]) -> String {
 
 /// The tools this test drives on the machine itself, each said missing clearly.
 fn require_tools() -> Result<()> {
+    let uid = Command::new("id").arg("-u").output()?;
+    ensure!(
+        text(&uid.stdout).trim() == "0",
+        "the package test needs root (chroot, mount, dpkg in the throw-away root)"
+    );
     for tool in ["chroot", "tar", "mount", "umount", "dpkg-deb"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -404,10 +409,12 @@ async fn the_package_installs_into_debian_and_its_relay_logs_in() -> Result<()> 
             "{gone} is still there after purge"
         );
     }
-    let user = root.command(&["getent", "passwd", "vigil"], &[]).output()?;
-    ensure!(
-        !user.status.success(),
-        "the vigil user is still there after purge"
-    );
+    for db in ["passwd", "group"] {
+        let entry = root.command(&["getent", db, "vigil"], &[]).output()?;
+        ensure!(
+            !entry.status.success(),
+            "vigil is still in {db} after purge"
+        );
+    }
     Ok(())
 }
