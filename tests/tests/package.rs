@@ -2,8 +2,9 @@
 //! that `scripts/setup.sh` keeps in `target/debootstrap/`), so the machine itself is
 //! untouched: `dpkg -i` there, the files, modes and the `vigil` system user it makes,
 //! `vigil config check` on the packaged config, then the installed relay started as the
-//! vigil user with that config (systemd does not run here) and a login over HTTP; last,
-//! `dpkg --purge` removes what the package made.
+//! vigil user with that config (systemd does not run here) and a login over HTTP; then a
+//! reinstall keeps the key, the data and an edited config, and `dpkg --purge` removes what
+//! the package made.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -400,6 +401,22 @@ async fn the_package_installs_into_debian_and_its_relay_logs_in() -> Result<()> 
     served.0.kill().context("stopping the relay")?;
     served.0.wait()?;
     drop(served);
+
+    step("reinstalling (as an upgrade does) keeps the key, the data and an edited config");
+    let key = std::fs::read(root.path("/etc/vigil/audit.key"))?;
+    let edited = format!("{packaged}\n# edited by the administrator\n");
+    std::fs::write(root.path(CONFIG), &edited)?;
+    root.run(&["dpkg", "-i", "/tmp/vigil.deb"])?;
+    ensure!(
+        std::fs::read(root.path("/etc/vigil/audit.key"))? == key,
+        "the audit key was replaced"
+    );
+    ensure!(
+        std::fs::read_to_string(root.path(CONFIG))? == edited,
+        "the edited config was replaced"
+    );
+    ensure!(db.is_file(), "the database is gone after reinstalling");
+    assert_owned(&root.path("/var/lib/vigil"), 0o700, uid)?;
 
     step("dpkg --purge removes the data, the key and the user");
     root.run(&["dpkg", "--purge", "vigil"])?;

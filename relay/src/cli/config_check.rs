@@ -541,3 +541,58 @@ mod tests {
         assert_eq!(line_column(text, at("inner")), (3, 1));
     }
 }
+
+/// The example configuration the Debian package installs as /etc/vigil/vigil.toml.
+#[cfg(test)]
+mod packaged {
+    use crate::config::Config;
+
+    const EXAMPLE: &str = include_str!("../../../packaging/debian/vigil.toml");
+
+    fn load(text: &str) -> Config {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("vigil.toml");
+        std::fs::write(&file, text).expect("write");
+        Config::load_with(Some(&file), |_| None).expect("the example loads")
+    }
+
+    #[test]
+    fn the_packaged_example_loads_with_its_paths() {
+        let c = load(EXAMPLE);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, std::path::Path::new("/var/lib/vigil"));
+        assert_eq!(c.dist_dir, std::path::Path::new("/usr/share/vigil/dist"));
+        assert_eq!(
+            c.audit_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/vigil/audit.key"))
+        );
+        assert!(c.tls.is_none());
+    }
+
+    /// Every commented-out `# key = value` line is a real key with a valid value.
+    #[test]
+    fn the_examples_commented_keys_are_valid() {
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| {
+                let rest = l.strip_prefix("# ").unwrap_or(l);
+                let is_key = rest
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+                if is_key {
+                    rest
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = load(&uncommented);
+        assert!(c.tls.is_some(), "tls_cert and tls_key were uncommented");
+        assert_eq!(
+            c.public_origin.as_deref(),
+            Some("https://vigil.example.com")
+        );
+        assert_eq!(c.session_ttl_minutes, 720);
+    }
+}
