@@ -114,6 +114,27 @@ cargo_tools() {
   cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 }
 
+# The throw-away Debian 12 root that tests/tests/package.rs installs the .deb into: a
+# minbase debootstrap from deb.debian.org (with adduser, which the package depends on),
+# kept as a tar under target/ so the test only unpacks it.
+DEBIAN_ROOT_TAR=target/debootstrap/bookworm-minbase.tar
+debian_root() {
+  if [ -s "$DEBIAN_ROOT_TAR" ]; then
+    echo "$DEBIAN_ROOT_TAR present"
+    return 0
+  fi
+  mkdir -p target/debootstrap
+  # What an interrupted run left behind.
+  as_root rm -rf --one-file-system target/debootstrap/work.*
+  local work
+  work=$(mktemp -d target/debootstrap/work.XXXXXX)
+  as_root debootstrap --variant=minbase --include=adduser bookworm "$work/root" http://deb.debian.org/debian
+  as_root tar -C "$work/root" --numeric-owner -cf "$DEBIAN_ROOT_TAR.part" .
+  mv "$DEBIAN_ROOT_TAR.part" "$DEBIAN_ROOT_TAR"
+  # --one-file-system: never into anything still mounted inside the root.
+  as_root rm -rf --one-file-system "$work"
+}
+
 relay_build() {
   cargo build --locked "${PROFILE_FLAG[@]}" -p vigil-relay --bin vigil
 }
@@ -127,6 +148,7 @@ step "Rust target wasm32-unknown-unknown" wasm_target
 step "npm ci" npm_packages
 step "Python tools (API contract tests)" python_tools
 step "cargo-deb" cargo_tools
+step "Debian 12 root for the package test" debian_root
 step "cargo build ($PROFILE) of the relay" relay_build
 step "cargo xtask dist" dist_bundle
 echo "==> setup: finished in $((SECONDS - SETUP_T0)) s"

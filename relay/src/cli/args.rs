@@ -6,8 +6,29 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vigil_wire::api::{GrantedRole, Protocol};
 use vigil_wire::desktop::KeyboardLayout;
 
+/// Examples at the end of `vigil --help`.
+const EXAMPLES: &str = "Examples:
+  vigil audit keygen --out /etc/vigil/audit.key
+  vigil --config /etc/vigil/vigil.toml config check
+  ADMIN_PW=... vigil --config /etc/vigil/vigil.toml user add alice --password-env ADMIN_PW --admin
+  vigil --config /etc/vigil/vigil.toml serve
+
+Every command takes --config FILE (or VIGIL_CONFIG); every key of the file can be
+overridden by a VIGIL_* variable, such as VIGIL_BIND=0.0.0.0:8443.";
+
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about = "Vigil privileged-session gateway")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Vigil privileged-session gateway",
+    long_about = "Vigil privileged-session gateway: users open RDP and SSH sessions through \
+                  it; monitors watch, lock, terminate and replay them; every monitor action \
+                  goes into a tamper-evident audit chain.\n\n`vigil serve` runs the relay. \
+                  The other commands set Vigil up and take access away without the relay \
+                  running; they open the database directly, and a running relay applies \
+                  what they change within a second.",
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     /// TOML configuration file; every key can be overridden by VIGIL_* variables.
     #[arg(long, global = true, env = "VIGIL_CONFIG", value_name = "FILE")]
@@ -18,7 +39,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the relay.
+    /// Run the relay: the web app, the REST and WebSocket API and the sessions.
+    #[command(
+        long_about = "Run the relay: the web app, the REST and WebSocket API and the \
+                      sessions, on `bind` (HTTPS with tls_cert and tls_key). Needs the audit \
+                      key (audit_key_file); creates the data directory on first start. \
+                      SIGTERM or Ctrl-C ends it.",
+        after_help = "Examples:\n  vigil --config /etc/vigil/vigil.toml serve\n  \
+                      VIGIL_BIND=127.0.0.1:9000 vigil --config /etc/vigil/vigil.toml serve"
+    )]
     Serve,
     /// Manage users.
     User {
@@ -42,7 +71,10 @@ pub enum Command {
     },
     /// Lock or terminate every live session of one user or one asset, on the running
     /// relay (which applies it within a second and reports how many sessions).
+    #[command(after_help = "Examples:\n  vigil emergency lock --user alice\n  \
+                      vigil emergency terminate --asset db-prod")]
     Emergency {
+        /// What to do to the sessions.
         #[arg(value_enum)]
         action: EmergencyArg,
         /// Every live session of this user.
@@ -57,13 +89,20 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         asset: Option<String>,
     },
+    /// Check a configuration file.
+    Config {
+        #[command(subcommand)]
+        cmd: super::config_check::ConfigCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
     /// Write a new audit key (32 random bytes, mode 0600) to PATH, outside the data
     /// directory; an existing file is never overwritten.
+    #[command(after_help = "Example:\n  vigil audit keygen --out /etc/vigil/audit.key")]
     Keygen {
+        /// Where to write the key (a new file; name it as audit_key_file).
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
     },
@@ -73,6 +112,7 @@ pub enum AuditCmd {
     /// Remove the entries up to and including seq N behind a checkpoint entry, so the
     /// chain still verifies.
     Prune {
+        /// The last seq to remove (see `vigil audit verify` and the Audit page).
         #[arg(long, value_name = "N")]
         through_seq: i64,
     },
@@ -81,37 +121,62 @@ pub enum AuditCmd {
 /// `vigil emergency lock|terminate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmergencyArg {
+    /// Freeze the sessions: their users see a locked screen until a monitor unlocks them.
     Lock,
+    /// End the sessions.
     Terminate,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Create a user.
+    #[command(
+        after_help = "Examples:\n  ADMIN_PW=... vigil user add alice --password-env ADMIN_PW --admin\n  \
+                      PW=... vigil user add bob --password-env PW --group ops --display-name 'Bob B.'"
+    )]
     Add {
+        /// The login name.
         name: String,
         /// Name of the environment variable holding the password (never the password itself).
         #[arg(long, value_name = "VAR")]
         password_env: String,
+        /// Make the user an administrator (users, assets, rules, the audit log).
         #[arg(long)]
         admin: bool,
+        /// A group the user belongs to (repeatable); Smart Rules grant roles to groups.
         #[arg(long = "group", value_name = "G")]
         groups: Vec<String>,
-        #[arg(long)]
+        /// The name the app shows; default: the login name.
+        #[arg(long, value_name = "TEXT")]
         display_name: Option<String>,
     },
     /// Disable a user: their logins end, and a running relay closes their streams and
     /// terminates their live sessions.
-    Disable { name: String },
+    Disable {
+        /// The user's login name.
+        name: String,
+    },
     /// Let a disabled user log in again.
-    Enable { name: String },
+    Enable {
+        /// The user's login name.
+        name: String,
+    },
     /// End every login of a user (a running relay closes their streams).
-    EndLogins { name: String },
+    EndLogins {
+        /// The user's login name.
+        name: String,
+    },
     /// Take a user out of a group.
-    RemoveGroup { name: String, group: String },
+    RemoveGroup {
+        /// The user's login name.
+        name: String,
+        /// The group to leave.
+        group: String,
+    },
     /// Set the keyboard layout of a user's desktop sessions: announced to RDP servers and
     /// used to read their keystrokes. Applies to sessions launched afterwards.
     SetLayout {
+        /// The user's login name.
         name: String,
         /// en-US, en-GB, de-DE or fr-FR (or the id: 0x409, 0x809, 0x407, 0x40c).
         layout: KeyboardLayout,
@@ -121,14 +186,25 @@ pub enum UserCmd {
 #[derive(Debug, Subcommand)]
 pub enum AssetCmd {
     /// Create an asset with its managed account.
+    #[command(
+        after_help = "Examples:\n  PW=... vigil asset add web1 --protocol ssh --host 10.0.0.5 --port 22 \\\n      \
+                      --account root --password-env PW --tag prod\n  \
+                      vigil asset add desk --protocol rdp --host 10.0.0.9 --port 3389 \\\n      \
+                      --account admin --password-env PW --rdp-size 1920x1080"
+    )]
     Add {
+        /// The asset's name, unique.
         name: String,
-        #[arg(long)]
+        /// ssh or rdp.
+        #[arg(long, value_name = "P")]
         protocol: Protocol,
+        /// The target's host name or address, as the relay reaches it.
         #[arg(long)]
         host: String,
+        /// The target's port (22 for SSH, 3389 for RDP, usually).
         #[arg(long)]
         port: u16,
+        /// The managed account the relay logs in as; users never see its credential.
         #[arg(long)]
         account: String,
         /// Environment variable holding the account's password.
@@ -137,6 +213,7 @@ pub enum AssetCmd {
         /// OpenSSH private key (PEM) for the account.
         #[arg(long, value_name = "F")]
         private_key_file: Option<PathBuf>,
+        /// A tag, for Smart Rules to select the asset by (repeatable).
         #[arg(long = "tag", value_name = "T")]
         tags: Vec<String>,
         /// How an RDP target is asked to encode graphics.
@@ -156,6 +233,7 @@ pub enum AssetCmd {
     /// Show the pinned and the offered host key of an asset, or, with --fingerprint,
     /// accept the offered one (it must be the fingerprint the target offered).
     AcceptHostKey {
+        /// The asset's name.
         name: String,
         /// The fingerprint being accepted, compared out of band with the target's.
         #[arg(long, value_name = "FINGERPRINT")]
@@ -166,7 +244,9 @@ pub enum AssetCmd {
 /// `--rdp-codec`: the values of the asset's `rdp_codec` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RdpCodecArg {
+    /// RemoteFX progressive tiles (the default).
     Remotefx,
+    /// Plain bitmaps, for servers without RemoteFX.
     Bitmap,
 }
 
@@ -182,19 +262,32 @@ impl From<RdpCodecArg> for vigil_hub::RdpCodec {
 #[derive(Debug, Subcommand)]
 pub enum RuleCmd {
     /// Create a Smart Rule granting roles on the assets it selects to one group.
+    #[command(
+        long_about = "Create a Smart Rule granting roles on the assets it selects to one \
+                      group. An asset is selected when it matches every selector given \
+                      (--name-glob, --protocol, each --tag); without selectors, every asset.",
+        after_help = "Examples:\n  vigil rule add ops-ssh --group ops --role requestor --protocol ssh --tag prod\n  \
+                      vigil rule add leads --group leads --role approver --role active_session_reviewer"
+    )]
     Add {
+        /// The rule's name, unique.
         name: String,
+        /// The group whose members get the roles.
         #[arg(long, value_name = "G")]
         group: String,
         /// requestor, approver, isa or active_session_reviewer (repeatable).
         #[arg(long = "role", value_name = "R", required = true)]
         roles: Vec<GrantedRole>,
+        /// Select assets whose name matches this glob (such as `db-*`).
         #[arg(long, value_name = "GLOB")]
         name_glob: Option<String>,
+        /// Select assets of this protocol (ssh or rdp).
         #[arg(long, value_name = "P")]
         protocol: Option<Protocol>,
+        /// Select assets carrying this tag (repeatable: all of them).
         #[arg(long = "tag", value_name = "T")]
         tags: Vec<String>,
+        /// Requests under this rule are approved at once, without an approver.
         #[arg(long)]
         auto_approve: bool,
         /// Live sessions one approved request may have at once (1 to 100). Where several
@@ -203,7 +296,10 @@ pub enum RuleCmd {
         sessions_per_request: u32,
     },
     /// Delete a Smart Rule; what it granted is gone at once on a running relay.
-    Delete { name: String },
+    Delete {
+        /// The rule's name.
+        name: String,
+    },
     /// List the Smart Rules, one a line.
     List,
 }

@@ -1,4 +1,4 @@
-//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency`.
+//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency | config check`.
 //! Bootstrap commands open the database directly; the server need not run. The
 //! arguments are in `args`, the user, asset and rule commands in `commands`.
 
@@ -11,11 +11,15 @@ use crate::store;
 mod args;
 mod audit;
 mod commands;
+mod config_check;
+#[cfg(test)]
+mod help_tests;
 #[cfg(test)]
 mod tests;
 
 pub use args::{AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RuleCmd, UserCmd};
 use commands::{asset, rule, user};
+pub use config_check::ConfigCmd;
 
 pub(super) fn secret_from_env(var: &str) -> anyhow::Result<String> {
     match std::env::var(var) {
@@ -26,6 +30,10 @@ pub(super) fn secret_from_env(var: &str) -> anyhow::Result<String> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // `config check` reports what loading the configuration finds wrong itself.
+    if let Command::Config { cmd } = &cli.command {
+        return config_check::run(cli.config.as_deref(), cmd);
+    }
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
         Command::Serve => serve(config).await,
@@ -38,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             user,
             asset,
         } => emergency(config, action, user, asset).await,
+        Command::Config { cmd } => config_check::run(cli.config.as_deref(), &cmd),
     }
 }
 
