@@ -23,6 +23,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod legal_hold;
 pub mod replay;
 pub mod requests;
 pub mod session_controls;
@@ -108,6 +109,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::share::JoinedVia,
         vigil_wire::share::LiveParticipant,
         vigil_wire::live::Participant,
+        vigil_wire::api::LegalHold,
+        vigil_wire::api::SetLegalHold,
     )),
     paths(
         auth::login,
@@ -147,6 +150,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         shares::revoke,
         shares::redeem,
         shares::participants,
+        legal_hold::set_legal_hold,
         ws::session::stream,
         ws::feed::live,
         audit::list,
@@ -245,6 +249,7 @@ pub fn router(state: AppState) -> Router {
             get(shares::list).post(shares::create),
         )
         .route("/sessions/{id}/participants", get(shares::participants))
+        .route("/sessions/{id}/legal-hold", put(legal_hold::set_legal_hold))
         .route("/shares/redeem", post(shares::redeem))
         .route("/shares/{link_id}/revoke", post(shares::revoke))
         .route("/sessions/{id}/stream", get(ws::session::stream))

@@ -1,4 +1,4 @@
-//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency`.
+//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency | session hold|release | retention run | backup | restore`.
 //! Bootstrap commands open the database directly; the server need not run. The
 //! arguments are in `args`, the user, asset and rule commands in `commands`.
 
@@ -11,10 +11,14 @@ use crate::store;
 mod args;
 mod audit;
 mod commands;
+mod retain;
 #[cfg(test)]
 mod tests;
 
-pub use args::{AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RuleCmd, UserCmd};
+pub use args::{
+    AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RetentionCmd, RuleCmd, SessionCmd,
+    UserCmd,
+};
 use commands::{asset, rule, user};
 
 pub(super) fn secret_from_env(var: &str) -> anyhow::Result<String> {
@@ -38,6 +42,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             user,
             asset,
         } => emergency(config, action, user, asset).await,
+        Command::Session { cmd } => retain::session(config, cmd).await,
+        Command::Retention { cmd } => retain::retention(config, cmd).await,
+        Command::Backup { dest } => retain::backup(config, &dest).await,
+        Command::Restore { src } => retain::restore(config, &src).await,
     }
 }
 
