@@ -311,8 +311,9 @@ pub struct Session {
     pub watchers: Option<u32>,
     /// The legal hold on the session, if any: retention keeps its recording while it
     /// holds. `None` also for callers without monitoring rights on the session.
+    /// (Boxed: most sessions have none, and `Session` travels inside stream messages.)
     #[serde(default)]
-    pub legal_hold: Option<LegalHold>,
+    pub legal_hold: Option<Box<LegalHold>>,
     /// When retention deleted the recording (Unix milliseconds); its files are gone and
     /// reading them answers 410 `recording_deleted`.
     #[serde(default)]

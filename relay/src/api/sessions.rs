@@ -42,7 +42,7 @@ pub fn session_dto(state: &AppState, row: &SessionRow, actor: &Actor) -> Session
         end_reason: row.end_reason.clone(),
         controls: policy::controls(actor, row.asset_id, &facts),
         watchers,
-        legal_hold: row.legal_hold.clone().filter(|_| monitors),
+        legal_hold: row.legal_hold.clone().filter(|_| monitors).map(Box::new),
         recording_deleted_at: row.recording_deleted_at,
     }
 }

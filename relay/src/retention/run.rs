@@ -214,13 +214,23 @@ struct RawSeal {
 }
 
 /// Appends again, unchanged, the newest seal of every kept recording that a prune
-/// through `through` would remove. Returns how many.
-async fn carry_seals(
+/// through `through` would remove, so the recording is still checked afterwards. Returns
+/// how many. Every prune calls it first (`vigil audit prune` too).
+pub async fn carry_seals(
     db: &Db,
     key: &AuditKey,
     who: Who<'_>,
     through: i64,
 ) -> Result<usize, sqlx::Error> {
+    // No entry there: the prune will refuse, so nothing is carried.
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = $1)")
+            .bind(through)
+            .fetch_one(db)
+            .await?;
+    if !exists {
+        return Ok(0);
+    }
     let seals: Vec<RawSeal> = sqlx::query_as(
         "SELECT a.session_id, a.detail FROM audit_log a
          JOIN sessions s ON s.id = a.session_id

@@ -296,5 +296,26 @@ async fn the_relay_task_deletes_due_recordings() -> R {
         "the held recording is kept"
     );
     assert!(verify(&r, &c).await?.ok);
+
+    // `vigil audit prune` past the held recording's seal carries it too.
+    let seal = entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
+    let seq = seal
+        .first()
+        .ok_or("the held recording's seal")?
+        .seq
+        .to_string();
+    let (ok, said) = cli(&r, &["audit", "prune", "--through-seq", &seq], &[]).await?;
+    assert!(
+        ok && said.contains("(1 seal(s) of kept recordings carried)"),
+        "{said}"
+    );
+    let seal = entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
+    assert_eq!(seal.len(), 1, "{seal:?}");
+    std::fs::write(r.state.hub.recording_path(&kept), "edited")?;
+    let v = verify(&r, &c).await?;
+    assert_eq!(
+        v.broken.map(|b| b.problem),
+        Some(AuditProblem::RecordingChanged)
+    );
     Ok(())
 }
