@@ -189,3 +189,67 @@ pub async fn restore(config: &Config, src: &Path) -> Result<Restored, RestoreErr
         sealed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::manifest::ManifestFile;
+
+    fn write_manifest(dir: &Path, files: Vec<ManifestFile>) {
+        let m = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            vigil_version: "test".into(),
+            created_at: 0,
+            files,
+        };
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).expect("json")).expect("write");
+    }
+
+    fn file(dir: &Path, path: &str, bytes: &[u8]) -> ManifestFile {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&full, bytes).expect("write");
+        let (size, sha256) = hash_file(&full).expect("hash");
+        ManifestFile {
+            path: path.into(),
+            size,
+            sha256,
+        }
+    }
+
+    #[test]
+    fn the_check_names_what_is_missing_altered_or_out_of_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        assert!(matches!(check(d), Err(RestoreError::NoManifest { .. })));
+        let base = vec![
+            file(d, DB, b"db"),
+            file(d, SECRET_KEY, b"k1"),
+            file(d, AUDIT_KEY, b"k2"),
+            file(d, "recordings/a.cast", b"cast"),
+        ];
+        write_manifest(d, base.clone());
+        assert_eq!(check(d).expect("a sound backup").files.len(), 4);
+
+        std::fs::write(d.join("recordings/a.cast"), b"casT").expect("alter");
+        let err = check(d).expect_err("altered");
+        assert!(
+            matches!(&err, RestoreError::HashMismatch(p) if p == "recordings/a.cast"),
+            "{err}"
+        );
+        std::fs::remove_file(d.join("recordings/a.cast")).expect("remove");
+        assert!(matches!(check(d), Err(RestoreError::Missing(p)) if p == "recordings/a.cast"));
+
+        let mut outside = base[..3].to_vec();
+        outside.push(ManifestFile {
+            path: "../elsewhere".into(),
+            size: 0,
+            sha256: String::new(),
+        });
+        write_manifest(d, outside);
+        assert!(matches!(check(d), Err(RestoreError::BadManifest(_))));
+        write_manifest(d, base[..2].to_vec());
+        assert!(matches!(check(d), Err(RestoreError::Missing(p)) if p == AUDIT_KEY));
+    }
+}
