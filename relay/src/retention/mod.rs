@@ -14,4 +14,4 @@ pub mod decide;
 pub mod run;
 
 pub use config::{Retention, RetentionConfigError, RetentionFile};
-pub use run::{carry_seals, prune_floor, run_once, task, Report, RetentionError};
+pub use run::{carry_seals, prune_floor, run_once, task, CarryError, Report, RetentionError};

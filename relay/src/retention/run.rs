@@ -20,7 +20,7 @@ use vigil_wire::audit::{AuditAction, RecordingSeal};
 
 use super::config::Retention;
 use super::decide::{self, KeptRecording};
-use crate::audit::{seal, verify, AuditKey};
+use crate::audit::{chain, seal, verify, AuditKey};
 use crate::state::AppState;
 use crate::store::audit::{NewEntry, PruneError, Who};
 use crate::store::{self, now_ms, Db};
@@ -37,6 +37,8 @@ pub enum RetentionError {
     Prune(#[from] PruneError),
     #[error("the audit chain does not verify, so it is not pruned: {0}")]
     ChainBroken(String),
+    #[error(transparent)]
+    Carry(#[from] CarryError),
 }
 
 /// What one pass did.
@@ -207,21 +209,26 @@ fn remove_files(dir: &Path, files: &RecordingSeal) -> std::io::Result<()> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct RawSeal {
-    session_id: String,
-    detail: String,
+#[derive(Debug, thiserror::Error)]
+pub enum CarryError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// A seal about to be carried does not match its hash or MAC: carrying it would
+    /// vouch for an edit under the key.
+    #[error("the seal at audit entry {0} does not match its hash or MAC; nothing is pruned (run `vigil audit verify`)")]
+    Forged(i64),
 }
 
 /// Appends again, unchanged, the newest seal of every kept recording that a prune
-/// through `through` would remove, so the recording is still checked afterwards. Returns
-/// how many. Every prune calls it first (`vigil audit prune` too).
+/// through `through` would remove, so the recording is still checked afterwards. Each
+/// seal is checked (hash and MAC) before it is carried. Returns how many. Every prune
+/// calls it first (`vigil audit prune` too).
 pub async fn carry_seals(
     db: &Db,
     key: &AuditKey,
     who: Who<'_>,
     through: i64,
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, CarryError> {
     // No entry there: the prune will refuse, so nothing is carried.
     let (exists,): (bool,) =
         sqlx::query_as("SELECT EXISTS (SELECT 1 FROM audit_log WHERE seq = $1)")
@@ -231,8 +238,8 @@ pub async fn carry_seals(
     if !exists {
         return Ok(0);
     }
-    let seals: Vec<RawSeal> = sqlx::query_as(
-        "SELECT a.session_id, a.detail FROM audit_log a
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT a.seq FROM audit_log a
          JOIN sessions s ON s.id = a.session_id
          WHERE a.action = $1 AND s.recording_deleted_at IS NULL
            AND a.seq = (SELECT MAX(b.seq) FROM audit_log b
@@ -244,15 +251,28 @@ pub async fn carry_seals(
     .bind(through)
     .fetch_all(db)
     .await?;
+    let mut seals = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let stored = store::audit::stored_after(db, seq - 1, seq, 1).await?;
+        let Some(e) = stored.into_iter().next() else {
+            continue;
+        };
+        if chain::hash(&e.link()) != e.hash || !chain::mac_ok(key, &e.hash, &e.mac) {
+            return Err(CarryError::Forged(seq));
+        }
+        if let Some(id) = e.session_id {
+            seals.push((id, e.detail));
+        }
+    }
     if seals.is_empty() {
         return Ok(0);
     }
     let mut tx = store::begin_write(db).await?;
-    for s in &seals {
+    for (id, detail) in &seals {
         store::audit::append(
             &mut tx,
             key,
-            NewEntry::new(who, AuditAction::RecordingSealed, &s.detail).on(&s.session_id),
+            NewEntry::new(who, AuditAction::RecordingSealed, detail).on(id),
         )
         .await?;
     }

@@ -319,3 +319,43 @@ async fn the_relay_task_deletes_due_recordings() -> R {
     );
     Ok(())
 }
+
+/// A seal edited in the database is never carried (which would put it under the key
+/// again): the prune refuses, and nothing is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_seal_is_not_carried() -> R {
+    let r = support::relay().await?;
+    let root = r.user("root", true, &[]).await?;
+    let ssh = r.asset("web-1", Protocol::Ssh).await?;
+    let id = ended_session(&r, root, ssh, 1, "kept").await?;
+    let (c, _) = r.login("root").await?;
+    let seal = entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
+    let seq = seal.first().ok_or("the seal")?.seq;
+    sqlx::query("UPDATE audit_log SET detail = '{\"files\":[]}' WHERE seq = $1")
+        .bind(seq)
+        .execute(&r.state.db)
+        .await?;
+    let (ok, said) = cli(
+        &r,
+        &["audit", "prune", "--through-seq", &seq.to_string()],
+        &[],
+    )
+    .await?;
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains(&format!(
+            "seal at audit entry {seq} does not match its hash or MAC"
+        )),
+        "{said}"
+    );
+    let left = entries(&r, &c, "?limit=1000").await?;
+    assert!(left.iter().any(|e| e.seq == 1), "nothing was pruned");
+    let (ok, said) = cli(
+        &r,
+        &["retention", "run"],
+        &[("VIGIL_RETENTION_AUDIT_DAYS", "0")],
+    )
+    .await?;
+    assert!(!ok && said.contains("does not verify"), "{said}");
+    Ok(())
+}
