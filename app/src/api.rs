@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_wire::api::{
     AcceptHostKey, AccessRequest, Asset, AssetId, EmergencyDone, EmergencyRequest, Keystroke,
-    LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, RequestId, Session,
+    LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, RequestId, Session, SetLegalHold,
 };
 use vigil_wire::share::{CreatedShareLink, NewShareLink, RedeemShareLink, Redeemed, ShareLink};
 use vigil_wire::CSRF_HEADER;
@@ -223,6 +223,22 @@ pub async fn session_action(id: &str, action: SessionAction) -> Result<Session, 
         SessionAction::TerminateAndCancel => "terminate-and-cancel",
     };
     post::<(), _>(&format!("/sessions/{}/{verb}", seg(id)), None).await
+}
+
+/// Places (`hold`) or releases a session's legal hold (administrators, not on their own
+/// session); a hold needs a reason.
+pub async fn set_legal_hold(id: &str, hold: bool, reason: String) -> Result<Session, ApiError> {
+    let body = SetLegalHold {
+        hold,
+        reason: Some(reason).filter(|r| !r.trim().is_empty()),
+    };
+    let req = with_csrf(Request::put(&url(&format!(
+        "/sessions/{}/legal-hold",
+        seg(id)
+    ))))
+    .json(&body)
+    .map_err(|e| ApiError::Decode(e.to_string()))?;
+    json(check(req.send().await).await?).await
 }
 
 /// Locks or terminates every live session of one user or one asset (administrators).

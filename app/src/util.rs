@@ -243,6 +243,8 @@ mod tests {
             end_reason: None,
             controls: Default::default(),
             watchers: None,
+            legal_hold: None,
+            recording_deleted_at: None,
         }
     }
 

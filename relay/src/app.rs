@@ -138,6 +138,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let state = AppState::new(db, hub, vault, audit_key, config);
     tokio::spawn(lifecycle::run(state.clone(), rx));
     tokio::spawn(crate::access::watch(state.clone()));
+    tokio::spawn(crate::retention::task(state.clone()));
     let (db, stop) = (state.db.clone(), state.shutdown.clone());
     tokio::spawn(async move {
         tokio::select! {

@@ -24,6 +24,7 @@ struct FileConfig {
     feed_send_timeout_secs: Option<u64>,
     audit_key_file: Option<PathBuf>,
     audit_head_interval_secs: Option<u64>,
+    retention: Option<crate::retention::RetentionFile>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -70,6 +71,8 @@ pub struct Config {
     pub audit_key_file: Option<PathBuf>,
     /// How often the relay logs the audit chain's head (`vigil::audit`).
     pub audit_head_interval: Duration,
+    /// `[retention]`: how long recordings and audit entries are kept (forever unless set).
+    pub retention: crate::retention::Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,8 @@ pub enum ConfigError {
     Origin(String),
     #[error("tls_cert and tls_key must be given together")]
     TlsPair,
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionConfigError),
 }
 
 impl Config {
@@ -110,6 +115,7 @@ impl Config {
             feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
             audit_key_file: None,
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
+            retention: crate::retention::Retention::default(),
         }
     }
 
@@ -216,6 +222,7 @@ impl Config {
                 fc.audit_head_interval_secs,
                 DEFAULT_AUDIT_HEAD_INTERVAL_SECS,
             ),
+            retention: crate::retention::Retention::resolve(fc.retention, &env)?,
         })
     }
 
@@ -307,6 +314,10 @@ mod tests {
         assert_eq!(c.header_timeout, Duration::from_secs(3));
         assert_eq!(c.idle_timeout, Duration::from_secs(1), "at least a second");
         assert_eq!(c.feed_send_timeout, Duration::from_secs(2));
+        std::fs::write(&file, "[retention]\nrecordings_days = 30\n").expect("write");
+        let c = Config::load_with(Some(&file), none).expect("retention");
+        assert_eq!(c.retention.recordings_days, Some(30));
+        assert_eq!(c.retention.audit_days, None);
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
     }

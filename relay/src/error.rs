@@ -73,6 +73,9 @@ pub enum AppError {
     /// The in-app replay of a session that is still live.
     #[error("the session is still live")]
     StillLive,
+    /// Retention deleted the session's recording (its keystroke log with it).
+    #[error("the recording was deleted by retention")]
+    RecordingDeleted,
     #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -114,6 +117,7 @@ impl AppError {
             AppError::WrongCode => (StatusCode::FORBIDDEN, "wrong_code"),
             AppError::CodeAttemptsExhausted => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             AppError::StillLive => (StatusCode::CONFLICT, "still_live"),
+            AppError::RecordingDeleted => (StatusCode::GONE, "recording_deleted"),
             AppError::Db(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

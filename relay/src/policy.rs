@@ -121,6 +121,9 @@ pub enum Action {
     Share,
     /// See who is watching (the live participants, the watcher count).
     SeeParticipants,
+    /// Place or release a legal hold on the session (its recording is kept by retention
+    /// while held): administrators, never on their own session.
+    HoldSession,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -172,7 +175,8 @@ pub fn decide(
         | Action::Download
         | Action::Participate
         | Action::Share
-        | Action::SeeParticipants => {
+        | Action::SeeParticipants
+        | Action::HoldSession => {
             let s = session.ok_or(Denied::Forbidden)?;
             let owner = s.owner == actor.user_id;
             // Admin Sessions are for administrators' eyes only (besides their owner).
@@ -201,6 +205,8 @@ pub fn decide(
                 // Nobody locks, unlocks, terminates, cancels or shares their own session,
                 // whatever roles they hold: a locked user must not be able to free themselves.
                 _ if owner => Err(Denied::Forbidden),
+                // Holding evidence is an administration: no monitor role grants it.
+                Action::HoldSession => allow(actor.is_admin),
                 // A link holder reads, nothing more.
                 _ if !monitors => Err(Denied::Forbidden),
                 Action::TerminateAndCancel if s.kind != SessionKind::Request => {
@@ -239,6 +245,7 @@ pub fn controls(actor: &Actor, asset: AssetId, session: &SessionFacts) -> Sessio
         terminate_and_cancel: session.live && can(Action::TerminateAndCancel),
         share: can(Action::Share),
         download: can(Action::Download),
+        legal_hold: can(Action::HoldSession),
     }
 }
 

@@ -275,6 +275,7 @@ fn controls_follow_decisions_and_liveness() {
             terminate_and_cancel: true,
             share: true,
             download: true,
+            legal_hold: true,
         }
     );
     let ended = SessionFacts {
@@ -287,6 +288,7 @@ fn controls_follow_decisions_and_liveness() {
             watch: true,
             share: true,
             download: true,
+            legal_hold: true,
             ..Default::default()
         }
     );
@@ -300,6 +302,7 @@ fn controls_follow_decisions_and_liveness() {
             terminate_and_cancel: false,
             share: true,
             download: true,
+            legal_hold: false,
         }
     );
     assert_eq!(
@@ -480,4 +483,30 @@ fn the_better_of_two_links_downloads_then_lasts() {
     assert!(held(true, 1).better_than(&held(false, 9)));
     assert!(held(false, 9).better_than(&held(false, 1)));
     assert!(!held(false, 1).better_than(&held(false, 1)));
+}
+
+#[test]
+fn only_administrators_hold_sessions_and_never_their_own() {
+    let hold = |a: &Actor, s: &SessionFacts| decide(a, ASSET, Some(s), Action::HoldSession);
+    let admin = actor(Who::Admin, false);
+    for kind in [SessionKind::Request, SessionKind::Isa, SessionKind::Admin] {
+        let theirs = session(SOMEONE, kind);
+        assert_eq!(hold(&admin, &theirs), OK, "{kind:?}");
+        let ended = SessionFacts {
+            live: false,
+            ..theirs
+        };
+        assert_eq!(hold(&admin, &ended), OK, "ended {kind:?}");
+        assert_eq!(hold(&admin, &session(ME, kind)), Err(Denied::Forbidden));
+    }
+    let request = session(SOMEONE, SessionKind::Request);
+    // Monitors may control a session, but holding evidence is not theirs to decide.
+    assert_eq!(
+        hold(&actor(Who::Reviewer, true), &request),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        hold(&actor(Who::Reviewer, false), &request),
+        Err(Denied::NotVisible)
+    );
 }

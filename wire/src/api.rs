@@ -279,6 +279,10 @@ pub struct SessionControls {
     /// `watch`.
     #[serde(default)]
     pub download: bool,
+    /// May place or release a legal hold on the session (administrators, not on their
+    /// own session).
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +309,37 @@ pub struct Session {
     /// session (its own user never learns who watches).
     #[serde(default)]
     pub watchers: Option<u32>,
+    /// The legal hold on the session, if any: retention keeps its recording while it
+    /// holds. `None` also for callers without monitoring rights on the session.
+    /// (Boxed: most sessions have none, and `Session` travels inside stream messages.)
+    #[serde(default)]
+    pub legal_hold: Option<Box<LegalHold>>,
+    /// When retention deleted the recording (Unix milliseconds); its files are gone and
+    /// reading them answers 410 `recording_deleted`.
+    #[serde(default)]
+    pub recording_deleted_at: Option<i64>,
+}
+
+/// A legal hold on a session: who placed it, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LegalHold {
+    /// The administrator's username, or `cli`.
+    pub by: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub reason: String,
+}
+
+/// Body of `PUT /api/v1/sessions/{id}/legal-hold` (administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetLegalHold {
+    /// `true` places the hold (a `reason` is required), `false` releases it.
+    pub hold: bool,
+    /// Why (at most 500 characters); recorded in the audit entry.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One key (or key chord) the user typed, as the Keystrokes panel shows it.

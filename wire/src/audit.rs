@@ -98,6 +98,13 @@ audit_actions! {
     AuditChained => "audit_chained",
     /// Entries up to a sequence number were removed; the detail is an [`AuditCheckpoint`].
     AuditCheckpoint => "audit_checkpoint",
+    /// An administrator placed a legal hold on a session; the detail is the reason.
+    LegalHoldSet => "legal_hold_set",
+    /// An administrator released a session's legal hold; the detail is the reason given.
+    LegalHoldReleased => "legal_hold_released",
+    /// Retention deleted a session's recording files (a [`RecordingSeal`] of what was
+    /// deleted in the detail); `vigil audit verify` no longer expects them after this.
+    RecordingDeleted => "recording_deleted",
 }
 
 /// An action name this build does not know.

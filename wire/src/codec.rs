@@ -163,8 +163,11 @@ mod tests {
                 terminate_and_cancel: true,
                 share: true,
                 download: false,
+                legal_hold: false,
             },
             watchers: Some(2),
+            legal_hold: None,
+            recording_deleted_at: None,
         }
     }
 

@@ -148,6 +148,8 @@ session_actions! {
     ShareIt => Action::Share;
     /// See who is watching it.
     SeeWho => Action::SeeParticipants;
+    /// Place or release its legal hold.
+    Hold => Action::HoldSession;
 }
 
 /// The client's address, as the relay's accept loop recorded it (`None` when the request

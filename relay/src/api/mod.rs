@@ -26,6 +26,7 @@ pub mod auth;
 pub mod doc;
 pub mod extract;
 pub mod params;
+pub mod legal_hold;
 pub mod replay;
 pub mod requests;
 pub mod session_controls;
@@ -125,6 +126,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::desktop::InputEvent,
         vigil_wire::end::ErrorCode,
         vigil_wire::end::EndReason,
+        vigil_wire::api::LegalHold,
+        vigil_wire::api::SetLegalHold,
     )),
     paths(
         auth::login,
@@ -164,6 +167,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         shares::revoke,
         shares::redeem,
         shares::participants,
+        legal_hold::set_legal_hold,
         ws::session::stream,
         ws::feed::live,
         audit::list,
@@ -262,6 +266,7 @@ pub fn router(state: AppState) -> Router {
             get(shares::list).post(shares::create),
         )
         .route("/sessions/{id}/participants", get(shares::participants))
+        .route("/sessions/{id}/legal-hold", put(legal_hold::set_legal_hold))
         .route("/shares/redeem", post(shares::redeem))
         .route("/shares/{link_id}/revoke", post(shares::revoke))
         .route("/sessions/{id}/stream", get(ws::session::stream))

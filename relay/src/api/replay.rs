@@ -38,6 +38,7 @@ async fn opened(state: &AppState, v: &Viewer, row: &SessionRow) -> AppResult<()>
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
+        (status = 410, body = ApiError, description = "`recording_deleted`: retention deleted the recording"),
         (status = 409, body = ApiError, description = "`still_live`: the session has not ended"),
         (status = 416, description = "The range is not satisfiable"),
     ))]
@@ -62,6 +63,7 @@ pub async fn replay(
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, not a desktop session, or no recording"),
+        (status = 410, body = ApiError, description = "`recording_deleted`: retention deleted the recording"),
         (status = 409, body = ApiError, description = "`still_live`: the session has not ended"),
     ))]
 pub async fn replay_index(

@@ -39,12 +39,16 @@ pub struct KeystrokesQuery {
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may see but not watch the session"),
         (status = 404, body = ApiError, description = "`not_found`: not visible"),
+        (status = 410, body = ApiError, description = "`recording_deleted`: retention deleted the recording"),
     ))]
 pub async fn keystrokes(
     State(state): State<AppState>,
     SessionFor { viewer: v, row, .. }: SessionFor<Watch>,
     ApiQuery(q): ApiQuery<KeystrokesQuery>,
 ) -> AppResult<Json<Vec<Keystroke>>> {
+    if row.recording_deleted_at.is_some() {
+        return Err(AppError::RecordingDeleted);
+    }
     let id = &row.id;
     let limit = q
         .limit
@@ -79,6 +83,7 @@ pub async fn keystrokes(
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may not download it"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, or no recording"),
+        (status = 410, body = ApiError, description = "`recording_deleted`: retention deleted the recording"),
         (status = 416, description = "The range is not satisfiable"),
     ))]
 pub async fn recording(
@@ -101,6 +106,9 @@ pub(super) async fn serve_recording(
     request: axum::extract::Request,
     attachment: bool,
 ) -> AppResult<Response> {
+    if row.recording_deleted_at.is_some() {
+        return Err(AppError::RecordingDeleted);
+    }
     let id = &row.id;
     let (path, content_type, ext) = match row.protocol {
         Protocol::Rdp => (
@@ -181,6 +189,7 @@ pub struct IndexEntryDoc {
         (status = 401, body = ApiError, description = "`unauthenticated`"),
         (status = 403, body = ApiError, description = "`forbidden`: may not download the recording"),
         (status = 404, body = ApiError, description = "`not_found`: not visible, not a desktop session, or no recording"),
+        (status = 410, body = ApiError, description = "`recording_deleted`: retention deleted the recording"),
     ))]
 pub async fn recording_index(
     State(state): State<AppState>,
@@ -198,6 +207,9 @@ pub(super) async fn read_index(
 ) -> AppResult<RecordingIndex> {
     if row.protocol != Protocol::Rdp {
         return Err(AppError::NotFound);
+    }
+    if row.recording_deleted_at.is_some() {
+        return Err(AppError::RecordingDeleted);
     }
     let path = state.hub.desktop_recording_path(&row.id);
     let index = tokio::task::spawn_blocking(move || vigil_hub::desktop_index(&path))

@@ -27,8 +27,8 @@ use vigil_wire::audit::AuditAction;
 /// watch it now if they may know.
 pub fn session_dto(state: &AppState, row: &SessionRow, actor: &Actor) -> Session {
     let facts = row.facts(actor);
-    let watchers = policy::allowed(actor, row.asset_id, Some(&facts), Action::SeeParticipants)
-        .then(|| state.participants.watchers(&row.id));
+    let monitors = policy::allowed(actor, row.asset_id, Some(&facts), Action::SeeParticipants);
+    let watchers = monitors.then(|| state.participants.watchers(&row.id));
     Session {
         id: row.id.clone(),
         user: row.username.clone(),
@@ -43,6 +43,8 @@ pub fn session_dto(state: &AppState, row: &SessionRow, actor: &Actor) -> Session
         end_reason: row.end_reason.clone(),
         controls: policy::controls(actor, row.asset_id, &facts),
         watchers,
+        legal_hold: row.legal_hold.clone().filter(|_| monitors).map(Box::new),
+        recording_deleted_at: row.recording_deleted_at,
     }
 }
 

@@ -18,7 +18,7 @@ use super::key::AuditKey;
 use crate::store::{self, audit::NewEntry, audit::Who, now_ms, Db};
 
 /// The suffixes a session's record files may have, in the order they are listed.
-const SUFFIXES: [&str; 4] = [".cast", ".desktop", ".desktop.idx", ".keys.jsonl"];
+pub const SUFFIXES: [&str; 4] = [".cast", ".desktop", ".desktop.idx", ".keys.jsonl"];
 
 /// SHA-256 (hex) and size of the file at `path`.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {

@@ -15,16 +15,27 @@ use crate::store::{self, Db};
 
 const PAGE: i64 = 1000;
 
-/// Checks the chain and the sealed recordings in `recordings`.
-pub async fn verify(
+/// What the chain check leaves for the recordings' check.
+struct Chained {
+    head_seq: i64,
+    head_hash: String,
+    entries: u64,
+    /// The newest seal of each session, by session id: (seal entry's seq, seal).
+    seals: BTreeMap<String, (i64, RecordingSeal)>,
+    /// The newest `recording_deleted` entry's seq of each session whose recording
+    /// retention deleted.
+    deleted: BTreeMap<String, i64>,
+}
+
+/// Checks the chain alone (no recording is read): the verification if it is broken.
+async fn check_chain(
     db: &Db,
     key: &AuditKey,
-    recordings: &Path,
-) -> Result<AuditVerification, sqlx::Error> {
+) -> Result<Result<Chained, AuditVerification>, sqlx::Error> {
     let (head_seq, head_hash) = store::audit::head(db).await?;
     let mut verifier = Verifier::new(key);
-    // The newest seal of each session, by session id: (seal entry's seq, seal).
     let mut seals: BTreeMap<String, (i64, RecordingSeal)> = BTreeMap::new();
+    let mut deleted: BTreeMap<String, i64> = BTreeMap::new();
     let mut after = 0;
     let broken = |b: AuditBreak, entries: u64| AuditVerification {
         ok: false,
@@ -40,22 +51,22 @@ pub async fn verify(
         after = last.seq;
         for e in &page {
             if let Err(b) = verifier.feed(e) {
-                return Ok(broken(b, checked));
+                return Ok(Err(broken(b, checked)));
             }
             checked += 1;
+            let Some(id) = &e.session_id else { continue };
             if e.action == AuditAction::RecordingSealed.as_str() {
-                if let (Some(id), Ok(seal)) = (
-                    &e.session_id,
-                    serde_json::from_str::<RecordingSeal>(&e.detail),
-                ) {
+                if let Ok(seal) = serde_json::from_str::<RecordingSeal>(&e.detail) {
                     seals.insert(id.clone(), (e.seq, seal));
                 }
+            } else if e.action == AuditAction::RecordingDeleted.as_str() {
+                deleted.insert(id.clone(), e.seq);
             }
         }
     }
     let verified = match verifier.finish(head_seq, &head_hash) {
         Ok(v) => v,
-        Err(b) => return Ok(broken(b, checked)),
+        Err(b) => return Ok(Err(broken(b, checked))),
     };
     if let Some(id) = store::audit::unchained_row(db).await? {
         let b = AuditBreak {
@@ -63,9 +74,48 @@ pub async fn verify(
             problem: AuditProblem::DeletedOrReordered,
             detail: format!("row id {id} was inserted outside the chain"),
         };
-        return Ok(broken(b, checked));
+        return Ok(Err(broken(b, checked)));
     }
-    for (id, (seq, s)) in seals {
+    Ok(Ok(Chained {
+        head_seq,
+        head_hash,
+        entries: verified.entries,
+        seals,
+        deleted,
+    }))
+}
+
+/// Checks the chain only, without reading any recording (retention checks it so before
+/// it prunes: a checkpoint must never vouch for a broken chain).
+pub async fn verify_chain(db: &Db, key: &AuditKey) -> Result<AuditVerification, sqlx::Error> {
+    Ok(match check_chain(db, key).await? {
+        Err(broken) => broken,
+        Ok(c) => AuditVerification {
+            ok: true,
+            entries: c.entries,
+            head_seq: c.head_seq,
+            head_hash: c.head_hash,
+            broken: None,
+        },
+    })
+}
+
+/// Checks the chain and the sealed recordings in `recordings`. A recording whose
+/// deletion by retention is recorded after its newest seal (`recording_deleted`) is no
+/// longer expected; one missing without such an entry is reported.
+pub async fn verify(
+    db: &Db,
+    key: &AuditKey,
+    recordings: &Path,
+) -> Result<AuditVerification, sqlx::Error> {
+    let c = match check_chain(db, key).await? {
+        Err(broken) => return Ok(broken),
+        Ok(c) => c,
+    };
+    for (id, (seq, s)) in c.seals {
+        if c.deleted.get(&id).is_some_and(|deleted| *deleted > seq) {
+            continue;
+        }
         let dir = recordings.to_path_buf();
         let changed = tokio::task::spawn_blocking(move || seal::changed_file(&dir, &s))
             .await
@@ -76,14 +126,20 @@ pub async fn verify(
                 problem: AuditProblem::RecordingChanged,
                 detail: format!("recording {id} ({file}) changed since it was sealed"),
             };
-            return Ok(broken(b, checked));
+            return Ok(AuditVerification {
+                ok: false,
+                entries: c.entries,
+                head_seq: c.head_seq,
+                head_hash: c.head_hash,
+                broken: Some(b),
+            });
         }
     }
     Ok(AuditVerification {
         ok: true,
-        entries: verified.entries,
-        head_seq,
-        head_hash,
+        entries: c.entries,
+        head_seq: c.head_seq,
+        head_hash: c.head_hash,
         broken: None,
     })
 }

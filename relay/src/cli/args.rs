@@ -94,6 +94,53 @@ pub enum Command {
         #[command(subcommand)]
         cmd: super::config_check::ConfigCmd,
     },
+    /// Place or release a session's legal hold (retention keeps a held recording).
+    Session {
+        #[command(subcommand)]
+        cmd: SessionCmd,
+    },
+    /// Retention of recordings and audit entries (the `[retention]` settings).
+    Retention {
+        #[command(subcommand)]
+        cmd: RetentionCmd,
+    },
+    /// Copy the database (an online, consistent copy), the recordings, the credential key
+    /// and the audit key into DEST, a new or empty directory, with a manifest of hashes.
+    /// The relay may be running. Store the keys apart from the rest.
+    Backup {
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
+    /// Restore a backup into the configured data directory (new or empty) and audit key
+    /// path, after checking every file against the backup's manifest.
+    Restore {
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Place a legal hold on session ID: its recording is kept whatever the retention.
+    Hold {
+        id: String,
+        /// Why (required; recorded in the audit entry).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release session ID's legal hold: retention applies to its recording again.
+    Release {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCmd {
+    /// Run one retention pass now, as the relay's background task does, and print what
+    /// it deleted and pruned.
+    Run,
 }
 
 #[derive(Debug, Subcommand)]

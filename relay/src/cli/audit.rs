@@ -32,8 +32,10 @@ pub(super) async fn run(config: Config, cmd: AuditCmd) -> anyhow::Result<()> {
         }
         AuditCmd::Prune { through_seq } => {
             let (db, key) = app::open_audited(&config).await?;
+            // The seals of recordings still kept are carried past the prune, as retention does.
+            let carried = crate::retention::carry_seals(&db, &key, Who::CLI, through_seq).await?;
             let removed = store::audit::prune_through(&db, &key, Who::CLI, through_seq).await?;
-            println!("audit prune: {removed} entries through seq {through_seq} removed behind a checkpoint");
+            println!("audit prune: {removed} entries through seq {through_seq} removed behind a checkpoint ({carried} seal(s) of kept recordings carried)");
             Ok(())
         }
     }

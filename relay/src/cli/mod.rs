@@ -1,4 +1,4 @@
-//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency | config check`.
+//! The command line: `vigil [--config FILE] serve | user … | asset … | rule add|delete|list | audit … | emergency | session hold|release | retention run | backup | restore | config check`.
 //! Bootstrap commands open the database directly; the server need not run. The
 //! arguments are in `args`, the user, asset and rule commands in `commands`.
 
@@ -14,10 +14,14 @@ mod commands;
 mod config_check;
 #[cfg(test)]
 mod help_tests;
+mod retain;
 #[cfg(test)]
 mod tests;
 
-pub use args::{AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RuleCmd, UserCmd};
+pub use args::{
+    AssetCmd, AuditCmd, Cli, Command, EmergencyArg, RdpCodecArg, RetentionCmd, RuleCmd, SessionCmd,
+    UserCmd,
+};
 use commands::{asset, rule, user};
 pub use config_check::ConfigCmd;
 
@@ -47,6 +51,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             asset,
         } => emergency(config, action, user, asset).await,
         Command::Config { cmd } => config_check::run(cli.config.as_deref(), &cmd),
+        Command::Session { cmd } => retain::session(config, cmd).await,
+        Command::Retention { cmd } => retain::retention(config, cmd).await,
+        Command::Backup { dest } => retain::backup(config, &dest).await,
+        Command::Restore { src } => retain::restore(config, &src).await,
     }
 }
 

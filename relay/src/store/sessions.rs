@@ -1,4 +1,4 @@
-use vigil_wire::api::{AssetId, Protocol, RequestId, SessionKind, UserId};
+use vigil_wire::api::{AssetId, LegalHold, Protocol, RequestId, SessionKind, UserId};
 use vigil_wire::end::{EndReason, ErrorCode};
 
 use super::{parse_or, Db, DbKind};
@@ -21,6 +21,10 @@ struct Raw {
     end_code: Option<String>,
     cols: i64,
     rows: i64,
+    legal_hold_at: Option<i64>,
+    legal_hold_by: Option<String>,
+    legal_hold_reason: Option<String>,
+    recording_deleted_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,10 @@ pub struct SessionRow {
     pub end_reason: Option<EndReason>,
     pub cols: u16,
     pub rows: u16,
+    /// The legal hold on it, if any (retention keeps its recording).
+    pub legal_hold: Option<LegalHold>,
+    /// When retention deleted its recording.
+    pub recording_deleted_at: Option<i64>,
 }
 
 impl SessionRow {
@@ -92,6 +100,12 @@ impl TryFrom<Raw> for SessionRow {
             end_reason,
             cols: u16::try_from(r.cols).unwrap_or(80),
             rows: u16::try_from(r.rows).unwrap_or(24),
+            legal_hold: r.legal_hold_at.map(|at| LegalHold {
+                by: r.legal_hold_by.unwrap_or_default(),
+                at,
+                reason: r.legal_hold_reason.unwrap_or_default(),
+            }),
+            recording_deleted_at: r.recording_deleted_at,
         })
     }
 }
@@ -119,7 +133,8 @@ fn end_reason(
 const SELECT: &str =
     "SELECT s.id, s.user_id, u.username, s.asset_id, a.name AS asset_name, a.protocol,
     s.kind, s.request_id, s.started_at, s.ended_at, s.locked, s.end_reason, s.end_code,
-    s.cols, s.rows
+    s.cols, s.rows, s.legal_hold_at, s.legal_hold_by, s.legal_hold_reason,
+    s.recording_deleted_at
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN assets a ON a.id = s.asset_id";
 
 pub struct NewSession<'a> {
@@ -233,6 +248,33 @@ pub async fn end_all_running(db: &Db, at: i64, reason: &str) -> Result<u64, sqlx
     .execute(db)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// Places (`Some`) or releases (`None`) the legal hold on session `id`. Returns whether
+/// it changed anything (placing a hold on a held session keeps the first one).
+pub async fn set_legal_hold<'e, E: sqlx::Executor<'e, Database = DbKind>>(
+    ex: E,
+    id: &str,
+    hold: Option<&LegalHold>,
+) -> Result<bool, sqlx::Error> {
+    let r = match hold {
+        Some(h) => sqlx::query(
+            "UPDATE sessions SET legal_hold_at = $1, legal_hold_by = $2, legal_hold_reason = $3
+             WHERE id = $4 AND legal_hold_at IS NULL",
+        )
+        .bind(h.at)
+        .bind(&h.by)
+        .bind(&h.reason)
+        .bind(id),
+        None => sqlx::query(
+            "UPDATE sessions SET legal_hold_at = NULL, legal_hold_by = NULL, legal_hold_reason = NULL
+             WHERE id = $1 AND legal_hold_at IS NOT NULL",
+        )
+        .bind(id),
+    }
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Does `user` have a live, locked session on `asset`?

@@ -246,6 +246,9 @@ impl World {
             }
             ("POST", "/api/v1/assets/{id}/accept-host-key") => json!({"fingerprint": OFFERED}),
             ("PUT", "/api/v1/users/{name}/keyboard-layout") => json!({"layout": "de-DE"}),
+            ("PUT", "/api/v1/sessions/{id}/legal-hold") => {
+                json!({"hold": true, "reason": "matrix"})
+            }
             ("POST", "/api/v1/sessions/{id}/shares") => {
                 json!({"audience": {"type": "named", "users": ["bob"], "groups": []}})
             }

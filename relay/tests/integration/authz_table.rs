@@ -201,6 +201,13 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
             control(409)
         }
         ("POST", "/api/v1/sessions/{id}/terminate") => control(200),
+        // Legal hold: administrators only, never on their own session (root's Admin
+        // Session); who else may see the session is refused, anyone else not told of it.
+        ("PUT", "/api/v1/sessions/{id}/legal-hold") => match (visible, role) {
+            (false, _) => 404,
+            (true, Admin) => 200,
+            (true, _) => 403,
+        },
         ("POST", "/api/v1/sessions/{id}/terminate-and-cancel") => {
             control(if kind == SessionKind::Request {
                 200

@@ -22,6 +22,7 @@ mod launch_limits;
 mod live_stall;
 mod login_throttle;
 mod recording_api;
+mod retention;
 mod share_recordings;
 mod share_world;
 mod shares;

@@ -31,6 +31,8 @@ fn session(protocol: Protocol) -> Session {
         end_reason: None,
         controls: SessionControls::default(),
         watchers: None,
+        legal_hold: None,
+        recording_deleted_at: None,
     }
 }
 
