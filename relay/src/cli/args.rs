@@ -107,13 +107,17 @@ pub enum Command {
     /// Copy the database (an online, consistent copy), the recordings, the credential key
     /// and the audit key into DEST, a new or empty directory, with a manifest of hashes.
     /// The relay may be running. Store the keys apart from the rest.
+    #[command(after_help = "Example:\n  vigil --config /etc/vigil/vigil.toml backup /srv/backups/vigil-2026-12-02\n\n\
+The copy holds secret.key and the audit key: store those apart from the rest.")]
     Backup {
+        /// Directory to write the backup into: it must not exist, or be empty.
         #[arg(value_name = "DEST")]
         dest: PathBuf,
     },
     /// Restore a backup into the configured data directory (new or empty) and audit key
     /// path, after checking every file against the backup's manifest.
     Restore {
+        /// A directory written by `vigil backup` (its manifest is checked first).
         #[arg(value_name = "SRC")]
         src: PathBuf,
     },
@@ -123,6 +127,7 @@ pub enum Command {
 pub enum SessionCmd {
     /// Place a legal hold on session ID: its recording is kept whatever the retention.
     Hold {
+        /// The session's id (as in Active Sessions, Replay Sessions and the API).
         id: String,
         /// Why (required; recorded in the audit entry).
         #[arg(long)]
@@ -130,7 +135,9 @@ pub enum SessionCmd {
     },
     /// Release session ID's legal hold: retention applies to its recording again.
     Release {
+        /// The session's id.
         id: String,
+        /// Why it is released (optional; recorded in the audit entry).
         #[arg(long)]
         reason: Option<String>,
     },
