@@ -24,6 +24,7 @@ struct FileConfig {
     feed_send_timeout_secs: Option<u64>,
     audit_key_file: Option<PathBuf>,
     audit_head_interval_secs: Option<u64>,
+    audit_export: Option<crate::export::config::AuditExportFile>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -70,6 +71,8 @@ pub struct Config {
     pub audit_key_file: Option<PathBuf>,
     /// How often the relay logs the audit chain's head (`vigil::audit`).
     pub audit_head_interval: Duration,
+    /// Where audit entries are exported (`[audit_export]`); `None`: nowhere.
+    pub audit_export: Option<crate::export::AuditExport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,8 @@ pub enum ConfigError {
     Origin(String),
     #[error("tls_cert and tls_key must be given together")]
     TlsPair,
+    #[error(transparent)]
+    AuditExport(#[from] crate::export::config::AuditExportError),
 }
 
 impl Config {
@@ -110,6 +115,7 @@ impl Config {
             feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
             audit_key_file: None,
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
+            audit_export: None,
         }
     }
 
@@ -173,6 +179,7 @@ impl Config {
                 .unwrap_or(default)
                 .max(1)
         };
+        let audit_export = crate::export::config::resolve(fc.audit_export, &env)?;
         Ok(Config {
             max_sessions_per_user: cap(
                 "VIGIL_MAX_SESSIONS_PER_USER",
@@ -216,6 +223,7 @@ impl Config {
                 fc.audit_head_interval_secs,
                 DEFAULT_AUDIT_HEAD_INTERVAL_SECS,
             ),
+            audit_export,
         })
     }
 
@@ -309,6 +317,34 @@ mod tests {
         assert_eq!(c.feed_send_timeout, Duration::from_secs(2));
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
+    }
+
+    #[test]
+    fn audit_export_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("vigil.toml");
+        std::fs::write(
+            &file,
+            "[audit_export]\nkind = \"webhook\"\n[audit_export.webhook]\nurl = \"https://siem.example/vigil\"\nsecret_file = \"/etc/vigil/webhook.secret\"\n",
+        )
+        .expect("write");
+        let c = Config::load_with(Some(&file), |_| None).expect("file");
+        let export = c.audit_export.expect("configured");
+        assert!(matches!(
+            export.sink,
+            crate::export::config::SinkConfig::Webhook(ref w) if w.url == "https://siem.example/vigil"
+        ));
+        assert_eq!(
+            Config::load_with(None, |_| None)
+                .expect("none")
+                .audit_export,
+            None
+        );
+        let env = |k: &str| (k == "VIGIL_AUDIT_EXPORT_KIND").then(|| "syslog".to_string());
+        assert!(
+            Config::load_with(None, env).is_err(),
+            "syslog without a transport and address"
+        );
     }
 
     #[test]
