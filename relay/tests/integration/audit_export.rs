@@ -338,3 +338,43 @@ async fn a_webhook_certificate_from_another_authority_is_refused() -> R {
     r.stop(Duration::from_secs(10)).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn two_relays_on_one_database_export_each_entry_once() -> R {
+    let files = tempfile::tempdir()?;
+    let certs = certs(files.path())?;
+    let secret_file = files.path().join("webhook.secret");
+    std::fs::write(&secret_file, "shared")?;
+    let rx = Receiver::start(&certs, b"shared", Mode::Accept).await?;
+    let config = webhook(rx.url(), &secret_file, &certs.ca);
+    let c = config.clone();
+    let a = relay_with(move |cfg| cfg.audit_export = Some(c)).await?;
+    seed(&a).await?;
+    let (data, key) = (a.dir.path().join("data"), a.dir.path().join("audit.key"));
+    let b = relay_with(move |cfg| {
+        cfg.data_dir = data;
+        cfg.audit_key_file = Some(key);
+        cfg.audit_export = Some(config);
+    })
+    .await?;
+    for round in 1..=3 {
+        act(&a, round).await?;
+        act(&b, round + 10).await?;
+    }
+    let want = entries(&a).await?;
+    let head = want.last().ok_or("entries")?.seq;
+    until(&rx, 30, "every entry", |got| {
+        got.batches.iter().flatten().any(|e| e.seq == head)
+    })
+    .await?;
+    // Both relays tried; the lease let one deliver, so nothing came twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered: Vec<AuditEntry> = rx.with(|got| got.batches.iter().flatten().cloned().collect());
+    assert_eq!(
+        delivered, want,
+        "each entry once, in order, from the shared log"
+    );
+    b.stop(Duration::from_secs(10)).await?;
+    a.stop(Duration::from_secs(10)).await?;
+    Ok(())
+}
