@@ -136,6 +136,12 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let hub = Hub::new(HubConfig::new(config.recordings_dir()), tx);
     let head_every = config.audit_head_interval;
     let state = AppState::new(db, hub, vault, audit_key, config);
+    crate::export::start(
+        &state.db,
+        state.config.audit_export.as_ref(),
+        state.shutdown.clone(),
+    )
+    .await?;
     tokio::spawn(lifecycle::run(state.clone(), rx));
     tokio::spawn(crate::access::watch(state.clone()));
     tokio::spawn(crate::retention::task(state.clone()));

@@ -25,6 +25,7 @@ struct FileConfig {
     audit_key_file: Option<PathBuf>,
     audit_head_interval_secs: Option<u64>,
     retention: Option<crate::retention::RetentionFile>,
+    audit_export: Option<crate::export::config::AuditExportFile>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -73,6 +74,8 @@ pub struct Config {
     pub audit_head_interval: Duration,
     /// `[retention]`: how long recordings and audit entries are kept (forever unless set).
     pub retention: crate::retention::Retention,
+    /// Where audit entries are exported (`[audit_export]`); `None`: nowhere.
+    pub audit_export: Option<crate::export::AuditExport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,8 @@ pub enum ConfigError {
     TlsPair,
     #[error(transparent)]
     Retention(#[from] crate::retention::RetentionConfigError),
+    #[error(transparent)]
+    AuditExport(#[from] crate::export::config::AuditExportError),
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Config {
             audit_key_file: None,
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
             retention: crate::retention::Retention::default(),
+            audit_export: None,
         }
     }
 
@@ -179,6 +185,7 @@ impl Config {
                 .unwrap_or(default)
                 .max(1)
         };
+        let audit_export = crate::export::config::resolve(fc.audit_export, &env)?;
         Ok(Config {
             max_sessions_per_user: cap(
                 "VIGIL_MAX_SESSIONS_PER_USER",
@@ -223,6 +230,7 @@ impl Config {
                 DEFAULT_AUDIT_HEAD_INTERVAL_SECS,
             ),
             retention: crate::retention::Retention::resolve(fc.retention, &env)?,
+            audit_export,
         })
     }
 
@@ -320,6 +328,34 @@ mod tests {
         assert_eq!(c.retention.audit_days, None);
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
+    }
+
+    #[test]
+    fn audit_export_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("vigil.toml");
+        std::fs::write(
+            &file,
+            "[audit_export]\nkind = \"webhook\"\n[audit_export.webhook]\nurl = \"https://siem.example/vigil\"\nsecret_file = \"/etc/vigil/webhook.secret\"\n",
+        )
+        .expect("write");
+        let c = Config::load_with(Some(&file), |_| None).expect("file");
+        let export = c.audit_export.expect("configured");
+        assert!(matches!(
+            export.sink,
+            crate::export::config::SinkConfig::Webhook(ref w) if w.url == "https://siem.example/vigil"
+        ));
+        assert_eq!(
+            Config::load_with(None, |_| None)
+                .expect("none")
+                .audit_export,
+            None
+        );
+        let env = |k: &str| (k == "VIGIL_AUDIT_EXPORT_KIND").then(|| "syslog".to_string());
+        assert!(
+            Config::load_with(None, env).is_err(),
+            "syslog without a transport and address"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod legal_hold;
+pub mod export;
 pub mod lifecycle;
 pub mod participants;
 pub mod permissions;

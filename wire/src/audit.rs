@@ -247,6 +247,14 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
+/// The body of one audit export webhook POST: entries in seq order, oldest first. A
+/// receiver may get an entry again after a failure (delivery is at least once) and
+/// de-duplicates by `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditExportBatch {
+    pub entries: Vec<AuditEntry>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,16 @@ pub(super) async fn run(config: Config, cmd: AuditCmd) -> anyhow::Result<()> {
         }
         AuditCmd::Prune { through_seq } => {
             let (db, key) = app::open_audited(&config).await?;
+            // Entries the audit export has not delivered yet stay, as retention keeps them.
+            if let Some(floor) = crate::retention::prune_floor(&db).await? {
+                if through_seq >= floor {
+                    bail!(
+                        "audit prune: entry {floor} is not yet delivered to the audit export's sink; \
+                         prune through {} at most, or wait for the export to catch up",
+                        floor - 1
+                    );
+                }
+            }
             // The seals of recordings still kept are carried past the prune, as retention does.
             let carried = crate::retention::carry_seals(&db, &key, Who::CLI, through_seq).await?;
             let removed = store::audit::prune_through(&db, &key, Who::CLI, through_seq).await?;

@@ -71,11 +71,13 @@ impl std::fmt::Display for Report {
 /// The lowest audit seq that must survive a prune, if any: entries at or after it are
 /// still needed elsewhere in Vigil.
 ///
-/// PLACEHOLDER: the audit exporter's floor (`export_floor`: the first entry not yet
-/// delivered to its sink) is to be wired in here, so retention never prunes an entry
-/// the exporter has not sent. Until then nothing else needs old entries: `None`.
-pub fn prune_floor(_db: &Db) -> Option<i64> {
-    None
+/// The first entry retention must keep for someone else: the first one the audit export
+/// has not yet delivered to its sink (`export::export_floor` is the last one delivered).
+/// `None` without a sink.
+pub async fn prune_floor(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    Ok(crate::export::export_floor(db)
+        .await?
+        .map(|delivered| delivered.saturating_add(1)))
 }
 
 /// One pass at `now` (Unix milliseconds) as `who`.
@@ -102,7 +104,7 @@ pub async fn run_once(
                 .bind(cutoff)
                 .fetch_one(db)
                 .await?;
-        if let Some(through) = decide::audit_prune_through(newest_expired, prune_floor(db)) {
+        if let Some(through) = decide::audit_prune_through(newest_expired, prune_floor(db).await?) {
             let check = verify::verify_chain(db, key).await?;
             if let Some(b) = check.broken {
                 return Err(RetentionError::ChainBroken(format!(

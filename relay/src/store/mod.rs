@@ -11,6 +11,7 @@ pub mod access;
 pub mod assets;
 pub mod audit;
 pub mod emergency;
+pub mod export;
 pub mod logins;
 pub mod requests;
 pub mod rules;

@@ -359,3 +359,58 @@ async fn an_edited_seal_is_not_carried() -> R {
     assert!(!ok && said.contains("does not verify"), "{said}");
     Ok(())
 }
+
+/// Entries the audit export has not delivered are never pruned: retention stops just
+/// behind the sink's cursor, and `vigil audit prune` past it is refused.
+#[tokio::test]
+async fn entries_not_yet_exported_are_kept() -> R {
+    let r = support::relay().await?;
+    let root = r.user("root", true, &[]).await?;
+    let ssh = r.asset("web-1", Protocol::Ssh).await?;
+    for text in ["one", "two", "three", "four", "five"] {
+        ended_session(&r, root, ssh, 1, text).await?;
+    }
+    // A sink that has accepted entries 1 and 2 only.
+    store::export::register(&r.state.db, "test-sink").await?;
+    let holder = "test";
+    let now = now_ms();
+    store::export::claim(&r.state.db, "test-sink", holder, now, now + 60_000)
+        .await?
+        .ok_or("lease")?;
+    assert!(store::export::advance(&r.state.db, "test-sink", holder, 2, now + 60_000).await?);
+    let (c, _) = r.login("root").await?;
+    let before = entries(&r, &c, "?limit=1000").await?;
+    let newest = before.iter().map(|e| e.seq).max().ok_or("entries")?;
+    assert!(newest > 3, "enough entries to prune: {newest}");
+
+    let (ok, said) = cli(
+        &r,
+        &["audit", "prune", "--through-seq", &newest.to_string()],
+        &[],
+    )
+    .await?;
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("entry 3 is not yet delivered"),
+        "names the first undelivered entry: {said}"
+    );
+
+    let (ok, said) = cli(
+        &r,
+        &["retention", "run"],
+        &[("VIGIL_RETENTION_AUDIT_DAYS", "0")],
+    )
+    .await?;
+    assert!(ok, "{said}");
+    let left = entries(&r, &c, "?limit=1000").await?;
+    assert!(
+        left.iter().any(|e| e.seq == 3),
+        "the first undelivered entry stays"
+    );
+    assert!(
+        !left.iter().any(|e| e.seq == 2),
+        "delivered entries went behind the checkpoint"
+    );
+    assert!(verify(&r, &c).await?.ok);
+    Ok(())
+}
