@@ -161,6 +161,12 @@ pub fn check(
             }
         }
     }
+    if let Some(export) = &config.audit_export {
+        // Opening the sink reads its CA and secret files, as `vigil serve` does at start.
+        if let Err(e) = crate::export::sink::Sink::open(&export.sink) {
+            file_problem("audit_export", e.to_string());
+        }
+    }
     let index = config.dist_dir.join("index.html");
     if !index.is_file() {
         file_problem(
@@ -470,6 +476,19 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_exports_files_are_checked() {
+        let f = Fixture::new();
+        let file = f.write(&format!(
+            "[audit_export]\nkind = \"webhook\"\n[audit_export.webhook]\nurl = \"https://siem.example\"\nsecret_file = \"{}\"\n",
+            f.path("missing.secret").display()
+        ));
+        let p = only(check(Some(&file), no_env).expect_err("no secret file"));
+        assert_eq!(p.key.as_deref(), Some("audit_export"));
+        assert_eq!(p.at, Some((5, 2)), "the table name in its header");
+        assert!(p.what.contains("missing.secret"), "{}", p.what);
+    }
+
+    #[test]
     fn the_files_it_names_are_checked() {
         use std::os::unix::fs::PermissionsExt;
         let f = Fixture::new();
@@ -594,5 +613,6 @@ mod packaged {
             Some("https://vigil.example.com")
         );
         assert_eq!(c.session_ttl_minutes, 720);
+        assert_eq!(c.retention.recordings_days, Some(90));
     }
 }
