@@ -15,6 +15,12 @@ use crate::error::ScreenError;
 use crate::fastpath::{self, Peek};
 use crate::SessionParams;
 
+/// Seconds the relay spends decoding one fast-path PDU into its copy of a screen (a
+/// histogram, through the `metrics` facade: nothing is kept without a recorder).
+pub const DECODE_SECONDS: &str = "vigil_rdp_decode_seconds";
+/// PDUs the relay's copy could not decode (it recovers with the next repaint).
+pub const DECODE_ERRORS: &str = "vigil_rdp_decode_errors_total";
+
 pub struct Screen {
     processor: fast_path::Processor,
     image: DecodedImage,
@@ -67,9 +73,12 @@ impl Screen {
         let result = self
             .processor
             .process(&mut self.image, pdu, &mut discard, &mut None);
-        self.decode_time += started.elapsed();
+        let took = started.elapsed();
+        self.decode_time += took;
+        metrics::histogram!(DECODE_SECONDS).record(took.as_secs_f64());
         if let Err(e) = result {
             self.errors += 1;
+            metrics::counter!(DECODE_ERRORS).increment(1);
             debug!(error = %e, "relay screen decode error");
         }
     }

@@ -114,6 +114,7 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Everything the server needs, started: database, vault, hub and its lifecycle task.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
+    crate::metrics::install();
     let (db, audit_key) = open_audited(&config).await?;
     let stale = store::sessions::end_all_running(&db, now_ms(), "relay restarted").await?;
     if stale > 0 {

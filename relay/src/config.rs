@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::logging::{BadLogFormat, LogFormat};
+use crate::metrics::config::{MetricsConfig, MetricsConfigError, MetricsFile};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -24,6 +27,8 @@ struct FileConfig {
     feed_send_timeout_secs: Option<u64>,
     audit_key_file: Option<PathBuf>,
     audit_head_interval_secs: Option<u64>,
+    log_format: Option<LogFormat>,
+    metrics: Option<MetricsFile>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -70,6 +75,10 @@ pub struct Config {
     pub audit_key_file: Option<PathBuf>,
     /// How often the relay logs the audit chain's head (`vigil::audit`).
     pub audit_head_interval: Duration,
+    /// `text` or `json` (`VIGIL_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// `[metrics]`: whether `/metrics` answers, and to whom.
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +99,10 @@ pub enum ConfigError {
     Origin(String),
     #[error("tls_cert and tls_key must be given together")]
     TlsPair,
+    #[error(transparent)]
+    LogFormat(#[from] BadLogFormat),
+    #[error(transparent)]
+    Metrics(#[from] MetricsConfigError),
 }
 
 impl Config {
@@ -110,6 +123,8 @@ impl Config {
             feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
             audit_key_file: None,
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
+            log_format: LogFormat::Text,
+            metrics: MetricsConfig::default(),
         }
     }
 
@@ -173,7 +188,14 @@ impl Config {
                 .unwrap_or(default)
                 .max(1)
         };
+        let log_format = match env("VIGIL_LOG_FORMAT").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse()?,
+            None => fc.log_format.unwrap_or_default(),
+        };
+        let metrics = MetricsConfig::load(fc.metrics, &env)?;
         Ok(Config {
+            log_format,
+            metrics,
             max_sessions_per_user: cap(
                 "VIGIL_MAX_SESSIONS_PER_USER",
                 fc.max_sessions_per_user,
@@ -307,6 +329,23 @@ mod tests {
         assert_eq!(c.header_timeout, Duration::from_secs(3));
         assert_eq!(c.idle_timeout, Duration::from_secs(1), "at least a second");
         assert_eq!(c.feed_send_timeout, Duration::from_secs(2));
+        assert_eq!(c.log_format, LogFormat::Text);
+        std::fs::write(
+            &file,
+            "log_format = \"json\"\n[metrics]\nenabled = false\nallow = [\"10.0.0.0/8\"]\n",
+        )
+        .expect("write");
+        let c = Config::load_with(Some(&file), none).expect("log format and metrics");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(!c.metrics.enabled);
+        assert_eq!(c.metrics.allow.len(), 1);
+        let env: HashMap<&str, &str> = [("VIGIL_LOG_FORMAT", "text")].into();
+        let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).expect("env");
+        assert_eq!(c.log_format, LogFormat::Text);
+        let env: HashMap<&str, &str> = [("VIGIL_LOG_FORMAT", "xml")].into();
+        assert!(Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).is_err());
+        std::fs::write(&file, "[metrics]\nbogus = 1\n").expect("write");
+        assert!(Config::load_with(Some(&file), none).is_err());
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
     }

@@ -23,6 +23,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod ops;
 pub mod replay;
 pub mod requests;
 pub mod session_controls;
@@ -108,6 +109,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::share::JoinedVia,
         vigil_wire::share::LiveParticipant,
         vigil_wire::live::Participant,
+        crate::health::Health,
+        crate::health::Readiness,
+        crate::health::CheckResult,
     )),
     paths(
         auth::login,
@@ -153,6 +157,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         audit::verify,
         audit::export,
         openapi,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
     )
 )]
 pub struct ApiDoc;
@@ -265,9 +272,12 @@ pub fn router(state: AppState) -> Router {
     let app = web::with_security_headers(
         Router::new()
             .nest("/api/v1", api)
+            .merge(ops::routes())
             .fallback_service(web::spa(dist))
             .with_state(state),
-    );
+    )
+    // Outermost: every request, answered by any layer, gets its id and its one log event.
+    .layer(axum::middleware::from_fn(crate::logging::requests));
     if tls {
         app.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
