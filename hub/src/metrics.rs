@@ -46,29 +46,29 @@ pub(crate) enum Proto {
     Rdp,
 }
 
-impl Proto {
-    fn as_str(self) -> &'static str {
-        match self {
-            Proto::Ssh => "ssh",
-            Proto::Rdp => "rdp",
-        }
-    }
-}
-
-fn part(participant: Participant) -> &'static str {
-    match participant {
-        Participant::User => "user",
-        Participant::Observer => "observer",
-    }
-}
-
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
+/// Labels are literals at each call, so the `metrics` macros build their keys once
+/// (statically) rather than on every count: these run per read from a target.
 pub(crate) fn relayed(protocol: Proto, direction: Direction, bytes: usize) {
-    metrics::counter!(RELAYED_BYTES, "protocol" => protocol.as_str(), "direction" => direction.as_str())
-        .increment(count(bytes));
+    use Direction::{FromTarget, ToTarget};
+    let counter = match (protocol, direction) {
+        (Proto::Ssh, FromTarget) => {
+            metrics::counter!(RELAYED_BYTES, "protocol" => "ssh", "direction" => "from_target")
+        }
+        (Proto::Ssh, ToTarget) => {
+            metrics::counter!(RELAYED_BYTES, "protocol" => "ssh", "direction" => "to_target")
+        }
+        (Proto::Rdp, FromTarget) => {
+            metrics::counter!(RELAYED_BYTES, "protocol" => "rdp", "direction" => "from_target")
+        }
+        (Proto::Rdp, ToTarget) => {
+            metrics::counter!(RELAYED_BYTES, "protocol" => "rdp", "direction" => "to_target")
+        }
+    };
+    counter.increment(count(bytes));
 }
 
 pub(crate) fn recorded(bytes: usize) {
@@ -80,9 +80,19 @@ pub(crate) fn recording_failed() {
 }
 
 pub(crate) fn dropped(participant: Participant) {
-    metrics::counter!(QUEUE_DROPS, "participant" => part(participant)).increment(1);
+    match participant {
+        Participant::User => metrics::counter!(QUEUE_DROPS, "participant" => "user").increment(1),
+        Participant::Observer => {
+            metrics::counter!(QUEUE_DROPS, "participant" => "observer").increment(1)
+        }
+    }
 }
 
 pub(crate) fn resynced(participant: Participant) {
-    metrics::counter!(RESYNCS, "participant" => part(participant)).increment(1);
+    match participant {
+        Participant::User => metrics::counter!(RESYNCS, "participant" => "user").increment(1),
+        Participant::Observer => {
+            metrics::counter!(RESYNCS, "participant" => "observer").increment(1)
+        }
+    }
 }

@@ -139,6 +139,13 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let state = AppState::new(db, hub, vault, audit_key, config);
     tokio::spawn(lifecycle::run(state.clone(), rx));
     tokio::spawn(crate::access::watch(state.clone()));
+    let stop = state.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = crate::metrics::upkeep() => {}
+            () = stop.cancelled() => {}
+        }
+    });
     let (db, stop) = (state.db.clone(), state.shutdown.clone());
     tokio::spawn(async move {
         tokio::select! {

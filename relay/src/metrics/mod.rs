@@ -71,6 +71,21 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// How often the recorder folds recorded histogram samples into its buckets.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every [`UPKEEP_EVERY`], so that memory stays
+/// bounded when nobody scrapes (the exporter keeps samples until its upkeep runs).
+pub async fn upkeep() {
+    let Some(handle) = install() else { return };
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_histogram, Unit};
     use vigil_hub::metrics as hub;
