@@ -96,3 +96,85 @@ pub(crate) fn resynced(participant: Participant) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+    use vigil_wire::live::ServerMsg;
+
+    use super::*;
+    use crate::fanout::Fanout;
+
+    /// A counter's name, labels and count.
+    type Counted = (String, Vec<(String, String)>, u64);
+
+    /// What was counted since the last call (a snapshot takes the counts).
+    fn take(snap: &Snapshotter) -> Vec<Counted> {
+        snap.snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(k, .., v)| {
+                let labels = k
+                    .key()
+                    .labels()
+                    .map(|l| (l.key().to_string(), l.value().to_string()))
+                    .collect();
+                let n = match v {
+                    DebugValue::Counter(n) => n,
+                    _ => 0,
+                };
+                (k.key().name().to_string(), labels, n)
+            })
+            .collect()
+    }
+
+    fn sum(taken: &[Counted], name: &str, label: (&str, &str)) -> u64 {
+        taken
+            .iter()
+            .filter(|(n, labels, _)| {
+                n == name && labels.iter().any(|(k, v)| k == label.0 && v == label.1)
+            })
+            .map(|(.., v)| v)
+            .sum()
+    }
+
+    #[test]
+    fn a_lagging_viewer_counts_its_drops_and_its_resync() {
+        let recorder = DebuggingRecorder::new();
+        let snap = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let mut fanout = Fanout::new(1);
+            let mut rx = fanout.add(Participant::Observer, Vec::new());
+            let snapshot = || vec![ServerMsg::Snapshot(b"screen".to_vec())];
+            // One message fits; the next two find only the `RESERVED` slots: dropped.
+            for _ in 0..3 {
+                fanout.output(ServerMsg::Output(b"x".to_vec()), &snapshot);
+            }
+            let taken = take(&snap);
+            assert_eq!(sum(&taken, QUEUE_DROPS, ("participant", "observer")), 2);
+            assert_eq!(sum(&taken, RESYNCS, ("participant", "observer")), 0);
+            // The viewer catches up: the next delivery resynchronises it, once.
+            while rx.try_recv().is_ok() {}
+            fanout.resync(&snapshot);
+            fanout.resync(&snapshot);
+            let taken = take(&snap);
+            assert_eq!(sum(&taken, RESYNCS, ("participant", "observer")), 1);
+            assert_eq!(sum(&taken, QUEUE_DROPS, ("participant", "user")), 0);
+        });
+    }
+
+    #[test]
+    fn bytes_are_counted_by_protocol_and_direction() {
+        let recorder = DebuggingRecorder::new();
+        let snap = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            relayed(Proto::Ssh, Direction::FromTarget, 10);
+            relayed(Proto::Ssh, Direction::FromTarget, 5);
+            relayed(Proto::Rdp, Direction::ToTarget, 7);
+        });
+        let taken = take(&snap);
+        assert_eq!(sum(&taken, RELAYED_BYTES, ("direction", "from_target")), 15);
+        assert_eq!(sum(&taken, RELAYED_BYTES, ("protocol", "rdp")), 7);
+        assert_eq!(sum(&taken, RELAYED_BYTES, ("protocol", "ssh")), 15);
+    }
+}

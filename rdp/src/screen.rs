@@ -343,6 +343,32 @@ mod tests {
     }
 
     #[test]
+    fn every_decode_is_timed_and_errors_are_counted() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snap = recorder.snapshotter();
+        let (w, h) = (64usize, 64usize);
+        let tiles = fastpath::none_codec_tiles(&pattern(w, h), w, h).expect("tiles");
+        metrics::with_local_recorder(&recorder, || {
+            let mut screen = Screen::new(&params(64, 64));
+            for pdu in &tiles {
+                screen.feed(pdu);
+            }
+            screen.feed(&[0x00, 0x03, 0xff]);
+        });
+        let (mut samples, mut errors) = (0, 0);
+        for (key, .., value) in snap.snapshot().into_vec() {
+            match (key.key().name(), value) {
+                (DECODE_SECONDS, DebugValue::Histogram(v)) => samples += v.len(),
+                (DECODE_ERRORS, DebugValue::Counter(n)) => errors += n,
+                _ => {}
+            }
+        }
+        assert_eq!(samples, tiles.len() + 1, "one sample per PDU");
+        assert_eq!(errors, 1, "the broken PDU");
+    }
+
+    #[test]
     fn snapshot_is_refused_inside_a_fragment() {
         let p = params(64, 64);
         let mut screen = Screen::new(&p);
