@@ -23,7 +23,8 @@ pub enum LogFormat {
     #[default]
     Text,
     /// One JSON object a line: `timestamp`, `level`, `target`, the event's fields (with
-    /// `message`), and `span` (the current span's fields: `request_id` during a request).
+    /// `message`), and `span` (the current span's fields: `request_id`, `method` and `path`
+    /// during a request).
     Json,
 }
 
@@ -80,7 +81,8 @@ fn new_id() -> String {
 }
 
 /// Middleware: the request's id (the client's `x-request-id` if acceptable, else a new one),
-/// a `request` span around its handling (so every event it causes carries `request_id`), and
+/// a `request` span around its handling (so every event it causes carries `request_id`,
+/// `method` and `path`), and
 /// exactly one event when the response is ready: method, path (never the query string, which
 /// may hold a token), status and latency. The response carries the id in `x-request-id`.
 pub async fn requests(mut req: Request, next: Next) -> Response {
@@ -94,7 +96,7 @@ pub async fn requests(mut req: Request, next: Next) -> Response {
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %id);
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

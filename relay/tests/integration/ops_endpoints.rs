@@ -494,6 +494,7 @@ async fn json_logs_carry_the_request_id() -> R {
     assert_eq!(e["status"], 200);
     assert!(e["latency_ms"].is_number());
     assert_eq!(e["span"]["request_id"], id.as_str());
+    assert_eq!(e["span"]["path"], "/some/page");
     assert!(
         !text.contains("secret-in-query"),
         "the query string is never logged"
