@@ -39,6 +39,11 @@ pub const LOGIN_FAILURES: &str = "vigil_login_failures_total";
 /// Logins refused because the login throttle locked the username or address out.
 pub const LOGIN_LOCKOUTS: &str = "vigil_login_lockouts_total";
 
+/// Active Sessions feeds (`/live`) closed because their client stopped reading.
+pub const FEED_STALLS: &str = "vigil_feed_stalls_total";
+/// Active Sessions feeds that missed changes and were sent the whole list again.
+pub const FEED_RESYNCS: &str = "vigil_feed_resyncs_total";
+
 /// Bucket bounds of the RDP decode histogram, in seconds (100 µs to 250 ms).
 const DECODE_BUCKETS: [f64; 11] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -100,6 +105,14 @@ fn describe() {
     );
     describe_counter!(LOGIN_LOCKOUTS, "Logins refused during a lockout");
     describe_counter!(
+        FEED_STALLS,
+        "Active Sessions feeds closed because their client stopped reading"
+    );
+    describe_counter!(
+        FEED_RESYNCS,
+        "Active Sessions feeds sent the whole list again after missing changes"
+    );
+    describe_counter!(
         hub::RELAYED_BYTES,
         Unit::Bytes,
         "Bytes between the relay and targets, by protocol and direction"
@@ -134,6 +147,8 @@ fn describe() {
     for name in [
         LOGIN_FAILURES,
         LOGIN_LOCKOUTS,
+        FEED_STALLS,
+        FEED_RESYNCS,
         hub::RECORDING_BYTES,
         hub::RECORDING_FAILURES,
     ] {
@@ -234,4 +249,12 @@ pub fn login_failed() {
 
 pub fn login_locked_out() {
     metrics::counter!(LOGIN_LOCKOUTS).increment(1);
+}
+
+pub fn feed_stalled() {
+    metrics::counter!(FEED_STALLS).increment(1);
+}
+
+pub fn feed_resynced() {
+    metrics::counter!(FEED_RESYNCS).increment(1);
 }
