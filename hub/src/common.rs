@@ -194,6 +194,7 @@ impl Common {
 
     /// A session that cannot be recorded must not go on unrecorded: end it.
     pub(crate) fn recording_failed(&mut self, error: std::io::Error) {
+        crate::metrics::recording_failed();
         tracing::error!(id = %self.id, %error, "Recording failed, ending the session");
         if self.phase != Phase::Ended {
             self.phase = Phase::Ended;

@@ -10,6 +10,8 @@
 use tokio::sync::mpsc;
 use vigil_wire::live::{Participant, ServerControl, ServerMsg};
 
+use crate::metrics;
+
 pub(crate) const RESERVED: usize = 8;
 
 struct ParticipantQueue {
@@ -155,6 +157,9 @@ impl Fanout {
                         }
                     }
                     v.lagging = false;
+                    metrics::resynced(v.participant);
+                } else if msg.is_some() && only.is_none_or(|p| p == v.participant) {
+                    metrics::dropped(v.participant);
                 }
                 return true;
             }
@@ -167,6 +172,7 @@ impl Fanout {
                 return v.tx.try_send(msg.clone()).is_ok();
             }
             v.lagging = true;
+            metrics::dropped(v.participant);
             true
         });
     }

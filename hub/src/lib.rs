@@ -27,6 +27,7 @@ use vigil_wire::live::{Participant, ServerMsg, Thumbnail};
 
 pub mod host_pin;
 mod input;
+pub mod metrics;
 pub use input::{InputClosed, InputSender};
 /// The RDP graphics codec an asset asks for.
 pub use vigil_rdp::Codec as RdpCodec;

@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vigil_wire::api::Keystroke;
 
+use crate::metrics;
+
 /// One line of the cast after the header. `at` is the time since the session started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CastEvent {
@@ -90,7 +92,9 @@ impl KeyLog {
     pub(crate) fn write(&mut self, keystroke: &Keystroke) -> io::Result<()> {
         let mut line = serde_json::to_string(keystroke).map_err(io::Error::other)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes())
+        self.file.write_all(line.as_bytes())?;
+        metrics::recorded(line.len());
+        Ok(())
     }
 }
 
@@ -123,7 +127,9 @@ impl FileRecorder {
             "title": title,
             "env": {"TERM": "xterm-256color"},
         });
-        cast.write_all(format!("{header}\n").as_bytes())?;
+        let header = format!("{header}\n");
+        cast.write_all(header.as_bytes())?;
+        metrics::recorded(header.len());
         Ok(FileRecorder { cast, keys })
     }
 }
@@ -132,7 +138,10 @@ impl Recorder for FileRecorder {
     fn event(&mut self, at: Duration, event: &CastEvent) -> io::Result<()> {
         // One write_all of a whole line: an unbuffered File makes it one syscall, so a
         // kill leaves either the whole line or none of it (short of a full disk).
-        self.cast.write_all(cast_line(at, event).as_bytes())
+        let line = cast_line(at, event);
+        self.cast.write_all(line.as_bytes())?;
+        metrics::recorded(line.len());
+        Ok(())
     }
 
     fn keystroke(&mut self, keystroke: &Keystroke) -> io::Result<()> {

@@ -15,6 +15,12 @@ use crate::error::ScreenError;
 use crate::fastpath::{self, Peek};
 use crate::SessionParams;
 
+/// Seconds the relay spends decoding one fast-path PDU into its copy of a screen (a
+/// histogram, through the `metrics` facade: nothing is kept without a recorder).
+pub const DECODE_SECONDS: &str = "vigil_rdp_decode_seconds";
+/// PDUs the relay's copy could not decode (it recovers with the next repaint).
+pub const DECODE_ERRORS: &str = "vigil_rdp_decode_errors_total";
+
 pub struct Screen {
     processor: fast_path::Processor,
     image: DecodedImage,
@@ -67,9 +73,12 @@ impl Screen {
         let result = self
             .processor
             .process(&mut self.image, pdu, &mut discard, &mut None);
-        self.decode_time += started.elapsed();
+        let took = started.elapsed();
+        self.decode_time += took;
+        metrics::histogram!(DECODE_SECONDS).record(took.as_secs_f64());
         if let Err(e) = result {
             self.errors += 1;
+            metrics::counter!(DECODE_ERRORS).increment(1);
             debug!(error = %e, "relay screen decode error");
         }
     }
@@ -331,6 +340,32 @@ mod tests {
                 .expect("decodes");
         }
         assert_eq!(differing_pixels(image.data(), &original), 0);
+    }
+
+    #[test]
+    fn every_decode_is_timed_and_errors_are_counted() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snap = recorder.snapshotter();
+        let (w, h) = (64usize, 64usize);
+        let tiles = fastpath::none_codec_tiles(&pattern(w, h), w, h).expect("tiles");
+        metrics::with_local_recorder(&recorder, || {
+            let mut screen = Screen::new(&params(64, 64));
+            for pdu in &tiles {
+                screen.feed(pdu);
+            }
+            screen.feed(&[0x00, 0x03, 0xff]);
+        });
+        let (mut samples, mut errors) = (0, 0);
+        for (key, .., value) in snap.snapshot().into_vec() {
+            match (key.key().name(), value) {
+                (DECODE_SECONDS, DebugValue::Histogram(v)) => samples += v.len(),
+                (DECODE_ERRORS, DebugValue::Counter(n)) => errors += n,
+                _ => {}
+            }
+        }
+        assert_eq!(samples, tiles.len() + 1, "one sample per PDU");
+        assert_eq!(errors, 1, "the broken PDU");
     }
 
     #[test]

@@ -114,6 +114,7 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 
 /// Everything the server needs, started: database, vault, hub and its lifecycle task.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
+    crate::metrics::install();
     let (db, audit_key) = open_audited(&config).await?;
     let stale = store::sessions::end_all_running(&db, now_ms(), "relay restarted").await?;
     if stale > 0 {
@@ -145,6 +146,13 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     tokio::spawn(lifecycle::run(state.clone(), rx));
     tokio::spawn(crate::access::watch(state.clone()));
     tokio::spawn(crate::retention::task(state.clone()));
+    let stop = state.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = crate::metrics::upkeep() => {}
+            () = stop.cancelled() => {}
+        }
+    });
     let (db, stop) = (state.db.clone(), state.shutdown.clone());
     tokio::spawn(async move {
         tokio::select! {

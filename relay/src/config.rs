@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::logging::{BadLogFormat, LogFormat};
+use crate::metrics::config::{MetricsConfig, MetricsConfigError, MetricsFile};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -26,6 +29,8 @@ struct FileConfig {
     audit_head_interval_secs: Option<u64>,
     retention: Option<crate::retention::RetentionFile>,
     audit_export: Option<crate::export::config::AuditExportFile>,
+    log_format: Option<LogFormat>,
+    metrics: Option<MetricsFile>,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -76,6 +81,10 @@ pub struct Config {
     pub retention: crate::retention::Retention,
     /// Where audit entries are exported (`[audit_export]`); `None`: nowhere.
     pub audit_export: Option<crate::export::AuditExport>,
+    /// `text` or `json` (`VIGIL_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// `[metrics]`: whether `/metrics` answers, and to whom.
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +109,10 @@ pub enum ConfigError {
     Retention(#[from] crate::retention::RetentionConfigError),
     #[error(transparent)]
     AuditExport(#[from] crate::export::config::AuditExportError),
+    #[error(transparent)]
+    LogFormat(#[from] BadLogFormat),
+    #[error(transparent)]
+    Metrics(#[from] MetricsConfigError),
 }
 
 impl Config {
@@ -122,6 +135,8 @@ impl Config {
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
             retention: crate::retention::Retention::default(),
             audit_export: None,
+            log_format: LogFormat::Text,
+            metrics: MetricsConfig::default(),
         }
     }
 
@@ -186,7 +201,14 @@ impl Config {
                 .max(1)
         };
         let audit_export = crate::export::config::resolve(fc.audit_export, &env)?;
+        let log_format = match env("VIGIL_LOG_FORMAT").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse()?,
+            None => fc.log_format.unwrap_or_default(),
+        };
+        let metrics = MetricsConfig::load(fc.metrics, &env)?;
         Ok(Config {
+            log_format,
+            metrics,
             max_sessions_per_user: cap(
                 "VIGIL_MAX_SESSIONS_PER_USER",
                 fc.max_sessions_per_user,
@@ -326,6 +348,23 @@ mod tests {
         let c = Config::load_with(Some(&file), none).expect("retention");
         assert_eq!(c.retention.recordings_days, Some(30));
         assert_eq!(c.retention.audit_days, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        std::fs::write(
+            &file,
+            "log_format = \"json\"\n[metrics]\nenabled = false\nallow = [\"10.0.0.0/8\"]\n",
+        )
+        .expect("write");
+        let c = Config::load_with(Some(&file), none).expect("log format and metrics");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(!c.metrics.enabled);
+        assert_eq!(c.metrics.allow.len(), 1);
+        let env: HashMap<&str, &str> = [("VIGIL_LOG_FORMAT", "text")].into();
+        let c = Config::load_with(Some(&file), |k| env.get(k).map(|v| v.to_string())).expect("env");
+        assert_eq!(c.log_format, LogFormat::Text);
+        let env: HashMap<&str, &str> = [("VIGIL_LOG_FORMAT", "xml")].into();
+        assert!(Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).is_err());
+        std::fs::write(&file, "[metrics]\nbogus = 1\n").expect("write");
+        assert!(Config::load_with(Some(&file), none).is_err());
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
     }

@@ -24,6 +24,9 @@ const BATCH: usize = 256;
 pub async fn run(state: AppState, mut rx: mpsc::UnboundedReceiver<Lifecycle>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        batch
+            .iter()
+            .for_each(|event| state.transitions.observe(event));
         store_batch(&state, &batch).await;
         batch.clear();
     }
@@ -145,10 +148,9 @@ async fn store_host_key(state: &AppState, event: &Lifecycle) -> Result<(), sqlx:
 /// hold, and live feeds hear of the change.
 fn after_stored(state: &AppState, event: &Lifecycle) {
     let id = match event {
-        Lifecycle::Ended { id, reason } => {
+        Lifecycle::Ended { id, .. } => {
             // Stored: attaching browsers read the reason from the row from now on.
             state.hub.forget_ended(id);
-            tracing::info!(session = %id, %reason, "Session ended");
             // The hub sent this after the session's last write: its recording is whole.
             let (s, id_owned) = (state.clone(), id.clone());
             tokio::spawn(async move {

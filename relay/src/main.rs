@@ -1,5 +1,6 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use vigil_relay::config::Config;
+use vigil_relay::logging::{self, LogFormat};
 
 #[global_allocator]
 static ALLOCATOR: vigil_alloc::Allocator = vigil_alloc::ALLOCATOR;
@@ -20,18 +21,17 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(allocator: std::io::Result<()>) -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = vigil_relay::cli::Cli::parse();
+    // The log format is configuration (`log_format`, `VIGIL_LOG_FORMAT`): read before
+    // anything logs, for every command. A configuration that does not load logs as text;
+    // the command then reports why it does not load.
+    let format = Config::load(cli.config.as_deref()).map_or(LogFormat::Text, |c| c.log_format);
+    logging::init(format);
     if let Err(error) = allocator {
         tracing::warn!(%error, "Could not turn transparent huge pages off; the relay may use more memory");
     }
     tokio::spawn(log_heap());
     tokio::spawn(give_back());
-    let cli = vigil_relay::cli::Cli::parse();
     match vigil_relay::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -328,6 +328,45 @@ pub fn launch_kind(
     }
 }
 
+/// What a scrape of `/metrics` brings: whether metrics are on, whether it comes from an
+/// allowed address, and whether a token is asked for and was given (compared in constant
+/// time by the caller). Health endpoints are open to anyone and need no decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrapeFacts {
+    pub enabled: bool,
+    pub address_allowed: bool,
+    pub token_required: bool,
+    pub token_matches: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ScrapeRefused {
+    /// Metrics are off: the path does not exist (404).
+    #[error("metrics are disabled")]
+    Disabled,
+    /// The scrape came from an address outside `metrics.allow` (403).
+    #[error("this address may not read the metrics")]
+    Address,
+    /// The bearer token is missing or wrong (401).
+    #[error("a valid bearer token is required")]
+    Token,
+}
+
+/// Decides a scrape of `/metrics`: off first (nothing is revealed), then the address, then
+/// the token.
+pub fn scrape_metrics(facts: &ScrapeFacts) -> Result<(), ScrapeRefused> {
+    if !facts.enabled {
+        return Err(ScrapeRefused::Disabled);
+    }
+    if !facts.address_allowed {
+        return Err(ScrapeRefused::Address);
+    }
+    if facts.token_required && !facts.token_matches {
+        return Err(ScrapeRefused::Token);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;

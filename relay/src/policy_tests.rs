@@ -510,3 +510,34 @@ fn only_administrators_hold_sessions_and_never_their_own() {
         Err(Denied::NotVisible)
     );
 }
+
+#[test]
+fn metrics_scrapes() {
+    let facts = |enabled, address_allowed, token_required, token_matches| ScrapeFacts {
+        enabled,
+        address_allowed,
+        token_required,
+        token_matches,
+    };
+    let table = [
+        (
+            facts(false, true, false, false),
+            Err(ScrapeRefused::Disabled),
+        ),
+        (
+            facts(false, false, true, false),
+            Err(ScrapeRefused::Disabled),
+        ),
+        (
+            facts(true, false, false, false),
+            Err(ScrapeRefused::Address),
+        ),
+        (facts(true, false, true, true), Err(ScrapeRefused::Address)),
+        (facts(true, true, true, false), Err(ScrapeRefused::Token)),
+        (facts(true, true, true, true), Ok(())),
+        (facts(true, true, false, false), Ok(())),
+    ];
+    for (f, expected) in table {
+        assert_eq!(scrape_metrics(&f), expected, "{f:?}");
+    }
+}

@@ -13,6 +13,7 @@ use crate::participants::Participants;
 use crate::permissions::PermissionCache;
 use crate::store::Db;
 use crate::throttle::{KeySecret, Throttle};
+use crate::transitions::Transitions;
 use crate::vault::Vault;
 
 /// A session started, changed (locked, unlocked, connected) or ended. Subscribers
@@ -52,6 +53,8 @@ pub struct Inner {
     /// Wakes the request-expiry task to recompute its next deadline (a request was
     /// approved or checked in).
     pub expiry: Notify,
+    /// This relay's live sessions and their transitions (logged, counted, gauged).
+    pub transitions: Transitions,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +83,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             launch_gate: Mutex::new(()),
             expiry: Notify::new(),
+            transitions: Transitions::default(),
         }));
         // The expiry task ends sessions whose request's window closed. It stops with
         // `shutdown`; without a runtime (nothing serves then) there is nothing to end.

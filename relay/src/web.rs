@@ -18,7 +18,8 @@ use crate::error::AppError;
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Files under `dist`, `index.html` for any other non-API path; JSON 404 under `/api`.
+/// Files under `dist`, `index.html` for any other path; JSON 404 under `/api` and the
+/// operations endpoints.
 pub fn spa(
     dist: PathBuf,
 ) -> impl tower::Service<
@@ -35,7 +36,7 @@ pub fn spa(
         let files = files.clone();
         async move {
             let path = req.uri().path();
-            if path == "/api" || path.starts_with("/api/") {
+            if is_reserved(path) {
                 return Ok(AppError::NotFound.into_response());
             }
             match files.oneshot(req).await {
@@ -43,6 +44,17 @@ pub fn spa(
                 Err(never) => match never {},
             }
         }
+    })
+}
+
+/// Paths the app never answers: the API, and the operations endpoints (a path below them,
+/// such as `/metrics/x`, is a JSON 404, never `index.html`).
+fn is_reserved(path: &str) -> bool {
+    ["/api", "/metrics", "/healthz", "/readyz"].iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
     })
 }
 

@@ -59,6 +59,7 @@ impl DesktopRecorder for FileDesktopRecorder {
         let bytes = recording::encode(kind, t_ms, payload);
         self.file.write_all(&bytes)?;
         self.offset += bytes.len() as u64;
+        crate::metrics::recorded(bytes.len());
         Ok(())
     }
 
@@ -70,7 +71,9 @@ impl DesktopRecorder for FileDesktopRecorder {
         let mut line =
             serde_json::to_string(&IndexEntry { t_ms, offset }).map_err(io::Error::other)?;
         line.push('\n');
-        self.index.write_all(line.as_bytes())
+        self.index.write_all(line.as_bytes())?;
+        crate::metrics::recorded(line.len());
+        Ok(())
     }
 
     fn keystroke(&mut self, keystroke: &Keystroke) -> io::Result<()> {

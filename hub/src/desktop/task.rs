@@ -19,6 +19,7 @@ use vigil_wire::live::{ClientMsg, Participant};
 use super::core::{DeskCmd, Desktop};
 use super::screen_copy::ScreenCopy;
 use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
+use crate::metrics::{self, Direction, Proto};
 use crate::RdpTarget;
 
 /// The RDP connection sequence (TLS, NLA, capabilities) gets at least this long: a
@@ -238,6 +239,7 @@ impl TargetAdapter for RdpAdapter {
                 Err(Stop::Closed(format!("reading from the target failed: {e}")))
             }
             DeskEvent::Read(Ok(n)) => {
+                metrics::relayed(Proto::Rdp, Direction::FromTarget, n);
                 let outputs = self.feed(n)?;
                 self.apply(d, outputs).await
             }
@@ -279,13 +281,17 @@ async fn perform_cmds(
 ) -> std::io::Result<()> {
     for cmd in cmds {
         match cmd {
-            DeskCmd::Send(bytes) => wr.write_all(&bytes).await?,
+            DeskCmd::Send(bytes) => {
+                wr.write_all(&bytes).await?;
+                metrics::relayed(Proto::Rdp, Direction::ToTarget, bytes.len());
+            }
             DeskCmd::AutoAck(on) => stream.set_auto_ack(on),
             DeskCmd::Ack(frame_id) => match stream.on_primary_decoded(frame_id) {
                 Ok(outputs) => {
                     for output in outputs {
                         if let Output::ToServer(bytes) = output {
                             wr.write_all(&bytes).await?;
+                            metrics::relayed(Proto::Rdp, Direction::ToTarget, bytes.len());
                         }
                     }
                 }

@@ -11,6 +11,7 @@ use vigil_wire::live::ClientMsg;
 use super::core::{TargetCmd, Terminal};
 use crate::common::SessionCore;
 use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
+use crate::metrics::{self, Direction, Proto};
 use crate::ssh::{self, SshConn};
 use crate::{LaunchSpec, SshTarget};
 
@@ -84,6 +85,7 @@ impl TargetAdapter for SshAdapter {
     ) -> Result<(), Stop> {
         match msg {
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                metrics::relayed(Proto::Ssh, Direction::FromTarget, data.len());
                 d.core().target_output(&data, d.at());
                 Ok(())
             }
@@ -97,7 +99,10 @@ impl TargetAdapter for SshAdapter {
     async fn write(&mut self, d: &Driver<Terminal>, cmds: Vec<TargetCmd>) -> Result<(), Stop> {
         for cmd in cmds {
             let result = match cmd {
-                TargetCmd::Data(bytes) => self.conn.write.data_bytes(bytes).await,
+                TargetCmd::Data(bytes) => {
+                    metrics::relayed(Proto::Ssh, Direction::ToTarget, bytes.len());
+                    self.conn.write.data_bytes(bytes).await
+                }
                 TargetCmd::WindowChange { cols, rows } => {
                     self.conn
                         .write

@@ -57,6 +57,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         throttle::Reservation::Reserved { delay } => delay,
         throttle::Reservation::Refused { wait } => {
             tracing::info!(user_hash, "Login refused: too many failed attempts");
+            crate::metrics::login_locked_out();
             return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
         }
     };
@@ -90,6 +91,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         (true, Some(user)) if !user.disabled => user,
         _ => {
             tracing::info!(user_hash, "Login failed");
+            crate::metrics::login_failed();
             return Err(AppError::BadCredentials);
         }
     };

@@ -27,6 +27,7 @@ pub mod doc;
 pub mod extract;
 pub mod params;
 pub mod legal_hold;
+pub mod ops;
 pub mod replay;
 pub mod requests;
 pub mod session_controls;
@@ -128,6 +129,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         vigil_wire::end::EndReason,
         vigil_wire::api::LegalHold,
         vigil_wire::api::SetLegalHold,
+        crate::health::Health,
+        crate::health::Readiness,
+        crate::health::CheckResult,
     )),
     paths(
         auth::login,
@@ -174,6 +178,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         audit::verify,
         audit::export,
         openapi,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
     )
 )]
 pub struct ApiDoc;
@@ -287,9 +294,12 @@ pub fn router(state: AppState) -> Router {
     let app = web::with_security_headers(
         Router::new()
             .nest("/api/v1", api)
+            .merge(ops::routes())
             .fallback_service(web::spa(dist))
             .with_state(state),
-    );
+    )
+    // Outermost: every request, answered by any layer, gets its id and its one log event.
+    .layer(axum::middleware::from_fn(crate::logging::requests));
     if tls {
         app.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,

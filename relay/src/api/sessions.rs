@@ -21,6 +21,7 @@ use crate::state::AppState;
 use crate::store::audit::NewEntry;
 use crate::store::sessions::{NewSession, SessionRow};
 use crate::store::{self, now_ms};
+use crate::transitions::Started;
 use vigil_wire::audit::AuditAction;
 
 /// A session as `actor` sees it, with the controls policy grants them, and how many
@@ -125,6 +126,15 @@ pub async fn launch(
     v: Viewer,
     ApiJson(body): ApiJson<LaunchRequest>,
 ) -> AppResult<Json<Launched>> {
+    let launched = launch_as(&state, &v, body).await;
+    if let Err(e) = &launched {
+        crate::metrics::launch_refused(e.status_and_code().1);
+    }
+    launched
+}
+
+/// The launch itself; its errors are the refusals `vigil_launch_failures_total` counts.
+async fn launch_as(state: &AppState, v: &Viewer, body: LaunchRequest) -> AppResult<Json<Launched>> {
     let asset = v
         .permissions
         .asset(body.asset_id)
@@ -159,7 +169,7 @@ pub async fn launch(
     let row = store::assets::get(&mut *tx, asset.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let target = target_for(&state, &mut tx, &row, v.user.id).await?;
+    let target = target_for(state, &mut tx, &row, v.user.id).await?;
     let cols = if body.cols == 0 {
         80
     } else {
@@ -187,6 +197,14 @@ pub async fn launch(
     .await?;
     tx.commit().await?;
     drop(gate);
+    // Before the hub starts it: none of its lifecycle events can come first.
+    state.transitions.started(Started {
+        id: &id,
+        protocol: row.protocol,
+        kind,
+        user: &v.user.username,
+        asset: &asset.name,
+    });
     let spec = LaunchSpec {
         session_id: id.clone(),
         target,
@@ -195,6 +213,7 @@ pub async fn launch(
         title: format!("{}@{}", v.user.username, asset.name),
     };
     if let Err(e) = state.hub.launch(spec) {
+        state.transitions.not_started(&id, &e);
         let reason = EndReason::plain("failed to start");
         store::sessions::end(&state.db, &id, now_ms(), &reason).await?;
         return Err(AppError::internal(e));
@@ -206,7 +225,6 @@ pub async fn launch(
     );
     let entry = NewEntry::new(v.who(), AuditAction::Launch, &detail).on(&id);
     store::audit::record(&state.db, &state.audit_key, entry).await?;
-    tracing::info!(session = %id, user = %v.user.username, asset = %asset.name, "Session launched");
     state.notify(&id);
     Ok(Json(Launched { session_id: id }))
 }

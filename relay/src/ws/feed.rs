@@ -106,7 +106,10 @@ impl Feed<'_> {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(FeedEnd::Gone),
-            Err(_) => Err(FeedEnd::Stalled),
+            Err(_) => {
+                crate::metrics::feed_stalled();
+                Err(FeedEnd::Stalled)
+            }
         }
     }
 
@@ -189,7 +192,10 @@ impl Feed<'_> {
             tokio::select! {
                 change = changes.recv() => match change {
                     Ok(SessionChanged(id)) => self.changed(id).await?,
-                    Err(RecvError::Lagged(_)) => self.sync(false).await?,
+                    Err(RecvError::Lagged(_)) => {
+                        crate::metrics::feed_resynced();
+                        self.sync(false).await?
+                    }
                     Err(RecvError::Closed) => return Ok(()),
                 },
                 event = hub_events.recv() => match event {

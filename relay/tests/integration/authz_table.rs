@@ -107,6 +107,8 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
     let logged_in = |ok: u16| ok;
     let status = match route {
         ("GET", "/api/v1/openapi.json") => return Some(200),
+        // Probes, and the metrics (on by default, from loopback, without a token).
+        ("GET", "/healthz") | ("GET", "/readyz") | ("GET", "/metrics") => return Some(200),
         // Wrong credentials, whoever is already logged in; no CSRF header is needed.
         ("POST", "/api/v1/auth/login") => return Some(401),
         _ if anon => 401,
@@ -260,10 +262,16 @@ pub(crate) fn documented() -> (BTreeSet<Route>, Vec<String>) {
     (routes, ids)
 }
 
-/// (method, path) of every route the router serves, read from `api::router`'s source:
-/// each `.route("PATH", get(…).post(…))` up to the next `.route(` or `.fallback(`.
+/// (method, path) of every route the router serves, read from `api::router`'s source
+/// (under `/api/v1`) and `api::ops::routes`' (at the root): each
+/// `.route("PATH", get(…).post(…))` up to the next `.route(` or `.fallback(`.
 pub(crate) fn routed() -> BTreeSet<(String, String)> {
-    let src = include_str!("../../src/api/mod.rs");
+    let mut out = routes_in(include_str!("../../src/api/mod.rs"), "/api/v1");
+    out.extend(routes_in(include_str!("../../src/api/ops.rs"), ""));
+    out
+}
+
+fn routes_in(src: &str, prefix: &str) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for chunk in src.split(".route(").skip(1) {
         let chunk = chunk.split(".fallback(").next().unwrap_or(chunk);
@@ -278,7 +286,7 @@ pub(crate) fn routed() -> BTreeSet<(String, String)> {
                 // `get(` but not `forget(`: the character before is no part of a name.
                 let before = h[..i].chars().last();
                 if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    out.insert((m.to_uppercase(), format!("/api/v1{path}")));
+                    out.insert((m.to_uppercase(), format!("{prefix}{path}")));
                 }
                 h = &h[i + call.len()..];
             }

@@ -170,6 +170,13 @@ async fn a_stalled_live_feed_is_dropped_while_others_keep_receiving() -> R {
         most_queued > 4096,
         "the relay's send queue filled ({most_queued} bytes)"
     );
+    // Monitoring sees it (the counter is the process's: this drop at least).
+    let text = vigil_relay::metrics::render(&r.state);
+    let stalls = text
+        .lines()
+        .find_map(|l| l.strip_prefix("vigil_feed_stalls_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(stalls.is_some_and(|n| n >= 1.0), "{text}");
     // The healthy feed still gets changes afterwards.
     for _ in 0..3 {
         r.state.notify(&id);

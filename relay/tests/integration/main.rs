@@ -23,6 +23,7 @@ mod keyboard_layout;
 mod launch_limits;
 mod live_stall;
 mod login_throttle;
+mod ops_endpoints;
 mod recording_api;
 mod retention;
 mod share_recordings;
