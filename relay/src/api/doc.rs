@@ -14,6 +14,16 @@ use vigil_wire::PROTOCOL_VERSION;
 
 /// The operation id of `GET /api/v1/openapi.json`: public, and it cannot fail.
 pub const GET_OPENAPI: &str = "getOpenApi";
+/// The operations that answer without an `ApiError` whatever happens: the document, and
+/// the health probes, whose status is their answer (`/readyz` names its failed checks in
+/// its own 503 body).
+pub const NEVER_API_ERROR: [&str; 3] = [GET_OPENAPI, "getHealth", "getReadiness"];
+
+fn never_api_error(op: &Operation) -> bool {
+    op.operation_id
+        .as_deref()
+        .is_some_and(|id| NEVER_API_ERROR.contains(&id))
+}
 /// The operation id of the session stream (`GET /api/v1/sessions/{id}/stream`).
 pub const STREAM_SESSION: &str = "streamSession";
 /// The operation id of the Active Sessions feed (`GET /api/v1/live`).
@@ -97,13 +107,13 @@ pub fn has_client_error(op: &Operation) -> bool {
 
 /// Adds the answer any operation may give when the relay fails (its database, a file):
 /// 500 `internal`, the detail kept for the relay's log. Operations that document their
-/// own 500 keep it; the document's own operation cannot fail.
+/// own 500 keep it; those of [`NEVER_API_ERROR`] give none.
 pub struct InternalErrors;
 
 impl Modify for InternalErrors {
     fn modify(&self, doc: &mut OpenApi) {
         for op in operations_mut(doc) {
-            if op.operation_id.as_deref() == Some(GET_OPENAPI) {
+            if never_api_error(op) {
                 continue;
             }
             op.responses
@@ -299,8 +309,12 @@ mod tests {
                 };
                 assert!(!response.description.is_empty(), "{method} {path} {status}");
             }
-            // The document itself is public and cannot fail.
-            if op.operation_id.as_deref() == Some(GET_OPENAPI) {
+            // The document itself and the probes answer without an `ApiError`.
+            if never_api_error(op) {
+                assert!(
+                    !op.responses.responses.contains_key("500"),
+                    "{method} {path}: a 500 it never gives"
+                );
                 continue;
             }
             assert!(

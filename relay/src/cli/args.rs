@@ -107,8 +107,10 @@ pub enum Command {
     /// Copy the database (an online, consistent copy), the recordings, the credential key
     /// and the audit key into DEST, a new or empty directory, with a manifest of hashes.
     /// The relay may be running. Store the keys apart from the rest.
-    #[command(after_help = "Example:\n  vigil --config /etc/vigil/vigil.toml backup /srv/backups/vigil-2026-12-02\n\n\
-The copy holds secret.key and the audit key: store those apart from the rest.")]
+    #[command(
+        after_help = "Example:\n  vigil --config /etc/vigil/vigil.toml backup /srv/backups/vigil-2026-12-02\n\n\
+The copy holds secret.key and the audit key: store those apart from the rest."
+    )]
     Backup {
         /// Directory to write the backup into: it must not exist, or be empty.
         #[arg(value_name = "DEST")]
