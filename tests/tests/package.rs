@@ -319,7 +319,8 @@ async fn the_package_installs_into_debian_and_its_relay_logs_in() -> Result<()> 
     let packaged = std::fs::read_to_string(root.path(CONFIG))?;
     std::fs::write(
         root.path("/tmp/bad.toml"),
-        format!("{packaged}\nlisten = \"0.0.0.0:80\"\n"),
+        // At the top: the packaged file ends inside its `[retention]` table.
+        format!("listen = \"0.0.0.0:80\"\n{packaged}"),
     )?;
     let bad = root
         .as_vigil(&["vigil", "config", "check", "/tmp/bad.toml"], &[])
