@@ -6,7 +6,9 @@
 #
 # Steps: Debian packages (Chromium and its driver, OpenSSH server and client, sshpass,
 # and the RDP targets': xrdp with xorgxrdp, FreeRDP's shadow server, Xvfb and the X
-# clients the target desktops show), the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the relay
+# clients the target desktops show; rsyslog, debootstrap and python3-venv for the operations
+# tests), the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the API
+# contract's Python tools, cargo-deb, the Debian 12 root of the package test, the relay
 # binary, and the browser bundle in dist/ (`cargo xtask dist`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
