@@ -61,7 +61,7 @@ pub async fn open_audited(config: &Config) -> anyhow::Result<(store::Db, AuditKe
 }
 
 /// Creates `dir` (and parents) mode 0700; an existing one is left as the operator set it.
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;

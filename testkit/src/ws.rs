@@ -22,6 +22,20 @@ impl Api {
         }
     }
 
+    /// Opens session `sid`'s stream (with `Hello`) and waits up to `within` for the
+    /// relay's `Welcome`.
+    pub async fn session_stream(&self, sid: &str, within: Duration) -> Result<WsRecorder> {
+        let stream = self
+            .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
+            .await?;
+        stream
+            .wait_control("Welcome", within, |c| {
+                matches!(c, vigil_wire::live::ServerControl::Welcome { .. })
+            })
+            .await?;
+        Ok(stream)
+    }
+
     /// Like [`Api::ws`], but a refused upgrade is `Ok(Err(status))`.
     pub async fn ws_try(
         &self,

@@ -14,7 +14,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 use vigil_testkit::vigil_wire::api::{Launched, Session};
 use vigil_testkit::vigil_wire::audit::AuditEntry;
-use vigil_testkit::vigil_wire::live::{ClientMsg, ServerControl};
+use vigil_testkit::vigil_wire::live::ClientMsg;
 use vigil_testkit::{
     dist_dir, free_port, poll_until, secs, sshd, step, unique, vigil_bin, Api, Relay, WsRecorder,
 };
@@ -71,14 +71,7 @@ impl Drop for Served {
 }
 
 async fn attach(api: &Api, sid: &str) -> Result<WsRecorder> {
-    let stream = api
-        .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
-        .await?;
-    stream
-        .wait_control("Welcome", secs(15.0), |c| {
-            matches!(c, ServerControl::Welcome { .. })
-        })
-        .await?;
+    let stream = api.session_stream(sid, secs(15.0)).await?;
     stream.wait_output("$", secs(20.0)).await?;
     Ok(stream)
 }

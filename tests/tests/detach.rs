@@ -72,12 +72,7 @@ async fn a_watcher_removed_from_their_group_by_the_cli_is_detached() -> Result<(
     let cast = relay.cast("revoke");
     let (_isa, id, user) = isa_session(&relay, cast).await?;
     let reviewer = Api::login_as(&relay, &cast.reviewer).await?;
-    let watcher = reviewer.ws(&stream_path(&id), true).await?;
-    watcher
-        .wait_control("Welcome", secs(10.0), |c| {
-            matches!(c, ServerControl::Welcome { .. })
-        })
-        .await?;
+    let watcher = reviewer.session_stream(&id, secs(10.0)).await?;
     let group = format!("auditors-{}", cast.tag);
     vigil_cli(
         &relay.data_dir,
@@ -144,15 +139,9 @@ async fn a_watcher_who_logs_out_is_detached_at_once() -> Result<()> {
     let relay = Relay::start(&["detach"])?;
     let cast = relay.cast("detach");
     let (_isa, id, user) = isa_session(&relay, cast).await?;
-    let path = stream_path(&id);
 
     let reviewer = Api::login_as(&relay, &cast.reviewer).await?;
-    let watcher = reviewer.ws(&path, true).await?;
-    watcher
-        .wait_control("Welcome", secs(10.0), |c| {
-            matches!(c, ServerControl::Welcome { .. })
-        })
-        .await?;
+    let watcher = reviewer.session_stream(&id, secs(10.0)).await?;
     ensure!(watcher.closed().is_none(), "the watcher was closed early");
 
     reviewer

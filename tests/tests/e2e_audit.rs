@@ -13,7 +13,6 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 use vigil_testkit::vigil_wire::api::Launched;
 use vigil_testkit::vigil_wire::audit::{AuditEntry, AuditVerification};
-use vigil_testkit::vigil_wire::live::ServerControl;
 use vigil_testkit::{poll_until, secs, sshd, step, tid, unique, vigil_cli, Api, Browser, Relay};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -34,14 +33,7 @@ async fn the_audit_trail_lists_monitor_actions_and_shows_a_broken_chain() -> Res
         )
         .await?;
     let sid = launched.session_id;
-    let stream = isa
-        .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
-        .await?;
-    stream
-        .wait_control("Welcome", secs(15.0), |c| {
-            matches!(c, ServerControl::Welcome { .. })
-        })
-        .await?;
+    let stream = isa.session_stream(&sid, secs(15.0)).await?;
 
     step("an administrator locks and unlocks it in the player");
     let b = Browser::open(&relay, "audit-admin").await?;

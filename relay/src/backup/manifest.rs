@@ -53,21 +53,8 @@ pub fn safe_path(path: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// Creates the directory `dir` mode 0700 (its parents as the system makes them).
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir)
-    }
-}
+/// Directories of a backup are made as the data directory's are: mode 0700.
+pub use crate::app::private_dir;
 
 /// Sets mode `mode` on `path` (Unix only).
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {

@@ -25,18 +25,6 @@ async fn login_from(r: &Relay, ip: &str, name: &str) -> R<(Client, String)> {
     Ok((c, me.csrf_token))
 }
 
-async fn entries(r: &Relay, c: &Client, query: &str) -> R<Vec<AuditEntry>> {
-    let resp = c.get(format!("{}/audit{query}", r.base)).send().await?;
-    assert_eq!(resp.status(), StatusCode::OK);
-    Ok(resp.json().await?)
-}
-
-async fn verify(r: &Relay, c: &Client) -> R<AuditVerification> {
-    let resp = c.get(format!("{}/audit/verify", r.base)).send().await?;
-    assert_eq!(resp.status(), StatusCode::OK);
-    Ok(resp.json().await?)
-}
-
 /// `vigil <args>` on the relay's data dir and key: (success, stdout + stderr).
 async fn cli(r: &Relay, args: &[&str]) -> R<(bool, String)> {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
@@ -85,14 +73,14 @@ fn broken(v: &AuditVerification) -> R<(i64, AuditProblem)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_carry_their_source_and_an_edited_entry_is_named() -> R {
     let (r, c) = five_entries().await?;
-    let list = entries(&r, &c, "?actor=root").await?;
+    let list = support::audit_entries(&r, &c, "?actor=root").await?;
     assert_eq!(list.len(), 5, "{list:?}");
     assert!(
         list.iter().all(|e| e.source.as_deref() == Some(FROM)),
         "{list:?}"
     );
     assert!(list.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
-    let v = verify(&r, &c).await?;
+    let v = support::audit_verify(&r, &c).await?;
     assert!(v.ok, "{v:?}");
     assert_eq!((v.entries, v.head_seq), (5, 5));
     let (ok, said) = cli(&r, &["audit", "verify"]).await?;
@@ -108,7 +96,10 @@ async fn entries_carry_their_source_and_an_edited_entry_is_named() -> R {
         "UPDATE audit_log SET detail = detail || '!' WHERE seq = 3",
     )
     .await?;
-    assert_eq!(broken(&verify(&r, &c).await?)?, (3, AuditProblem::Edited));
+    assert_eq!(
+        broken(&support::audit_verify(&r, &c).await?)?,
+        (3, AuditProblem::Edited)
+    );
     let (ok, said) = cli(&r, &["audit", "verify"]).await?;
     assert!(!ok, "verify must fail: {said}");
     assert!(said.contains("broken at entry seq 3: edited"), "{said}");
@@ -139,7 +130,7 @@ async fn a_deleted_or_swapped_entry_is_named() -> R {
     let (r, c) = five_entries().await?;
     sql(&r, "DELETE FROM audit_log WHERE seq = 3").await?;
     assert_eq!(
-        broken(&verify(&r, &c).await?)?,
+        broken(&support::audit_verify(&r, &c).await?)?,
         (4, AuditProblem::DeletedOrReordered)
     );
     let (ok, said) = cli(&r, &["audit", "verify"]).await?;
@@ -156,7 +147,7 @@ async fn a_deleted_or_swapped_entry_is_named() -> R {
     )
     .await?;
     assert_eq!(
-        broken(&verify(&r, &c).await?)?,
+        broken(&support::audit_verify(&r, &c).await?)?,
         (2, AuditProblem::DeletedOrReordered)
     );
 
@@ -164,7 +155,7 @@ async fn a_deleted_or_swapped_entry_is_named() -> R {
     let (r, c) = five_entries().await?;
     sql(&r, "DELETE FROM audit_log WHERE seq = 5").await?;
     assert_eq!(
-        broken(&verify(&r, &c).await?)?,
+        broken(&support::audit_verify(&r, &c).await?)?,
         (5, AuditProblem::HeadMismatch)
     );
     Ok(())
@@ -175,7 +166,7 @@ async fn pruning_behind_a_checkpoint_still_verifies() -> R {
     let (r, c) = five_entries().await?;
     let (ok, said) = cli(&r, &["audit", "prune", "--through-seq", "3"]).await?;
     assert!(ok, "{said}");
-    let v = verify(&r, &c).await?;
+    let v = support::audit_verify(&r, &c).await?;
     assert!(v.ok, "{v:?}");
     assert_eq!((v.entries, v.head_seq), (3, 6));
     // The checkpoint removed: nobody vouches for the entries before seq 4.
@@ -190,7 +181,7 @@ async fn pruning_behind_a_checkpoint_still_verifies() -> R {
     )
     .await?;
     assert_eq!(
-        broken(&verify(&r, &c).await?)?,
+        broken(&support::audit_verify(&r, &c).await?)?,
         (4, AuditProblem::DeletedOrReordered)
     );
     Ok(())
@@ -214,19 +205,20 @@ async fn an_edited_recording_is_named() -> R {
 
     let r = support::start(dir, |_| {}).await?;
     let (c, _) = r.login("root").await?;
-    let sealed = entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
+    let sealed =
+        support::audit_entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
     let [seal] = sealed.as_slice() else {
         return Err(format!("one seal expected: {sealed:?}").into());
     };
     let files: RecordingSeal = serde_json::from_str(&seal.detail)?;
     let names: Vec<_> = files.files.iter().map(|f| f.name.clone()).collect();
     assert_eq!(names, [format!("{id}.cast"), format!("{id}.keys.jsonl")]);
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
 
     let mut bytes = std::fs::read(&cast)?;
     bytes[20] ^= 0x20;
     std::fs::write(&cast, bytes)?;
-    let v = verify(&r, &c).await?;
+    let v = support::audit_verify(&r, &c).await?;
     assert_eq!(broken(&v)?, (seal.seq, AuditProblem::RecordingChanged));
     let detail = v.broken.map(|b| b.detail).unwrap_or_default();
     assert!(detail.contains(&id) && detail.contains(".cast"), "{detail}");
@@ -280,14 +272,14 @@ async fn a_cli_change_is_in_the_chain() -> R {
     let (ok, said) = cli(&r, &["rule", "delete", "ops-isa"]).await?;
     assert!(ok, "{said}");
     let (c, _) = r.login("root").await?;
-    let list = entries(&r, &c, "?action=rule_delete").await?;
+    let list = support::audit_entries(&r, &c, "?action=rule_delete").await?;
     assert!(
         list.iter().any(|e| e.actor == "cli"
             && e.source.as_deref() == Some("cli")
             && e.detail == "rule ops-isa deleted"),
         "{list:?}"
     );
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
     let (ok, said) = cli(&r, &["audit", "verify"]).await?;
     assert!(ok, "{said}");
     Ok(())
@@ -321,7 +313,7 @@ async fn refused_session_requests_are_audited_unknown_ids_are_not() -> R {
         .await?;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
-    let denied = entries(&r, &admin, "?action=access_denied").await?;
+    let denied = support::audit_entries(&r, &admin, "?action=access_denied").await?;
     let by = |who: &str| denied.iter().find(|e| e.actor == who).cloned();
     let lock = by("root").ok_or("the refused lock is not audited")?;
     assert_eq!(lock.session_id.as_deref(), Some(id.as_str()));

@@ -8,7 +8,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use vigil_relay::store::{self, now_ms};
 use vigil_wire::api::{Protocol, Session, SessionKind};
-use vigil_wire::audit::{AuditEntry, AuditProblem, AuditVerification, RecordingSeal};
+use vigil_wire::audit::{AuditProblem, RecordingSeal};
 use vigil_wire::end::EndReason;
 
 use crate::support::{self, error_code, Relay, R};
@@ -58,18 +58,6 @@ async fn ended_session(r: &Relay, user: i64, asset: i64, days_ago: i64, text: &s
     Ok(id)
 }
 
-async fn entries(r: &Relay, c: &Client, query: &str) -> R<Vec<AuditEntry>> {
-    let resp = c.get(format!("{}/audit{query}", r.base)).send().await?;
-    assert_eq!(resp.status(), StatusCode::OK);
-    Ok(resp.json().await?)
-}
-
-async fn verify(r: &Relay, c: &Client) -> R<AuditVerification> {
-    let resp = c.get(format!("{}/audit/verify", r.base)).send().await?;
-    assert_eq!(resp.status(), StatusCode::OK);
-    Ok(resp.json().await?)
-}
-
 async fn put_hold(
     r: &Relay,
     c: &Client,
@@ -117,7 +105,8 @@ async fn old_recordings_go_a_held_one_stays_and_the_chain_still_verifies() -> R 
         s.controls.legal_hold,
         "an administrator is offered the hold"
     );
-    let set = entries(&r, &c, &format!("?session={held}&action=legal_hold_set")).await?;
+    let set =
+        support::audit_entries(&r, &c, &format!("?session={held}&action=legal_hold_set")).await?;
     assert_eq!(set.len(), 1, "{set:?}");
     assert_eq!(
         (set[0].actor.as_str(), set[0].detail.as_str()),
@@ -147,7 +136,7 @@ async fn old_recordings_go_a_held_one_stays_and_the_chain_still_verifies() -> R 
     assert!(ok && said.contains("legal hold placed"), "{said}");
     let (ok, said) = cli(&r, &["session", "release", &recent], &[]).await?;
     assert!(ok && said.contains("legal hold released"), "{said}");
-    let released = entries(
+    let released = support::audit_entries(
         &r,
         &c,
         &format!("?session={recent}&action=legal_hold_released"),
@@ -165,7 +154,8 @@ async fn old_recordings_go_a_held_one_stays_and_the_chain_still_verifies() -> R 
     assert!(!recordings.join(format!("{old}.keys.jsonl")).exists());
     assert!(recordings.join(format!("{held}.cast")).exists());
     assert!(recordings.join(format!("{recent}.cast")).exists());
-    let deleted = entries(&r, &c, &format!("?session={old}&action=recording_deleted")).await?;
+    let deleted =
+        support::audit_entries(&r, &c, &format!("?session={old}&action=recording_deleted")).await?;
     let [deleted] = deleted.as_slice() else {
         return Err(format!("one deletion entry expected: {deleted:?}").into());
     };
@@ -204,7 +194,7 @@ async fn old_recordings_go_a_held_one_stays_and_the_chain_still_verifies() -> R 
         .await?;
     assert_eq!(resp.status(), StatusCode::OK);
     // The chain verifies, through the API and the command line.
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
     let (ok, said) = cli(&r, &["audit", "verify"], &[]).await?;
     assert!(ok, "{said}");
     // A second pass deletes nothing more.
@@ -224,23 +214,25 @@ async fn old_recordings_go_a_held_one_stays_and_the_chain_still_verifies() -> R 
         said.contains("2 seal(s) of kept recordings carried"),
         "{said}"
     );
-    let left = entries(&r, &c, "?limit=1000").await?;
+    let left = support::audit_entries(&r, &c, "?limit=1000").await?;
     assert!(
         left.iter()
             .all(|e| e.session_id.as_deref() != Some(old.as_str())),
         "the deleted recording's entries went with the prune: {left:?}"
     );
     for id in [&held, &recent] {
-        let seals = entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
+        let seals =
+            support::audit_entries(&r, &c, &format!("?session={id}&action=recording_sealed"))
+                .await?;
         assert_eq!(seals.len(), 1, "{id}: {seals:?}");
     }
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
     let (ok, said) = cli(&r, &["audit", "verify"], &[]).await?;
     assert!(ok, "{said}");
 
     // A kept recording deleted without an entry is reported, carried seal and all.
     std::fs::remove_file(recordings.join(format!("{held}.cast")))?;
-    let v = verify(&r, &c).await?;
+    let v = support::audit_verify(&r, &c).await?;
     let b = v.broken.ok_or("a missing recording verified")?;
     assert_eq!(b.problem, AuditProblem::RecordingChanged);
     assert!(b.detail.contains(&held), "{}", b.detail);
@@ -279,7 +271,8 @@ async fn the_relay_task_deletes_due_recordings() -> R {
     let (c, _) = r.login("root").await?;
     let mut found = Vec::new();
     for _ in 0..100 {
-        found = entries(&r, &c, &format!("?session={id}&action=recording_deleted")).await?;
+        found = support::audit_entries(&r, &c, &format!("?session={id}&action=recording_deleted"))
+            .await?;
         if !found.is_empty() {
             break;
         }
@@ -295,10 +288,11 @@ async fn the_relay_task_deletes_due_recordings() -> R {
         r.state.hub.recording_path(&kept).exists(),
         "the held recording is kept"
     );
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
 
     // `vigil audit prune` past the held recording's seal carries it too.
-    let seal = entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
+    let seal =
+        support::audit_entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
     let seq = seal
         .first()
         .ok_or("the held recording's seal")?
@@ -309,10 +303,11 @@ async fn the_relay_task_deletes_due_recordings() -> R {
         ok && said.contains("(1 seal(s) of kept recordings carried)"),
         "{said}"
     );
-    let seal = entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
+    let seal =
+        support::audit_entries(&r, &c, &format!("?session={kept}&action=recording_sealed")).await?;
     assert_eq!(seal.len(), 1, "{seal:?}");
     std::fs::write(r.state.hub.recording_path(&kept), "edited")?;
-    let v = verify(&r, &c).await?;
+    let v = support::audit_verify(&r, &c).await?;
     assert_eq!(
         v.broken.map(|b| b.problem),
         Some(AuditProblem::RecordingChanged)
@@ -329,7 +324,8 @@ async fn an_edited_seal_is_not_carried() -> R {
     let ssh = r.asset("web-1", Protocol::Ssh).await?;
     let id = ended_session(&r, root, ssh, 1, "kept").await?;
     let (c, _) = r.login("root").await?;
-    let seal = entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
+    let seal =
+        support::audit_entries(&r, &c, &format!("?session={id}&action=recording_sealed")).await?;
     let seq = seal.first().ok_or("the seal")?.seq;
     sqlx::query("UPDATE audit_log SET detail = '{\"files\":[]}' WHERE seq = $1")
         .bind(seq)
@@ -348,7 +344,7 @@ async fn an_edited_seal_is_not_carried() -> R {
         )),
         "{said}"
     );
-    let left = entries(&r, &c, "?limit=1000").await?;
+    let left = support::audit_entries(&r, &c, "?limit=1000").await?;
     assert!(left.iter().any(|e| e.seq == 1), "nothing was pruned");
     let (ok, said) = cli(
         &r,
@@ -379,7 +375,7 @@ async fn entries_not_yet_exported_are_kept() -> R {
         .ok_or("lease")?;
     assert!(store::export::advance(&r.state.db, "test-sink", holder, 2, now + 60_000).await?);
     let (c, _) = r.login("root").await?;
-    let before = entries(&r, &c, "?limit=1000").await?;
+    let before = support::audit_entries(&r, &c, "?limit=1000").await?;
     let newest = before.iter().map(|e| e.seq).max().ok_or("entries")?;
     assert!(newest > 3, "enough entries to prune: {newest}");
 
@@ -402,7 +398,7 @@ async fn entries_not_yet_exported_are_kept() -> R {
     )
     .await?;
     assert!(ok, "{said}");
-    let left = entries(&r, &c, "?limit=1000").await?;
+    let left = support::audit_entries(&r, &c, "?limit=1000").await?;
     assert!(
         left.iter().any(|e| e.seq == 3),
         "the first undelivered entry stays"
@@ -411,6 +407,6 @@ async fn entries_not_yet_exported_are_kept() -> R {
         !left.iter().any(|e| e.seq == 2),
         "delivered entries went behind the checkpoint"
     );
-    assert!(verify(&r, &c).await?.ok);
+    assert!(support::audit_verify(&r, &c).await?.ok);
     Ok(())
 }

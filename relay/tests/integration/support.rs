@@ -245,3 +245,21 @@ pub fn client_from(ip: &str) -> R<Client> {
         .cookie_store(true)
         .build()?)
 }
+
+/// The audit entries `c` may read, filtered by `query` (`?session=…&limit=…`).
+pub async fn audit_entries(
+    r: &Relay,
+    c: &Client,
+    query: &str,
+) -> R<Vec<vigil_wire::audit::AuditEntry>> {
+    let resp = c.get(format!("{}/audit{query}", r.base)).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    Ok(resp.json().await?)
+}
+
+/// The relay's check of the audit chain and the sealed recordings.
+pub async fn audit_verify(r: &Relay, c: &Client) -> R<vigil_wire::audit::AuditVerification> {
+    let resp = c.get(format!("{}/audit/verify", r.base)).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    Ok(resp.json().await?)
+}
