@@ -614,5 +614,6 @@ mod packaged {
         );
         assert_eq!(c.session_ttl_minutes, 720);
         assert_eq!(c.retention.recordings_days, Some(90));
+        assert!(c.metrics.enabled);
     }
 }

@@ -16,7 +16,8 @@ pub struct MetricsFile {
 /// Who may scrape `/metrics`.
 #[derive(Debug, Clone)]
 pub struct MetricsConfig {
-    /// Off: `/metrics` is a plain 404.
+    /// Off (the default): `/metrics` is a plain 404. Off unless asked for, because behind a
+    /// reverse proxy on the same host every request comes from loopback.
     pub enabled: bool,
     /// When set, a scrape must carry `Authorization: Bearer <token>`.
     pub token: Option<Secret>,
@@ -27,7 +28,7 @@ pub struct MetricsConfig {
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
-            enabled: true,
+            enabled: false,
             token: None,
             allow: loopback(),
         }
@@ -65,7 +66,7 @@ impl MetricsConfig {
                 "false" | "0" | "no" | "off" => false,
                 _ => return Err(MetricsConfigError::Enabled(v)),
             },
-            None => file.enabled.unwrap_or(true),
+            None => file.enabled.unwrap_or(false),
         };
         let token = match env("VIGIL_METRICS_TOKEN").or(file.token) {
             Some(t) if t.trim().is_empty() => return Err(MetricsConfigError::EmptyToken),
@@ -118,7 +119,7 @@ mod tests {
     fn defaults_file_and_environment() {
         let none = |_: &str| None;
         let c = MetricsConfig::load(None, none).expect("defaults");
-        assert!(c.enabled);
+        assert!(!c.enabled, "off unless asked for");
         assert!(c.token.is_none());
         assert!(c
             .allow

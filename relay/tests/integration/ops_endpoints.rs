@@ -44,7 +44,8 @@ async fn assert_json_error(resp: reqwest::Response, status: StatusCode, code: &s
 
 #[tokio::test]
 async fn disabled_metrics_and_ops_paths_never_fall_through_to_the_app() -> R {
-    let r = relay_with(|c: &mut Config| c.metrics.enabled = false).await?;
+    // Off is the default.
+    let r = relay().await?;
     let c = Client::new();
     let resp = c.get(format!("{}/metrics", root(&r))).send().await?;
     assert_json_error(resp, StatusCode::NOT_FOUND, "not_found").await?;
@@ -192,7 +193,7 @@ async fn send(ws: &mut Ws, msg: ClientMsg) -> R {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_an_ssh_session_and_failed_logins() -> R {
     let port = fake_ssh::serve(Shell::Echo, None).await?;
-    let r = relay().await?;
+    let r = relay_with(|c: &mut Config| c.metrics.enabled = true).await?;
     r.user("ada", true, &[]).await?;
     r.user("rex", true, &[]).await?;
     let new = NewAsset {
