@@ -218,15 +218,25 @@ async fn relay_session(api: &Api, asset: i64) -> Result<(Ws, Ws)> {
     Ok((user, observer))
 }
 
-/// sshd → relay → the user's WebSocket, the observer's reading alongside.
-async fn relay_round(api: &Api, asset: i64, cmd: &str) -> Result<(Rate, Reading, Reading)> {
+/// sshd → relay → the user's WebSocket, the observer's reading alongside; also the relay
+/// process's CPU seconds (`pid`) while timed.
+async fn relay_round(
+    api: &Api,
+    asset: i64,
+    cmd: &str,
+    pid: u32,
+) -> Result<(Rate, Reading, Reading, f64)> {
     let (mut user, mut observer) = relay_session(api, asset).await?;
     let watching = tokio::spawn(async move { read_ws(&mut observer).await });
+    let cpu0 = cpu_seconds(pid)?;
     let t0 = Instant::now();
     send(&mut user, ClientMsg::Input(cmd.as_bytes().to_vec())).await?;
     let r = read_ws(&mut user).await?;
+    let cpu = cpu_seconds(pid)? - cpu0;
     let o = watching.await??;
-    Ok((rate(&r, t0), r, o))
+    // Ends the session (an administrator may not terminate their own).
+    send(&mut user, ClientMsg::Input(b"exit\r".to_vec())).await?;
+    Ok((rate(&r, t0), r, o, cpu))
 }
 
 fn rate(r: &Reading, t0: Instant) -> Rate {
@@ -234,6 +244,25 @@ fn rate(r: &Reading, t0: Instant) -> Rate {
         bytes: r.bytes,
         elapsed: r.done - t0,
     }
+}
+
+/// The process's user and system CPU time so far, in seconds (`/proc/<pid>/stat`).
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')').context("stat without a command")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).context("utime")?.parse::<u64>()?
+        + fields.get(12).context("stime")?.parse::<u64>()?;
+    Ok(ticks as f64 / clock_ticks()?)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`).
+fn clock_ticks() -> Result<f64> {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()?;
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
 
 fn median(mut v: Vec<Rate>) -> Rate {
@@ -260,7 +289,17 @@ async fn main() -> Result<()> {
     add_admin(&data, "bench", ADMIN_PASSWORD)?;
     add_ssh_asset(&data, "bench-ssh", sshd.port)?;
     let relay_port = free_port();
-    let _relay = serve(&data, relay_port, &[])?;
+    // Every round's session is the one administrator's, and the last may still be ending.
+    let cap = (args.rounds + 2).to_string();
+    let relay = serve(
+        &data,
+        relay_port,
+        &[
+            ("VIGIL_MAX_SESSIONS_PER_USER", &cap),
+            ("VIGIL_MAX_LIVE_SESSIONS", &cap),
+        ],
+    )?;
+    let pid = relay.0.id();
     let api = Api::login(relay_port, "bench", ADMIN_PASSWORD).await?;
     let asset = api.asset_id().await?;
     let cmd = command(args.mib);
@@ -272,8 +311,11 @@ async fn main() -> Result<()> {
     let (mut relay, mut spliced, mut direct) = (Vec::new(), Vec::new(), Vec::new());
     let (mut relay_frames, mut splice_frames, mut direct_frames) = (0, 0, 0);
     let mut observer = (0u64, 0u64, 0u64);
+    let (mut relay_cpu, mut relay_time) = (0.0, 0.0);
     for round in 0..args.rounds {
-        let (r, user, obs) = relay_round(&api, asset, &cmd).await?;
+        let (r, user, obs, cpu) = relay_round(&api, asset, &cmd, pid).await?;
+        relay_cpu += cpu;
+        relay_time += r.elapsed.as_secs_f64();
         let frame = user.bytes.div_ceil(user.frames.max(1));
         let (s, sr) = splice_round(sshd.port, &cmd, usize::try_from(frame)?).await?;
         let (d, dr) = direct_round(sshd.port, &cmd).await?;
@@ -307,6 +349,10 @@ async fn main() -> Result<()> {
     println!(
         "observer (last round): {} bytes in {} frames, {} resynchronised by snapshot",
         observer.0, observer.1, observer.2
+    );
+    println!(
+        "relay process CPU while timed: {:.0}% of one core (all rounds)",
+        100.0 * relay_cpu / relay_time.max(f64::MIN_POSITIVE)
     );
     println!(
         "relay / splice: {}",
