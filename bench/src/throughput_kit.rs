@@ -5,6 +5,18 @@ use std::time::Duration;
 
 use crate::relay_kit::contains;
 
+/// What the shell prints after the bulk output. The command types it as
+/// `VIGIL_$((6*7))_END`, so the terminal's echo of the command line is not it.
+pub const MARKER: &[u8] = b"VIGIL_42_END";
+
+/// The shell command (with its Enter): `mib` MiB of zeros in base64 lines, then the marker.
+pub fn bulk_command(mib: u64) -> String {
+    format!(
+        "head -c {} /dev/zero | base64; echo VIGIL_$((6*7))_END\r",
+        mib * 1024 * 1024
+    )
+}
+
 /// Spots a marker in output that arrives in chunks of any size, the marker possibly cut
 /// across two of them, keeping only the marker's length of what came before.
 #[derive(Debug, Clone)]
@@ -130,6 +142,17 @@ mod tests {
         }
         assert!(!m.feed(b"AAAAAAAAAAAAAA==\r\nVIGIL_42_EN"));
         assert!(m.feed(b"D\r\n"));
+    }
+
+    #[test]
+    fn the_bulk_command_echoes_without_its_marker() {
+        let cmd = bulk_command(4);
+        assert!(cmd.starts_with("head -c 4194304 /dev/zero | base64;"));
+        assert!(cmd.ends_with('\r'));
+        assert!(!EndMarker::new(MARKER).feed(cmd.as_bytes()));
+        // What the shell prints for it: the arithmetic expanded.
+        let printed = cmd.replace("$((6*7))", "42");
+        assert!(EndMarker::new(MARKER).feed(printed.as_bytes()));
     }
 
     #[test]

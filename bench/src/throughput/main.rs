@@ -29,13 +29,10 @@ use vigil_bench::relay_kit::{
     add_admin, add_ssh_asset, free_port, next_msg, prompt_seen, send, serve, wait_control,
     wait_output, Api, Sshd, Ws, SSH_PASSWORD, SSH_USER,
 };
-use vigil_bench::throughput_kit::{EndMarker, Rate, Verdict};
+use vigil_bench::throughput_kit::{bulk_command, EndMarker, Rate, Verdict, MARKER};
 use vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
 
 const ADMIN_PASSWORD: &str = "bench-Admin-1";
-/// What the shell prints after the output; typed as `VIGIL_$((6*7))_END`, so the echo of
-/// the command line is not it.
-const MARKER: &[u8] = b"VIGIL_42_END";
 const GOAL: f64 = 0.9;
 /// The longest wait for any one message.
 const QUIET: Duration = Duration::from_secs(30);
@@ -60,13 +57,6 @@ fn args() -> Result<Args> {
         bail!("--mib and --rounds must be at least 1");
     }
     Ok(out)
-}
-
-fn command(mib: u64) -> String {
-    format!(
-        "head -c {} /dev/zero | base64; echo VIGIL_$((6*7))_END\r",
-        mib * 1024 * 1024
-    )
 }
 
 /// What one reader received until the marker.
@@ -302,7 +292,7 @@ async fn main() -> Result<()> {
     let pid = relay.0.id();
     let api = Api::login(relay_port, "bench", ADMIN_PASSWORD).await?;
     let asset = api.asset_id().await?;
-    let cmd = command(args.mib);
+    let cmd = bulk_command(args.mib);
 
     println!(
         "== SSH bulk output: head -c {} MiB /dev/zero | base64, {} round(s), loopback ==",
