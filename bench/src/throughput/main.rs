@@ -18,6 +18,7 @@
 //! 4/3 of that in base64 lines). Rounds alternate the paths; each figure is the median.
 //! The relay binary is `$VIGIL_BIN`, else `target/release/vigil`.
 
+mod rdp;
 mod splice;
 
 use std::sync::Arc;
@@ -40,16 +41,22 @@ const QUIET: Duration = Duration::from_secs(30);
 struct Args {
     mib: u64,
     rounds: usize,
+    pdus: u32,
 }
 
 fn args() -> Result<Args> {
-    let mut out = Args { mib: 4, rounds: 3 };
+    let mut out = Args {
+        mib: 4,
+        rounds: 3,
+        pdus: 1000,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let v = it.next().context("flag without a value")?;
         match a.as_str() {
             "--mib" => out.mib = v.parse()?,
             "--rounds" => out.rounds = v.parse()?,
+            "--pdus" => out.pdus = v.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -180,7 +187,7 @@ async fn direct_round(ssh_port: u16, cmd: &str) -> Result<(Rate, Reading)> {
 /// sshd → russh client → TCP → splice → WebSocket reader.
 async fn splice_round(ssh_port: u16, cmd: &str, frame: usize) -> Result<(Rate, Reading)> {
     let (_session, mut ch) = direct_shell(ssh_port).await?;
-    let splice = splice::start(frame).await?;
+    let splice = splice::start(frame, ServerMsg::Output).await?;
     let (mut reader, _) =
         tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/", splice.ws_port)).await?;
     let mut src = tokio::net::TcpStream::connect(("127.0.0.1", splice.tcp_port)).await?;
@@ -270,6 +277,48 @@ fn row(path: &str, r: Rate, frames: u64) {
     );
 }
 
+async fn rdp_section(args: &Args, api: &Api, data: &std::path::Path) -> Result<()> {
+    println!(
+        "\n== RDP fast-path forwarding: {} PDUs of {} bytes (a 64×64 uncompressed tile), {} round(s) ==",
+        args.pdus,
+        vigil_testkit::targets::fake_rdp::bulk_pdu().len(),
+        args.rounds
+    );
+    let (mut relay, mut spliced) = (Vec::new(), Vec::new());
+    let (mut relay_frames, mut splice_frames, mut observer) = (0, 0, (0, 0));
+    for round in 0..args.rounds {
+        let (r, user, obs) = rdp::relay_round(api, data, round, args.pdus).await?;
+        let (s, sr) = rdp::splice_round(args.pdus).await?;
+        println!(
+            "round {}: relay {:.1} MB/s, splice {:.1} MB/s",
+            round + 1,
+            r.mb_per_s(),
+            s.mb_per_s()
+        );
+        relay_frames = user.frames;
+        splice_frames = sr.frames;
+        observer = (obs.bytes, obs.frames);
+        relay.push(r);
+        spliced.push(s);
+    }
+    let (relay, spliced) = (median(relay), median(spliced));
+    println!(
+        "\n{:<44} {:>9} {:>11} {:>9}",
+        "path (median of rounds)", "MB/s", "bytes", "B/frame"
+    );
+    row("relay → user (+1 observer, recorded)", relay, relay_frames);
+    row("splice: TCP → WebSocket (baseline)", spliced, splice_frames);
+    println!(
+        "observer (last round): {} bytes in {} frames",
+        observer.0, observer.1
+    );
+    println!(
+        "relay / splice: {}",
+        Verdict::of(relay, spliced, GOAL).line()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = args()?;
@@ -280,7 +329,7 @@ async fn main() -> Result<()> {
     add_ssh_asset(&data, "bench-ssh", sshd.port)?;
     let relay_port = free_port();
     // Every round's session is the one administrator's, and the last may still be ending.
-    let cap = (args.rounds + 2).to_string();
+    let cap = (2 * args.rounds + 2).to_string();
     let relay = serve(
         &data,
         relay_port,
@@ -348,5 +397,8 @@ async fn main() -> Result<()> {
         "relay / splice: {}",
         Verdict::of(relay, spliced, GOAL).line()
     );
+    if args.pdus > 0 {
+        rdp_section(&args, &api, &data).await?;
+    }
     Ok(())
 }

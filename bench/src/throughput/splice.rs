@@ -19,7 +19,8 @@ pub struct Splice {
     pub task: tokio::task::JoinHandle<Result<()>>,
 }
 
-pub async fn start(frame: usize) -> Result<Splice> {
+/// Starts a splice that wraps each read with `wrap` (terminal output, or a desktop PDU).
+pub async fn start(frame: usize, wrap: fn(Vec<u8>) -> ServerMsg) -> Result<Splice> {
     let tcp = TcpListener::bind("127.0.0.1:0").await?;
     let ws = TcpListener::bind("127.0.0.1:0").await?;
     let (tcp_port, ws_port) = (tcp.local_addr()?.port(), ws.local_addr()?.port());
@@ -34,7 +35,7 @@ pub async fn start(frame: usize) -> Result<Splice> {
             if n == 0 {
                 break;
             }
-            let frame = match ServerMsg::Output(buf[..n].to_vec()).encode() {
+            let frame = match wrap(buf[..n].to_vec()).encode() {
                 Frame::Binary(b) => Message::binary(b),
                 Frame::Text(t) => Message::text(t),
             };
