@@ -50,3 +50,33 @@ pub async fn start(frame: usize, wrap: fn(Vec<u8>) -> ServerMsg) -> Result<Splic
         task,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_bench::relay_kit::next_msg;
+
+    #[tokio::test]
+    async fn the_splice_passes_every_byte_on_in_frames_no_larger_than_its_cap() -> Result<()> {
+        let splice = start(1000, ServerMsg::Output).await?;
+        let (mut reader, _) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/", splice.ws_port)).await?;
+        let mut src = tokio::net::TcpStream::connect(("127.0.0.1", splice.tcp_port)).await?;
+        let sent: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        tokio::io::AsyncWriteExt::write_all(&mut src, &sent).await?;
+        drop(src);
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            match next_msg(&mut reader).await? {
+                ServerMsg::Output(b) => {
+                    assert!(!b.is_empty() && b.len() <= 1000, "a frame of {}", b.len());
+                    got.extend(b);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, sent);
+        splice.task.await??;
+        Ok(())
+    }
+}
