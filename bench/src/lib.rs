@@ -2,3 +2,4 @@
 
 pub mod desktop;
 pub mod relay_kit;
+pub mod throughput_kit;

@@ -56,6 +56,9 @@ pub enum Misbehaviour {
     Garbage,
     /// Once the desktop is up: the first 10 bytes of a 1000-byte fast-path PDU, then close.
     HalfPdu,
+    /// Not hostile: once the desktop is up, `pdus` times [`bulk_pdu`] as fast as the client
+    /// reads them, then nothing (for throughput benchmarks).
+    Bulk { pdus: u32 },
 }
 
 /// How many fast-path PDUs [`Misbehaviour::Malformed`] sends before the unframeable one
@@ -229,6 +232,13 @@ async fn misbehave<W: AsyncWrite + Unpin>(
             wr.write_all(&half).await?;
             wr.shutdown().await?;
         }
+        Misbehaviour::Bulk { pdus } => {
+            let pdu = bulk_pdu();
+            for _ in 0..pdus {
+                wr.write_all(&pdu).await?;
+            }
+            wr.flush().await?;
+        }
         // A desktop the client refuses, or misbehaviours met before the desktop is up.
         Misbehaviour::Desktop { .. }
         | Misbehaviour::X224Garbage
@@ -294,6 +304,34 @@ fn fast_path(updates: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(u);
     }
     out
+}
+
+/// The edge of the square tile each [`bulk_pdu`] paints.
+pub const BULK_TILE: u16 = 64;
+
+/// The fast-path PDU [`Misbehaviour::Bulk`] repeats: one Surface Bits command painting a
+/// [`BULK_TILE`]-pixel square at the top left, uncompressed 32 bpp (codec NONE, the format a
+/// fast-path processor decodes without prior state), in a pattern of noise. About 16 KiB.
+pub fn bulk_pdu() -> Vec<u8> {
+    let edge = BULK_TILE;
+    let pixels = noise(usize::from(edge) * usize::from(edge) * 4, 0xb01c);
+    let mut cmd = Vec::with_capacity(pixels.len() + 22);
+    // TS_SURFCMD_STREAM_SURF_BITS: cmdType, then destLeft, destTop, destRight, destBottom.
+    cmd.extend(0x0006u16.to_le_bytes());
+    for v in [0, 0, edge, edge] {
+        cmd.extend(v.to_le_bytes());
+    }
+    // TS_BITMAP_DATA_EX: bpp, flags, reserved, codecID (NONE), width, height, length.
+    cmd.extend([32, 0, 0, 0]);
+    cmd.extend(edge.to_le_bytes());
+    cmd.extend(edge.to_le_bytes());
+    cmd.extend(
+        u32::try_from(pixels.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    cmd.extend(pixels);
+    fast_path(&[update(SURFACE_COMMANDS, SINGLE, &cmd)])
 }
 
 /// [`MALFORMED_FRAMED`] whole fast-path PDUs whose contents lie, and one X.224 PDU of noise.
