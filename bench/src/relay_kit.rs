@@ -203,6 +203,24 @@ pub fn serve_watching_heap(
     Ok((child, heap))
 }
 
+/// Like [`serve`], logging JSON lines (`log_format = json`) at `log` (a `RUST_LOG`
+/// filter): the relay's stderr is returned, for the caller to read.
+pub fn serve_logging_json(
+    data: &Path,
+    port: u16,
+    log: &str,
+    envs: &[(&str, &str)],
+) -> Result<(Guard, std::process::ChildStderr)> {
+    ensure_audit_key(data)?;
+    let child = serve_command(data, port, log, envs)
+        .env("VIGIL_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut child = Guard(child);
+    let stderr = child.0.stderr.take().context("the relay's stderr")?;
+    Ok((child, stderr))
+}
+
 /// The `heap_kib` of a relay log line, without colours.
 fn heap_kib(line: &str) -> Option<u64> {
     let rest = line.split_once("heap_kib=")?.1;

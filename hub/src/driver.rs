@@ -242,7 +242,12 @@ impl<C: DrivenCore> Driver<C> {
     ) -> Result<(), Stop> {
         let cmds = {
             let mut core = self.core();
-            if !core.admits(&stamped) {
+            let admitted = core.admits(&stamped);
+            // Input from before the lock, or typed since: the core never forwards it.
+            if stamped.is_input() && (!admitted || core.is_locked()) {
+                self.live.lock_clock.dropped();
+            }
+            if !admitted {
                 return Ok(());
             }
             core.user_msg(stamped.msg, self.at())

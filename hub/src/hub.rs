@@ -24,6 +24,7 @@ use crate::desktop;
 use crate::driver::{DrivenCore, Driver};
 use crate::ended::EndedLog;
 use crate::input::{InputSender, Stamped};
+use crate::lock_timing::LockClock;
 use crate::recording::FileRecorder;
 use crate::terminal::{self, Terminal, TerminalParams};
 use crate::{Attachment, HubConfig, HubError, HubEvent, LaunchSpec, Lifecycle, Target};
@@ -48,6 +49,8 @@ pub(crate) struct Live {
     /// Ends the task: terminate, shutdown.
     pub(crate) cancel: CancellationToken,
     input: mpsc::Sender<Stamped>,
+    /// The latest lock's timings (`crate::lock_timing`).
+    pub(crate) lock_clock: LockClock,
 }
 
 /// Locks a session core. A panic inside a core call must not wedge the whole session:
@@ -136,12 +139,14 @@ impl Inner {
         }
         let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
         let started = Instant::now();
+        let lock_clock = LockClock::new(id.clone());
         let live = |core: Arc<Mutex<dyn SessionCore>>| Live {
             core,
             started,
             wake: Arc::new(Notify::new()),
             cancel: self.shutdown.child_token(),
             input,
+            lock_clock,
         };
         match spec.target.clone() {
             Target::Ssh(target) => {
@@ -226,8 +231,8 @@ impl Inner {
         let mut core = live.core();
         let rx = core.attach(participant)?;
         let (cols, rows) = core.size();
-        let input = (participant == Participant::User)
-            .then(|| InputSender::new(live.input.clone(), core.lock_epoch()));
+        let user = participant == Participant::User;
+        let input = user.then(|| InputSender::new(live.input.clone(), core.lock_epoch()));
         let locked = core.is_locked();
         drop(core);
         // A desktop joiner's picture is made by the session's task.
@@ -238,10 +243,17 @@ impl Inner {
             cols,
             rows,
             locked,
+            lock_clock: user.then(|| live.lock_clock.clone()),
         })
     }
 
-    pub(crate) fn set_locked(&self, id: &str, locked: bool) -> Result<(), HubError> {
+    /// Locks or unlocks; a lock's timings are measured from `requested`.
+    pub(crate) fn set_locked(
+        &self,
+        id: &str,
+        locked: bool,
+        requested: Instant,
+    ) -> Result<(), HubError> {
         let live = self
             .live(id)
             .ok_or_else(|| HubError::NotFound(id.to_string()))?;
@@ -249,7 +261,18 @@ impl Inner {
         if core.is_ended() {
             return Err(HubError::NotFound(id.to_string()));
         }
-        core.set_locked(locked, live.at());
+        let switching = core.is_locked() != locked;
+        let at = live.at();
+        if switching && locked {
+            let user = core.common().fanout.has(Participant::User);
+            live.lock_clock
+                .lock(requested, user, || core.set_locked(true, at));
+        } else {
+            core.set_locked(locked, at);
+            if switching {
+                live.lock_clock.unlocked();
+            }
+        }
         drop(core);
         live.wake.notify_one();
         Ok(())

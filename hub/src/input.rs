@@ -40,11 +40,15 @@ impl Stamped {
     /// Whether the message may still act on a session whose epoch is now `current`:
     /// anything that is not input (a resize, a decoded-frame report) always may.
     pub(crate) fn admitted(&self, current: u64) -> bool {
-        let input = matches!(
+        !self.is_input() || self.epoch == current
+    }
+
+    /// Keys, text, pointer: what a lock gates (a resize or a frame report is not input).
+    pub(crate) fn is_input(&self) -> bool {
+        matches!(
             self.msg,
             ClientMsg::Input(_) | ClientMsg::Control(ClientControl::Input { .. })
-        );
-        !input || self.epoch == current
+        )
     }
 }
 

@@ -27,8 +27,10 @@ use vigil_wire::live::{Participant, ServerMsg, Thumbnail};
 
 pub mod host_pin;
 mod input;
+pub mod lock_timing;
 pub mod metrics;
 pub use input::{InputClosed, InputSender};
+pub use lock_timing::{LockClock, LockStage};
 /// The RDP graphics codec an asset asks for.
 pub use vigil_rdp::Codec as RdpCodec;
 /// The RDP desktop size an asset asks for.
@@ -195,6 +197,9 @@ pub struct Attachment {
     pub cols: u16,
     pub rows: u16,
     pub locked: bool,
+    /// Only for `Participant::User`: told when a `Locked` notice from `rx` has been
+    /// written to the user's socket (see [`lock_timing`]).
+    pub lock_clock: Option<LockClock>,
 }
 
 /// Handle to all live sessions of this relay. Cheap to clone.
@@ -227,11 +232,21 @@ impl Hub {
     }
 
     pub fn lock(&self, id: &str) -> Result<(), HubError> {
-        self.inner.set_locked(id, true)
+        self.lock_requested_at(id, std::time::Instant::now())
+    }
+
+    /// Locks, for a request that entered the relay at `requested`: the lock's timings
+    /// ([`lock_timing`]) are measured from then.
+    pub fn lock_requested_at(
+        &self,
+        id: &str,
+        requested: std::time::Instant,
+    ) -> Result<(), HubError> {
+        self.inner.set_locked(id, true, requested)
     }
 
     pub fn unlock(&self, id: &str) -> Result<(), HubError> {
-        self.inner.set_locked(id, false)
+        self.inner.set_locked(id, false, std::time::Instant::now())
     }
 
     /// Ends the session at once: closes the channel and the connection, tells every

@@ -21,6 +21,19 @@ pub const QUEUE_DROPS: &str = "vigil_viewer_queue_drops_total";
 /// Snapshots sent to a viewer that lagged, by `participant`.
 pub const RESYNCS: &str = "vigil_viewer_resyncs_total";
 
+/// Lock request → the gate closed (histogram, seconds; see [`crate::lock_timing`]).
+pub const LOCK_APPLY_SECONDS: &str = "vigil_lock_apply_seconds";
+/// Lock request → the first of the user's input dropped (histogram, seconds).
+pub const LOCK_FIRST_DROP_SECONDS: &str = "vigil_lock_first_drop_seconds";
+/// Lock request → the `Locked` notice written to the user's socket (histogram, seconds).
+pub const LOCK_NOTICE_SECONDS: &str = "vigil_lock_notice_seconds";
+/// The lock histograms' names, for their buckets.
+pub const LOCK_HISTOGRAMS: [&str; 3] = [
+    LOCK_APPLY_SECONDS,
+    LOCK_FIRST_DROP_SECONDS,
+    LOCK_NOTICE_SECONDS,
+];
+
 /// Which way bytes went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -69,6 +82,16 @@ pub(crate) fn relayed(protocol: Proto, direction: Direction, bytes: usize) {
         }
     };
     counter.increment(count(bytes));
+}
+
+pub(crate) fn lock_stage(stage: crate::LockStage, took: std::time::Duration) {
+    use crate::LockStage::{Applied, FirstDrop, Notice};
+    let histogram = match stage {
+        Applied => metrics::histogram!(LOCK_APPLY_SECONDS),
+        FirstDrop => metrics::histogram!(LOCK_FIRST_DROP_SECONDS),
+        Notice => metrics::histogram!(LOCK_NOTICE_SECONDS),
+    };
+    histogram.record(took.as_secs_f64());
 }
 
 pub(crate) fn recorded(bytes: usize) {

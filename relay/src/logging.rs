@@ -80,11 +80,17 @@ fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// The instant a request entered the relay (this middleware), for handlers that time
+/// what they do from then (a lock: `vigil_hub::lock_timing`).
+#[derive(Debug, Clone, Copy)]
+pub struct Received(pub Instant);
+
 /// Middleware: the request's id (the client's `x-request-id` if acceptable, else a new one),
 /// a `request` span around its handling (so every event it causes carries `request_id`,
 /// `method` and `path`), and
 /// exactly one event when the response is ready: method, path (never the query string, which
-/// may hold a token), status and latency. The response carries the id in `x-request-id`.
+/// may hold a token), status and latency. The response carries the id in `x-request-id`;
+/// the request carries its arrival as a [`Received`] extension.
 pub async fn requests(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -98,6 +104,7 @@ pub async fn requests(mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = Instant::now();
+    req.extensions_mut().insert(Received(started));
     let mut response = next.run(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();

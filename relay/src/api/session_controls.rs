@@ -1,8 +1,10 @@
 //! Session controls: lock, unlock, terminate, terminate and cancel. Each is decided by
 //! `policy` in its extractor ([`SessionFor`]) before the handler runs.
 
+use std::time::Instant;
+
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use vigil_hub::HubError;
 use vigil_wire::api::{ApiError, RequestStatus, Session};
 use vigil_wire::end::EndReason;
@@ -10,6 +12,7 @@ use vigil_wire::end::EndReason;
 use super::extract::{Lock, SessionFor, Terminate, TerminateAndCancel};
 use super::sessions::session_dto;
 use crate::error::{AppError, AppResult};
+use crate::logging::Received;
 use crate::service::ending;
 use crate::state::AppState;
 use crate::store::audit::NewEntry;
@@ -29,6 +32,7 @@ async fn control<A>(
     state: AppState,
     session: SessionFor<A>,
     what: Control,
+    received: Instant,
 ) -> AppResult<Json<Session>> {
     let SessionFor { viewer: v, row, .. } = session;
     let id = row.id.clone();
@@ -43,8 +47,10 @@ async fn control<A>(
     match what {
         Control::Lock | Control::Unlock => {
             let lock = matches!(what, Control::Lock);
+            // The gate closes before the database write, which is audited and durable
+            // after it: the lock's timings are measured from the request's arrival.
             if lock {
-                state.hub.lock(&id)
+                state.hub.lock_requested_at(&id, received)
             } else {
                 state.hub.unlock(&id)
             }
@@ -132,8 +138,13 @@ macro_rules! control_handler {
                 (status = 403, body = ApiError, description = "`forbidden` (including on the caller's own session), `csrf`, or `not_cancellable` for terminate-and-cancel on Admin/ISA sessions"),
                 (status = 404, body = ApiError, description = "`not_found`: not visible"),
                 (status = 409, body = ApiError, description = "`not_live`")))]
-        pub async fn $name(State(state): State<AppState>, session: SessionFor<$action>) -> AppResult<Json<Session>> {
-            control(state, session, $what).await
+        pub async fn $name(
+            State(state): State<AppState>,
+            received: Option<Extension<Received>>,
+            session: SessionFor<$action>,
+        ) -> AppResult<Json<Session>> {
+            let received = received.map_or_else(Instant::now, |Extension(Received(at))| at);
+            control(state, session, $what, received).await
         }
     };
 }

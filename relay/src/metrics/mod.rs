@@ -49,6 +49,12 @@ const DECODE_BUCKETS: [f64; 11] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
 
+/// Bucket bounds of the lock histograms, in seconds (250 µs to 1 s; the goal for the
+/// first dropped input is 20 ms).
+const LOCK_BUCKETS: [f64; 12] = [
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process's recorder (once; later calls return the same handle). `None`
@@ -56,12 +62,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(vigil_hub::metrics::RDP_DECODE_SECONDS.into()),
-                    &DECODE_BUCKETS,
-                )
-                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let builder = buckets().unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
@@ -74,6 +75,18 @@ pub fn install() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// The recorder's histogram buckets.
+fn buckets() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildError> {
+    let mut builder = PrometheusBuilder::new().set_buckets_for_metric(
+        Matcher::Full(vigil_hub::metrics::RDP_DECODE_SECONDS.into()),
+        &DECODE_BUCKETS,
+    )?;
+    for name in vigil_hub::metrics::LOCK_HISTOGRAMS {
+        builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), &LOCK_BUCKETS)?;
+    }
+    Ok(builder)
 }
 
 /// How often the recorder folds recorded histogram samples into its buckets.
@@ -138,6 +151,21 @@ fn describe() {
         vigil_hub::metrics::RDP_DECODE_SECONDS,
         Unit::Seconds,
         "Time the relay spends decoding one RDP fast-path PDU"
+    );
+    describe_histogram!(
+        hub::LOCK_APPLY_SECONDS,
+        Unit::Seconds,
+        "Lock request entering the relay to the session's input gate closed"
+    );
+    describe_histogram!(
+        hub::LOCK_FIRST_DROP_SECONDS,
+        Unit::Seconds,
+        "Lock request entering the relay to the first of the user's input dropped"
+    );
+    describe_histogram!(
+        hub::LOCK_NOTICE_SECONDS,
+        Unit::Seconds,
+        "Lock request entering the relay to the Locked notice written to the user's socket"
     );
     describe_counter!(
         vigil_hub::metrics::RDP_DECODE_ERRORS,

@@ -406,6 +406,11 @@ async fn run_stream(
                 if !send(&mut socket, &msg).await || last {
                     break;
                 }
+                if let (ServerMsg::Control(ServerControl::Locked { .. }), Some(clock)) =
+                    (&msg, &att.lock_clock)
+                {
+                    clock.notice_sent();
+                }
                 false
             }
             frame = next_frame(&mut socket) => {

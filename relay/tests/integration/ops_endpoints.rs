@@ -277,8 +277,13 @@ async fn metrics_follow_an_ssh_session_and_failed_logins() -> R {
     )
     .await?;
     assert!(resp.status().is_success(), "{}", resp.status());
-    scrape_until(&r, "one locked session", |t| {
+    // The lock is timed: the gate closed, and its notice written to Ada's socket.
+    scrape_until(&r, "one locked session, its lock timed", |t| {
         value(t, "vigil_sessions_locked", &[("protocol", "ssh")]) == 1.0
+            && value(t, "vigil_lock_apply_seconds_count", &[])
+                > value(&before, "vigil_lock_apply_seconds_count", &[])
+            && value(t, "vigil_lock_notice_seconds_count", &[])
+                > value(&before, "vigil_lock_notice_seconds_count", &[])
     })
     .await?;
 
