@@ -138,7 +138,7 @@ fn Nav() -> impl IntoView {
                 <header class="topbar">
                     <a class="skip-link" href="#main">"Skip to content"</a>
                     <span class="brand" aria-label="Vigil">
-                        <img src="/favicon.svg" alt="" width="20" height="20"/>
+                        <img src=crate::assets::Asset::Logo.url() alt="" width="20" height="20"/>
                         "Vigil"
                     </span>
                     <nav data-testid="nav" class="nav" aria-label="Main">

@@ -9,6 +9,7 @@
 //!   the app: login, title, route id, errors), `app` (routes and navigation), the
 //!   stream hook (`stream::hook`) and one module per page under `pages`.
 
+pub mod assets;
 pub mod cast;
 pub mod desktop;
 pub mod sharing;

@@ -1,5 +1,12 @@
 //! Serving the app: static files from `dist_dir` with SPA fallback, and the security
 //! headers every response carries.
+//!
+//! `cargo xtask dist` names every file but `index.html` and `robots.txt` by its content
+//! (`name.<16 hex>.ext`) and writes `.br` and `.gz` copies beside the compressible ones.
+//! Hashed files are served `immutable` for a year (a missing one is a 404, never the
+//! page); everything else, `index.html` and the app routes' fallback included, is
+//! `no-cache` (always revalidated). The precompressed copy the browser accepts is sent,
+//! with `Vary: Accept-Encoding`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,20 +38,61 @@ pub fn spa(
        + Send
        + Sync
        + 'static {
-    let files = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
+    let hashed = ServeDir::new(&dist).precompressed_br().precompressed_gzip();
+    let files = hashed.clone().fallback(
+        ServeFile::new(dist.join("index.html"))
+            .precompressed_br()
+            .precompressed_gzip(),
+    );
     service_fn(move |req: Request| {
-        let files = files.clone();
+        let (hashed, files) = (hashed.clone(), files.clone());
         async move {
             let path = req.uri().path();
             if is_reserved(path) {
                 return Ok(AppError::NotFound.into_response());
             }
-            match files.oneshot(req).await {
-                Ok(resp) => Ok(resp.into_response()),
+            let immutable = is_hashed(path);
+            let served = if immutable {
+                hashed.oneshot(req).await
+            } else {
+                files.oneshot(req).await
+            };
+            let mut resp = match served {
+                Ok(resp) => resp.into_response(),
                 Err(never) => match never {},
+            };
+            let cache = if immutable && resp.status().is_success() {
+                IMMUTABLE
+            } else if immutable {
+                "no-store"
+            } else {
+                "no-cache"
+            };
+            let headers = resp.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+            if !headers.contains_key(header::VARY) {
+                headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
             }
+            Ok(resp)
         }
     })
+}
+
+/// `Cache-Control` of a content-hashed file: its name changes with its content.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Whether the path's last segment has the shape of a content-hashed name,
+/// `name.<16 hex digits>.ext`, as `cargo xtask dist` writes them.
+fn is_hashed(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let mut parts = file.rsplit('.');
+    let (Some(ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !ext.is_empty()
+        && !stem.is_empty()
+        && hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Paths the app never answers: the API, and the operations endpoints (a path below them,
@@ -69,4 +117,18 @@ pub fn with_security_headers(router: Router) -> Router {
         .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set(header::REFERRER_POLICY, "no-referrer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed;
+
+    #[test]
+    fn hashed_names() {
+        assert!(is_hashed("/vigil_app_bg.0123456789abcdef.wasm"));
+        assert!(is_hashed("/decode-worker.ABCDEF0123456789.js"));
+        assert!(!is_hashed("/index.html") && !is_hashed("/vigil_app_bg.wasm"));
+        assert!(!is_hashed("/x.0123456789abcde.js") && !is_hashed("/.0123456789abcdef.js"));
+        assert!(!is_hashed("/sessions/0123456789abcdef") && !is_hashed("/"));
+    }
 }

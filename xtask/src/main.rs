@@ -8,7 +8,11 @@
 //! 3. wasm-opt from npm binaryen (`node_modules/.bin/wasm-opt`, version 116 or later;
 //!    skipped with `--dev`);
 //! 4. copies `public/*`, `style/*.css` and the xterm.js assets from `node_modules`;
-//! 5. prints raw and gzip sizes.
+//! 5. gives every file but `index.html` and `robots.txt` a content-hashed name and rewrites
+//!    the references to it ([`hashed`]);
+//! 6. writes `.br` and `.gz` copies beside each compressible file ([`compress`]);
+//! 7. prints raw, gzip and brotli sizes, and fails when a file's brotli size passes its
+//!    budget ([`budget`]).
 //!
 //! Nothing is downloaded: the tools come from Cargo.lock and package-lock.json.
 //!
@@ -17,7 +21,11 @@
 //! benchmarks read), into `<target>/dist-bench/`, compiled in `<target>/bench/` so that
 //! it never replaces the production build's output. `dist/` is left as it is.
 
-use std::io::Write as _;
+mod budget;
+mod compress;
+mod hashed;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -191,8 +199,9 @@ fn dist(dev: bool, bench: bool) -> Result<()> {
             .with_context(|| format!("copying {} (run `npm ci`?)", from.display()))?;
     }
 
-    // 5. sizes
-    report_sizes(&dist, &wasms)?;
+    // 5.-7. hashed names, precompressed copies, sizes and the budget
+    let names = hash_and_compress(&dist)?;
+    report_wasm(&dist, &wasms, &names)?;
     println!(
         "xtask: dist ready in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -294,45 +303,110 @@ fn file_size(path: &Path) -> Result<u64> {
         .len())
 }
 
-fn gzip_size(bytes: &[u8]) -> Result<u64> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes)?;
-    Ok(enc.finish()?.len() as u64)
+/// One file of the bundle: its name before hashing and its sizes (the compressed ones
+/// when it is compressible).
+struct Row {
+    file: String,
+    raw: u64,
+    gz: Option<u64>,
+    br: Option<u64>,
 }
 
-fn report_sizes(dist: &Path, wasms: &[(PathBuf, u64)]) -> Result<()> {
-    let mut rows = Vec::new();
+/// Renames the files of `dist` by content, writes their `.br` and `.gz` copies, prints the
+/// sizes and checks the budget. Returns plain name → hashed name.
+fn hash_and_compress(dist: &Path) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
         if path.is_file() {
-            let bytes = std::fs::read(&path)?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            rows.push((name, bytes.len() as u64, gzip_size(&bytes)?));
+            files.insert(name, std::fs::read(&path)?);
+            std::fs::remove_file(&path)?;
         }
     }
-    rows.sort();
-    println!("xtask: {:<28} {:>10} {:>10}", "file", "raw", "gzip -9");
-    for (name, raw, gz) in &rows {
-        println!("xtask: {name:<28} {raw:>10} {gz:>10}");
+    let hashed = hashed::hash_names(files)?;
+    let plain: BTreeMap<&str, &str> = hashed
+        .names
+        .iter()
+        .map(|(p, h)| (h.as_str(), p.as_str()))
+        .collect();
+    let t = Instant::now();
+    let mut rows = Vec::new();
+    for (name, bytes) in &hashed.files {
+        std::fs::write(dist.join(name), bytes)?;
+        let (mut gz, mut br) = (None, None);
+        if compress::is_compressible(name) {
+            let g = compress::gzip(bytes)?;
+            let b = compress::brotli(bytes)?;
+            std::fs::write(dist.join(format!("{name}.gz")), &g)?;
+            std::fs::write(dist.join(format!("{name}.br")), &b)?;
+            (gz, br) = (Some(g.len() as u64), Some(b.len() as u64));
+        }
+        let file = plain.get(name.as_str()).copied().unwrap_or(name);
+        rows.push(Row {
+            file: file.to_owned(),
+            raw: bytes.len() as u64,
+            gz,
+            br,
+        });
     }
+    println!(
+        "xtask: compressed (brotli 11, gzip 9) in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    println!(
+        "xtask: {:<28} {:>10} {:>10} {:>10} {:>10}",
+        "file", "raw", "gzip -9", "brotli", "budget"
+    );
+    for Row { file, raw, gz, br } in &rows {
+        let budget = budget::BUDGETS
+            .iter()
+            .find(|(n, _)| n == file)
+            .map(|(_, b)| *b);
+        println!(
+            "xtask: {file:<28} {raw:>10} {:>10} {:>10} {:>10}",
+            show(*gz),
+            show(*br),
+            show(budget)
+        );
+    }
+    let total = |f: fn(&Row) -> u64| rows.iter().map(f).sum::<u64>();
+    println!(
+        "xtask: total: {} bytes raw, {} gzip, {} brotli ({} files)",
+        total(|r| r.raw),
+        total(|r| r.gz.unwrap_or(r.raw)),
+        total(|r| r.br.unwrap_or(r.raw)),
+        rows.len()
+    );
+    let over = budget::check(
+        rows.iter()
+            .filter_map(|r| r.br.map(|b| (r.file.as_str(), b))),
+    );
+    if !over.is_empty() {
+        let list: Vec<String> = over.iter().map(ToString::to_string).collect();
+        bail!("size budget exceeded:\n  {}", list.join("\n  "));
+    }
+    Ok(hashed.names)
+}
+
+fn report_wasm(
+    dist: &Path,
+    wasms: &[(PathBuf, u64)],
+    names: &BTreeMap<String, String>,
+) -> Result<()> {
     for (wasm, bindgen_size) in wasms {
         let wasm_name = wasm
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let Some((_, raw, gz)) = rows.iter().find(|r| r.0 == wasm_name) {
-            println!("xtask: {wasm_name}: {raw} bytes raw, {gz} bytes gzip (after wasm-bindgen: {bindgen_size} raw)");
+        if let Some(hashed) = names.get(&wasm_name) {
+            let raw = file_size(&dist.join(hashed))?;
+            println!("xtask: {wasm_name} → {hashed}: {raw} bytes raw (after wasm-bindgen: {bindgen_size} raw)");
         }
     }
-    let (raw, gz) = rows
-        .iter()
-        .fold((0, 0), |(r, g), row| (r + row.1, g + row.2));
-    println!(
-        "xtask: total: {raw} bytes raw, {gz} bytes gzip ({} files)",
-        rows.len()
-    );
     Ok(())
 }

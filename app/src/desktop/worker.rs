@@ -11,8 +11,6 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
-const SCRIPT: &str = "/decode-worker.js";
-
 pub enum Reply {
     /// Draw `update.rects` from `pixels`, starting at byte `at`.
     Update {
@@ -68,7 +66,7 @@ impl DecodeWorker {
     pub fn spawn(on_reply: impl FnMut(Reply) + 'static) -> Result<DecodeWorker, String> {
         let opts = WorkerOptions::new();
         opts.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(SCRIPT, &opts)
+        let worker = Worker::new_with_options(&crate::assets::Asset::DecodeWorker.url(), &opts)
             .map_err(|e| format!("cannot start the desktop decoder: {e:?}"))?;
         let on_reply = Rc::new(RefCell::new(on_reply));
         let r2 = on_reply.clone();

@@ -81,7 +81,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="login">
             <form class="login-card" on:submit=move |ev| submit.with_value(|f| f(ev)) novalidate>
                 <h1>
-                    <img src="/favicon.svg" alt="" width="28" height="28"/>
+                    <img src=crate::assets::Asset::Logo.url() alt="" width="28" height="28"/>
                     "Vigil"
                 </h1>
                 <p class="muted">"Privileged session gateway"</p>

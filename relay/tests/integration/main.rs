@@ -29,4 +29,5 @@ mod retention;
 mod share_recordings;
 mod share_world;
 mod shares;
+mod web_assets;
 mod web_hardening;

@@ -23,6 +23,7 @@ mod terminal;
 
 use driver::{chromedriver, Cdp};
 use network::NetLog;
+pub use network::Transfer;
 
 /// One headless Chromium with its own profile: one person at one browser.
 pub struct Browser {

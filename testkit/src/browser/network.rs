@@ -1,5 +1,6 @@
 //! What a browser received over the network, read from Chrome's performance log:
-//! WebSocket frames and HTTP bodies, for the tests that check no secret reaches a page.
+//! WebSocket frames and HTTP bodies, for the tests that check no secret reaches a page,
+//! and the bytes each HTTP response took on the wire, for the download benchmark.
 
 use std::collections::HashSet;
 
@@ -21,6 +22,20 @@ pub(super) struct NetLog {
     missed: Vec<String>,
     seen: HashSet<String>,
     urls: std::collections::HashMap<String, String>,
+    /// Decoded body bytes per request id so far (`Network.dataReceived`).
+    decoded: std::collections::HashMap<String, u64>,
+    transfers: Vec<Transfer>,
+}
+
+/// One HTTP response the page loaded, as DevTools reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub url: String,
+    /// Bytes on the wire, headers included (`Network.loadingFinished.encodedDataLength`);
+    /// 0 for a response the browser's cache answered.
+    pub encoded: u64,
+    /// The body's bytes after decompression (the sum of `Network.dataReceived.dataLength`).
+    pub decoded: u64,
 }
 
 impl Browser {
@@ -82,6 +97,18 @@ impl Browser {
                             .to_string();
                         net.urls.insert(id, url);
                     }
+                    "Network.dataReceived" => {
+                        let id = params
+                            .get("requestId")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
+                        let n = params
+                            .get("dataLength")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0);
+                        *net.decoded.entry(id).or_default() += n;
+                    }
                     "Network.loadingFinished" => {
                         let id = params
                             .get("requestId")
@@ -90,6 +117,17 @@ impl Browser {
                             .to_string();
                         // Only the pages' own traffic (not chrome:// internals).
                         let ours = net.urls.get(&id).is_some_and(|u| u.starts_with("http"));
+                        if ours {
+                            let transfer = Transfer {
+                                url: net.urls.get(&id).cloned().unwrap_or_default(),
+                                encoded: params
+                                    .get("encodedDataLength")
+                                    .and_then(Value::as_f64)
+                                    .map_or(0, |n| n.max(0.0) as u64),
+                                decoded: net.decoded.remove(&id).unwrap_or(0),
+                            };
+                            net.transfers.push(transfer);
+                        }
                         if ours && net.seen.insert(id.clone()) {
                             responses.push(id);
                         }
@@ -140,6 +178,14 @@ impl Browser {
             .cloned()
             .chain(net.bodies.iter().map(|(_, b)| b.clone()))
             .collect()
+    }
+
+    /// The HTTP responses loaded since the last call (every page so far on the first),
+    /// with their bytes on the wire: reads the log first.
+    pub async fn take_transfers(&self) -> Result<Vec<Transfer>> {
+        self.capture_network().await?;
+        let mut net = self.net.lock().expect("net log lock");
+        Ok(std::mem::take(&mut net.transfers))
     }
 
     /// Responses whose body DevTools could not give back (request id and URL).
