@@ -60,6 +60,8 @@ async fn world() -> R<World> {
     let relay = support::start(tempfile::tempdir()?, |c| {
         c.max_sessions_per_user = u32::MAX;
         c.max_live_sessions = u32::MAX;
+        // `/metrics` is off by default; on here, so that the matrix covers it as served.
+        c.metrics.enabled = true;
     })
     .await?;
     let state = relay.state.clone();

@@ -107,7 +107,7 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
     let logged_in = |ok: u16| ok;
     let status = match route {
         ("GET", "/api/v1/openapi.json") => return Some(200),
-        // Probes, and the metrics (on by default, from loopback, without a token).
+        // Probes, and the metrics (enabled in this world; from loopback, without a token).
         ("GET", "/healthz") | ("GET", "/readyz") | ("GET", "/metrics") => return Some(200),
         // Wrong credentials, whoever is already logged in; no CSRF header is needed.
         ("POST", "/api/v1/auth/login") => return Some(401),
