@@ -21,8 +21,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use vigil_bench::relay_kit::{
-    add_admin, add_ssh_asset, free_port, prompt_seen, send, serve_logging_json, wait_output, Api,
-    Sshd, Ws,
+    add_admin, add_ssh_asset, free_port, keystroke_round_trips, percentile, prompt_seen,
+    serve_logging_json, wait_output, Api, Sshd, Ws,
 };
 use vigil_hub::lock_timing::{LockStage, LOG_TARGET};
 use vigil_wire::codec::Frame;
@@ -108,11 +108,6 @@ fn read_log(stderr: std::process::ChildStderr, figures: Arc<Mutex<Figures>>) {
     });
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 /// p50 and p99; `None` without samples.
 fn summary(v: &[Duration]) -> Option<(Duration, Duration)> {
     let mut v = v.to_vec();
@@ -122,20 +117,6 @@ fn summary(v: &[Duration]) -> Option<(Duration, Duration)> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// Types a key and waits for its echo, then erases it; returns the round trips.
-async fn round_trips(ws: &mut Ws, n: usize) -> Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        send(ws, ClientMsg::Input(b"x".to_vec())).await?;
-        wait_output(ws, |b| b.contains(&b'x')).await?;
-        out.push(t.elapsed());
-        send(ws, ClientMsg::Input(vec![0x7f])).await?;
-        wait_output(ws, |b| b.contains(&0x08)).await?;
-    }
-    Ok(out)
 }
 
 /// The lock state the user's stream announced.
@@ -263,7 +244,7 @@ async fn main() -> Result<()> {
     let id = api.launch(asset).await?;
     let mut user = api.stream(&id).await?;
     wait_output(&mut user, prompt_seen).await?;
-    let keys = round_trips(&mut user, args.keys).await?;
+    let keys = keystroke_round_trips(&mut user, args.keys).await?;
     let seen = locks(&monitor, &id, user, args.locks, args.every).await?;
     // The relay's last lines (the last lock's figures) are written by now; let them be read.
     tokio::time::sleep(Duration::from_millis(300)).await;

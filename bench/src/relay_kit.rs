@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -510,4 +510,25 @@ pub fn prompt_seen(b: &[u8]) -> bool {
 /// `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The `p` quantile (0 to 1) of `sorted` (ascending, not empty), by nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Types a key at a shell prompt and waits for its echo, then erases it, `n` times;
+/// returns the round trips.
+pub async fn keystroke_round_trips(ws: &mut Ws, n: usize) -> Result<Vec<Duration>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        send(ws, ClientMsg::Input(b"x".to_vec())).await?;
+        wait_output(ws, |b| b.contains(&b'x')).await?;
+        out.push(t.elapsed());
+        send(ws, ClientMsg::Input(vec![0x7f])).await?;
+        wait_output(ws, |b| b.contains(&0x08)).await?;
+    }
+    Ok(out)
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use vigil_bench::relay_kit::{
-    add_admin, add_ssh_asset, free_port, prompt_seen, rss_kib, send, serve, wait_control,
-    wait_output, wait_output_collect, Api, Sshd, Ws, SSH_PASSWORD, SSH_USER,
+    add_admin, add_ssh_asset, free_port, keystroke_round_trips, percentile, prompt_seen, rss_kib,
+    send, serve, wait_control, wait_output, wait_output_collect, Api, Sshd, SSH_PASSWORD, SSH_USER,
 };
 use vigil_wire::live::{ClientMsg, ServerControl};
 
@@ -54,28 +54,9 @@ fn args() -> Result<Args> {
     Ok(out)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 fn summary(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort();
     (percentile(&v, 0.5), percentile(&v, 0.99))
-}
-
-/// Types a key and waits for its echo, then erases it; returns the round trips.
-async fn relay_round_trips(ws: &mut Ws, n: usize) -> Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        send(ws, ClientMsg::Input(b"x".to_vec())).await?;
-        wait_output(ws, |b| b.contains(&b'x')).await?;
-        out.push(t.elapsed());
-        send(ws, ClientMsg::Input(vec![0x7f])).await?;
-        wait_output(ws, |b| b.contains(&0x08)).await?;
-    }
-    Ok(out)
 }
 
 struct Trusting;
@@ -249,7 +230,7 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
     let id = api.launch(asset).await?;
     let mut ws = api.stream(&id).await?;
     wait_output(&mut ws, prompt_seen).await?;
-    let via = summary(relay_round_trips(&mut ws, args.keys).await?);
+    let via = summary(keystroke_round_trips(&mut ws, args.keys).await?);
     println!("{:<28} {:>9} {:>9}", "path", "p50 ms", "p99 ms");
     println!(
         "{:<28} {:>9.3} {:>9.3}",
