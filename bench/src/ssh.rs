@@ -175,7 +175,9 @@ async fn controls(args: &Args, api: &Api, port: u16, asset: i64) -> Result<()> {
     println!("{:<36} {:>9} {:>9}", "control", "p50 ms", "p99 ms");
     println!(
         "{:<36} {:>9.3} {:>9.3}",
-        "lock → user told, input dropped",
+        // Both the lock's HTTP answer (after its audited commit) and `Locked` at the user;
+        // the relay-side gate and first dropped input are `bench-lock`'s figures.
+        "lock → answered and user told",
         ms(l50),
         ms(l99)
     );
