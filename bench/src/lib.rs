@@ -2,4 +2,5 @@
 
 pub mod desktop;
 pub mod relay_kit;
+pub mod rows;
 pub mod throughput_kit;
