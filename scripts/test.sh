@@ -148,6 +148,15 @@ soak() {
 }
 run soak soak
 
+# Benchmarks: the short run of bench-all (bench/src/all/). It fails only when a file of the
+# benchmark bundle is over its size budget; its other figures (small SSH, throughput and
+# lock runs in the debug build) are printed for information. See Benchmarks in README.md.
+bench_short() {
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  cargo run -q -p vigil-bench --bin bench-all --locked -- --short
+}
+run bench-all bench_short
+
 # Fuzzing: a short run of every target in CI; VIGIL_FULL=1 runs each for an hour.
 if [ "${VIGIL_FULL:-0}" = 1 ]; then FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-3600}; else FUZZ_SECONDS=${VIGIL_FUZZ_SECONDS:-10}; fi
 run fuzz env VIGIL_FUZZ_SECONDS="$FUZZ_SECONDS" bash scripts/fuzz.sh

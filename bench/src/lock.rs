@@ -24,6 +24,7 @@ use vigil_bench::relay_kit::{
     add_admin, add_ssh_asset, free_port, keystroke_round_trips, percentile, prompt_seen,
     serve_logging_json, wait_output, Api, Sshd, Ws,
 };
+use vigil_bench::rows::{self, Goal, Measure, Row, Unit};
 use vigil_hub::lock_timing::{LockStage, LOG_TARGET};
 use vigil_wire::codec::Frame;
 use vigil_wire::live::{ClientMsg, ServerControl, ServerMsg};
@@ -293,6 +294,16 @@ async fn main() -> Result<()> {
     row("  the lock's HTTP answer (client)", &seen.answered, None);
     println!("for scale, the same run");
     row("  keystroke round trip through the relay", &keys, None);
+    if let Some((_, p99)) = summary(&relay_figures.first_drop) {
+        rows::emit(&Row {
+            measure: Measure::LockFirstDrop,
+            label: format!("p99 over {} locks", relay_figures.first_drop.len()),
+            value: ms(p99),
+            unit: Unit::Ms,
+            baseline: None,
+            goal: Goal::Below(ms(FIRST_DROP_GOAL)),
+        })?;
+    }
     if relay_figures.applied.len() != args.locks || relay_figures.notice.len() != args.locks {
         bail!("the relay did not time every lock (see the counts above)");
     }

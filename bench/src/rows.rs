@@ -246,10 +246,12 @@ mod tests {
         ];
         let text: String = rows
             .iter()
-            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .map(|r| serde_json::to_string(r).expect("a row serialises") + "\n")
             .collect();
-        assert_eq!(read(&text).unwrap(), rows);
-        let err = read("{\"measure\":1}\n").unwrap_err().to_string();
+        assert_eq!(read(&text).expect("rows read back"), rows);
+        let err = read("{\"measure\":1}\n")
+            .expect_err("not a row")
+            .to_string();
         assert!(err.contains("rows line 1"), "{err}");
     }
 }

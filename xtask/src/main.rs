@@ -11,8 +11,9 @@
 //! 5. gives every file but `index.html` and `robots.txt` a content-hashed name and rewrites
 //!    the references to it ([`hashed`]);
 //! 6. writes `.br` and `.gz` copies beside each compressible file ([`compress`]);
-//! 7. prints raw, gzip and brotli sizes, and fails when a file's brotli size passes its
-//!    budget ([`budget`]).
+//! 7. prints raw, gzip and brotli sizes, writes them to `<target>/xtask/<bundle>.sizes.json`
+//!    (read by `bench-all`), and fails when a file's brotli size passes its budget
+//!    ([`budget`]).
 //!
 //! Nothing is downloaded: the tools come from Cargo.lock and package-lock.json.
 //!
@@ -200,7 +201,7 @@ fn dist(dev: bool, bench: bool) -> Result<()> {
     }
 
     // 5.-7. hashed names, precompressed copies, sizes and the budget
-    let names = hash_and_compress(&dist)?;
+    let names = hash_and_compress(&dist, &target)?;
     report_wasm(&dist, &wasms, &names)?;
     println!(
         "xtask: dist ready in {:.1}s",
@@ -313,8 +314,9 @@ struct Row {
 }
 
 /// Renames the files of `dist` by content, writes their `.br` and `.gz` copies, prints the
-/// sizes and checks the budget. Returns plain name → hashed name.
-fn hash_and_compress(dist: &Path) -> Result<BTreeMap<String, String>> {
+/// sizes, writes them to the sizes report ([`write_sizes`]) and checks the budget. Returns
+/// plain name → hashed name.
+fn hash_and_compress(dist: &Path, target: &Path) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
@@ -382,6 +384,7 @@ fn hash_and_compress(dist: &Path) -> Result<BTreeMap<String, String>> {
         total(|r| r.br.unwrap_or(r.raw)),
         rows.len()
     );
+    write_sizes(dist, target, &rows)?;
     let over = budget::check(
         rows.iter()
             .filter_map(|r| r.br.map(|b| (r.file.as_str(), b))),
@@ -391,6 +394,33 @@ fn hash_and_compress(dist: &Path) -> Result<BTreeMap<String, String>> {
         bail!("size budget exceeded:\n  {}", list.join("\n  "));
     }
     Ok(hashed.names)
+}
+
+/// Writes `<target>/xtask/<bundle>.sizes.json`: per file its name before hashing, its raw,
+/// gzip and brotli sizes and its budget. `bench-all` reads it for its size-budget rows.
+fn write_sizes(dist: &Path, target: &Path, rows: &[Row]) -> Result<()> {
+    let bundle = dist
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dist".to_owned());
+    let files: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.file,
+                "raw": r.raw,
+                "gzip": r.gz,
+                "brotli": r.br,
+                "budget": budget::BUDGETS.iter().find(|(n, _)| *n == r.file).map(|(_, b)| *b),
+            })
+        })
+        .collect();
+    let dir = target.join("xtask");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{bundle}.sizes.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&files)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn report_wasm(
