@@ -1,48 +1,85 @@
 //! `bench-rdp`: browser-side RDP figures, each beside a baseline from the same run.
 //!
-//! 1. Decode speed: records a RemoteFX session on the project's xrdp (a ticking clock,
-//!    `top` and text typed into the terminal by the user's Chromium for `--seconds`),
+//! 1. Decode speed (`decode`): records a RemoteFX session on the project's xrdp (a ticking
+//!    clock, `top` and text typed into the terminal by the user's Chromium for `--seconds`),
 //!    terminates it, then opens `/bench/decode/:id` in headless Chromium (real time; no
 //!    virtual time, which freezes `performance.now`) and prints its JSON: frames/s, ms per
 //!    frame and the slowest single decode, all timed in the page's decode worker; and for
 //!    the page's main thread, its slowest draw and its long tasks (flagged: any task above
 //!    50 ms). Baseline: the relay's native decoder (`vigil_rdp::Screen`) fed the same
 //!    recording's records, timed per frame.
-//! 2. Late observer: while the session is ≥ 10 s old, opens the player in another Chromium
-//!    and times the first complete frame (the snapshot drawn and the canvas showing the
-//!    desktop), then checks that the picture equals the user's. Repeated `--joins` times.
+//! 2. Late observer (`xrdp`, `shadow`): while the session is ≥ 10 s old, an administrator's
+//!    Chromium opens the player `--joins` times; each join is timed on the page's own clock
+//!    from the navigation's start to the first complete frame presented (the snapshot
+//!    drawn, then the next animation frame), with a breakdown (page and app load, socket,
+//!    relay to snapshot arrival, worker decode and draw), beside the relay-side snapshot
+//!    time of the same join (its `vigil::snapshot` log line). After each join the picture
+//!    must equal the user's. On xrdp (a session of its own at the size the client asks)
+//!    and on freerdp-shadow (NLA; a shadow server of the bench's own, its screen at
+//!    `--size`).
 //!
-//! Desktop size: `--size WxH` (default 1024x768). Any other size is a RemoteFX asset on the
-//! same xrdp added through the CLI with `--rdp-size` (xrdp gives a session the size its
-//! client asks for); the bench checks that the user's canvas came up at that size.
-//!
-//! Usage: `bench-rdp [--seconds N] [--joins N] [--size WxH]` (defaults 20, 3 and
-//! 1024x768). The relay binary is `$VIGIL_BIN`, else `target/release/vigil`; the app is
-//! the benchmark bundle (`cargo xtask dist --bench`); chromedriver is `$CHROMEDRIVER` or
-//! `/usr/bin/chromedriver`. Needs root (the RDP target scripts).
+//! Usage: `bench-rdp [--seconds N] [--joins N] [--size WxH] [--parts decode,xrdp,shadow]`
+//! (defaults 20, 20, 1920x1080 and all three parts). The relay binary is `$VIGIL_BIN`,
+//! else `target/release/vigil`; the app is the benchmark bundle (`cargo xtask dist
+//! --bench`); chromedriver is `$CHROMEDRIVER` or `/usr/bin/chromedriver`. Needs root (the
+//! RDP target scripts). Rows: `late_join_xrdp`, `late_join_shadow`, `worker_decode_speed`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_bench::desktop::{keyframe_pdus, percentile, screen_for};
+use vigil_bench::desktop::{keyframe_pdus, screen_for};
+use vigil_bench::late_join::{self, Probe, SnapshotLine, Spread};
+use vigil_bench::rows::{emit, Baseline, Goal, Measure, Row, Unit};
+use vigil_hub::snapshot_timing::LOG_TARGET as SNAPSHOT_TARGET;
 use vigil_rdp::{DesktopSize, Screen};
-use vigil_testkit::vigil_wire::api::{Asset, Session};
+use vigil_testkit::targets::rdp::StartedRdp;
+use vigil_testkit::vigil_wire::api::Session;
 use vigil_testkit::vigil_wire::desktop::DesktopParams;
 use vigil_testkit::vigil_wire::recording::{Kind, Reader};
-use vigil_testkit::{compare_canvases, secs, tid, unique_word, Api, Browser, Relay};
+use vigil_testkit::{compare_canvases, secs, tid, unique_word, Api, Browser, RdpServer, Relay};
+
+/// Which parts run (`--parts`, comma-separated).
+struct Parts {
+    decode: bool,
+    xrdp: bool,
+    shadow: bool,
+}
+
+impl std::str::FromStr for Parts {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Parts> {
+        let mut p = Parts {
+            decode: false,
+            xrdp: false,
+            shadow: false,
+        };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "decode" => p.decode = true,
+                "xrdp" => p.xrdp = true,
+                "shadow" => p.shadow = true,
+                other => bail!("unknown part {other} (decode, xrdp, shadow)"),
+            }
+        }
+        Ok(p)
+    }
+}
 
 struct Args {
     seconds: u64,
     joins: usize,
     size: DesktopSize,
+    parts: Parts,
 }
 
 fn args() -> Result<Args> {
     let mut out = Args {
         seconds: 20,
-        joins: 3,
-        size: DesktopSize::default(),
+        joins: 20,
+        size: "1920x1080".parse()?,
+        parts: "decode,xrdp,shadow".parse()?,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -51,6 +88,7 @@ fn args() -> Result<Args> {
             "--seconds" => out.seconds = v.parse()?,
             "--joins" => out.joins = v.parse()?,
             "--size" => out.size = v.parse()?,
+            "--parts" => out.parts = v.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -122,42 +160,75 @@ fn num(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
-async fn main() -> Result<()> {
-    let args = args()?;
-    vigil_bench::desktop::use_bench_bundle();
-    if std::env::var_os("VIGIL_BIN").is_none() {
-        let release = vigil_testkit::target_dir().join("release").join("vigil");
-        std::env::set_var("VIGIL_BIN", &release);
-    }
-    println!("bench-rdp: relay {}", vigil_testkit::vigil_bin().display());
-    let relay = Relay::start_with_rdp(&["bench"])?;
-    let cast = relay.cast("bench");
-    vigil_testkit::rdp_targets();
-    let size = args.size;
-    let asset = if size == DesktopSize::default() {
-        cast.rdp.rfx.clone()
-    } else {
-        let name = format!("{}-{size}", cast.rdp.rfx);
-        let xrdp = &vigil_testkit::rdp_targets().xrdp;
-        vigil_testkit::add_rdp_asset(&relay, "bench", &name, xrdp, &size.to_string())?;
-        name
-    };
-    let admin = Api::login_as(&relay, &cast.admin).await?;
-    let assets: Vec<Asset> = admin.get("/api/v1/assets").await?;
-    ensure!(
-        assets.iter().any(|a| a.name == asset),
-        "the RemoteFX asset {asset} is missing"
-    );
+/// Which target a desktop session runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Xrdp,
+    Shadow,
+}
 
-    // The user: the ISA in Chromium, connected directly (its browser paces the frames).
-    let user = Browser::open(&relay, "bench-user").await?;
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Xrdp => "xrdp",
+            Target::Shadow => "freerdp-shadow",
+        }
+    }
+}
+
+/// One late join.
+struct Join {
+    probe: Probe,
+    relay: SnapshotLine,
+    /// Bench clock: before the navigation → the probe's record seen (polled).
+    wall_ms: f64,
+    diff: String,
+    matched: bool,
+}
+
+/// One desktop session: its joins, and what is left of it once terminated.
+struct SessionRun {
+    sid: String,
+    joins: Vec<Join>,
+    words: usize,
+    recorded_s: f64,
+    live_stats: Value,
+}
+
+/// One desktop session to run.
+struct Plan<'a> {
+    target: Target,
+    asset: &'a str,
+    size: DesktopSize,
+    /// At least this long.
+    seconds: u64,
+    joins: usize,
+}
+
+/// Opens a session on the plan's asset as the user, keeps it busy, lets the observer join
+/// `joins` times once it is ≥ 10 s old, runs for at least `seconds`, then terminates it.
+async fn run_session(
+    relay: &Relay,
+    admin: &Api,
+    observer: &Browser,
+    plan: &Plan<'_>,
+) -> Result<SessionRun> {
+    let Plan {
+        target,
+        asset,
+        size,
+        seconds,
+        joins: joins_wanted,
+    } = *plan;
+    let cast = relay.cast("bench");
+    let user = Browser::open(relay, &format!("bench-user-{}", target.name())).await?;
     user.login(&cast.isa).await?;
-    let sid = user.connect_directly(&asset).await?;
+    let sid = user.connect_directly(asset).await?;
     let started = Instant::now();
     let shown = user.wait_desktop("desktop-canvas", secs(40.0)).await?;
     println!(
-        "session {sid} on xrdp (RemoteFX, asked {size}): {}x{} desktop shown after {} ms",
+        "session {sid} on {} (RemoteFX, {size}): {}x{} desktop shown after {} ms",
+        target.name(),
         shown.width,
         shown.height,
         started.elapsed().as_millis()
@@ -171,51 +242,21 @@ async fn main() -> Result<()> {
 
     // Keep the desktop busy: type a word into the terminal every ~1.5 s (top and the clock
     // tick on their own), and let late observers join once the session is ≥ 10 s old.
-    let observer = Browser::open(&relay, "bench-observer").await?;
-    observer.login(&cast.admin).await?;
-    let mut joins: Vec<f64> = Vec::new();
-    let mut join_diffs = Vec::new();
+    let mut joins = Vec::new();
     let mut words = 0usize;
-    let record_for = Duration::from_secs(args.seconds);
-    while started.elapsed() < record_for || joins.len() < args.joins {
+    let mut log_at = std::fs::metadata(&relay.log)?.len();
+    let record_for = Duration::from_secs(seconds);
+    while started.elapsed() < record_for || joins.len() < joins_wanted {
         user.click_desktop("desktop-canvas", 300, 200).await?;
         user.type_desktop("desktop-canvas", &format!("{}\n", unique_word("busy")))
             .await?;
         words += 1;
-        if started.elapsed() >= Duration::from_secs(10) && joins.len() < args.joins {
+        if started.elapsed() >= Duration::from_secs(10) && joins.len() < joins_wanted {
             observer.goto("/active").await?;
-            let t0 = Instant::now();
-            observer.goto(&format!("/sessions/{sid}")).await?;
-            loop {
-                let drawn = observer
-                    .decode_stats()
-                    .await?
-                    .and_then(|s| s.get("snapshots").and_then(Value::as_u64))
-                    .unwrap_or(0)
-                    > 0;
-                if drawn
-                    && observer
-                        .canvas_shot("player-canvas")
-                        .await?
-                        .is_some_and(|s| s.shows_desktop())
-                {
-                    break;
-                }
-                if t0.elapsed() > Duration::from_secs(15) {
-                    bail!("the late observer got no complete frame within 15 s");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            joins.push(t0.elapsed().as_secs_f64() * 1e3);
-            let (diff, matched) = compare_canvases(
-                (&user, "desktop-canvas"),
-                (&observer, "player-canvas"),
-                6,
-                0.01,
-                Duration::from_secs(5),
-            )
-            .await?;
-            join_diffs.push(format!("{}{diff}", if matched { "" } else { "NO MATCH: " }));
+            let (_, at) = late_join::read_from(&relay.log, log_at)?;
+            log_at = at;
+            let join = join_once(relay, observer, &user, &sid, &mut log_at).await?;
+            joins.push(join);
         } else {
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
@@ -226,8 +267,185 @@ async fn main() -> Result<()> {
         .await?;
     let recorded_s = started.elapsed().as_secs_f64();
     user.close().await.ok();
+    Ok(SessionRun {
+        sid,
+        joins,
+        words,
+        recorded_s,
+        live_stats,
+    })
+}
 
-    // The recording, decoded natively (the baseline) and in the browser.
+/// The observer opens the player of `sid`: timed to its first complete frame, then its
+/// picture compared with the user's.
+async fn join_once(
+    relay: &Relay,
+    observer: &Browser,
+    user: &Browser,
+    sid: &str,
+    log_at: &mut u64,
+) -> Result<Join> {
+    let t0 = Instant::now();
+    observer.goto(&format!("/sessions/{sid}")).await?;
+    let probe: Probe = loop {
+        let v = observer.js(late_join::PROBE_READ_JS, vec![]).await?;
+        if !v.is_null() {
+            break serde_json::from_value(v).context("the join probe's record")?;
+        }
+        if t0.elapsed() > Duration::from_secs(15) {
+            bail!("the late observer got no complete frame within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+    ensure!(
+        observer
+            .canvas_shot("player-canvas")
+            .await?
+            .is_some_and(|s| s.shows_desktop()),
+        "the observer's first frame does not show the desktop"
+    );
+    // The relay's line for this snapshot: the payload is the message less its tag byte.
+    let want = probe.snapshot_bytes.saturating_sub(1);
+    let mut relay_line = None;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while relay_line.is_none() {
+        let (text, at) = late_join::read_from(&relay.log, *log_at)?;
+        *log_at = at;
+        relay_line = late_join::snapshot_lines(&text, sid)
+            .into_iter()
+            .find(|l| l.bytes == want);
+        if relay_line.is_none() {
+            ensure!(
+                Instant::now() < deadline,
+                "no vigil::snapshot line of {want} bytes for session {sid} in the relay's log"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let relay_line = relay_line.context("the relay's snapshot line")?;
+    let (diff, matched) = compare_canvases(
+        (user, "desktop-canvas"),
+        (observer, "player-canvas"),
+        6,
+        0.01,
+        Duration::from_secs(5),
+    )
+    .await?;
+    Ok(Join {
+        probe,
+        relay: relay_line,
+        wall_ms,
+        diff: diff.to_string(),
+        matched,
+    })
+}
+
+/// Prints one target's joins with their breakdown; emits its row.
+fn report_joins(target: Target, size: DesktopSize, run: &SessionRun) -> Result<()> {
+    let joins = &run.joins;
+    if joins.is_empty() {
+        return Ok(());
+    }
+    let spread = |f: &dyn Fn(&Join) -> f64| Spread::of(&joins.iter().map(f).collect::<Vec<_>>());
+    let opt = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    let total = spread(&|j| j.probe.first_frame_ms());
+    let relay = spread(&|j| j.relay.ms());
+    println!();
+    println!(
+        "late observer on {} at {size}, session {} (>= 10 s old, {} words typed over {:.0} s), {} joins, ms:",
+        target.name(),
+        run.sid,
+        run.words,
+        run.recorded_s,
+        joins.len()
+    );
+    println!("  open the player → first complete frame (page clock)   {total}   <-- the figure");
+    println!("  relay-side snapshot (screen's PDUs + zlib)          {relay}   <-- baseline");
+    println!("  breakdown:");
+    println!(
+        "    navigation → DOM loaded                           {}",
+        spread(&|j| opt(j.probe.dom_loaded))
+    );
+    println!(
+        "    navigation → wasm fetched                         {}",
+        spread(&|j| opt(j.probe.wasm_fetched))
+    );
+    println!(
+        "    navigation → session socket created (app up)      {}",
+        spread(&|j| opt(j.probe.ws_created))
+    );
+    println!(
+        "    socket created → open                             {}",
+        spread(&|j| opt(j.probe.ws_open).max(0.0) - opt(j.probe.ws_created))
+    );
+    println!(
+        "    socket open → snapshot message received           {}",
+        spread(&|j| j.probe.snapshot_at - opt(j.probe.ws_open))
+    );
+    println!(
+        "      relay: screen job ending in the snapshot        {}",
+        spread(&|j| j.relay.job_ms())
+    );
+    println!(
+        "    snapshot received → drawn (worker + page)         {}",
+        spread(&|j| j.probe.drawn - j.probe.snapshot_at)
+    );
+    println!(
+        "      worker: snapshot decode                         {}",
+        spread(&|j| j.probe.stats.snapshot_total_ms)
+    );
+    println!(
+        "      page: draws so far                              {}",
+        spread(&|j| j.probe.stats.draw_total_ms)
+    );
+    println!(
+        "    drawn → presented (next animation frame)          {}",
+        spread(&|j| j.probe.painted - j.probe.drawn)
+    );
+    println!(
+        "  snapshot bytes                                      {}",
+        spread(&|j| j.probe.snapshot_bytes as f64)
+    );
+    println!(
+        "  bench clock, before navigating → frame seen (polled every 20 ms) {}",
+        spread(&|j| j.wall_ms)
+    );
+    let mismatches = joins.iter().filter(|j| !j.matched).count();
+    for (i, j) in joins.iter().enumerate() {
+        println!(
+            "  join {:>2}: {:>6.1} ms (relay snapshot {:>5.1} ms, {} bytes); observer vs user: {}{}",
+            i + 1,
+            j.probe.first_frame_ms(),
+            j.relay.ms(),
+            j.relay.bytes,
+            if j.matched { "" } else { "NO MATCH: " },
+            j.diff
+        );
+    }
+    if mismatches > 0 {
+        println!("  <-- FLAG: {mismatches} joins did not show the user's picture");
+    }
+    emit(&Row {
+        measure: match target {
+            Target::Xrdp => Measure::LateJoinXrdp,
+            Target::Shadow => Measure::LateJoinShadow,
+        },
+        label: format!("p95 over {} joins at {size}", joins.len()),
+        value: total.p95,
+        unit: Unit::Ms,
+        baseline: Some(Baseline {
+            label: "relay-side snapshot".into(),
+            value: relay.p95,
+        }),
+        goal: Goal::Below(400.0),
+    })
+}
+
+/// Part 1: the recording of `sid` decoded natively (the baseline) and in the page's
+/// worker; emits its row.
+async fn decode_part(admin: &Api, observer: &Browser, run: &SessionRun) -> Result<()> {
+    let sid = &run.sid;
     let file = admin
         .send(
             reqwest::Method::GET,
@@ -263,7 +481,6 @@ async fn main() -> Result<()> {
         }
         runs.push(v);
     }
-    observer.close().await.ok();
     let browser = runs
         .iter()
         .min_by(|a, b| num(a, "total_ms").total_cmp(&num(b, "total_ms")))
@@ -277,9 +494,9 @@ async fn main() -> Result<()> {
     println!();
     println!(
         "recording: {:.1} s of a RemoteFX session on xrdp, {} bytes, {} words typed, {} graphics PDUs, {} keyframes, {} frames ({})",
-        recorded_s,
+        run.recorded_s,
         file.len(),
-        words,
+        run.words,
         native.pdus,
         native.keyframes,
         frames,
@@ -345,30 +562,106 @@ async fn main() -> Result<()> {
         }
     );
     println!(
-        "  browser/native ratio      {:>10.2}x",
+        "  browser/native ratio      {:>10.2}x   (goal: within 1.5x)",
         if native_per_frame > 0.0 {
             browser_per_frame / native_per_frame
         } else {
             0.0
         }
     );
-    println!("live user view decode stats: {live_stats}");
-    println!();
-    let mut sorted = joins.clone();
-    sorted.sort_by(f64::total_cmp);
-    println!(
-        "late observer (session >= 10 s old), time from opening the player to the first complete frame, {} joins: {}; median {:.0} ms, max {:.0} ms",
-        joins.len(),
-        joins
-            .iter()
-            .map(|j| format!("{j:.0} ms"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 1.0)
-    );
-    for d in &join_diffs {
-        println!("  observer vs user after the first frame: {d}");
+    println!("live user view decode stats: {}", run.live_stats);
+    emit(&Row {
+        measure: Measure::WorkerDecodeSpeed,
+        label: format!("worker ms per frame at {}x{}", native.width, native.height),
+        value: browser_per_frame,
+        unit: Unit::Ms,
+        baseline: Some(Baseline {
+            label: "native IronRDP".into(),
+            value: native_per_frame,
+        }),
+        goal: Goal::WithinTimes(1.5),
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() -> Result<()> {
+    let args = args()?;
+    vigil_bench::desktop::use_bench_bundle();
+    if std::env::var_os("VIGIL_BIN").is_none() {
+        let release = vigil_testkit::target_dir().join("release").join("vigil");
+        std::env::set_var("VIGIL_BIN", &release);
     }
+    // The relay logs JSON, with its snapshot timings (read back per join).
+    let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    std::env::set_var("RUST_LOG", format!("{log},{SNAPSHOT_TARGET}=debug"));
+    std::env::set_var("VIGIL_LOG_FORMAT", "json");
+    println!("bench-rdp: relay {}", vigil_testkit::vigil_bin().display());
+    let relay = Relay::start_with_rdp(&["bench"])?;
+    let cast = relay.cast("bench");
+    let targets = vigil_testkit::rdp_targets();
+    let size = args.size;
+    let admin = Api::login_as(&relay, &cast.admin).await?;
+    let observer = Browser::open(&relay, "bench-observer").await?;
+    observer.login(&cast.admin).await?;
+    observer
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": late_join::PROBE_JS }),
+        )
+        .await?;
+
+    if args.parts.xrdp || args.parts.decode {
+        let asset = if size == DesktopSize::default() {
+            cast.rdp.rfx.clone()
+        } else {
+            let name = format!("{}-{size}", cast.rdp.rfx);
+            vigil_testkit::add_rdp_asset(&relay, "bench", &name, &targets.xrdp, &size.to_string())?;
+            name
+        };
+        let joins = if args.parts.xrdp { args.joins } else { 0 };
+        let plan = Plan {
+            target: Target::Xrdp,
+            asset: &asset,
+            size,
+            seconds: args.seconds,
+            joins,
+        };
+        let run = run_session(&relay, &admin, &observer, &plan).await?;
+        report_joins(Target::Xrdp, size, &run)?;
+        if args.parts.decode {
+            decode_part(&admin, &observer, &run).await?;
+        }
+    }
+    if args.parts.shadow {
+        // A shadow server of the bench's own: it shares its screen, so its size is the
+        // display's. Same account and password as the shared targets.
+        let geometry = size.to_string();
+        let shadow = StartedRdp::start_with(
+            "shadow",
+            &[
+                ("SHADOW_GEOMETRY", geometry.as_str()),
+                ("RDP_USER", targets.account.as_str()),
+                ("RDP_PW", targets.password.as_str()),
+            ],
+        );
+        let server = RdpServer {
+            kind: "shadow",
+            port: shadow.port,
+            base: shadow.dir.clone(),
+        };
+        let name = format!("{}-{size}", cast.rdp.nla);
+        vigil_testkit::add_rdp_asset(&relay, "bench", &name, &server, &geometry)?;
+        let plan = Plan {
+            target: Target::Shadow,
+            asset: &name,
+            size,
+            seconds: args.seconds,
+            joins: args.joins,
+        };
+        let run = run_session(&relay, &admin, &observer, &plan).await?;
+        report_joins(Target::Shadow, size, &run)?;
+        drop(shadow);
+    }
+    observer.close().await.ok();
     Ok(())
 }

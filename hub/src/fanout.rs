@@ -101,9 +101,9 @@ impl Fanout {
     }
 
     /// Gives lagging viewers that have room again their snapshot (called on a timer, so
-    /// that a quiet session still resynchronises them).
-    pub(crate) fn resync(&mut self, resync: &dyn Fn() -> Vec<ServerMsg>) {
-        self.shed(None, None, resync);
+    /// that a quiet session still resynchronises them). Answers how many got it.
+    pub(crate) fn resync(&mut self, resync: &dyn Fn() -> Vec<ServerMsg>) -> usize {
+        self.shed(None, None, resync)
     }
 
     /// Whether a resync would reach anyone: a viewer lags (or waits for its first
@@ -126,16 +126,18 @@ impl Fanout {
         msg: Option<ServerMsg>,
         only: Option<Participant>,
         resync: &dyn Fn() -> Vec<ServerMsg>,
-    ) {
-        self.shed_with(msg, only, Some(resync));
+    ) -> usize {
+        self.shed_with(msg, only, Some(resync))
     }
 
+    /// Answers how many lagging viewers were resynchronised.
     pub(crate) fn shed_with(
         &mut self,
         msg: Option<ServerMsg>,
         only: Option<Participant>,
         resync: Option<&dyn Fn() -> Vec<ServerMsg>>,
-    ) {
+    ) -> usize {
+        let mut resynced = 0;
         let mut snapshot = LazySnapshot {
             make: resync,
             made: None,
@@ -157,6 +159,7 @@ impl Fanout {
                         }
                     }
                     v.lagging = false;
+                    resynced += 1;
                     metrics::resynced(v.participant);
                 } else if msg.is_some() && only.is_none_or(|p| p == v.participant) {
                     metrics::dropped(v.participant);
@@ -175,6 +178,7 @@ impl Fanout {
             metrics::dropped(v.participant);
             true
         });
+        resynced
     }
 
     /// A control message every viewer must get, lagging or not (it may use the
@@ -188,5 +192,27 @@ impl Fanout {
     /// Drops every queue: viewers see the end of their stream after what was queued.
     pub(crate) fn close(&mut self) {
         self.viewers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resync_answers_how_many_viewers_it_reached() {
+        let mut f = Fanout::new(8);
+        let mut joiner = f.add_pending(Participant::Observer);
+        let snapshot = || vec![ServerMsg::DesktopSnapshot(vec![1])];
+        assert_eq!(f.resync(&snapshot), 1);
+        assert!(matches!(
+            joiner.try_recv(),
+            Ok(ServerMsg::DesktopSnapshot(_))
+        ));
+        // Nobody lags any more: a second resync reaches no one.
+        assert_eq!(f.resync(&snapshot), 0);
+        let _second = f.add_pending(Participant::Observer);
+        let _third = f.add_pending(Participant::Observer);
+        assert_eq!(f.resync(&snapshot), 2);
     }
 }

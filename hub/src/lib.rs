@@ -29,6 +29,7 @@ pub mod host_pin;
 mod input;
 pub mod lock_timing;
 pub mod metrics;
+pub mod snapshot_timing;
 pub use input::{InputClosed, InputSender};
 pub use lock_timing::{LockClock, LockStage};
 /// The RDP graphics codec an asset asks for.

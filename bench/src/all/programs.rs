@@ -49,7 +49,7 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         name: "bench-rdp",
         full: &["--size", "1920x1080", "--joins", "20"],
-        short: None,
+        short: Some(&["--joins", "5", "--seconds", "12"]),
         rows: &[
             Measure::LateJoinXrdp,
             Measure::LateJoinShadow,

@@ -11,10 +11,13 @@
 //! joiner gets is exactly the state after everything that went out before its first live
 //! message.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use vigil_rdp::{Screen, SessionParams};
 
 use super::core::snapshot_payload;
+use crate::snapshot_timing::SnapshotCost;
 
 /// One change to the screen, in the order the core made it.
 #[derive(Debug, Clone)]
@@ -44,6 +47,8 @@ pub(crate) struct ScreenWork {
     /// [`ScreenJob::upto`] of the job.
     pub upto: u64,
     pub snapshot: Option<Result<Vec<u8>, String>>,
+    /// What the snapshot cost (zero without one).
+    pub snapshot_cost: SnapshotCost,
     pub thumbnail: Option<Result<Vec<u8>, String>>,
 }
 
@@ -57,6 +62,7 @@ impl ScreenCopy {
     /// Applies the job's ops in order, then makes what it asks for. Synchronous and
     /// heavy: the driver calls it on a blocking thread.
     pub(crate) fn run(&mut self, job: ScreenJob) -> ScreenWork {
+        let started = Instant::now();
         for op in job.ops {
             match op {
                 ScreenOp::Reset(params) => match &mut self.screen {
@@ -76,9 +82,20 @@ impl ScreenCopy {
                 ..ScreenWork::default()
             };
         };
+        let made = Instant::now();
+        let snapshot = job.snapshot.then(|| snapshot_payload(screen));
+        let snapshot_cost = if snapshot.is_some() {
+            SnapshotCost {
+                made_in: made.elapsed(),
+                job: started.elapsed(),
+            }
+        } else {
+            SnapshotCost::default()
+        };
         ScreenWork {
             upto: job.upto,
-            snapshot: job.snapshot.then(|| snapshot_payload(screen)),
+            snapshot,
+            snapshot_cost,
             thumbnail: job
                 .thumbnail
                 .map(|width| screen.thumbnail_png(width).map_err(|e| e.to_string())),

@@ -14,6 +14,7 @@ use super::t_ms;
 use super::{Active, Desktop, THUMBNAIL_WIDTH};
 use crate::common::Phase;
 use crate::desktop::screen_copy::{ScreenJob, ScreenWork};
+use crate::snapshot_timing;
 
 /// The `DesktopSnapshot` (and keyframe) payload: the screen's snapshot PDUs,
 /// concatenated and zlib-compressed. Only at a fragment boundary.
@@ -121,9 +122,11 @@ impl Desktop {
         }
         let (active, locked) = (&self.active, self.common.locked);
         if let Some(active) = active {
-            self.common
+            let viewers = self
+                .common
                 .fanout
                 .resync(&|| join_messages(active, &payload, locked));
+            snapshot_timing::report(&self.common.id, work.snapshot_cost, payload.len(), viewers);
         }
     }
 
