@@ -92,6 +92,8 @@ unsafe_confined() {
 run unsafe-confined unsafe_confined
 # Unit tests of every crate, the app's pure modules included (they build natively).
 run unit cargo test --workspace --exclude vigil-tests --locked --no-fail-fast
+# The login page's script (public/login.js, outside the wasm app): its pure parts.
+run js node --test tests/js/
 # End-to-end: the relay binary built by setup (dev) and the benchmark bundle: the app of
 # `cargo xtask dist` plus the hidden timing figures the tests read (`--bench`).
 run dist-bench cargo xtask dist --bench

@@ -1,7 +1,8 @@
 //! The REST API (`/api/v1`) through gloo-net. Bodies are `vigil_wire::api` types.
 //!
 //! Cookies go with every request (same origin). State-changing requests carry the
-//! CSRF token from `Me` in [`vigil_wire::CSRF_HEADER`]. A 401 `unauthenticated`
+//! CSRF token from `Me` (`GET /me` when the app starts; the login page, outside the
+//! app, logs in) in [`vigil_wire::CSRF_HEADER`]. A 401 `unauthenticated`
 //! anywhere means the login has lapsed: the registered hook sends the user to the
 //! login page.
 
@@ -13,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vigil_wire::api::{
     AcceptHostKey, AccessRequest, Asset, AssetId, EmergencyDone, EmergencyRequest, Keystroke,
-    LaunchRequest, Launched, LoginRequest, Me, NewAccessRequest, RequestId, Session, SetLegalHold,
+    LaunchRequest, Launched, Me, NewAccessRequest, RequestId, Session, SetLegalHold,
 };
 use vigil_wire::share::{CreatedShareLink, NewShareLink, RedeemShareLink, Redeemed, ShareLink};
 use vigil_wire::CSRF_HEADER;
@@ -39,13 +40,6 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Http { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            ApiError::Http { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -140,12 +134,6 @@ async fn post_raw<B: Serialize>(path: &str, body: Option<&B>) -> Result<Response
     }
     .map_err(|e| ApiError::Decode(e.to_string()))?;
     check(req.send().await).await
-}
-
-pub async fn login(username: String, password: String) -> Result<Me, ApiError> {
-    let me: Me = post("/auth/login", Some(&LoginRequest { username, password })).await?;
-    set_csrf(&me.csrf_token);
-    Ok(me)
 }
 
 pub async fn logout() -> Result<(), ApiError> {

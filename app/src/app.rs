@@ -1,15 +1,17 @@
-//! The app: the login it keeps, the navigation, the routes.
+//! The app: the login it keeps, the navigation, the routes. The login page itself is
+//! outside the app (`public/login.html`, served at `/login`): the app sends the browser
+//! there with a full page load, and reads its login back from `GET /me` when it starts.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_location;
 use leptos_router::{path, MatchNestedRoutes};
 
 use crate::api;
 use crate::pages::{
     active::ActivePage, assets::AssetsPage, audit::AuditPage, connect::ConnectPage,
-    login::LoginPage, player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
+    player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
     requests::RequestsPage, share::ShareLinkPage,
 };
 use crate::shell::{keep_return_to, set_title, use_auth, Auth};
@@ -35,7 +37,6 @@ pub fn App() -> impl IntoView {
                 <Nav/>
                 <main class="content" id="main">
                     <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("/login") view=LoginPage/>
                         <Route path=path!("/") view=|| view! { <Redirect path="/active"/> }/>
                         <Route path=path!("/active") view=|| view! { <Protected><ActivePage/></Protected> }/>
                         <Route path=path!("/replay") view=|| view! { <Protected><ReplayListPage/></Protected> }/>
@@ -59,6 +60,22 @@ enum AuthState {
     Loading,
     LoggedOut,
     LoggedIn,
+}
+
+/// Leaves the app for the login page (a full page load: it is not a route of the app).
+/// `replace`: the page left behind is not kept in the history (it would only send the
+/// browser back to the login page).
+fn go_to_login(to: &str, replace: bool) {
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let done = if replace {
+            location.replace(to)
+        } else {
+            location.assign(to)
+        };
+        if let Err(error) = done {
+            leptos::logging::error!("could not open the login page: {error:?}");
+        }
+    }
 }
 
 /// Shows its children only to a logged-in user; otherwise sends them to the login
@@ -98,7 +115,8 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
                 "/login?next={}",
                 String::from(js_sys::encode_uri_component(&here))
             );
-            view! { <Redirect path=to/> }.into_any()
+            go_to_login(&to, true);
+            view! { <p class="state state-loading" role="status">"Loading…"</p> }.into_any()
         }
         AuthState::LoggedIn => children().into_any(),
     }
@@ -107,18 +125,15 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
 #[component]
 fn Nav() -> impl IntoView {
     let auth = use_auth();
-    let navigate = use_navigate();
     let busy = RwSignal::new(false);
     let logout = move |_| {
-        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             // Whatever the relay answers, the user wanted out: forget them locally.
             let _ = api::logout().await;
             api::set_csrf("");
-            auth.me.set(None);
             busy.set(false);
-            navigate("/login", Default::default());
+            go_to_login("/login", false);
         });
     };
     let logout = StoredValue::new_local(logout);

@@ -10,7 +10,7 @@
 pub enum Asset {
     /// The RDP decode worker's module script.
     DecodeWorker,
-    /// The logo, shown on the login page and the top bar.
+    /// The logo, shown on the top bar (the login page links it itself).
     Logo,
 }
 

@@ -36,19 +36,12 @@ fn session_storage() -> Option<web_sys::Storage> {
 }
 
 /// Keeps `path` (which may carry a fragment, such as a share link's token) for after the
-/// login: in this tab's session storage, never in a URL.
+/// login: in this tab's session storage, never in a URL. The login page
+/// (`public/login.js`) reads it back, under the same key, and forgets it.
 pub fn keep_return_to(path: &str) {
     if let Some(s) = session_storage() {
         let _ = s.set_item(RETURN_TO_KEY, path);
     }
-}
-
-/// The address [`keep_return_to`] kept, forgotten as it is read.
-pub fn take_return_to() -> Option<String> {
-    let s = session_storage()?;
-    let kept = s.get_item(RETURN_TO_KEY).ok().flatten();
-    let _ = s.remove_item(RETURN_TO_KEY);
-    kept
 }
 
 /// Sets the document title (`Vigil — …`).

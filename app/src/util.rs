@@ -58,34 +58,6 @@ pub fn sort_label(newest_first: bool) -> &'static str {
     }
 }
 
-/// Where to go after logging in: only a local path of this app, never another
-/// origin (`//evil`, `https://…`) and never back to the login page.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.starts_with("/login")
-                && !n.starts_with("/api/") =>
-        {
-            n.to_string()
-        }
-        _ => "/active".to_string(),
-    }
-}
-
-/// Where to go after logging in, given `next` (already [`safe_next`]) and the address
-/// kept before the login page (`stored`, which may carry a fragment such as a share
-/// link's token: the fragment never goes into `next`, a query string). The stored one is
-/// used only when it is the same local path as `next`.
-pub fn return_to(next: &str, stored: Option<&str>) -> String {
-    match stored {
-        Some(s) if s.split('#').next() == Some(next) && s.len() > next.len() => s.to_string(),
-        _ => next.to_string(),
-    }
-}
-
 /// The WebSocket URL for an API path, from the page's `location.protocol` and `host`.
 pub fn ws_url(page_protocol: &str, host: &str, path: &str) -> String {
     let scheme = if page_protocol == "https:" {
@@ -194,26 +166,6 @@ mod tests {
         assert_eq!(log.iter().map(|k| k.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(sort_label(false), "Oldest to Newest");
         assert_eq!(sort_label(true), "Newest to Oldest");
-    }
-
-    #[test]
-    fn next_is_local_only() {
-        assert_eq!(safe_next(Some("/sessions/abc")), "/sessions/abc");
-        assert_eq!(safe_next(Some("/replay/x?y=1")), "/replay/x?y=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/active");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/active");
-        assert_eq!(safe_next(Some("https://evil.example")), "/active");
-        assert_eq!(safe_next(Some("/login?next=/x")), "/active");
-        assert_eq!(safe_next(None), "/active");
-    }
-
-    #[test]
-    fn the_fragment_kept_before_the_login_comes_back_only_for_its_own_path() {
-        assert_eq!(return_to("/share", Some("/share#tok")), "/share#tok");
-        assert_eq!(return_to("/share", None), "/share");
-        assert_eq!(return_to("/active", Some("/share#tok")), "/active");
-        assert_eq!(return_to("/share", Some("/share")), "/share");
-        assert_eq!(return_to("/sharex", Some("/share#tok")), "/sharex");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! `Network.loadingFinished.encodedDataLength` (bytes on the wire, headers included) of
 //! every HTTP response:
 //!
-//! 1. the login page until its form is shown (the app has started);
+//! 1. the login page until its form works (`login.html`, outside the app: its script has
+//!    taken the form over);
 //! 2. logging in (the API calls and the first page);
 //! 3. opening an SSH session from the Assets page until the shell prompt shows;
 //! 4. a second visit to the login page in the same profile, until the app has started.
@@ -95,7 +96,7 @@ async fn main() -> Result<()> {
 
     let t = Instant::now();
     b.goto("/login").await?;
-    b.wait_for_testid("login-username", secs(30.0)).await?;
+    b.wait_login_form(secs(30.0)).await?;
     steps.push(Step {
         name: "login page",
         goal: Goal::AtMost(200_000),
@@ -126,9 +127,9 @@ async fn main() -> Result<()> {
 
     let t = Instant::now();
     b.goto("/login").await?;
-    // Logged in, the app leaves /login for the user's start page; either way it has
-    // started once its boot notice is gone.
-    b.wait_gone("#boot", secs(30.0)).await?;
+    // Logged in, the login page goes on to the user's start page; the app has started
+    // once the navigation names the user.
+    b.wait_for_testid("nav-user", secs(30.0)).await?;
     steps.push(Step {
         name: "second visit",
         goal: Goal::NearZero(5_000),

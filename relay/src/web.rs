@@ -1,10 +1,11 @@
-//! Serving the app: static files from `dist_dir` with SPA fallback, and the security
-//! headers every response carries.
+//! Serving the app: static files from `dist_dir` with SPA fallback, the login page, and
+//! the security headers every response carries.
 //!
-//! `cargo xtask dist` names every file but `index.html` and `robots.txt` by its content
-//! (`name.<16 hex>.ext`) and writes `.br` and `.gz` copies beside the compressible ones.
-//! Hashed files are served `immutable` for a year (a missing one is a 404, never the
-//! page); everything else, `index.html` and the app routes' fallback included, is
+//! `cargo xtask dist` names every file but the pages (`index.html`, `login.html`) and
+//! `robots.txt` by its content (`name.<16 hex>.ext`) and writes `.br` and `.gz` copies
+//! beside the compressible ones. `/login` is `login.html`, a small page outside the wasm
+//! app. Hashed files are served `immutable` for a year (a missing one is a 404, never the
+//! page); everything else, the pages and the app routes' fallback included, is
 //! `no-cache` (always revalidated). The precompressed copy the browser accepts is sent,
 //! with `Vary: Accept-Encoding`.
 
@@ -39,13 +40,16 @@ pub fn spa(
        + Sync
        + 'static {
     let hashed = ServeDir::new(&dist).precompressed_br().precompressed_gzip();
+    let login = ServeFile::new(dist.join(LOGIN_PAGE))
+        .precompressed_br()
+        .precompressed_gzip();
     let files = hashed.clone().fallback(
         ServeFile::new(dist.join("index.html"))
             .precompressed_br()
             .precompressed_gzip(),
     );
     service_fn(move |req: Request| {
-        let (hashed, files) = (hashed.clone(), files.clone());
+        let (hashed, files, login) = (hashed.clone(), files.clone(), login.clone());
         async move {
             let path = req.uri().path();
             if is_reserved(path) {
@@ -54,6 +58,8 @@ pub fn spa(
             let immutable = is_hashed(path);
             let served = if immutable {
                 hashed.oneshot(req).await
+            } else if path == "/login" {
+                login.oneshot(req).await
             } else {
                 files.oneshot(req).await
             };
@@ -77,6 +83,9 @@ pub fn spa(
         }
     })
 }
+
+/// The login page's file in `dist`, served at `/login`.
+pub const LOGIN_PAGE: &str = "login.html";
 
 /// `Cache-Control` of a content-hashed file: its name changes with its content.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";

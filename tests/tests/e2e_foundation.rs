@@ -206,3 +206,55 @@ async fn a_deep_link_while_logged_out_goes_to_login() -> Result<()> {
     b.wait_for_testid("session-unavailable", secs(10.0)).await?;
     b.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_goes_on_only_to_a_path_of_vigil() -> Result<()> {
+    let relay = relay();
+    let cast = relay.cast("found");
+    let b = Browser::open(relay, "login-next").await?;
+    let go = |next: &str| format!("/login?next={}", urlencoding(next));
+    // Logging in with a foreign `next` lands on the start page, not elsewhere.
+    b.goto(&go("//evil.example/x")).await?;
+    b.login(&cast.isa).await?;
+    wait_at(&b, "/active", "//evil.example/x").await?;
+    // Logged in, the login page goes straight on: each `next` is checked the same way.
+    for bad in [
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "/\t/evil.example/x",
+        "https://evil.example/x",
+        "javascript:alert(1)",
+        "evil.example",
+        "/login?next=/requests",
+        "/api/v1/me",
+    ] {
+        b.goto(&go(bad)).await?;
+        wait_at(&b, "/active", bad).await?;
+    }
+    b.goto(&go("/requests?x=1")).await?;
+    wait_at(&b, "/requests", "/requests?x=1").await?;
+    b.close().await
+}
+
+/// Waits until `b` shows the app at `path` (after a login page given `next`).
+async fn wait_at(b: &Browser, path: &str, next: &str) -> Result<()> {
+    b.wait_js(
+        &format!("{path} after next={next:?}"),
+        "location.origin === arguments[1] && location.pathname === arguments[0] && !!document.querySelector('[data-testid=\"nav-user\"]')",
+        vec![json!(path), json!(b.url("").trim_end_matches('/'))],
+        secs(15.0),
+    )
+    .await
+}
+
+/// `s` as a URL query value.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|c| match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (c as char).to_string()
+            }
+            _ => format!("%{c:02X}"),
+        })
+        .collect()
+}

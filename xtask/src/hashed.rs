@@ -1,5 +1,5 @@
-//! Content-hashed names: every file of the bundle except `index.html` and `robots.txt`
-//! becomes `name.<hash>.ext` (hash: the first 16 hex digits of the SHA-256 of its content,
+//! Content-hashed names: every file of the bundle except the pages (`index.html`,
+//! `login.html`) and `robots.txt` becomes `name.<hash>.ext` (hash: the first 16 hex digits of the SHA-256 of its content,
 //! taken after the names inside it are rewritten), and every reference to it is rewritten.
 //!
 //! Sans-IO: [`hash_names`] maps file names and contents to the renamed files; `dist` reads
@@ -9,12 +9,16 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-/// Files that keep their names: the entry page (always revalidated) and robots.txt.
-pub const UNHASHED: &[&str] = &["index.html", "robots.txt"];
+/// Files that keep their names: the pages (always revalidated) and robots.txt.
+pub const UNHASHED: &[&str] = &["index.html", "login.html", "robots.txt"];
 
 /// The entry page; it refers to every hashed file it loads, and lists in `<meta>` entries
 /// the files the app loads by URL.
 pub const INDEX: &str = "index.html";
+
+/// The login page, outside the app: it refers to the hashed files it loads, and to the
+/// app's files it prefetches.
+pub const LOGIN: &str = "login.html";
 
 /// Which files each file refers to by name (besides index.html), in the order they must be
 /// hashed: a file's references are rewritten before its own hash is taken.
@@ -97,6 +101,15 @@ fn rewrite_all(
     Ok(text.into_bytes())
 }
 
+/// A page with every quoted plain name of `names` rewritten to the hashed one.
+fn rewrite_names(page: &[u8], names: &BTreeMap<String, String>) -> String {
+    let mut text = String::from_utf8_lossy(page).into_owned();
+    for (from, to) in names {
+        rewrite(&mut text, from, to);
+    }
+    text
+}
+
 /// The bundle after hashing: new name → content, and plain name → new name.
 #[derive(Debug)]
 pub struct Hashed {
@@ -105,7 +118,7 @@ pub struct Hashed {
 }
 
 /// Renames every file but [`UNHASHED`] ones by content and rewrites the references:
-/// those of [`REFERENCES`], then index.html's (every quoted plain name it holds), and
+/// those of [`REFERENCES`], then the pages' (every quoted plain name they hold), and
 /// lists [`APP_LOADS`] in index.html.
 pub fn hash_names(mut files: BTreeMap<String, Vec<u8>>) -> Result<Hashed, HashError> {
     let mut names = BTreeMap::new();
@@ -132,13 +145,14 @@ pub fn hash_names(mut files: BTreeMap<String, Vec<u8>>) -> Result<Hashed, HashEr
         names.insert((*file).to_owned(), new.clone());
         out.insert(new, content);
     }
+    let login = files
+        .remove(LOGIN)
+        .ok_or_else(|| HashError::MissingFile(LOGIN.to_owned()))?;
+    out.insert(LOGIN.to_owned(), rewrite_names(&login, &names).into_bytes());
     let index = files
         .remove(INDEX)
         .ok_or_else(|| HashError::MissingFile(INDEX.to_owned()))?;
-    let mut text = String::from_utf8_lossy(&index).into_owned();
-    for (from, to) in &names {
-        rewrite(&mut text, from, to);
-    }
+    let mut text = rewrite_names(&index, &names);
     let mut list = String::new();
     for file in APP_LOADS {
         let to = names
@@ -165,6 +179,9 @@ mod tests {
         [
             ("index.html", "<head><link href=\"/xterm.css\"><script type=\"module\" src=\"/boot.js\"></script></head>"),
             ("robots.txt", "User-agent: *"),
+            ("login.html", "<head><link href=\"/login.css\"><script type=\"module\" src=\"/login.js\"></script><meta name=\"vigil-prefetch\" content=\"/vigil_app_bg.wasm\"></head>"),
+            ("login.css", ".l{}"),
+            ("login.js", "fetch('/api/v1/me')"),
             ("xterm.css", ".x{}"),
             ("favicon.svg", "<svg/>"),
             ("boot.js", "import init from './vigil_app.js';"),
@@ -210,6 +227,29 @@ mod tests {
         )));
         let meta = index.find("vigil-asset").unwrap();
         assert!(meta < index.find("</head>").unwrap());
+    }
+
+    #[test]
+    fn the_login_page_links_its_hashed_files_and_the_app_it_prefetches() {
+        let h = hash_names(bundle()).unwrap();
+        assert!(!h.names.contains_key("login.html"));
+        let login = String::from_utf8(h.files["login.html"].clone()).unwrap();
+        for (attr, file) in [
+            ("href", "login.css"),
+            ("src", "login.js"),
+            ("content", "vigil_app_bg.wasm"),
+        ] {
+            assert!(is_hashed(&h.names[file]), "{file}");
+            assert!(
+                login.contains(&format!("{attr}=\"/{}\"", h.names[file])),
+                "{login}"
+            );
+            assert!(!login.contains(&format!("\"/{file}\"")), "{login}");
+        }
+        assert!(
+            !login.contains("vigil-asset"),
+            "the app's list is index.html's"
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! 3. wasm-opt from npm binaryen (`node_modules/.bin/wasm-opt`, version 116 or later;
 //!    skipped with `--dev`);
 //! 4. copies `public/*`, `style/*.css` and the xterm.js assets from `node_modules`;
-//! 5. gives every file but `index.html` and `robots.txt` a content-hashed name and rewrites
-//!    the references to it ([`hashed`]);
+//! 5. gives every file but the pages (`index.html`, `login.html`) and `robots.txt` a
+//!    content-hashed name and rewrites the references to it ([`hashed`]);
 //! 6. writes `.br` and `.gz` copies beside each compressible file ([`compress`]);
 //! 7. prints raw, gzip and brotli sizes, writes them to `<target>/xtask/<bundle>.sizes.json`
 //!    (read by `bench-all`), and fails when a file's brotli size passes its budget

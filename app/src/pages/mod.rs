@@ -7,7 +7,6 @@ pub mod audit;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod connect;
-pub mod login;
 pub mod player;
 pub mod replay;
 pub mod replay_player;

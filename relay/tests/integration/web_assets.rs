@@ -117,3 +117,50 @@ async fn the_accepted_precompressed_copy_is_sent() -> R {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_login_page_is_served_at_login_like_the_app_page() -> R {
+    let r = relay().await?;
+    let dist = r.dir.path().join("dist");
+    let page =
+        "<!doctype html><title>Log in — Vigil</title><form data-testid=\"login-form\"></form>\n";
+    std::fs::write(dist.join("login.html"), page)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(page.as_bytes())?;
+    std::fs::write(dist.join("login.html.gz"), gz.finish()?)?;
+    let root = r.base.trim_end_matches("/api/v1").to_owned();
+    let c = Client::new();
+
+    for url in ["/login", "/login?next=%2Fshare%3Fx%3D1"] {
+        let resp = c.get(format!("{root}{url}")).send().await?;
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        assert_eq!(header(&resp, "cache-control"), Some("no-cache"), "{url}");
+        assert_eq!(
+            header(&resp, "content-security-policy"),
+            Some(vigil_relay::web::CSP),
+            "{url}"
+        );
+        assert_eq!(header(&resp, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&resp, "referrer-policy"), Some("no-referrer"));
+        assert!(header(&resp, "content-type").is_some_and(|t| t.starts_with("text/html")));
+        assert_eq!(
+            resp.text().await?,
+            page,
+            "{url}: the login page, not the app's"
+        );
+    }
+    // Precompressed like the app's page.
+    let resp = c
+        .get(format!("{root}/login"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    assert_eq!(header(&resp, "content-encoding"), Some("gzip"));
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&resp.bytes().await?[..]).read_to_string(&mut html)?;
+    assert_eq!(html, page);
+    // Only `/login` itself: a path below it is an app route (the app's page).
+    let below = c.get(format!("{root}/login/x")).send().await?;
+    assert!(!below.text().await?.contains("login-form"));
+    Ok(())
+}

@@ -25,6 +25,9 @@ use driver::{chromedriver, Cdp};
 use network::NetLog;
 pub use network::Transfer;
 
+/// The login page's form once `login.js` handles it (`public/login.html`).
+pub const LOGIN_FORM_READY: &str = "[data-testid=\"login-form\"][data-ready=\"true\"]";
+
 /// One headless Chromium with its own profile: one person at one browser.
 pub struct Browser {
     pub client: Client,
@@ -390,9 +393,16 @@ impl Browser {
         {
             self.goto("/login").await?;
         }
+        self.wait_login_form(secs(15.0)).await?;
         self.fill(&tid("login-username"), username).await?;
         self.fill(&tid("login-password"), password).await?;
         self.click(&tid("login-submit"), secs(5.0)).await
+    }
+
+    /// Waits until the login page's form works: its script has taken the form over (the
+    /// submit button is enabled only then).
+    pub async fn wait_login_form(&self, timeout: Duration) -> Result<()> {
+        self.wait_for(LOGIN_FORM_READY, timeout).await.map(|_| ())
     }
 
     /// Logs in through the login page and waits for the navigation to name the user.
