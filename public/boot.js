@@ -1,5 +1,5 @@
-// Starts the app. Loaded as a module (deferred), after xterm.js and addon-fit.js,
-// which are classic deferred scripts that define the `Terminal` and `FitAddon` globals.
+// Starts the app. Loaded as a module (deferred). xterm.js and its fit addon are not
+// loaded here: the app adds them to the page when a terminal is about to open.
 import init from './vigil_app.js';
 
 const boot = document.getElementById('boot');

@@ -12,6 +12,12 @@ pub enum Asset {
     DecodeWorker,
     /// The logo, shown on the top bar (the login page links it itself).
     Logo,
+    /// xterm.js (its `Terminal` global), loaded when a terminal is about to open.
+    Xterm,
+    /// xterm.js's fit addon (its `FitAddon` global), loaded with xterm.js.
+    XtermFit,
+    /// xterm.js's stylesheet, loaded with xterm.js.
+    XtermCss,
 }
 
 impl Asset {
@@ -20,6 +26,9 @@ impl Asset {
         match self {
             Asset::DecodeWorker => "decode-worker.js",
             Asset::Logo => "favicon.svg",
+            Asset::Xterm => "xterm.js",
+            Asset::XtermFit => "addon-fit.js",
+            Asset::XtermCss => "xterm.css",
         }
     }
 
@@ -57,5 +66,9 @@ mod tests {
             "meta[name=\"vigil-asset\"][data-file=\"decode-worker.js\"]"
         );
         assert_eq!(Asset::Logo.file(), "favicon.svg");
+        assert_eq!(
+            Asset::XtermCss.selector(),
+            "meta[name=\"vigil-asset\"][data-file=\"xterm.css\"]"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //!   are pure and build natively (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
-//!   `term` (bindings to the xterm.js UMD globals), `shell` (what the pages share with
+//!   `term` (bindings to the xterm.js UMD globals), `term_files` (loads xterm.js when a
+//!   terminal is about to open), `shell` (what the pages share with
 //!   the app: login, title, route id, errors), `app` (routes and navigation), the
 //!   stream hook (`stream::hook`) and one module per page under `pages`.
 
@@ -26,6 +27,8 @@ mod pages;
 mod shell;
 #[cfg(target_arch = "wasm32")]
 mod term;
+#[cfg(target_arch = "wasm32")]
+mod term_files;
 #[cfg(target_arch = "wasm32")]
 mod widgets;
 #[cfg(target_arch = "wasm32")]

@@ -30,8 +30,15 @@ pub const REFERENCES: &[(&str, &[&str])] = &[
 ];
 
 /// Files the app loads by URL: index.html lists their hashed names for it
-/// (`app/src/assets.rs` reads them).
-pub const APP_LOADS: &[&str] = &["decode-worker.js", "favicon.svg"];
+/// (`app/src/assets.rs` reads them). xterm.js, its fit addon and stylesheet are among
+/// them: the app loads them only when a terminal is about to open.
+pub const APP_LOADS: &[&str] = &[
+    "decode-worker.js",
+    "favicon.svg",
+    "xterm.js",
+    "addon-fit.js",
+    "xterm.css",
+];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashError {
@@ -177,12 +184,15 @@ mod tests {
 
     fn bundle() -> BTreeMap<String, Vec<u8>> {
         [
-            ("index.html", "<head><link href=\"/xterm.css\"><script type=\"module\" src=\"/boot.js\"></script></head>"),
+            ("index.html", "<head><link href=\"/base.css\"><script type=\"module\" src=\"/boot.js\"></script></head>"),
+            ("base.css", "body{}"),
             ("robots.txt", "User-agent: *"),
             ("login.html", "<head><link href=\"/login.css\"><script type=\"module\" src=\"/login.js\"></script><meta name=\"vigil-prefetch\" content=\"/vigil_app_bg.wasm\"></head>"),
             ("login.css", ".l{}"),
             ("login.js", "fetch('/api/v1/me')"),
             ("xterm.css", ".x{}"),
+            ("xterm.js", "var Terminal;"),
+            ("addon-fit.js", "var FitAddon;"),
             ("favicon.svg", "<svg/>"),
             ("boot.js", "import init from './vigil_app.js';"),
             ("vigil_app.js", "new URL('vigil_app_bg.wasm', import.meta.url); \"./vigil_app_bg.js\""),
@@ -218,13 +228,21 @@ mod tests {
     fn index_links_the_hashed_files_and_lists_what_the_app_loads() {
         let h = hash_names(bundle()).unwrap();
         let index = String::from_utf8(h.files["index.html"].clone()).unwrap();
-        assert!(index.contains(&format!("href=\"/{}\"", h.names["xterm.css"])));
+        assert!(index.contains(&format!("href=\"/{}\"", h.names["base.css"])));
         assert!(index.contains(&format!("src=\"/{}\"", h.names["boot.js"])));
         assert!(!index.contains("\"/boot.js\""));
         assert!(index.contains(&format!(
             "<meta name=\"vigil-asset\" data-file=\"decode-worker.js\" content=\"/{}\">",
             h.names["decode-worker.js"]
         )));
+        // The terminal's files are listed for the app, never loaded by the page itself.
+        for file in ["xterm.js", "addon-fit.js", "xterm.css"] {
+            assert!(index.contains(&format!(
+                "<meta name=\"vigil-asset\" data-file=\"{file}\" content=\"/{}\">",
+                h.names[file]
+            )));
+            assert_eq!(index.matches(h.names[file].as_str()).count(), 1, "{file}");
+        }
         let meta = index.find("vigil-asset").unwrap();
         assert!(meta < index.find("</head>").unwrap());
     }

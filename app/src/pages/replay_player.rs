@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use vigil_wire::api::{Keystroke, Protocol};
 use vigil_wire::recording::RecordingIndex;
 use vigil_wire::share::ShareKind;
@@ -17,6 +18,7 @@ use crate::cast::{self, Cast};
 use crate::sharing::panel::SharePanel;
 use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
+use crate::term_files;
 use crate::util::NOT_AVAILABLE;
 use crate::widgets::{
     load_keystrokes, local_time, AuditTrailLink, KeystrokesPanel, ReplayControls,
@@ -218,21 +220,32 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
     };
 
     let node = NodeRef::<Div>::new();
+    let started = StoredValue::new(false);
     Effect::new(move |_| {
         let Some(el) = node.get() else { return };
-        if pb.with_value(|p| p.term.is_some()) {
+        if started.get_value() {
             return;
         }
-        match Term::open(&el, TermOptions::read_only()) {
-            Ok(t) => {
-                pb.update_value(|p| {
-                    t.resize(p.cast.cols, p.cast.rows);
-                    p.term = Some(t);
-                });
-                seek(0.0);
+        started.set_value(true);
+        // The terminal opens once xterm.js has loaded (the page may be gone by then).
+        spawn_local(async move {
+            let loaded = term_files::load().await;
+            if pb.try_with_value(|p| p.term.is_some()) != Some(false) {
+                return;
             }
-            Err(e) => error.set(Some(e)),
-        }
+            match loaded.and_then(|()| Term::open(&el, TermOptions::read_only())) {
+                Ok(t) => {
+                    pb.update_value(|p| {
+                        t.resize(p.cast.cols, p.cast.rows);
+                        p.term = Some(t);
+                    });
+                    seek(0.0);
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(e));
+                }
+            }
+        });
     });
     on_cleanup(move || pb.update_value(|p| p.term = None));
 

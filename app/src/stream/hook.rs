@@ -13,6 +13,7 @@ use super::state::{Check, Close, Effect as StreamEffect, Input, Role, StreamStat
 use crate::api;
 use crate::desktop::engine::Desktop;
 use crate::term::{Term, TermOptions};
+use crate::term_files;
 use crate::util;
 use crate::widgets::now_ms;
 use crate::ws::{Socket, SocketEvent};
@@ -31,14 +32,17 @@ pub struct SessionStream {
 
 /// The stream of session `id` for a page in `role`. `session` is the session when the
 /// page loaded it first (the player does; an ended one gets no stream). The terminal
-/// opens in `host` once it mounts, then the stream; a session known to be a desktop needs
-/// no terminal and opens its stream at once.
+/// opens in `host` once it mounts and xterm.js has loaded, then the stream; a session
+/// known to be a desktop needs no terminal (nor xterm.js) and opens its stream at once.
+/// The user's page does not load the session first: it asks for it before loading
+/// xterm.js, so that a desktop never downloads it.
 pub fn use_session_stream(
     id: String,
     role: Role,
     session: Option<Session>,
     host: NodeRef<Div>,
 ) -> SessionStream {
+    let session_known = session.is_some();
     let state = StreamState::new(role, session);
     let (finished, desktop) = (state.finished(), state.desktop);
     let stream = SessionStream {
@@ -63,18 +67,15 @@ pub fn use_session_stream(
         stream.desktop.prepare();
         stream.open();
     } else {
+        let started = StoredValue::new(false);
+        let known = session_known;
         Effect::new(move |_| {
             let Some(el) = host.get() else { return };
-            if stream.term.with_value(Option::is_some) {
+            if started.get_value() {
                 return;
             }
-            match stream.open_term(&el, role) {
-                Ok(()) => stream.open(),
-                Err(message) => stream.feed(Input::Failed {
-                    message,
-                    retry: false,
-                }),
-            }
+            started.set_value(true);
+            spawn_local(stream.start_terminal(el.into(), role, known));
         });
     }
     on_cleanup(move || {
@@ -149,6 +150,46 @@ impl SessionStream {
                 f(t)
             }
         });
+    }
+
+    /// Whether the page still holds the stream (it may have gone while a load ran).
+    fn alive(self) -> bool {
+        self.id.try_with_value(|_| ()).is_some()
+    }
+
+    /// Opens the terminal once xterm.js has loaded, then the stream. When the page did not
+    /// know the session (the user's page), it asks for it first: a desktop then opens its
+    /// stream without a terminal, and an ended session shows ended.
+    async fn start_terminal(self, el: web_sys::HtmlElement, role: Role, known: bool) {
+        if !known {
+            // A failed request leaves the kind unknown: a terminal, as the stream opens.
+            if let Ok(session) = api::session(&self.id.get_value()).await {
+                if !self.alive() {
+                    return;
+                }
+                self.state.set(StreamState::new(role, Some(session)));
+                let (finished, desktop) = self.state.with_untracked(|s| (s.finished(), s.desktop));
+                if finished {
+                    return;
+                }
+                if desktop {
+                    self.desktop.prepare();
+                    self.open();
+                    return;
+                }
+            }
+        }
+        let loaded = term_files::load().await;
+        if !self.alive() {
+            return;
+        }
+        match loaded.and_then(|()| self.open_term(&el, role)) {
+            Ok(()) => self.open(),
+            Err(message) => self.feed(Input::Failed {
+                message,
+                retry: false,
+            }),
+        }
     }
 
     /// The user's terminal fits its host and sends what is typed; a watcher's is
