@@ -3,4 +3,5 @@
 pub mod desktop;
 pub mod relay_kit;
 pub mod rows;
+pub mod scrape;
 pub mod throughput_kit;

@@ -11,10 +11,13 @@
 //! joiner gets is exactly the state after everything that went out before its first live
 //! message.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use vigil_rdp::{Screen, SessionParams};
 
 use super::core::snapshot_payload;
+use crate::metrics;
 
 /// One change to the screen, in the order the core made it.
 #[derive(Debug, Clone)]
@@ -78,10 +81,18 @@ impl ScreenCopy {
         };
         ScreenWork {
             upto: job.upto,
-            snapshot: job.snapshot.then(|| snapshot_payload(screen)),
-            thumbnail: job
-                .thumbnail
-                .map(|width| screen.thumbnail_png(width).map_err(|e| e.to_string())),
+            snapshot: job.snapshot.then(|| {
+                let started = Instant::now();
+                let payload = snapshot_payload(screen);
+                metrics::timed(metrics::RDP_SNAPSHOT_SECONDS, started.elapsed());
+                payload
+            }),
+            thumbnail: job.thumbnail.map(|width| {
+                let started = Instant::now();
+                let png = screen.thumbnail_png(width).map_err(|e| e.to_string());
+                metrics::timed(metrics::RDP_THUMBNAIL_SECONDS, started.elapsed());
+                png
+            }),
         }
     }
 }
