@@ -4,4 +4,5 @@ pub mod desktop;
 pub mod late_join;
 pub mod relay_kit;
 pub mod rows;
+pub mod scrape;
 pub mod throughput_kit;

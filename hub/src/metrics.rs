@@ -8,7 +8,24 @@ use vigil_wire::live::Participant;
 /// [`vigil_rdp::screen::Screen`].
 pub use vigil_rdp::screen::{
     DECODE_ERRORS as RDP_DECODE_ERRORS, DECODE_SECONDS as RDP_DECODE_SECONDS,
+    PEEK_SECONDS as RDP_PEEK_SECONDS,
 };
+
+/// Seconds the relay spends making one snapshot payload of a desktop (joiners, lagging
+/// viewers, keyframes): the screen as tiles, compressed (histogram).
+pub const RDP_SNAPSHOT_SECONDS: &str = "vigil_rdp_snapshot_seconds";
+/// Seconds the relay spends making one thumbnail of a desktop (histogram).
+pub const RDP_THUMBNAIL_SECONDS: &str = "vigil_rdp_thumbnail_seconds";
+/// Seconds one write to a desktop recording takes (histogram).
+pub const RECORDING_WRITE_SECONDS: &str = "vigil_recording_write_seconds";
+/// The per-part timings of a desktop's cost to the relay (histograms, seconds), each
+/// with the decode's buckets.
+pub const DESKTOP_PART_HISTOGRAMS: [&str; 4] = [
+    RDP_PEEK_SECONDS,
+    RDP_SNAPSHOT_SECONDS,
+    RDP_THUMBNAIL_SECONDS,
+    RECORDING_WRITE_SECONDS,
+];
 
 /// Bytes between the relay and targets, by `protocol` and `direction`.
 pub const RELAYED_BYTES: &str = "vigil_relayed_bytes_total";
@@ -92,6 +109,10 @@ pub(crate) fn lock_stage(stage: crate::LockStage, took: std::time::Duration) {
         Notice => metrics::histogram!(LOCK_NOTICE_SECONDS),
     };
     histogram.record(took.as_secs_f64());
+}
+
+pub(crate) fn timed(name: &'static str, took: std::time::Duration) {
+    metrics::histogram!(name).record(took.as_secs_f64());
 }
 
 pub(crate) fn recorded(bytes: usize) {

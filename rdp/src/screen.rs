@@ -20,6 +20,9 @@ use crate::SessionParams;
 pub const DECODE_SECONDS: &str = "vigil_rdp_decode_seconds";
 /// PDUs the relay's copy could not decode (it recovers with the next repaint).
 pub const DECODE_ERRORS: &str = "vigil_rdp_decode_errors_total";
+/// Seconds the relay's copy spends reading one PDU before decoding it: fragment
+/// reassembly, the RemoteFX prelude and pointer tracking (a histogram).
+pub const PEEK_SECONDS: &str = "vigil_rdp_peek_seconds";
 
 pub struct Screen {
     processor: fast_path::Processor,
@@ -66,7 +69,9 @@ impl Screen {
     /// Decode one fast-path PDU (an [`crate::Output::ToBrowsers`] payload). Decoding errors are
     /// counted, not fatal: the copy recovers with the next repaint of the damaged area.
     pub fn feed(&mut self, pdu: &[u8]) {
+        let started = Instant::now();
         self.peek.inspect(pdu);
+        metrics::histogram!(PEEK_SECONDS).record(started.elapsed().as_secs_f64());
         // The processor writes frame acks here; the relay's acks come from `Stream` instead.
         let mut discard = WriteBuf::new();
         let started = Instant::now();
@@ -147,30 +152,7 @@ impl Screen {
         );
         let tw = usize::from(max_w).clamp(1, w.max(1));
         let th = (h * tw).div_ceil(w.max(1)).max(1);
-        let src = self.image.data();
-        let mut rgb = Vec::with_capacity(tw * th * 3);
-        // Box filter: average the source pixels each thumbnail pixel covers, so thin text and
-        // lines fade instead of flickering in and out as nearest-neighbour would.
-        for ty in 0..th {
-            let (y0, y1) = (ty * h / th, ((ty + 1) * h / th).max(ty * h / th + 1).min(h));
-            for tx in 0..tw {
-                let (x0, x1) = (tx * w / tw, ((tx + 1) * w / tw).max(tx * w / tw + 1).min(w));
-                let mut sum = [0u32; 3];
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        let i = (y * w + x) * 4;
-                        for (c, s) in sum.iter_mut().enumerate() {
-                            *s += u32::from(src[i + c]);
-                        }
-                    }
-                }
-                let n = u32::try_from((y1 - y0) * (x1 - x0))
-                    .unwrap_or(u32::MAX)
-                    .max(1);
-                // An average of u8 values.
-                rgb.extend(sum.iter().map(|s| u8::try_from(s / n).unwrap_or(u8::MAX)));
-            }
-        }
+        let rgb = box_filter(self.image.data(), w, h, tw, th);
         encode_png(&rgb, tw, th, png::ColorType::Rgb)
     }
 
@@ -189,6 +171,49 @@ impl Screen {
             png::ColorType::Rgb,
         )
     }
+}
+
+/// `src` (RGBA, `w`×`h`) scaled to `tw`×`th` RGB by a box filter: each thumbnail pixel
+/// is the average of the source pixels it covers, so thin text and lines fade instead of
+/// flickering in and out as nearest-neighbour would. The source is read once, row by row:
+/// each band of source rows is summed per column first (a straight run the compiler
+/// vectorises), then each thumbnail pixel adds its few columns, which is what makes it
+/// cheap enough to run every second.
+fn box_filter(src: &[u8], w: usize, h: usize, tw: usize, th: usize) -> Vec<u8> {
+    let span = |i: usize, n: usize, of: usize| {
+        let a = i * n / of;
+        (a, ((i + 1) * n / of).max(a + 1).min(n))
+    };
+    let cols: Vec<(usize, usize)> = (0..tw).map(|tx| span(tx, w, tw)).collect();
+    let mut columns = vec![0u32; w * 4];
+    let mut rgb = Vec::with_capacity(tw * th * 3);
+    for ty in 0..th {
+        let (y0, y1) = span(ty, h, th);
+        columns.fill(0);
+        for row in src.chunks_exact(w * 4).skip(y0).take(y1 - y0) {
+            for (sum, &byte) in columns.iter_mut().zip(row) {
+                *sum += u32::from(byte);
+            }
+        }
+        for &(x0, x1) in &cols {
+            let mut sum = [0u32; 3];
+            for p in columns
+                .get(x0 * 4..x1 * 4)
+                .unwrap_or_default()
+                .chunks_exact(4)
+            {
+                sum[0] += p[0];
+                sum[1] += p[1];
+                sum[2] += p[2];
+            }
+            let n = u32::try_from((y1 - y0) * (x1 - x0))
+                .unwrap_or(u32::MAX)
+                .max(1);
+            // An average of u8 values.
+            rgb.extend(sum.iter().map(|s| u8::try_from(s / n).unwrap_or(u8::MAX)));
+        }
+    }
+    rgb
 }
 
 fn encode_png(
@@ -379,6 +404,42 @@ mod tests {
         screen.feed(&pdus[0]);
         assert!(!screen.at_fragment_boundary());
         assert!(matches!(screen.snapshot(), Err(ScreenError::MidFragment)));
+    }
+
+    /// The box filter gives exactly the average of the source pixels each thumbnail pixel
+    /// covers, computed here the plain way, for sizes that divide and sizes that do not.
+    #[test]
+    fn box_filter_averages_the_pixels_each_covers() {
+        for (w, h, tw) in [
+            (300usize, 200usize, 64usize),
+            (1024, 768, 320),
+            (50, 30, 50),
+        ] {
+            let src = pattern(w, h);
+            let th = (h * tw).div_ceil(w).max(1);
+            let got = box_filter(&src, w, h, tw, th);
+            assert_eq!(got.len(), tw * th * 3);
+            for ty in 0..th {
+                let (y0, y1) = (ty * h / th, ((ty + 1) * h / th).max(ty * h / th + 1).min(h));
+                for tx in 0..tw {
+                    let (x0, x1) = (tx * w / tw, ((tx + 1) * w / tw).max(tx * w / tw + 1).min(w));
+                    for c in 0..3 {
+                        let mut sum = 0usize;
+                        for y in y0..y1 {
+                            for x in x0..x1 {
+                                sum += usize::from(src[(y * w + x) * 4 + c]);
+                            }
+                        }
+                        let want = sum / ((y1 - y0) * (x1 - x0));
+                        assert_eq!(
+                            usize::from(got[(ty * tw + tx) * 3 + c]),
+                            want,
+                            "{w}x{h}→{tw}: pixel {tx},{ty} channel {c}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -28,14 +28,14 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         name: "bench-desktop-cpu",
         full: &["--seconds", "60"],
-        short: None,
+        short: Some(&["--seconds", "20", "--warmup", "5"]),
         rows: &[Measure::CpuPerDesktop],
         needs_rdp: true,
     },
     Program {
         name: "bench-throughput",
         full: &[],
-        short: Some(&["--mib", "1", "--rounds", "1"]),
+        short: Some(&["--mib", "1", "--rounds", "1", "--pdus", "300"]),
         rows: &[Measure::SshThroughput, Measure::RdpThroughput],
         needs_rdp: false,
     },
@@ -60,7 +60,7 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         name: "bench-assets",
         full: &[],
-        short: None,
+        short: Some(&[]),
         rows: &[
             Measure::LoginBytes,
             Measure::SshSessionBytes,

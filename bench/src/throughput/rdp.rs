@@ -4,14 +4,18 @@
 //! bytes from a plain TCP source through the splice.
 //!
 //! The relay always keeps its decoded copy of the screen (there is no switch to leave it
-//! out, and none is added for a benchmark), so its figure includes that decode of each
-//! tile, and the TLS of its RDP leg; the splice has neither.
+//! out, and none is added for a benchmark), and it reads its target again only once that
+//! copy has caught up: forwarding and the copy's work alternate. So the round also reads
+//! the relay's own timers of the copy (decode, peek, snapshots, thumbnails: histogram
+//! sums at `/metrics`) over the timed span, and the forwarding figure is the bytes over
+//! the span minus that work. The TLS of its RDP leg stays in; the splice has none.
 
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use tokio::io::AsyncWriteExt;
 use vigil_bench::relay_kit::{next_msg, vigil, wait_control, Api, Ws};
+use vigil_bench::scrape::{scrape, seconds_in, SCREEN_COPY_HISTOGRAMS};
 use vigil_bench::throughput_kit::Rate;
 use vigil_testkit::targets::fake_rdp::{self, Misbehaviour};
 use vigil_wire::live::{ServerControl, ServerMsg};
@@ -62,15 +66,28 @@ async fn asset_named(api: &Api, name: &str) -> Result<i64> {
         .with_context(|| format!("no asset {name}"))
 }
 
+/// One relay round's figures.
+pub struct RelayRound {
+    /// Everything, as the user received it.
+    pub rate: Rate,
+    /// The same bytes over the span minus the relay's screen-copy work in it.
+    pub forwarding: Rate,
+    /// Seconds of screen-copy work in the span.
+    pub copy_seconds: f64,
+    pub user: Reading,
+    pub observer: Reading,
+}
+
 /// One round through the relay: a new fake (its own asset), the user and an observer
 /// attached once the desktop is up, then the fake is cued and timed until the user has
-/// every PDU. Returns the rate, the user's frames and the observer's reading.
+/// every PDU.
 pub async fn relay_round(
     api: &Api,
     data: &std::path::Path,
+    metrics_url: &str,
     round: usize,
     pdus: u32,
-) -> Result<(Rate, Reading, Reading)> {
+) -> Result<RelayRound> {
     let (port, cue) = fake_rdp::serve_on_cue(Misbehaviour::Bulk { pdus }).await?;
     let name = format!("bench-rdp-{round}");
     let port_s = port.to_string();
@@ -108,18 +125,32 @@ pub async fn relay_round(
     .await?;
     let want = u64::from(pdus) * fake_rdp::bulk_pdu().len() as u64;
     let watching = tokio::spawn(async move { read_pdus(&mut observer, want).await });
+    let http = reqwest::Client::new();
+    let copy0 = seconds_in(&scrape(&http, metrics_url).await?, &SCREEN_COPY_HISTOGRAMS);
     let t0 = Instant::now();
     cue.give();
     let r = read_pdus(&mut user, want).await?;
     let o = watching.await??;
-    Ok((
-        Rate {
+    // The copy's work of this span: its jobs have all ended once the user has every PDU
+    // (the target is read again only after each job), bar the last one's.
+    let copy_seconds =
+        seconds_in(&scrape(&http, metrics_url).await?, &SCREEN_COPY_HISTOGRAMS) - copy0;
+    let elapsed = r.done - t0;
+    let forwarding =
+        elapsed.saturating_sub(std::time::Duration::from_secs_f64(copy_seconds.max(0.0)));
+    Ok(RelayRound {
+        rate: Rate {
             bytes: r.bytes,
-            elapsed: r.done - t0,
+            elapsed,
         },
-        r,
-        o,
-    ))
+        forwarding: Rate {
+            bytes: r.bytes,
+            elapsed: forwarding,
+        },
+        copy_seconds,
+        user: r,
+        observer: o,
+    })
 }
 
 /// The same PDUs from a plain TCP source through the splice, one read per PDU at most.

@@ -56,8 +56,10 @@ impl FileDesktopRecorder {
 
 impl DesktopRecorder for FileDesktopRecorder {
     fn record(&mut self, kind: Kind, t_ms: u32, payload: &[u8]) -> io::Result<()> {
+        let started = std::time::Instant::now();
         let bytes = recording::encode(kind, t_ms, payload);
         self.file.write_all(&bytes)?;
+        crate::metrics::timed(crate::metrics::RECORDING_WRITE_SECONDS, started.elapsed());
         self.offset += bytes.len() as u64;
         crate::metrics::recorded(bytes.len());
         Ok(())

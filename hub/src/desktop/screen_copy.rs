@@ -17,6 +17,7 @@ use bytes::Bytes;
 use vigil_rdp::{Screen, SessionParams};
 
 use super::core::snapshot_payload;
+use crate::metrics;
 use crate::snapshot_timing::SnapshotCost;
 
 /// One change to the screen, in the order the core made it.
@@ -83,7 +84,11 @@ impl ScreenCopy {
             };
         };
         let made = Instant::now();
-        let snapshot = job.snapshot.then(|| snapshot_payload(screen));
+        let snapshot = job.snapshot.then(|| {
+            let payload = snapshot_payload(screen);
+            metrics::timed(metrics::RDP_SNAPSHOT_SECONDS, made.elapsed());
+            payload
+        });
         let snapshot_cost = if snapshot.is_some() {
             SnapshotCost {
                 made_in: made.elapsed(),
@@ -96,9 +101,12 @@ impl ScreenCopy {
             upto: job.upto,
             snapshot,
             snapshot_cost,
-            thumbnail: job
-                .thumbnail
-                .map(|width| screen.thumbnail_png(width).map_err(|e| e.to_string())),
+            thumbnail: job.thumbnail.map(|width| {
+                let started = Instant::now();
+                let png = screen.thumbnail_png(width).map_err(|e| e.to_string());
+                metrics::timed(metrics::RDP_THUMBNAIL_SECONDS, started.elapsed());
+                png
+            }),
         }
     }
 }

@@ -44,6 +44,9 @@ pub const FEED_STALLS: &str = "vigil_feed_stalls_total";
 /// Active Sessions feeds that missed changes and were sent the whole list again.
 pub const FEED_RESYNCS: &str = "vigil_feed_resyncs_total";
 
+/// Seconds one live message takes to be written to a viewer's WebSocket (histogram).
+pub const WS_SEND_SECONDS: &str = "vigil_ws_send_seconds";
+
 /// Bucket bounds of the RDP decode histogram, in seconds (100 µs to 250 ms).
 const DECODE_BUCKETS: [f64; 11] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -83,6 +86,12 @@ fn buckets() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildErro
         Matcher::Full(vigil_hub::metrics::RDP_DECODE_SECONDS.into()),
         &DECODE_BUCKETS,
     )?;
+    for name in vigil_hub::metrics::DESKTOP_PART_HISTOGRAMS
+        .into_iter()
+        .chain([WS_SEND_SECONDS])
+    {
+        builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), &DECODE_BUCKETS)?;
+    }
     for name in vigil_hub::metrics::LOCK_HISTOGRAMS {
         builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), &LOCK_BUCKETS)?;
     }
@@ -151,6 +160,31 @@ fn describe() {
         vigil_hub::metrics::RDP_DECODE_SECONDS,
         Unit::Seconds,
         "Time the relay spends decoding one RDP fast-path PDU"
+    );
+    describe_histogram!(
+        hub::RDP_PEEK_SECONDS,
+        Unit::Seconds,
+        "Time the relay's screen copy spends reading one RDP PDU before decoding it (fragments, pointer)"
+    );
+    describe_histogram!(
+        hub::RDP_SNAPSHOT_SECONDS,
+        Unit::Seconds,
+        "Time the relay spends making one desktop snapshot (joiners, lagging viewers, keyframes)"
+    );
+    describe_histogram!(
+        hub::RDP_THUMBNAIL_SECONDS,
+        Unit::Seconds,
+        "Time the relay spends making one desktop thumbnail"
+    );
+    describe_histogram!(
+        hub::RECORDING_WRITE_SECONDS,
+        Unit::Seconds,
+        "Time one write to a desktop recording takes"
+    );
+    describe_histogram!(
+        WS_SEND_SECONDS,
+        Unit::Seconds,
+        "Time one live message takes to be written to a viewer's WebSocket"
     );
     describe_histogram!(
         hub::LOCK_APPLY_SECONDS,

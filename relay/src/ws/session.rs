@@ -403,7 +403,11 @@ async fn run_stream(
             out = att.rx.recv() => {
                 let Some(msg) = out else { break };
                 let last = matches!(msg, ServerMsg::Control(ServerControl::Ended { .. }));
-                if !send(&mut socket, &msg).await || last {
+                let started = std::time::Instant::now();
+                let sent = send(&mut socket, &msg).await;
+                metrics::histogram!(crate::metrics::WS_SEND_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
+                if !sent || last {
                     break;
                 }
                 if let (ServerMsg::Control(ServerControl::Locked { .. }), Some(clock)) =
