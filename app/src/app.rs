@@ -202,6 +202,11 @@ fn BenchRoute() -> impl MatchNestedRoutes + Clone + Send {
         .into_inner()
 }
 
+/// Without the benchmark, the same path is not found. A real route, not `()`: an empty
+/// route in the list matches every path without consuming it, so every route after it
+/// (`/connect/:id`) would be "Page not found".
 #[cfg(not(feature = "bench"))]
 #[component(transparent)]
-fn BenchRoute() -> impl MatchNestedRoutes + Clone + Send {}
+fn BenchRoute() -> impl MatchNestedRoutes + Clone + Send {
+    view! { <Route path=path!("/bench/decode/:id") view=NotFound/> }.into_inner()
+}

@@ -1,5 +1,6 @@
 //! Foundation, end to end in real Chromium: logging in as each kind of user, what the
-//! navigation shows, a wrong password, logging out, and a deep link while logged out.
+//! navigation shows, a wrong password, logging out, a deep link while logged out, and the
+//! production bundle (no `bench` feature) opening a session.
 
 use anyhow::{ensure, Result};
 use serde_json::json;
@@ -236,6 +237,28 @@ async fn the_login_page_goes_on_only_to_a_path_of_vigil() -> Result<()> {
     b.close().await
 }
 
+/// The production bundle (`dist/`, which `scripts/setup.sh` builds) has no benchmark page,
+/// and every route after the one it leaves out still works: a session opens from Assets
+/// through `/connect/:id`. The other tests serve the benchmark bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_production_bundle_opens_a_session_and_has_no_benchmark_page() -> Result<()> {
+    let relay = Relay::start_production(&["prod"])?;
+    let cast = relay.cast("prod");
+    let b = Browser::open(&relay, "production").await?;
+    b.goto("/login").await?;
+    b.login(&cast.isa).await?;
+    step("an SSH session from Assets, through /connect/:id");
+    b.connect_directly(&cast.web).await?;
+    b.wait_terminal(&tid("terminal"), "$", secs(30.0)).await?;
+    step("the benchmark page is not there");
+    b.goto(&format!("/bench/decode/{}", unique("s"))).await?;
+    b.wait_text("main", "Page not found", secs(10.0), |t| {
+        t.contains("Page not found")
+    })
+    .await?;
+    b.close().await
+}
+
 /// Waits until `b` shows the app at `path` (after a login page given `next`).
 async fn wait_at(b: &Browser, path: &str, next: &str) -> Result<()> {
     b.wait_js(
@@ -244,7 +267,8 @@ async fn wait_at(b: &Browser, path: &str, next: &str) -> Result<()> {
         vec![json!(path), json!(b.url("").trim_end_matches('/'))],
         secs(15.0),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// `s` as a URL query value.

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::process::{kill_group_now, kill_group_snippet, new_process_group, on_exit, tail};
 use crate::targets::rdp::rdp_targets;
 use crate::targets::sshd::sshd;
-use crate::{dist_dir, free_port, secs, step, vigil_bin, POLL};
+use crate::{dist_dir, free_port, secs, step, vigil_bin, workspace_root, POLL};
 
 mod cast;
 pub use cast::{add_rdp_asset, Cast, Login, RdpAssets};
@@ -41,7 +41,17 @@ impl Relay {
         Relay::start_seeded(tags, true)
     }
 
+    /// Like [`Relay::start`], serving the production bundle (`<root>/dist`, made by
+    /// `cargo xtask dist`: no `bench` feature) instead of `$VIGIL_DIST_DIR`.
+    pub fn start_production(tags: &[&str]) -> Result<Relay> {
+        Relay::start_serving(tags, false, workspace_root().join("dist"))
+    }
+
     fn start_seeded(tags: &[&str], with_rdp: bool) -> Result<Relay> {
+        Relay::start_serving(tags, with_rdp, dist_dir())
+    }
+
+    fn start_serving(tags: &[&str], with_rdp: bool, dist: PathBuf) -> Result<Relay> {
         let bin = vigil_bin();
         if !bin.exists() {
             bail!(
@@ -49,7 +59,6 @@ impl Relay {
                 bin.display()
             );
         }
-        let dist = dist_dir();
         if !dist.join("index.html").exists() {
             bail!(
                 "{} has no index.html: run `cargo xtask dist` first, or set VIGIL_DIST_DIR",
