@@ -169,7 +169,9 @@ impl Inner {
                 })));
                 let driver = self.register(id, core.clone(), live(core))?;
                 let connect = terminal::task::connect(target, spec, self.config.connect_timeout);
-                self.tracker.spawn(driver.run(connect, input_rx));
+                // Boxed: inline, the handshake's future would size the session's task for
+                // its whole life (see `Driver::run`).
+                self.tracker.spawn(driver.run(Box::pin(connect), input_rx));
             }
             Target::Rdp(target) => {
                 let recorder = desktop::recorder::FileDesktopRecorder::create(
@@ -188,7 +190,7 @@ impl Inner {
                 })));
                 let driver = self.register(id, core.clone(), live(core))?;
                 let connect = desktop::task::connect(target, self.config.connect_timeout);
-                self.tracker.spawn(driver.run(connect, input_rx));
+                self.tracker.spawn(driver.run(Box::pin(connect), input_rx));
             }
         }
         Ok(())

@@ -30,6 +30,7 @@ async fn run(allocator: std::io::Result<()>) -> std::process::ExitCode {
     if let Err(error) = allocator {
         tracing::warn!(%error, "Could not turn transparent huge pages off; the relay may use more memory");
     }
+    raise_file_limit();
     tokio::spawn(log_heap());
     tokio::spawn(give_back());
     match vigil_relay::cli::run(cli).await {
@@ -40,6 +41,27 @@ async fn run(allocator: std::io::Result<()>) -> std::process::ExitCode {
         }
     }
 }
+
+/// Raises the soft limit on open files to the hard limit: a watched SSH session holds
+/// five descriptors (the user's and an observer's WebSocket, the target's socket, the
+/// recording and the keystroke log), so the usual soft limit of 1,024 would refuse
+/// connections past ~200 sessions. A relay that cannot raise it runs with the limit it has.
+#[cfg(unix)]
+fn raise_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(%error, soft, hard, "Could not raise the open-file limit");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "Could not read the open-file limit"),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_file_limit() {}
 
 /// Returns the allocator's free memory to the system at a steady pace, so that the resident
 /// set follows the live sessions (`vigil_alloc::give_back`).

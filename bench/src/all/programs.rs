@@ -20,8 +20,17 @@ pub struct Program {
 pub const PROGRAMS: &[Program] = &[
     Program {
         name: "bench-ssh",
-        full: &["--sessions", "1000", "--keys", "300"],
-        short: Some(&["--sessions", "50", "--keys", "100"]),
+        full: &["--sessions", "1000"],
+        short: Some(&[
+            "--sessions",
+            "50",
+            "--keys",
+            "50",
+            "--locks",
+            "10",
+            "--revokes",
+            "3",
+        ]),
         rows: &[Measure::MemoryPerSession, Measure::KeystrokeP99AtLoad],
         needs_rdp: false,
     },

@@ -18,10 +18,11 @@ pub mod session;
 pub mod watching;
 
 const MAX_FRAME: usize = 1024 * 1024;
-/// Each socket's read buffer. What a browser sends is small (keys, pointer moves, frame
-/// acknowledgements); a larger frame still arrives whole, the buffer growing for it.
-/// (The WebSocket library's default is 128 KiB per socket, allocated at the upgrade.)
-const READ_BUFFER: usize = 8 * 1024;
+/// Each socket's read buffer, allocated (and zeroed) at the upgrade and held for the
+/// socket's life: two per watched session. What a browser sends is small (keys, pointer
+/// moves, frame acknowledgements); a larger frame (a paste) still arrives whole, the
+/// buffer growing for it. (The WebSocket library's default is 128 KiB.)
+const READ_BUFFER: usize = 2 * 1024;
 
 pub(super) fn check_origin(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
     match auth::origin_matches(state, headers) {

@@ -308,7 +308,7 @@ async fn run_stream(
     let Some(mut att) = state.hub.attach(&id, participant) else {
         let reason = match session.end_reason.clone() {
             Some(r) => r,
-            None => recorded_end_reason(state, &id).await,
+            None => Box::pin(recorded_end_reason(state, &id)).await,
         };
         let welcome = ServerControl::Welcome {
             version: PROTOCOL_VERSION,
@@ -333,7 +333,9 @@ async fn run_stream(
         return;
     };
     session.locked = att.locked;
-    let mut watching = match Watching::start(state, &id, watch.who).await {
+    // The database work of attaching and of re-checking is boxed: held inline, the
+    // largest of these futures would size this viewer's task for its whole life.
+    let mut watching = match Box::pin(Watching::start(state, &id, watch.who)).await {
         Ok(watching) => watching,
         Err(error) => {
             // No view goes unaudited: refuse it.
@@ -369,13 +371,13 @@ async fn run_stream(
     // the hub.
     let mut changes = state.changes.subscribe();
     let mut access = state.access.subscribe();
-    let mut expiry = match rights.login_expiry().await {
+    let mut expiry = match Box::pin(rights.login_expiry()).await {
         Ok(at) => at,
         Err(why) => return detach(&mut socket, why).await,
     };
     loop {
         let recheck = tokio::select! {
-            () = sleep_until_ms(expiry) => match rights.login_expiry().await {
+            () = sleep_until_ms(expiry) => match Box::pin(rights.login_expiry()).await {
                 Ok(at) => {
                     expiry = at;
                     false
@@ -439,7 +441,7 @@ async fn run_stream(
             }
         };
         if recheck {
-            match rights.check().await {
+            match Box::pin(rights.check()).await {
                 Err(why) => return detach(&mut socket, why).await,
                 Ok(Some(stay)) => {
                     let newly = stay.sees_participants && !sees;
