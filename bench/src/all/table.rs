@@ -27,6 +27,12 @@ pub fn title(m: Measure) -> &'static str {
     }
 }
 
+/// Whether figure ÷ baseline means something: not for memory per session, whose baseline
+/// is the whole relay with no sessions (shown for scale).
+fn shows_ratio(m: Measure) -> bool {
+    !matches!(m, Measure::MemoryPerSession)
+}
+
 /// A row that was expected and not reported, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Missing {
@@ -45,6 +51,7 @@ pub fn render(rows: &[Row], missing: &[Missing]) -> String {
             );
             let ratio = r
                 .ratio()
+                .filter(|_| shows_ratio(r.measure))
                 .map_or_else(|| "–".to_owned(), |x| format!("{x:.2}×"));
             let mark = match r.verdict() {
                 Verdict::Met => "✓",
