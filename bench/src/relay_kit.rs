@@ -532,3 +532,40 @@ pub async fn keystroke_round_trips(ws: &mut Ws, n: usize) -> Result<Vec<Duration
     }
     Ok(out)
 }
+
+/// Accepts any host key: the benchmarks' sshd is the project's own, on loopback.
+pub struct Trusting;
+
+impl russh::client::Handler for Trusting {
+    type Error = russh::Error;
+    async fn check_server_key(
+        &mut self,
+        _: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// A russh client logged in to the sshd on `port` as the benchmark account, with a shell
+/// in the relay's PTY (xterm-256color, 80×24); the prompt is not read yet.
+pub async fn direct_pty_shell(
+    port: u16,
+) -> Result<(
+    russh::client::Handle<Trusting>,
+    russh::Channel<russh::client::Msg>,
+)> {
+    let config = std::sync::Arc::new(russh::client::Config::default());
+    let mut session = russh::client::connect(config, ("127.0.0.1", port), Trusting).await?;
+    if !session
+        .authenticate_password(SSH_USER, SSH_PASSWORD)
+        .await?
+        .success()
+    {
+        bail!("direct ssh login refused");
+    }
+    let ch = session.channel_open_session().await?;
+    ch.request_pty(false, "xterm-256color", 80, 24, 0, 0, &[])
+        .await?;
+    ch.request_shell(false).await?;
+    Ok((session, ch))
+}

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
 use vigil_bench::relay_kit::{
-    add_admin, add_ssh_asset, fd_kinds, free_port, keystroke_round_trips, percentile, prompt_seen,
-    rss_kib, send, serve_watching_heap, sync, wait_control, wait_output, wait_output_collect, Api,
-    Guard, Sshd, Ws, SSH_PASSWORD, SSH_USER,
+    add_admin, add_ssh_asset, direct_pty_shell, fd_kinds, free_port, keystroke_round_trips,
+    percentile, prompt_seen, rss_kib, send, serve_watching_heap, sync, wait_control, wait_output,
+    wait_output_collect, Api, Guard, Sshd, Trusting, Ws,
 };
 use vigil_bench::rows::{self, Baseline, Goal, Measure, Row, Unit};
 use vigil_wire::live::{ClientMsg, ServerControl};
@@ -78,17 +78,6 @@ fn summary(mut v: Vec<Duration>) -> (Duration, Duration) {
     (percentile(&v, 0.5), percentile(&v, 0.99))
 }
 
-struct Trusting;
-impl russh::client::Handler for Trusting {
-    type Error = russh::Error;
-    async fn check_server_key(
-        &mut self,
-        _: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
-
 /// A russh client logged in to sshd with a shell in an 80×24 PTY, its prompt read.
 struct DirectShell {
     _session: russh::client::Handle<Trusting>,
@@ -97,19 +86,7 @@ struct DirectShell {
 
 impl DirectShell {
     async fn open(port: u16) -> Result<DirectShell> {
-        let config = Arc::new(russh::client::Config::default());
-        let mut session = russh::client::connect(config, ("127.0.0.1", port), Trusting).await?;
-        if !session
-            .authenticate_password(SSH_USER, SSH_PASSWORD)
-            .await?
-            .success()
-        {
-            bail!("direct ssh login refused");
-        }
-        let ch = session.channel_open_session().await?;
-        ch.request_pty(false, "xterm-256color", 80, 24, 0, 0, &[])
-            .await?;
-        ch.request_shell(false).await?;
+        let (session, ch) = direct_pty_shell(port).await?;
         let mut shell = DirectShell {
             _session: session,
             ch,
@@ -284,19 +261,7 @@ async fn run(args: &Args, data: &std::path::Path, ssh_port: u16) -> Result<()> {
     let mut ws = api.stream(&id).await?;
     wait_output(&mut ws, prompt_seen).await?;
     let via = summary(keystroke_round_trips(&mut ws, args.keys).await?);
-    println!("{:<28} {:>9} {:>9}", "path", "p50 ms", "p99 ms");
-    println!(
-        "{:<28} {:>9.3} {:>9.3}",
-        "direct russh → sshd",
-        ms(direct.0),
-        ms(direct.1)
-    );
-    println!(
-        "{:<28} {:>9.3} {:>9.3}",
-        "websocket → relay → sshd",
-        ms(via.0),
-        ms(via.1)
-    );
+    print_round_trips(direct, via);
     println!(
         "{:<28} {:>9.3} {:>9.3}",
         "added by the relay",
@@ -516,19 +481,7 @@ async fn held(
     .await?;
     let direct = summary(direct.into_iter().flatten().collect());
     let via = summary(via.into_iter().flatten().collect());
-    println!("{:<28} {:>9} {:>9}", "path", "p50 ms", "p99 ms");
-    println!(
-        "{:<28} {:>9.3} {:>9.3}",
-        "direct russh → sshd",
-        ms(direct.0),
-        ms(direct.1)
-    );
-    println!(
-        "{:<28} {:>9.3} {:>9.3}",
-        "websocket → relay → sshd",
-        ms(via.0),
-        ms(via.1)
-    );
+    print_round_trips(direct, via);
     rows::emit(&Row {
         measure: Measure::KeystrokeP99AtLoad,
         label: format!(
@@ -549,6 +502,17 @@ async fn held(
     held.typists.clear();
     drop(relay);
     Ok(())
+}
+
+/// The keystroke round trip's table: p50 and p99 straight to sshd and through the relay.
+fn print_round_trips(direct: (Duration, Duration), via: (Duration, Duration)) {
+    println!("{:<28} {:>9} {:>9}", "path", "p50 ms", "p99 ms");
+    for (path, (p50, p99)) in [
+        ("direct russh → sshd", direct),
+        ("websocket → relay → sshd", via),
+    ] {
+        println!("{path:<28} {:>9.3} {:>9.3}", ms(p50), ms(p99));
+    }
 }
 
 /// The relay, and its live heap as it last logged it (KiB).

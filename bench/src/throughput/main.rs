@@ -21,14 +21,13 @@
 mod rdp;
 mod splice;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use tokio::io::AsyncWriteExt;
 use vigil_bench::relay_kit::{
-    add_admin, add_ssh_asset, free_port, next_msg, prompt_seen, send, serve, wait_control,
-    wait_output, Api, Sshd, Ws, SSH_PASSWORD, SSH_USER,
+    add_admin, add_ssh_asset, direct_pty_shell, free_port, next_msg, prompt_seen, send, serve,
+    wait_control, wait_output, Api, Sshd, Trusting, Ws,
 };
 use vigil_bench::rows::{self, Baseline, Goal, Measure, Row, Unit};
 use vigil_bench::throughput_kit::{bulk_command, EndMarker, Rate, Verdict, MARKER};
@@ -110,35 +109,12 @@ async fn read_ws(ws: &mut Ws) -> Result<Reading> {
     }
 }
 
-struct Trusting;
-impl russh::client::Handler for Trusting {
-    type Error = russh::Error;
-    async fn check_server_key(
-        &mut self,
-        _: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
-
 type Channel = russh::Channel<russh::client::Msg>;
 
 /// A russh client's shell on the sshd, with the relay's pty (xterm-256color, 80×24),
 /// at its first prompt.
 async fn direct_shell(port: u16) -> Result<(russh::client::Handle<Trusting>, Channel)> {
-    let config = Arc::new(russh::client::Config::default());
-    let mut session = russh::client::connect(config, ("127.0.0.1", port), Trusting).await?;
-    if !session
-        .authenticate_password(SSH_USER, SSH_PASSWORD)
-        .await?
-        .success()
-    {
-        bail!("direct ssh login refused");
-    }
-    let mut ch = session.channel_open_session().await?;
-    ch.request_pty(false, "xterm-256color", 80, 24, 0, 0, &[])
-        .await?;
-    ch.request_shell(false).await?;
+    let (session, mut ch) = direct_pty_shell(port).await?;
     let mut seen = Vec::new();
     while !prompt_seen(&seen) {
         match tokio::time::timeout(QUIET, ch.wait()).await? {
