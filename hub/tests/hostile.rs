@@ -6,16 +6,18 @@
 //! wrong, within a bound; the healthy one must still echo afterwards; and the test
 //! process must not have grown by more than a bound.
 
+mod fake_target;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use fake_target::ssh_spec;
 use tokio::sync::mpsc;
 use vigil_hub::{
-    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret,
-    SshAuth, SshTarget, Target,
+    Attachment, Hub, HubConfig, LaunchSpec, Lifecycle, RdpCodec, RdpSize, RdpTarget, Secret, Target,
 };
 use vigil_testkit::targets::fake_rdp::{self, Misbehaviour};
 use vigil_testkit::targets::fake_ssh::{self, Handshake, Shell};
@@ -33,22 +35,6 @@ const FLOOD: usize = 64 * 1024 * 1024;
 const LIVE_FLOOD: usize = 8 * 1024 * 1024;
 /// The test process may grow by less than this while the hostile sessions run.
 const MAX_RSS_GROWTH_MIB: f64 = 50.0;
-
-fn ssh_spec(id: &str, port: u16) -> LaunchSpec {
-    LaunchSpec {
-        session_id: id.into(),
-        target: Target::Ssh(SshTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: "anyone".into(),
-            auth: SshAuth::Password(Secret::new("anything")),
-            pinned_host_key: None,
-        }),
-        cols: 80,
-        rows: 24,
-        title: format!("test@{id}"),
-    }
-}
 
 fn rdp_spec(id: &str, port: u16) -> LaunchSpec {
     LaunchSpec {

@@ -2,11 +2,15 @@
 //! session is unlocked before the session's task gets to it: the input waited in the
 //! queue across the lock (found by the soak, `bench/src/soak.rs`).
 
+mod fake_target;
+
 use std::time::Duration;
+
+use fake_target::ssh_spec;
 
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
-use vigil_hub::{Hub, HubConfig, LaunchSpec, Secret, SshAuth, SshTarget};
+use vigil_hub::{Hub, HubConfig};
 use vigil_testkit::targets::fake_ssh::{self, Shell};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
@@ -38,19 +42,7 @@ async fn input_received_while_locked_is_dropped_even_after_an_unlock() -> Result
     let dir = tempfile::tempdir()?;
     let (tx, _lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
-    hub.launch(LaunchSpec {
-        session_id: "race1".into(),
-        target: vigil_hub::Target::Ssh(SshTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: "anyone".into(),
-            auth: SshAuth::Password(Secret::new("anything")),
-            pinned_host_key: None,
-        }),
-        cols: 80,
-        rows: 24,
-        title: "test@race1".into(),
-    })?;
+    hub.launch(ssh_spec("race1", port))?;
     let mut user = hub.attach("race1", Participant::User).context("attach")?;
     let input = user.input.clone().context("a user attachment has input")?;
     input.send(ClientMsg::Input(b"before ".to_vec())).await?;

@@ -2,13 +2,17 @@
 //! user's input dropped after it, the `Locked` notice written to the user's socket (which
 //! the relay's socket task reports; here the test plays it).
 
+mod fake_target;
+
 use std::time::{Duration, Instant};
+
+use fake_target::ssh_spec;
 
 use anyhow::{bail, Context, Result};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tokio::sync::mpsc;
 use vigil_hub::metrics::{LOCK_APPLY_SECONDS, LOCK_FIRST_DROP_SECONDS, LOCK_NOTICE_SECONDS};
-use vigil_hub::{Hub, HubConfig, LaunchSpec, Secret, SshAuth, SshTarget};
+use vigil_hub::{Hub, HubConfig};
 use vigil_testkit::targets::fake_ssh::{self, Shell};
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
 
@@ -66,19 +70,7 @@ async fn a_lock_is_timed_from_its_request_once_per_figure() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (tx, _lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(HubConfig::new(dir.path().join("recordings")), tx);
-    hub.launch(LaunchSpec {
-        session_id: "timed1".into(),
-        target: vigil_hub::Target::Ssh(SshTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: "anyone".into(),
-            auth: SshAuth::Password(Secret::new("anything")),
-            pinned_host_key: None,
-        }),
-        cols: 80,
-        rows: 24,
-        title: "test@timed1".into(),
-    })?;
+    hub.launch(ssh_spec("timed1", port))?;
     let mut user = hub.attach("timed1", Participant::User).context("attach")?;
     let input = user.input.clone().context("a user attachment has input")?;
     let clock = user

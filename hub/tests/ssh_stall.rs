@@ -2,11 +2,15 @@
 //! login, the PTY and the shell, but never opens its channel window: every write to it
 //! blocks forever. Terminate must still end the session promptly.
 
+mod fake_target;
+
 use std::time::Duration;
+
+use fake_target::ssh_spec;
 
 use anyhow::{bail, Context, Result};
 use tokio::sync::mpsc;
-use vigil_hub::{Hub, HubConfig, LaunchSpec, Lifecycle, Secret, SshAuth, SshTarget};
+use vigil_hub::{Hub, HubConfig, Lifecycle};
 use vigil_testkit::targets::fake_ssh::{self, Shell};
 use vigil_wire::end::EndReason;
 use vigil_wire::live::{ClientMsg, Participant, ServerControl, ServerMsg};
@@ -29,19 +33,7 @@ async fn terminate_lands_while_a_paste_is_stuck_on_a_target_that_never_reads() -
     config.connect_timeout = Duration::from_secs(5);
     let (tx, mut lifecycle) = mpsc::unbounded_channel();
     let hub = Hub::new(config, tx);
-    hub.launch(LaunchSpec {
-        session_id: "stall1".into(),
-        target: vigil_hub::Target::Ssh(SshTarget {
-            host: "127.0.0.1".into(),
-            port,
-            username: "anyone".into(),
-            auth: SshAuth::Password(Secret::new("anything")),
-            pinned_host_key: None,
-        }),
-        cols: 80,
-        rows: 24,
-        title: "test@stall1".into(),
-    })?;
+    hub.launch(ssh_spec("stall1", port))?;
     let mut user = hub.attach("stall1", Participant::User).context("attach")?;
     loop {
         match next(&mut user.rx).await? {

@@ -244,14 +244,21 @@ fn median(mut v: Vec<Rate>) -> Rate {
     v[v.len() / 2]
 }
 
-fn row(path: &str, r: Rate, frames: u64) {
+/// The table of medians: per path, its rate, bytes and mean frame size.
+fn table(rows: &[(&str, Rate, u64)]) {
     println!(
-        "{:<44} {:>9.1} {:>11} {:>9.0}",
-        path,
-        r.mb_per_s(),
-        r.bytes,
-        r.bytes as f64 / frames.max(1) as f64
+        "\n{:<44} {:>9} {:>11} {:>9}",
+        "path (median of rounds)", "MB/s", "bytes", "B/frame"
     );
+    for (path, r, frames) in rows {
+        println!(
+            "{:<44} {:>9.1} {:>11} {:>9.0}",
+            path,
+            r.mb_per_s(),
+            r.bytes,
+            r.bytes as f64 / (*frames).max(1) as f64
+        );
+    }
 }
 
 async fn rdp_section(
@@ -290,17 +297,15 @@ async fn rdp_section(
     }
     let relay_time: f64 = relay.iter().map(|r| r.elapsed.as_secs_f64()).sum();
     let (relay, forwarding, spliced) = (median(relay), median(forwarding), median(spliced));
-    println!(
-        "\n{:<44} {:>9} {:>11} {:>9}",
-        "path (median of rounds)", "MB/s", "bytes", "B/frame"
-    );
-    row("relay → user (+1 observer, recorded)", relay, relay_frames);
-    row(
-        "  its forwarding, screen-copy work excluded",
-        forwarding,
-        relay_frames,
-    );
-    row("splice: TCP → WebSocket (baseline)", spliced, splice_frames);
+    table(&[
+        ("relay → user (+1 observer, recorded)", relay, relay_frames),
+        (
+            "  its forwarding, screen-copy work excluded",
+            forwarding,
+            relay_frames,
+        ),
+        ("splice: TCP → WebSocket (baseline)", spliced, splice_frames),
+    ]);
     println!(
         "observer (last round): {} bytes in {} frames",
         observer.0, observer.1
@@ -390,17 +395,15 @@ async fn main() -> Result<()> {
         direct.push(d);
     }
     let (relay, spliced, direct) = (median(relay), median(spliced), median(direct));
-    println!(
-        "\n{:<44} {:>9} {:>11} {:>9}",
-        "path (median of rounds)", "MB/s", "bytes", "B/frame"
-    );
-    row("relay → user (+1 observer, recorded)", relay, relay_frames);
-    row(
-        "splice: russh → TCP → WebSocket (baseline)",
-        spliced,
-        splice_frames,
-    );
-    row("direct: russh client only (context)", direct, direct_frames);
+    table(&[
+        ("relay → user (+1 observer, recorded)", relay, relay_frames),
+        (
+            "splice: russh → TCP → WebSocket (baseline)",
+            spliced,
+            splice_frames,
+        ),
+        ("direct: russh client only (context)", direct, direct_frames),
+    ]);
     println!(
         "observer (last round): {} bytes in {} frames, {} resynchronised by snapshot",
         observer.0, observer.1, observer.2
