@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes Vigil's parsers of untrusted bytes with cargo-fuzz (libFuzzer), every target in
 # fuzz/fuzz_targets for a fixed time, starting from the seeds in fuzz/corpus/<target>.
-# Installs cargo-fuzz if missing. Works on stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz's
-# flags through, and without a sanitizer (-s none) no nightly-only -Z flag is needed; a panic
+# Installs cargo-fuzz if missing (scripts/setup.sh installs the same version). Works on
+# stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz's flags through, and without a sanitizer (-s none) no nightly-only -Z flag is needed; a panic
 # (assertion, overflow check, index out of bounds) is still a crash.
 #
 # Prints `fuzz <target>: N execs in S s, C crashes` per target and exits non-zero if any
@@ -19,7 +19,7 @@ export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "==> installing cargo-fuzz"
-  cargo install cargo-fuzz --locked || exit 1
+  cargo install cargo-fuzz --version 0.13.2 --locked || exit 1
 fi
 
 TARGETS=${VIGIL_FUZZ_TARGETS:-$(cargo fuzz list --fuzz-dir fuzz)}

@@ -4,12 +4,16 @@
 #
 #   VIGIL_PROFILE=release|dev   profile of the relay build (default: release)
 #
-# Steps: Debian packages (Chromium and its driver, OpenSSH server and client, sshpass,
-# and the RDP targets': xrdp with xorgxrdp, FreeRDP's shadow server, Xvfb and the X
+# Steps: Debian packages (Chromium and its driver, Firefox ESR, OpenSSH server and client,
+# sshpass, and the RDP targets': xrdp with xorgxrdp, FreeRDP's shadow server, Xvfb and the X
 # clients the target desktops show; rsyslog, debootstrap and python3-venv for the operations
-# tests), the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt), the API
-# contract's Python tools, cargo-deb, the Debian 12 root of the package test, the relay
-# binary, and the browser bundle in dist/ (`cargo xtask dist`).
+# tests), the wasm32 Rust target, the npm packages (xterm.js, binaryen's wasm-opt, axe-core),
+# the API contract's Python tools, the cargo tools (cargo-deb, geckodriver, cargo-fuzz), the
+# Debian 12 root of the package test, the relay binary, and the browser bundle in dist/
+# (`cargo xtask dist`).
+#
+# The cargo tools compile while the network-bound steps (apt, npm, pip, debootstrap) run:
+# they start first, in the background, and the relay build waits for them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +45,7 @@ as_root() {
   fi
 }
 
-APT_PACKAGES=(chromium chromium-driver openssh-server openssh-client sshpass)
+APT_PACKAGES=(chromium chromium-driver firefox-esr openssh-server openssh-client sshpass)
 # What scripts/targets/start-xrdp.sh and start-shadow.sh need (they install what is
 # missing themselves too; installing here keeps apt out of the tests' time limits).
 APT_PACKAGES+=(xrdp xorgxrdp freerdp2-shadow-x11 winpr-utils xvfb xterm x11-apps
@@ -106,14 +110,51 @@ python_tools() {
   echo "${PY_TOOLS[*]}" >"$stamp"
 }
 
-# cargo-deb builds the Debian package (scripts/package.sh).
+# The cargo tools, each at a pinned version: cargo-deb builds the Debian package
+# (scripts/package.sh); geckodriver drives Firefox in the end-to-end tests (a debug build:
+# it only relays WebDriver commands, and compiles in half the time); cargo-fuzz runs
+# scripts/fuzz.sh.
 CARGO_DEB_VERSION=3.8.0
-cargo_tools() {
-  if cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
-    echo "cargo-deb $CARGO_DEB_VERSION present"
+GECKODRIVER_VERSION=0.37.1
+CARGO_FUZZ_VERSION=0.13.2
+# cargo_tool NAME VERSION 'VERSION COMMAND' [INSTALL FLAGS…]
+cargo_tool() {
+  local name=$1 version=$2 check=$3
+  shift 3
+  if $check 2>/dev/null | grep -qF "$version"; then
+    echo "$name $version present"
     return 0
   fi
-  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+  CARGO_PROFILE_DEV_DEBUG=false cargo install "$name" --version "$version" --locked "$@"
+}
+cargo_tools() {
+  cargo_tool cargo-deb "$CARGO_DEB_VERSION" 'cargo deb --version'
+  cargo_tool geckodriver "$GECKODRIVER_VERSION" 'geckodriver --version' --debug
+  cargo_tool cargo-fuzz "$CARGO_FUZZ_VERSION" 'cargo fuzz --version'
+}
+
+# A step in the background: its output goes to a log, printed when it is waited for.
+BG_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/vigil-setup.XXXXXX")
+declare -A BG_PID BG_T0
+# A step that fails stops the script: what still runs in the background stops with it.
+trap 'for p in "${BG_PID[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+bg_start() {
+  local name=$1
+  shift
+  echo "==> setup: $name (started in the background)"
+  "$@" >"$BG_LOGS/$name.log" 2>&1 &
+  BG_PID[$name]=$!
+  BG_T0[$name]=$SECONDS
+}
+bg_wait() {
+  local name=$1 rc=0
+  wait "${BG_PID[$name]}" || rc=$?
+  sed 's/^/    /' "$BG_LOGS/$name.log"
+  if [ "$rc" != 0 ]; then
+    echo "==> setup: $name FAILED (exit $rc)"
+    return "$rc"
+  fi
+  echo "==> setup: $name done in $((SECONDS - BG_T0[$name])) s (in the background)"
 }
 
 # The throw-away Debian 12 root that tests/tests/package.rs installs the .deb into: a
@@ -145,12 +186,14 @@ dist_bundle() {
   cargo xtask dist
 }
 
+bg_start "cargo tools" cargo_tools
 step "Debian packages" apt_packages
 step "Rust target wasm32-unknown-unknown" wasm_target
 step "npm ci" npm_packages
 step "Python tools (API contract tests)" python_tools
-step "cargo-deb" cargo_tools
 step "Debian 12 root for the package test" debian_root
+step "cargo tools" bg_wait "cargo tools"
+rm -rf "$BG_LOGS"
 step "cargo build ($PROFILE) of the relay" relay_build
 step "cargo xtask dist" dist_bundle
 echo "==> setup: finished in $((SECONDS - SETUP_T0)) s"

@@ -145,12 +145,14 @@ fn dist(dev: bool, bench: bool) -> Result<()> {
     let profile = if dev { "dev" } else { "wasm-release" };
     let profile_dir = if dev { "debug" } else { "wasm-release" };
     let target = target_dir(&root)?;
-    // The benchmark build has a target dir of its own: the production build's output
-    // (the same file names) is never replaced by it, nor it by a production build.
-    let (build_dir, dist) = if bench {
-        (target.join("bench"), target.join("dist-bench"))
+    // Both builds share the target dir: only vigil-app differs between them (its `bench`
+    // feature changes no dependency's features), so a fresh machine compiles the wasm
+    // dependencies once. Cargo places the last build's output under the same name; it is
+    // read straight after the build.
+    let dist = if bench {
+        target.join("dist-bench")
     } else {
-        (target.clone(), root.join("dist"))
+        root.join("dist")
     };
     println!(
         "xtask: building {} ({profile}, {WASM_TARGET}{})",
@@ -168,14 +170,13 @@ fn dist(dev: bool, bench: bool) -> Result<()> {
     }
     if bench {
         build.args(["--features", "vigil-app/bench"]);
-        build.arg("--target-dir").arg(&build_dir);
     }
     let status = build
         .args(["--lib", "--target", WASM_TARGET, "--profile", profile])
         .status()
         .context("running cargo build")?;
     ensure!(status.success(), "cargo build of the wasm packages failed");
-    let out_dir = build_dir.join(WASM_TARGET).join(profile_dir);
+    let out_dir = target.join(WASM_TARGET).join(profile_dir);
 
     if dist.exists() {
         std::fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
