@@ -45,6 +45,12 @@ export function missingMessage(missing) {
     + 'or ask your administrator to enable these features.';
 }
 
+/// What the page says when the app failed to start for `reason`.
+export function startFailure(reason) {
+  return `Vigil failed to start: ${reason}. Reload the page to try again; if it fails again, `
+    + 'open Vigil in a current version of Firefox, Chromium, Edge or Safari.';
+}
+
 function fail(boot, message) {
   if (boot) {
     boot.textContent = message;
@@ -67,7 +73,7 @@ async function start() {
     if (boot) boot.remove();
   } catch (err) {
     console.error('Vigil failed to start', err);
-    fail(boot, 'Vigil failed to start: ' + (err && err.message ? err.message : err) + '. Reload the page to try again.');
+    fail(boot, startFailure(err && err.message ? err.message : String(err)));
   }
 }
 

@@ -62,6 +62,12 @@ test('the message names what is missing and what to do', () => {
   assert.match(text, /current version of Firefox, Chromium, Edge or Safari/);
 });
 
+test('a failed start says to reload, then to change browsers', () => {
+  const text = boot.startFailure('CompileError: wasm blocked');
+  assert.match(text, /^Vigil failed to start: CompileError: wasm blocked\. Reload the page/);
+  assert.match(text, /current version of Firefox, Chromium, Edge or Safari\.$/);
+});
+
 test('node itself has what the check looks for, where it has it', () => {
   // Sanity: the check runs against a real global without throwing.
   assert.ok(Array.isArray(boot.missingFeatures(globalThis)));
