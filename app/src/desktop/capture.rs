@@ -14,6 +14,7 @@ use web_sys::{
 };
 
 use super::input::{key_text, scancode, to_desktop, ClientBox, WheelAcc};
+use super::modifiers::{Flags, KeyEdge, ModifierSync};
 
 /// Batches input events per animation frame (consecutive mouse moves collapse to the last).
 struct Batcher {
@@ -91,6 +92,37 @@ impl Drop for Listener {
     }
 }
 
+/// The modifier flags `ev` carries itself.
+fn flags(ev: &KeyboardEvent) -> Flags {
+    let state = |name: &str| ev.get_modifier_state(name);
+    Flags {
+        shift: ev.shift_key() || state("Shift"),
+        control: ev.ctrl_key() || state("Control"),
+        alt: ev.alt_key() || state("Alt"),
+        alt_graph: state("AltGraph"),
+        meta: ev.meta_key() || state("Meta"),
+        caps_lock: state("CapsLock"),
+        num_lock: state("NumLock"),
+    }
+}
+
+/// Queues the modifier edges [`ModifierSync`] asks for.
+fn push_edges(b: &Shared, edges: Vec<KeyEdge>) {
+    for e in edges {
+        if let Some((scancode, extended)) = scancode(e.code) {
+            push(
+                b,
+                InputEvent::Key {
+                    scancode,
+                    extended,
+                    down: e.down,
+                    key_text: Some(e.key.to_string()),
+                },
+            );
+        }
+    }
+}
+
 fn client_box(el: &HtmlCanvasElement) -> ClientBox {
     let r = el.get_bounding_client_rect();
     ClientBox {
@@ -114,12 +146,14 @@ pub fn capture_input(
     }));
     let buttons = Rc::new(RefCell::new(0u8));
     let wheel = Rc::new(RefCell::new(WheelAcc::default()));
+    let mods = Rc::new(RefCell::new(ModifierSync::default()));
     let target: &EventTarget = el.as_ref();
     let active = move || capture.try_get_untracked().unwrap_or(false);
     let release_all = {
-        let (b, buttons) = (batch.clone(), buttons.clone());
+        let (b, buttons, mods) = (batch.clone(), buttons.clone(), mods.clone());
         move || {
             *buttons.borrow_mut() = 0;
+            mods.borrow_mut().reset();
             push(&b, InputEvent::ReleaseAll);
             flush(&b);
         }
@@ -127,7 +161,7 @@ pub fn capture_input(
     let mut ls = Vec::new();
 
     for (name, down) in [("keydown", true), ("keyup", false)] {
-        let b = batch.clone();
+        let (b, mods) = (batch.clone(), mods.clone());
         ls.push(Listener::new(target, name, move |ev| {
             let Ok(ev) = ev.dyn_into::<KeyboardEvent>() else {
                 return;
@@ -140,6 +174,9 @@ pub fn capture_input(
             };
             ev.prevent_default();
             ev.stop_propagation();
+            let code = ev.code();
+            let flags = flags(&ev).with_typed(&ev.key());
+            push_edges(&b, mods.borrow_mut().before(&code, flags));
             push(
                 &b,
                 InputEvent::Key {
@@ -149,6 +186,7 @@ pub fn capture_input(
                     key_text: key_text(&ev.key()),
                 },
             );
+            push_edges(&b, mods.borrow_mut().after(&code, down));
         }));
     }
 

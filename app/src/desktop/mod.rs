@@ -2,12 +2,13 @@
 //! (`vigil-decode`), its dirty pixels come back to a canvas; the user's keyboard and mouse
 //! are captured.
 //!
-//! `input` and `replay` are pure and tested natively. The rest touches the DOM (wasm32
-//! only): `engine` (the [`engine::Desktop`]: worker, canvas, fences), `worker` and
-//! `canvas` under it, `pointer` (the server pointer's look), `capture` (input listeners
+//! `input`, `modifiers` (modifier state kept in step with each key event's flags) and
+//! `replay` are pure and tested natively. The rest touches the DOM (wasm32 only):
+//! `engine` (the [`engine::Desktop`]: worker, canvas, fences), `worker` and `canvas` under it, `pointer` (the server pointer's look), `capture` (input listeners
 //! and batching), `view` (the component) and, in benchmark builds, `stats`.
 
 pub mod input;
+pub mod modifiers;
 pub mod replay;
 
 #[cfg(target_arch = "wasm32")]

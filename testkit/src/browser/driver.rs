@@ -1,8 +1,11 @@
-//! chromedriver, started once per test binary, and the WebDriver commands Vigil's tests
-//! add to fantoccini's (DevTools and the performance log).
+//! The WebDriver servers: chromedriver, started once per test binary; geckodriver, one per
+//! open Firefox (it drives one session at a time), kept for the next Firefox when that one
+//! closes. Also the WebDriver commands Vigil's tests add to fantoccini's (Chromium's
+//! DevTools and performance log).
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -60,6 +63,88 @@ fn spawn_chromedriver(port: u16) -> Result<std::result::Result<String, String>> 
         std::thread::sleep(POLL);
     }
     bail!("chromedriver did not listen on {port}:\n{}", tail(&log, 20))
+}
+
+/// A geckodriver for one Firefox session: a free one, or a new one.
+pub(super) fn geckodriver() -> Result<String> {
+    if let Some(url) = idle_geckodrivers().pop() {
+        return Ok(url);
+    }
+    let mut last = String::new();
+    for _ in 0..3 {
+        match spawn_geckodriver(free_port())? {
+            Ok(url) => return Ok(url),
+            Err(why) => last = why,
+        }
+    }
+    bail!("geckodriver did not start in 3 tries; the last:\n{last}")
+}
+
+/// Hands back a geckodriver whose session has ended, for the next Firefox.
+pub(super) fn geckodriver_done(url: String) {
+    idle_geckodrivers().push(url);
+}
+
+fn idle_geckodrivers() -> std::sync::MutexGuard<'static, Vec<String>> {
+    static IDLE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    IDLE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `$GECKODRIVER`, else `geckodriver` on the PATH, else `~/.cargo/bin/geckodriver` (where
+/// `cargo install geckodriver` puts it).
+fn geckodriver_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("GECKODRIVER") {
+        return bin.into();
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("geckodriver"))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cargo/bin/geckodriver"))
+                .filter(|p| p.is_file())
+        })
+        .unwrap_or_else(|| "geckodriver".into())
+}
+
+/// `$FIREFOX`, else Debian's Firefox ESR.
+pub(super) fn firefox_bin() -> String {
+    std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into())
+}
+
+fn spawn_geckodriver(port: u16) -> Result<std::result::Result<String, String>> {
+    let bin = geckodriver_bin();
+    let log = artifacts_dir().join(format!("geckodriver-{}-{port}.log", std::process::id()));
+    let mut cmd = Command::new(&bin);
+    cmd.arg(format!("--port={port}"))
+        .arg("--host=127.0.0.1")
+        .arg(format!("--binary={}", firefox_bin()))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(Stdio::null());
+    new_process_group(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("spawn {} (set $GECKODRIVER)", bin.display()))?;
+    on_exit(&kill_group_snippet(child.id()))?;
+    let deadline = Instant::now() + secs(20.0);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(Ok(format!("http://127.0.0.1:{port}")));
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(Err(format!(
+                "port {port}: exited ({status}):\n{}",
+                tail(&log, 20)
+            )));
+        }
+        std::thread::sleep(POLL);
+    }
+    bail!("geckodriver did not listen on {port}:\n{}", tail(&log, 20))
 }
 
 /// `POST /session/{id}/se/log` for the performance log (Chrome's DevTools events).

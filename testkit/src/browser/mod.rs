@@ -1,8 +1,9 @@
-//! One headless Chromium per person ([`Browser`]), driven through chromedriver: page
-//! loads, scripts, bounded waits on the app's `data-testid`s that fail with the page source
-//! and a screenshot, clicks and typing. Its parts: [`driver`] (chromedriver and DevTools
-//! commands), [`network`] (what the browser received), [`terminal`] (xterm screens) and
-//! [`canvas`] (desktop canvases).
+//! One headless browser per person ([`Browser`]): Chromium through chromedriver, or
+//! Firefox through geckodriver ([`BrowserKind`]). Page loads, scripts, bounded waits on the
+//! app's `data-testid`s that fail with the page source and a screenshot, clicks and typing
+//! work the same in both. Its parts: [`driver`] (the WebDriver servers and Chromium's
+//! DevTools commands), [`network`] (what a Chromium received), [`terminal`] (xterm
+//! screens) and [`canvas`] (desktop canvases).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,20 +22,41 @@ mod driver;
 mod network;
 mod terminal;
 
-use driver::{chromedriver, Cdp};
+use driver::{chromedriver, firefox_bin, geckodriver, geckodriver_done, Cdp};
 use network::NetLog;
 pub use network::Transfer;
 
 /// The login page's form once `login.js` handles it (`public/login.html`).
 pub const LOGIN_FORM_READY: &str = "[data-testid=\"login-form\"][data-ready=\"true\"]";
 
-/// One headless Chromium with its own profile: one person at one browser.
+/// Which browser a [`Browser`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserKind {
+    /// Chromium through chromedriver (`$CHROMIUM`, `$CHROMEDRIVER`).
+    Chromium,
+    /// Firefox (ESR) through geckodriver (`$FIREFOX`, `$GECKODRIVER`).
+    Firefox,
+}
+
+impl std::fmt::Display for BrowserKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BrowserKind::Chromium => "Chromium",
+            BrowserKind::Firefox => "Firefox",
+        })
+    }
+}
+
+/// One headless browser with its own profile: one person at one browser.
 pub struct Browser {
     pub client: Client,
     pub name: String,
+    pub kind: BrowserKind,
     base: String,
     net: Mutex<NetLog>,
     shots: AtomicU64,
+    /// The geckodriver this Firefox holds (handed back when it closes).
+    gecko: Option<String>,
     _profile: tempfile::TempDir,
 }
 
@@ -44,6 +66,73 @@ impl Browser {
         Browser::open_at(&relay.base, name).await
     }
 
+    /// Opens a fresh headless Firefox whose relative paths go to `relay`.
+    pub async fn open_firefox(relay: &Relay, name: &str) -> Result<Browser> {
+        Browser::open_kind(BrowserKind::Firefox, relay, name).await
+    }
+
+    /// Opens a fresh headless browser of `kind` whose relative paths go to `relay`.
+    pub async fn open_kind(kind: BrowserKind, relay: &Relay, name: &str) -> Result<Browser> {
+        match kind {
+            BrowserKind::Chromium => Browser::open_at(&relay.base, name).await,
+            BrowserKind::Firefox => Browser::open_firefox_at(&relay.base, name).await,
+        }
+    }
+
+    /// Opens a fresh headless Firefox (ESR) with its own profile, through a geckodriver of
+    /// its own.
+    pub async fn open_firefox_at(base: &str, name: &str) -> Result<Browser> {
+        let driver = geckodriver()?;
+        let profile = tempfile::Builder::new()
+            .prefix("vigil-e2e-firefox-")
+            .tempdir()?;
+        let args = vec![
+            "-headless".to_string(),
+            "-no-remote".into(),
+            "-profile".into(),
+            profile.path().display().to_string(),
+            "-width=1280".into(),
+            "-height=900".into(),
+        ];
+        let prefs = json!({
+            // Nothing the tests did not ask for: no first-run pages, updates or telemetry.
+            "browser.shell.checkDefaultBrowser": false,
+            "browser.startup.homepage_override.mstone": "ignore",
+            "datareporting.policy.dataSubmissionEnabled": false,
+            "toolkit.telemetry.reportingpolicy.firstRun": false,
+            "app.update.disabledForTesting": true,
+            "network.captive-portal-service.enabled": false,
+            "network.connectivity-service.enabled": false,
+            // The page's console goes to geckodriver's log (the test artifacts).
+            "devtools.console.stdout.content": true,
+        });
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("firefox"));
+        caps.insert(
+            "moz:firefoxOptions".into(),
+            json!({ "binary": firefox_bin(), "args": args, "prefs": prefs }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver)
+            .await
+            .with_context(|| format!("open Firefox `{name}` through geckodriver at {driver}"))?;
+        // `-width`/`-height` are not honoured by every headless Firefox: set it here too.
+        client.set_window_size(1280, 900).await.ok();
+        Ok(Browser {
+            client,
+            name: name.to_string(),
+            kind: BrowserKind::Firefox,
+            base: base.trim_end_matches('/').to_string(),
+            net: Mutex::new(NetLog::default()),
+            shots: AtomicU64::new(0),
+            gecko: Some(driver),
+            _profile: profile,
+        })
+    }
+
+    /// Opens a fresh headless Chromium whose relative paths go to `base`.
     pub async fn open_at(base: &str, name: &str) -> Result<Browser> {
         let driver = chromedriver()?;
         let profile = tempfile::Builder::new()
@@ -80,11 +169,25 @@ impl Browser {
         Ok(Browser {
             client,
             name: name.to_string(),
+            kind: BrowserKind::Chromium,
             base: base.trim_end_matches('/').to_string(),
             net: Mutex::new(NetLog::default()),
             shots: AtomicU64::new(0),
+            gecko: None,
             _profile: profile,
         })
+    }
+
+    /// Fails, naming this browser, unless it is Chromium: for what only Chromium offers
+    /// (DevTools commands, the performance log).
+    pub(crate) fn chromium_only(&self, what: &str) -> Result<()> {
+        ensure!(
+            self.kind == BrowserKind::Chromium,
+            "{}: {what} is Chromium-only (DevTools); this browser is {}",
+            self.name,
+            self.kind
+        );
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,9 +198,12 @@ impl Browser {
         }
     }
 
-    /// Loads `path` (a full page load; what the network log holds so far is kept).
+    /// Loads `path` (a full page load; in Chromium, what the network log holds so far is
+    /// kept).
     pub async fn goto(&self, path: &str) -> Result<()> {
-        self.capture_network().await?;
+        if self.kind == BrowserKind::Chromium {
+            self.capture_network().await?;
+        }
         self.client
             .goto(&self.url(path))
             .await
@@ -120,6 +226,7 @@ impl Browser {
 
     /// Runs one DevTools command (e.g. `Network.setCacheDisabled`) and returns its result.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        self.chromium_only(&format!("the DevTools command {cmd}"))?;
         self.client
             .issue_cmd(Cdp(cmd.to_string(), params))
             .await
@@ -418,12 +525,17 @@ impl Browser {
         .await?;
         Ok(())
     }
-    /// Ends the browser session (and its Chromium).
+    /// Ends the browser session (and its browser); a Firefox's geckodriver is kept for
+    /// the next one.
     pub async fn close(self) -> Result<()> {
         self.client
             .close()
             .await
-            .map_err(|e| anyhow!("{}: close: {e}", self.name))
+            .map_err(|e| anyhow!("{}: close: {e}", self.name))?;
+        if let Some(driver) = self.gecko {
+            geckodriver_done(driver);
+        }
+        Ok(())
     }
 }
 

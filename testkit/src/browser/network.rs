@@ -1,4 +1,5 @@
-//! What a browser received over the network, read from Chrome's performance log:
+//! What a browser received over the network, read from Chrome's performance log (Chromium
+//! only: in Firefox these fail with an error naming the browser):
 //! WebSocket frames and HTTP bodies, for the tests that check no secret reaches a page,
 //! and the bytes each HTTP response took on the wire, for the download benchmark.
 
@@ -43,6 +44,7 @@ impl Browser {
     /// received and fetches the body of every HTTP response. Call it while the page
     /// that made the requests is still loaded ([`Browser::goto`] does).
     pub async fn capture_network(&self) -> Result<()> {
+        self.chromium_only("reading what the browser received (the performance log)")?;
         let entries = match self.client.issue_cmd(GetPerformanceLog).await {
             Ok(v) => v,
             Err(e) => bail!("{}: reading the performance log failed: {e}", self.name),
