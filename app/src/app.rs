@@ -122,10 +122,30 @@ fn Protected(children: ChildrenFn) -> impl IntoView {
     }
 }
 
+/// The top bar. On narrow screens (CSS, `base.css`) the links and the user's part fold
+/// into the panel that **Menu** opens (`aria-expanded`, `aria-controls`); Escape closes
+/// it and gives the focus back to Menu, and so does choosing a link. On wide screens
+/// Menu is hidden and the panel is always shown.
 #[component]
 fn Nav() -> impl IntoView {
     let auth = use_auth();
     let busy = RwSignal::new(false);
+    let open = RwSignal::new(false);
+    let menu = NodeRef::<leptos::html::Button>::new();
+    let close = move || {
+        if open.get_untracked() {
+            open.set(false);
+            if let Some(b) = menu.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    };
+    // Any change of page (a link, Back) closes it.
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        open.set(false);
+    });
     let logout = move |_| {
         busy.set(true);
         spawn_local(async move {
@@ -150,31 +170,62 @@ fn Nav() -> impl IntoView {
                 "User"
             };
             view! {
-                <header class="topbar">
+                <header class="topbar" on:keydown=move |ev| {
+                    if ev.key() == "Escape" && open.get_untracked() {
+                        ev.prevent_default();
+                        close();
+                    }
+                }>
                     <a class="skip-link" href="#main">"Skip to content"</a>
                     <span class="brand" aria-label="Vigil">
                         <img src=crate::assets::Asset::Logo.url() alt="" width="20" height="20"/>
                         "Vigil"
                     </span>
-                    <nav data-testid="nav" class="nav" aria-label="Main">
-                        <A href="/active">"Active Sessions"</A>
-                        <A href="/replay">"Replay Sessions"</A>
-                        <A href="/assets">"Assets"</A>
-                        <A href="/requests">"Requests"</A>
-                        {me.is_admin.then(|| view! { <A href="/audit">"Audit"</A> })}
-                    </nav>
-                    <div class="who">
-                        <span class="who-name" data-testid="nav-user" title=me.username.clone()>{name}</span>
-                        <span class="who-role">{role}</span>
-                        <button
-                            type="button"
-                            class="btn btn-ghost"
-                            data-testid="logout"
-                            disabled=move || busy.get()
-                            on:click=move |ev| logout.with_value(|f| f(ev))
-                        >
-                            "Log out"
-                        </button>
+                    <button
+                        type="button"
+                        class="btn btn-ghost nav-toggle"
+                        data-testid="nav-menu"
+                        aria-controls="nav-panel"
+                        aria-expanded=move || open.get().to_string()
+                        node_ref=menu
+                        on:click=move |_| open.update(|o| *o = !*o)
+                    >
+                        <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+                            <path fill="currentColor" d="M1 3h14v2H1zm0 4h14v2H1zm0 4h14v2H1z"/>
+                        </svg>
+                        "Menu"
+                    </button>
+                    <div id="nav-panel" class="nav-panel" class:open=move || open.get() data-testid="nav-panel">
+                        <nav data-testid="nav" class="nav" aria-label="Main" on:click=move |ev| {
+                            use wasm_bindgen::JsCast;
+                            let on_link = ev
+                                .target()
+                                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                                .and_then(|el| el.closest("a").ok().flatten())
+                                .is_some();
+                            if on_link {
+                                close();
+                            }
+                        }>
+                            <A href="/active">"Active Sessions"</A>
+                            <A href="/replay">"Replay Sessions"</A>
+                            <A href="/assets">"Assets"</A>
+                            <A href="/requests">"Requests"</A>
+                            {me.is_admin.then(|| view! { <A href="/audit">"Audit"</A> })}
+                        </nav>
+                        <div class="who">
+                            <span class="who-name" data-testid="nav-user" title=me.username.clone()>{name}</span>
+                            <span class="who-role">{role}</span>
+                            <button
+                                type="button"
+                                class="btn btn-ghost"
+                                data-testid="logout"
+                                disabled=move || busy.get()
+                                on:click=move |ev| logout.with_value(|f| f(ev))
+                            >
+                                "Log out"
+                            </button>
+                        </div>
                     </div>
                 </header>
             }

@@ -9,6 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
+use crate::focus_escape;
+
 #[wasm_bindgen]
 extern "C" {
     /// `Terminal` from `@xterm/xterm`.
@@ -56,6 +58,10 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     fn options(this: &Terminal) -> Object;
+
+    /// Called before xterm.js handles each key event; `false` keeps it from xterm.js.
+    #[wasm_bindgen(method, js_name = attachCustomKeyEventHandler)]
+    fn attach_custom_key_event_handler(this: &Terminal, cb: &js_sys::Function);
 
     /// `IDisposable`.
     pub type Disposable;
@@ -121,7 +127,8 @@ fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
 
 impl Term {
     /// Opens a terminal in `parent`. Fails (with a message for people) when xterm.js
-    /// did not load.
+    /// did not load. The focus escape chord (`crate::focus_escape`) moves the focus out
+    /// of it, to the hint beside `parent`; xterm.js never sees that key.
     pub fn open(parent: &HtmlElement, opts: TermOptions) -> Result<Term, String> {
         let options = Object::new();
         set(&options, "disableStdin", opts.read_only);
@@ -146,12 +153,18 @@ impl Term {
         let term = Terminal::new(&options)
             .map_err(|e| format!("The terminal component (xterm.js) did not load: {e:?}"))?;
         term.open(parent);
+        let escape = Closure::<dyn FnMut(web_sys::KeyboardEvent) -> bool>::new(
+            |ev: web_sys::KeyboardEvent| {
+                !(ev.type_() == "keydown" && focus_escape::dom::escape_on(&ev))
+            },
+        );
+        term.attach_custom_key_event_handler(escape.as_ref().unchecked_ref());
         Ok(Term {
             term,
             _fit: None,
             observer: None,
             disposables: Vec::new(),
-            _closures: Vec::new(),
+            _closures: vec![Box::new(escape)],
         })
     }
 

@@ -166,6 +166,9 @@ pub fn capture_input(
             let Ok(ev) = ev.dyn_into::<KeyboardEvent>() else {
                 return;
             };
+            if down && crate::focus_escape::dom::escape_on(&ev) {
+                return;
+            }
             if !active() {
                 return;
             }

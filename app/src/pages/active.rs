@@ -1,4 +1,9 @@
 //! `/active`: Active Sessions, pushed by the `/api/v1/live` feed (no polling).
+//!
+//! One session can be selected (its row's radio button: Tab reaches the group, the arrow
+//! keys move the selection, Space selects; or a click on the row): the toolbar below the
+//! list (`toolbar.rs`) acts on it, and the page's live region announces its lock, unlock
+//! and end. The selection stays while the list updates and goes when the session ends.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,14 +13,19 @@ use vigil_wire::api::{Session, SessionId};
 use vigil_wire::live::{FeedMsg, Thumbnail};
 
 mod emergency;
+mod toolbar;
 
 use crate::api;
+use crate::live_region::{announce_changes, LiveRegion};
+use crate::selection;
 use crate::sharing::describe;
 use crate::shell::{set_title, use_auth};
+use crate::stream::announce::Facts;
 use crate::util;
 use crate::widgets::{local_time, use_now, GridHead, SessionControlsBar};
 use crate::ws::{Socket, SocketEvent};
 use emergency::EmergencyControl;
+use toolbar::SelectionToolbar;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Feed {
@@ -139,6 +149,35 @@ pub fn ActivePage() -> impl IntoView {
         state.socket.set_value(None);
     });
 
+    let selected_id = RwSignal::new(None::<SessionId>);
+    // The selected session as the list has it now: none once it ended or left the list.
+    // `selected_id` itself is kept, so that its end is announced.
+    let selected = Memo::new(move |_| {
+        let id = selected_id.get();
+        state
+            .sessions
+            .with(|v| selection::selected(id.as_ref(), v).cloned())
+    });
+    let facts = Memo::new(move |_| match selected_id.get() {
+        Some(id) => state
+            .sessions
+            .with(|v| Facts::of_listed(&id, v.iter().find(|s| s.id == id))),
+        None => Facts::default(),
+    });
+    let said = announce_changes(facts);
+    let on_done = Callback::new(move |s: Session| {
+        if s.ended_at.is_some() {
+            let id = s.id;
+            state.sessions.update(|v| v.retain(|x| x.id != id));
+        } else {
+            upsert(state, s);
+        }
+    });
+    let on_error = Callback::new(move |e: String| action_error.set(Some(e)));
+    // Only when the list turns empty or not: the table is not made again on each change
+    // (a focused radio button or toolbar button would lose the focus).
+    let empty = Memo::new(move |_| state.sessions.with(Vec::is_empty));
+
     let ids = move || {
         state
             .sessions
@@ -170,21 +209,26 @@ pub fn ActivePage() -> impl IntoView {
             {move || {
                 if !state.received.get() {
                     view! { <p class="state state-loading" role="status">"Loading active sessions…"</p> }.into_any()
-                } else if state.sessions.with(Vec::is_empty) {
+                } else if empty.get() {
                     view! { <p class="empty" data-testid="sessions-empty">"No active sessions."</p> }.into_any()
                 } else {
                     view! {
-                        <table class="grid sessions">
-                            <GridHead cols=&["Screen", "User", "Asset", "Protocol", "Started", "Duration", "State"] actions="Controls"/>
+                        <table class="grid sessions" aria-describedby="select-help">
+                            <GridHead cols=&["Select", "Screen", "User", "Asset", "Protocol", "Started", "Duration", "State"] actions="Controls"/>
                             <tbody>
                                 <For each=ids key=|id| id.clone() let:id>
-                                    <SessionRow id state now action_error/>
+                                    <SessionRow id state now selected_id on_done on_error/>
                                 </For>
                             </tbody>
                         </table>
+                        <p id="select-help" class="muted small select-help">
+                            "Select a session with its radio button (arrow keys move the selection, Space selects) or by clicking its row; the toolbar below acts on it."
+                        </p>
+                        <SelectionToolbar selected on_done on_error/>
                     }.into_any()
                 }
             }}
+            <LiveRegion said/>
         </section>
     }
 }
@@ -194,7 +238,9 @@ fn SessionRow(
     id: SessionId,
     state: FeedState,
     now: ReadSignal<i64>,
-    action_error: RwSignal<Option<String>>,
+    selected_id: RwSignal<Option<SessionId>>,
+    on_done: Callback<Session>,
+    on_error: Callback<String>,
 ) -> impl IntoView {
     let auth = use_auth();
     let sid = id.clone();
@@ -239,19 +285,46 @@ fn SessionRow(
                 .unwrap_or_default()
         })
     };
-    let on_done = Callback::new(move |s: Session| {
-        if s.ended_at.is_some() {
-            let id = s.id;
-            state.sessions.update(|v| v.retain(|x| x.id != id));
-        } else {
-            upsert(state, s);
+    let sel_id = id.clone();
+    let is_selected = Memo::new(move |_| selected_id.with(|s| s.as_ref() == Some(&sel_id)));
+    let pick_id = id.clone();
+    let pick = move || selected_id.set(Some(pick_id.clone()));
+    let pick_on_row = pick.clone();
+    // A click anywhere on the row selects it, except on its own links and buttons.
+    let on_row_click = move |ev: web_sys::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let on_control = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| {
+                el.closest("a, button, input, select, textarea")
+                    .ok()
+                    .flatten()
+            })
+            .is_some();
+        if !on_control {
+            pick_on_row();
         }
-    });
-    let on_error = Callback::new(move |e: String| action_error.set(Some(e)));
+    };
+    let select_label = move || {
+        session.with(|s| {
+            s.as_ref()
+                .map(|s| format!("Select {}'s session on {}", s.user, s.asset_name))
+                .unwrap_or_default()
+        })
+    };
 
     view! {
         <tr data-testid="session-row" data-session-id=id.clone() data-locked=move || locked().to_string()
-            class:locked=locked>
+            data-selected=move || is_selected.get().to_string()
+            class:locked=locked class:selected=move || is_selected.get()
+            on:click=on_row_click>
+            <td class="select-cell">
+                <input type="radio" name="session-select" data-testid="session-select"
+                    aria-label=select_label
+                    prop:checked=move || is_selected.get()
+                    on:change=move |_| pick()/>
+            </td>
             <td class="thumb-cell">
                 {move || match href() {
                     Some(h) => view! {
@@ -260,14 +333,14 @@ fn SessionRow(
                     None => view! { <div class="thumb" data-testid="thumbnail">{thumb_view}</div> }.into_any(),
                 }}
             </td>
-            <td class="strong">{field(|s| s.user.clone())}</td>
-            <td>{field(|s| s.asset_name.clone())}</td>
-            <td><span class="proto">{field(|s| s.protocol.as_str().to_uppercase())}</span></td>
-            <td class="nowrap">{field(|s| local_time(s.started_at))}</td>
-            <td class="nowrap mono">
+            <td class="strong" data-label="User">{field(|s| s.user.clone())}</td>
+            <td data-label="Asset">{field(|s| s.asset_name.clone())}</td>
+            <td data-label="Protocol"><span class="proto">{field(|s| s.protocol.as_str().to_uppercase())}</span></td>
+            <td class="nowrap" data-label="Started">{field(|s| local_time(s.started_at))}</td>
+            <td class="nowrap mono" data-label="Duration">
                 {move || session.with(|s| s.as_ref().map(|s| util::duration(now.get() - s.started_at)).unwrap_or_default())}
             </td>
-            <td>
+            <td data-label="State">
                 {move || if locked() {
                     view! { <span class="badge badge-locked">"Locked"</span> }.into_any()
                 } else {

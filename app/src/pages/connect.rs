@@ -8,7 +8,10 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use crate::desktop::view::DesktopView;
+use crate::focus_escape::dom::FocusEscapeHint;
+use crate::live_region::{announce_changes, LiveRegion};
 use crate::shell::{for_route_id, set_title};
+use crate::stream::announce::Facts;
 use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::{Role, StreamState};
 use crate::widgets::StatusPill;
@@ -33,6 +36,7 @@ fn ConnectView(id: String) -> impl IntoView {
     // Input goes out only from the user, while the session is live and not locked.
     let capture = stream.pick(StreamState::captures_desktop);
     let on_input = Callback::new(move |events| stream.desktop_input(events));
+    let said = announce_changes(stream.pick(Facts::of_stream));
 
     Effect::new(move |_| {
         if let Some(s) = session.get() {
@@ -61,19 +65,20 @@ fn ConnectView(id: String) -> impl IntoView {
                 <a class="btn btn-small" href="/assets">"Back to Assets"</a>
             </div>
             {move || lock.get().map(|m| view! {
-                <div class="banner banner-lock" data-testid="lock-banner" role="alert">
+                <div class="banner banner-lock" data-testid="lock-banner">
                     {m}
                 </div>
             })}
             {move || ended.get().map(|r| view! {
-                <div class="banner banner-ended" data-testid="session-ended" role="alert">
+                <div class="banner banner-ended" data-testid="session-ended">
                     {format!("Session ended: {r}")}
                 </div>
             })}
             {move || access_ended.get().map(|m| view! {
-                <div class="banner banner-ended" data-testid="access-ended" role="alert">{m}</div>
+                <div class="banner banner-ended" data-testid="access-ended">{m}</div>
             })}
             <StreamError stream/>
+            <LiveRegion said/>
             <div class="term-host term-fill" class:hidden=move || desktop.get() data-testid="terminal" node_ref=host></div>
             {move || desktop.get().then(|| view! {
                 <div class="desktop-fill">
@@ -81,6 +86,9 @@ fn ConnectView(id: String) -> impl IntoView {
                         locked=Signal::derive(move || lock.with(Option::is_some)) capture on_input/>
                 </div>
             })}
+            <div class="term-foot">
+                <FocusEscapeHint what=Signal::derive(move || if desktop.get() { "desktop" } else { "terminal" })/>
+            </div>
         </section>
     }
 }

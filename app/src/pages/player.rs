@@ -7,9 +7,12 @@ use vigil_wire::share::ShareKind;
 
 use crate::api;
 use crate::desktop::view::DesktopView;
+use crate::focus_escape::dom::FocusEscapeHint;
+use crate::live_region::{announce_changes, LiveRegion};
 use crate::sharing::panel::SharePanel;
 use crate::sharing::watchers::WhoIsWatching;
 use crate::shell::{for_route_id, load_for, set_title, ErrorBox, Loading};
+use crate::stream::announce::Facts;
 use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::Role;
 use crate::util::{self, NOT_AVAILABLE};
@@ -79,6 +82,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let share_id = id.clone();
     // Each change of the participants (a join through a link) may add a link's use.
     let joins = RwSignal::new(0usize);
+    let said = announce_changes(stream.pick(Facts::of_stream));
     Effect::new(move |_| {
         participants.track();
         joins.update(|n| *n += 1);
@@ -102,26 +106,28 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             </dl>
             {move || action_error.get().map(|e| view! { <ErrorBox message=e/> })}
             {move || s.with(|s| s.locked && s.ended_at.is_none()).then(|| view! {
-                <div class="banner banner-lock" data-testid="lock-banner" role="status">"This session is locked: the user's input is blocked."</div>
+                <div class="banner banner-lock" data-testid="lock-banner">"This session is locked: the user's input is blocked."</div>
             })}
             {move || ended.get().map(|r| {
                 let href = replay_href.clone();
                 view! {
-                    <div class="banner banner-ended" data-testid="session-ended" role="status">
+                    <div class="banner banner-ended" data-testid="session-ended">
                         {format!("Session ended: {r}")} " " <a href=href>"Replay it"</a>
                     </div>
                 }
             })}
             {move || access_ended.get().map(|m| view! {
-                <div class="banner banner-ended" data-testid="access-ended" role="status">{m}</div>
+                <div class="banner banner-ended" data-testid="access-ended">{m}</div>
             })}
             <StreamError stream/>
+            <LiveRegion said/>
             <div class="player-body">
                 <div class="term-scroll">
                     {(!was_ended && !rdp).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=host></div> })}
                     {(!was_ended && rdp).then(|| view! {
                         <DesktopView desktop=stream.desktop testid="player-canvas" locked=false capture=false/>
                     })}
+                    {(!was_ended && !rdp).then(|| view! { <FocusEscapeHint what="terminal"/> })}
                 </div>
                 <KeystrokesPanel keys=stream.keys selectable=Signal::derive(move || !active.get()) status=keys_status/>
             </div>

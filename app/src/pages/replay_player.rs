@@ -15,6 +15,7 @@ mod desktop;
 
 use crate::api;
 use crate::cast::{self, Cast};
+use crate::focus_escape::dom::FocusEscapeHint;
 use crate::sharing::panel::SharePanel;
 use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
@@ -264,6 +265,7 @@ fn ReplayPlayer(cast: Rc<Cast>, id: String) -> impl IntoView {
         <div class="player-body">
             <div class="term-scroll">
                 <div class="term-host" data-testid="replay-terminal" node_ref=node></div>
+                <FocusEscapeHint what="terminal"/>
             </div>
             <KeystrokesPanel keys selectable=true status=keys_status
                 on_pick=Callback::new(move |at_ms: u64| seek(at_ms as f64))/>

@@ -6,9 +6,11 @@
 //!   close, a control's answer) and returns the [`Effect`]s for the page to perform.
 //! - [`events`]: what the state machine is told ([`Input`]) and what it asks of the page
 //!   ([`Effect`], [`Notice`]).
+//! - [`announce`]: what a state change tells screen readers ([`announce::change`]), pure.
 //! - `hook` (wasm32 only): `use_session_stream`, the socket, terminal and desktop that
 //!   perform those effects, used by both pages.
 
+pub mod announce;
 pub mod events;
 pub mod state;
 pub mod status;

@@ -19,6 +19,7 @@ use crate::{artifacts_dir, secs, tid, unique, POLL};
 
 pub mod canvas;
 mod driver;
+mod keys;
 mod network;
 mod terminal;
 
