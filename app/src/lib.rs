@@ -2,6 +2,7 @@
 //!
 //! - [`cast`], [`util`], the stream's state machine ([`stream::state`]), the share links'
 //!   forms and texts ([`sharing`]) and the desktop's input mapping and recording reader
+//!   and the kiosk's paths, idle timer and keyboard-lock words ([`kiosk`])
 //!   are pure and build natively (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
@@ -13,6 +14,7 @@
 pub mod assets;
 pub mod cast;
 pub mod desktop;
+pub mod kiosk;
 pub mod sharing;
 pub mod stream;
 pub mod util;
