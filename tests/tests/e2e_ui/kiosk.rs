@@ -105,6 +105,13 @@ async fn an_isa_user_locks_a_desktop_from_the_kiosk_which_logs_out_when_idle() -
         Browser::open(&relay, "kiosk-isa"),
     )?;
     isa.client.set_window_size(1366, 768).await?;
+    // The page stays 1366×768 in full screen too (headless Chromium's screen is smaller).
+    isa.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": false,
+               "screenWidth": 1366, "screenHeight": 768}),
+    )
+    .await?;
     // The ISA user logs in once alice's desktop is up: the kiosk's idle time runs from then.
     let alice_desktop = async {
         alice.login(&cast.alice).await?;
@@ -194,6 +201,13 @@ async fn an_isa_user_locks_a_desktop_from_the_kiosk_which_logs_out_when_idle() -
         .await?;
     ensure!(fullscreen == json!(true), "the kiosk is not in full screen");
     isa.wait_for(&tid("player-canvas"), secs(5.0)).await?;
+    let size = isa
+        .js("return [window.innerWidth, window.innerHeight];", vec![])
+        .await?;
+    ensure!(
+        size == json!([1366, 768]),
+        "the kiosk's page is {size}, not 1366×768"
+    );
     check_page(&isa, "the player").await?;
     isa.snapshot("kiosk-player").await?;
 
