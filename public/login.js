@@ -39,6 +39,13 @@ export function returnTo(next, stored) {
   return next;
 }
 
+/// Whether `path` (a path and query, already `safeNext`) is the kiosk's (`/kiosk…`): a login
+/// on its way there is a kiosk login, whose cookie dies with the browser session.
+export function isKioskPath(path) {
+  const pathname = typeof path === 'string' ? path.split(/[?#]/)[0] : '';
+  return pathname === '/kiosk' || pathname.startsWith('/kiosk/');
+}
+
 /// What the page says when a login fails: `status` and `message` of the relay's answer.
 export function failureText(status, message) {
   if (status === 401) return 'Incorrect username or password.';
@@ -73,9 +80,12 @@ function takeReturnTo() {
   }
 }
 
+function nextPath() {
+  return safeNext(new URLSearchParams(location.search).get('next'), location.origin);
+}
+
 function destination() {
-  const next = safeNext(new URLSearchParams(location.search).get('next'), location.origin);
-  return returnTo(next, takeReturnTo());
+  return returnTo(nextPath(), takeReturnTo());
 }
 
 function goOn() {
@@ -143,7 +153,7 @@ function start() {
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username: user, password: pass }),
+        body: JSON.stringify({ username: user, password: pass, kiosk: isKioskPath(nextPath()) }),
       });
     } catch (err) {
       setBusy(false);

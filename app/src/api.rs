@@ -140,6 +140,11 @@ pub async fn logout() -> Result<(), ApiError> {
     post_raw::<()>("/auth/logout", None).await.map(|_| ())
 }
 
+/// What the administrator set for the kiosk view (its idle time).
+pub async fn kiosk_settings() -> Result<vigil_wire::api::KioskSettings, ApiError> {
+    get("/kiosk").await
+}
+
 pub async fn me() -> Result<Me, ApiError> {
     let me: Me = get("/me").await?;
     set_csrf(&me.csrf_token);

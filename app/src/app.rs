@@ -9,6 +9,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::{path, MatchNestedRoutes};
 
 use crate::api;
+use crate::kiosk::{HideInKiosk, KioskActivePage, KioskPlayerPage};
 use crate::pages::{
     active::ActivePage, assets::AssetsPage, audit::AuditPage, connect::ConnectPage,
     player::PlayerPage, replay::ReplayListPage, replay_player::ReplayPlayerPage,
@@ -34,7 +35,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <div class="app">
-                <Nav/>
+                <HideInKiosk><Nav/></HideInKiosk>
                 <main class="content" id="main">
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("/") view=|| view! { <Redirect path="/active"/> }/>
@@ -48,6 +49,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/share") view=|| view! { <Protected><ShareLinkPage/></Protected> }/>
                         <BenchRoute/>
                         <Route path=path!("/connect/:id") view=|| view! { <Protected><ConnectPage/></Protected> }/>
+                        <Route path=path!("/kiosk") view=|| view! { <Protected><KioskActivePage/></Protected> }/>
+                        <Route path=path!("/kiosk/sessions/:id") view=|| view! { <Protected><KioskPlayerPage/></Protected> }/>
                     </Routes>
                 </main>
             </div>

@@ -3,8 +3,9 @@
 //! - [`cast`], [`util`], the stream's state machine ([`stream::state`]) and what its
 //!   changes announce ([`stream::announce`]), the share links' forms and texts
 //!   ([`sharing`]), Active Sessions' selection ([`selection`]), the focus escape chord
-//!   ([`focus_escape`]) and the desktop's input mapping and recording reader are pure
-//!   and build natively (`cargo test -p vigil-app --lib`).
+//!   ([`focus_escape`]), the kiosk's paths, idle timer and keyboard-lock words ([`kiosk`])
+//!   and the desktop's input mapping and recording reader are pure and build natively
+//!   (`cargo test -p vigil-app --lib`).
 //! - Everything else touches the DOM and only builds for `wasm32`:
 //!   `api` (REST through gloo-net), `ws` (WebSockets framed by `vigil_wire::codec`),
 //!   `term` (bindings to the xterm.js UMD globals), `term_files` (loads xterm.js when a
@@ -18,6 +19,7 @@ pub mod cast;
 pub mod desktop;
 pub mod focus_escape;
 pub mod selection;
+pub mod kiosk;
 pub mod sharing;
 pub mod stream;
 pub mod util;

@@ -89,12 +89,15 @@ pub fn session_cookie_name(secure: bool) -> String {
     }
 }
 
-pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+/// The login cookie. `max_age_secs: None` makes a session cookie, which the browser
+/// forgets when it closes (a kiosk's login).
+pub fn session_cookie(token: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
     let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    let v = format!(
-        "{name}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
-    );
+    let max_age = max_age_secs
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
+    let v = format!("{name}={token}; HttpOnly; SameSite=Strict; Path=/{max_age}{secure}");
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

@@ -25,6 +25,7 @@ struct FileConfig {
     max_sessions_per_user: Option<u32>,
     max_live_sessions: Option<u32>,
     feed_send_timeout_secs: Option<u64>,
+    kiosk_idle_secs: Option<u64>,
     audit_key_file: Option<PathBuf>,
     audit_head_interval_secs: Option<u64>,
     retention: Option<crate::retention::RetentionFile>,
@@ -40,6 +41,9 @@ pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 10;
 pub const DEFAULT_MAX_LIVE_SESSIONS: u32 = 1000;
 pub const DEFAULT_FEED_SEND_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_AUDIT_HEAD_INTERVAL_SECS: u64 = 300;
+pub const DEFAULT_KIOSK_IDLE_SECS: u64 = 300;
+/// A day: the kiosk's idle time is at most this.
+pub const MAX_KIOSK_IDLE_SECS: u64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -72,6 +76,9 @@ pub struct Config {
     /// An Active Sessions feed (`/live`) whose peer takes longer than this to accept one
     /// message is closed, so a client that stops reading pins nothing.
     pub feed_send_timeout: Duration,
+    /// The kiosk view (`/kiosk`) logs out after this long without a touch, click or key
+    /// (`kiosk_idle_secs`, 1 s to a day).
+    pub kiosk_idle: Duration,
     /// The audit key (outside `data_dir`); the relay and the CLI's writing commands
     /// refuse to run without it.
     pub audit_key_file: Option<PathBuf>,
@@ -131,6 +138,7 @@ impl Config {
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECS),
             feed_send_timeout: Duration::from_secs(DEFAULT_FEED_SEND_TIMEOUT_SECS),
+            kiosk_idle: Duration::from_secs(DEFAULT_KIOSK_IDLE_SECS),
             audit_key_file: None,
             audit_head_interval: Duration::from_secs(DEFAULT_AUDIT_HEAD_INTERVAL_SECS),
             retention: crate::retention::Retention::default(),
@@ -245,6 +253,12 @@ impl Config {
                 fc.feed_send_timeout_secs,
                 DEFAULT_FEED_SEND_TIMEOUT_SECS,
             ),
+            kiosk_idle: secs(
+                "VIGIL_KIOSK_IDLE_SECS",
+                fc.kiosk_idle_secs,
+                DEFAULT_KIOSK_IDLE_SECS,
+            )
+            .min(Duration::from_secs(MAX_KIOSK_IDLE_SECS)),
             audit_key_file: env_path("VIGIL_AUDIT_KEY_FILE").or(fc.audit_key_file),
             audit_head_interval: secs(
                 "VIGIL_AUDIT_HEAD_INTERVAL_SECS",
@@ -367,6 +381,31 @@ mod tests {
         assert!(Config::load_with(Some(&file), none).is_err());
         std::fs::write(&file, "nonsense = 1\n").expect("write");
         assert!(Config::load_with(Some(&file), none).is_err());
+    }
+
+    #[test]
+    fn kiosk_idle_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("vigil.toml");
+        let none = |_: &str| None;
+        let c = Config::load_with(None, none).expect("defaults");
+        assert_eq!(c.kiosk_idle, Duration::from_secs(DEFAULT_KIOSK_IDLE_SECS));
+        std::fs::write(&file, "kiosk_idle_secs = 90\n").expect("write");
+        let c = Config::load_with(Some(&file), none).expect("file");
+        assert_eq!(c.kiosk_idle, Duration::from_secs(90));
+        let env = |k: &str| (k == "VIGIL_KIOSK_IDLE_SECS").then(|| "7".to_string());
+        let c = Config::load_with(Some(&file), env).expect("env");
+        assert_eq!(c.kiosk_idle, Duration::from_secs(7), "the environment wins");
+        let env = |k: &str| (k == "VIGIL_KIOSK_IDLE_SECS").then(|| "0".to_string());
+        let c = Config::load_with(None, env).expect("zero");
+        assert_eq!(c.kiosk_idle, Duration::from_secs(1), "at least a second");
+        let env = |k: &str| (k == "VIGIL_KIOSK_IDLE_SECS").then(|| "999999999".to_string());
+        let c = Config::load_with(None, env).expect("huge");
+        assert_eq!(
+            c.kiosk_idle,
+            Duration::from_secs(MAX_KIOSK_IDLE_SECS),
+            "at most a day"
+        );
     }
 
     #[test]

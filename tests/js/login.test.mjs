@@ -62,3 +62,15 @@ test('a failed login says what the app said', () => {
     'Login failed: Cannot reach the relay (Failed to fetch).',
   );
 });
+
+test('a login on its way to the kiosk is a kiosk login', () => {
+  const { isKioskPath, safeNext } = login;
+  assert.equal(isKioskPath('/kiosk'), true);
+  assert.equal(isKioskPath('/kiosk/sessions/abc'), true);
+  assert.equal(isKioskPath('/kiosk?x=1'), true);
+  assert.equal(isKioskPath(safeNext('/kiosk', ORIGIN)), true);
+  assert.equal(isKioskPath('/kiosks'), false);
+  assert.equal(isKioskPath('/active'), false);
+  assert.equal(isKioskPath('/sessions/kiosk'), false);
+  assert.equal(isKioskPath(null), false);
+});

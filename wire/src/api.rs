@@ -30,6 +30,10 @@ pub struct ApiError {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// A login for the kiosk (`/kiosk`): its cookie is a session cookie (no `Max-Age`),
+    /// gone when the kiosk's browser closes.
+    #[serde(default)]
+    pub kiosk: bool,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -37,8 +41,17 @@ impl std::fmt::Debug for LoginRequest {
         f.debug_struct("LoginRequest")
             .field("username", &"***")
             .field("password", &"***")
+            .field("kiosk", &self.kiosk)
             .finish()
     }
+}
+
+/// Body of `GET /api/v1/kiosk`: what the administrator set for the kiosk view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KioskSettings {
+    /// Seconds without a touch, click or key after which the kiosk logs out.
+    pub idle_secs: u32,
 }
 
 /// Who is logged in, and what the UI may offer them. The relay re-checks every action;
@@ -444,6 +457,7 @@ mod debug_tests {
         let login = LoginRequest {
             username: "alice-the-admin".into(),
             password: "hunter2-secret".into(),
+            kiosk: false,
         };
         let text = format!("{login:?}");
         assert!(

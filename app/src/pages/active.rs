@@ -255,13 +255,17 @@ fn SessionRow(
         move || session.with(|s| s.as_ref().map(f).unwrap_or_default())
     };
     let locked = move || session.with(|s| s.as_ref().is_some_and(|s| s.locked));
-    // Where the thumbnail leads: the live player for watchers; the owner's own terminal otherwise.
+    // Where the thumbnail leads: the live player for watchers; the owner's own terminal
+    // otherwise. In the kiosk, only the kiosk's player.
+    let kiosk = crate::kiosk::in_kiosk();
     let href = move || {
         session.with(|s| {
             let s = s.as_ref()?;
-            if s.controls.watch {
+            if s.controls.watch && kiosk {
+                Some(crate::kiosk::paths::player(&api::seg(&s.id)))
+            } else if s.controls.watch {
                 Some(format!("/sessions/{}", api::seg(&s.id)))
-            } else if s.user == auth.username() {
+            } else if s.user == auth.username() && !kiosk {
                 Some(format!("/connect/{}", api::seg(&s.id)))
             } else {
                 None

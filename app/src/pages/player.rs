@@ -38,7 +38,7 @@ fn PlayerLoader(id: String) -> impl IntoView {
         Some(Err(e)) if e.is_not_available() => view! {
             <section class="page">
                 <div class="alert alert-error" role="alert" data-testid="session-unavailable">{NOT_AVAILABLE}</div>
-                <p><a href="/active">"Back to Active Sessions"</a></p>
+                <p><a href=back_href()>"Back to Active Sessions"</a></p>
             </section>
         }
         .into_any(),
@@ -51,6 +51,15 @@ fn PlayerLoader(id: String) -> impl IntoView {
     }
 }
 
+/// Active Sessions: the kiosk's in the kiosk.
+fn back_href() -> &'static str {
+    if crate::kiosk::in_kiosk() {
+        crate::kiosk::paths::ACTIVE
+    } else {
+        "/active"
+    }
+}
+
 #[component]
 fn LivePlayer(initial: Session) -> impl IntoView {
     set_title(&format!(
@@ -60,6 +69,8 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let id = initial.id.clone();
     let was_ended = initial.ended_at.is_some();
     let rdp = initial.protocol == Protocol::Rdp;
+    // The kiosk leaves out what leads to other pages (audit, replay, share links).
+    let kiosk = crate::kiosk::in_kiosk();
     let host = NodeRef::<Div>::new();
     let stream = use_session_stream(id.clone(), Role::Watch, Some(initial.clone()), host);
     let status = stream.pick(|s| s.status);
@@ -78,7 +89,8 @@ fn LivePlayer(initial: Session) -> impl IntoView {
     let access_ended = stream.pick(|s| s.access_ended.clone());
     let participants = stream.pick(|s| s.participants.clone());
     // Share follows the session's controls: never for link viewers, nor the session's user.
-    let may_share = Memo::new(move |_| s.with(|s| s.controls.share && s.ended_at.is_none()));
+    let may_share =
+        Memo::new(move |_| !kiosk && s.with(|s| s.controls.share && s.ended_at.is_none()));
     let share_id = id.clone();
     // Each change of the participants (a join through a link) may add a link's use.
     let joins = RwSignal::new(0usize);
@@ -94,7 +106,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 <h1>{move || s.with(|s| format!("{} on {}", s.user, s.asset_name))}</h1>
                 <StatusPill status/>
                 <span class="spacer"></span>
-                <AuditTrailLink id=id.clone()/>
+                {(!kiosk).then(|| view! { <AuditTrailLink id=id.clone()/> })}
                 <SessionControlsBar session=Signal::derive(move || Some(s.get())) on_done on_error/>
             </header>
             <dl class="meta">
@@ -112,7 +124,8 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 let href = replay_href.clone();
                 view! {
                     <div class="banner banner-ended" data-testid="session-ended">
-                        {format!("Session ended: {r}")} " " <a href=href>"Replay it"</a>
+                        {format!("Session ended: {r}")} " "
+                        {(!kiosk).then(|| view! { <a href=href>"Replay it"</a> })}
                     </div>
                 }
             })}
@@ -121,6 +134,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             })}
             <StreamError stream/>
             <LiveRegion said/>
+            {(kiosk && rdp && !was_ended).then(|| view! { <crate::kiosk::KeyboardLockStatus/> })}
             <div class="player-body">
                 <div class="term-scroll">
                     {(!was_ended && !rdp).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=host></div> })}

@@ -1,10 +1,10 @@
-//! `POST /auth/login`, `POST /auth/logout`, `GET /me`.
+//! `POST /auth/login`, `POST /auth/logout`, `GET /me`, `GET /kiosk`.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use vigil_wire::api::{ApiError, LoginRequest, Me};
+use vigil_wire::api::{ApiError, KioskSettings, LoginRequest, Me};
 
 use crate::auth::{self, client_ip, CurrentUser};
 use crate::error::{AppError, AppResult};
@@ -19,7 +19,7 @@ const MAX_LOGIN_BODY: usize = 16 * 1024;
     security(()),
     request_body = LoginRequest,
     responses(
-        (status = 200, body = Me, description = "Logged in; the session cookie is set"),
+        (status = 200, body = Me, description = "Logged in; the session cookie is set (for a `kiosk` login, a cookie without `Max-Age` that the browser forgets when it closes)"),
         (status = 400, body = ApiError, description = "`bad_request`: malformed or oversized body"),
         (status = 401, body = ApiError, description = "`bad_credentials`"),
         (status = 403, body = ApiError, description = "`origin`: a foreign Origin header"),
@@ -114,9 +114,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> AppResult
         now + ttl_ms,
     )
     .await?;
-    tracing::info!(username = %user.username, "Logged in");
+    tracing::info!(username = %user.username, kiosk = req.kiosk, "Logged in");
     let me = Viewer::load(&state, user).await?.me(&csrf);
-    let cookie = auth::session_cookie(&token, ttl_ms / 1000, state.config.secure_cookies());
+    // A kiosk's login dies with its browser session: no `Max-Age`. The login itself still
+    // ends on the relay after `session_ttl_minutes`, or when the kiosk logs out.
+    let max_age = (!req.kiosk).then_some(ttl_ms / 1000);
+    let cookie = auth::session_cookie(&token, max_age, state.config.secure_cookies());
     Ok(([(header::SET_COOKIE, cookie)], Json(me)).into_response())
 }
 
@@ -154,7 +157,7 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResu
     store::logins::delete(&state.db, &user.token_hash).await?;
     // Streams opened with this login close now, not at their next event.
     state.access_changed();
-    let cookie = auth::session_cookie("", 0, state.config.secure_cookies());
+    let cookie = auth::session_cookie("", Some(0), state.config.secure_cookies());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -166,4 +169,14 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> AppResu
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Me>> {
     let csrf = user.csrf_token.clone();
     Ok(Json(Viewer::load(&state, user.user).await?.me(&csrf)))
+}
+
+#[utoipa::path(get, path = "/api/v1/kiosk", tag = "auth", operation_id = "getKioskSettings",
+    responses(
+        (status = 200, body = KioskSettings, description = "What the administrator set for the kiosk view (`kiosk_idle_secs`)"),
+        (status = 401, body = ApiError, description = "`unauthenticated`"),
+    ))]
+pub async fn kiosk(State(state): State<AppState>, _user: CurrentUser) -> Json<KioskSettings> {
+    let idle_secs = u32::try_from(state.config.kiosk_idle.as_secs()).unwrap_or(u32::MAX);
+    Json(KioskSettings { idle_secs })
 }

@@ -74,6 +74,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         ApiError,
         LoginRequest,
         Me,
+        vigil_wire::api::KioskSettings,
         Protocol,
         Asset,
         GrantedRole,
@@ -137,6 +138,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         auth::login,
         auth::logout,
         auth::me,
+        auth::kiosk,
         assets::list,
         assets::create,
         assets::accept_host_key,
@@ -225,6 +227,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/kiosk", get(auth::kiosk))
         .route("/assets", get(assets::list).post(assets::create))
         .route(
             "/assets/{id}/accept-host-key",

@@ -41,6 +41,44 @@ async fn login_me_logout_and_csrf() -> R {
         "{set}"
     );
 
+    assert!(
+        set.contains("Max-Age="),
+        "a normal login outlives the browser: {set}"
+    );
+
+    // A kiosk login's cookie is a session cookie; the kiosk reads its idle time.
+    let kiosk = Client::new()
+        .post(format!("{}/auth/login", r.base))
+        .json(&json!({"username": "alice", "password": "pw-alice", "kiosk": true}))
+        .send()
+        .await?;
+    assert_eq!(kiosk.status(), StatusCode::OK);
+    let set = kiosk
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        set.starts_with("vigil_session=")
+            && set.contains("HttpOnly")
+            && !set.contains("Max-Age")
+            && !set.contains("Expires"),
+        "{set}"
+    );
+    let settings: vigil_wire::api::KioskSettings = c
+        .get(format!("{}/kiosk", r.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(settings.idle_secs, 300, "the default idle time");
+    let anonymous = Client::new()
+        .get(format!("{}/kiosk", r.base))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
     // Wrong password, unknown user.
     let bad = Client::new()
         .post(format!("{}/auth/login", r.base))

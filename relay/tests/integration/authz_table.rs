@@ -114,6 +114,7 @@ pub(crate) fn expect(route: Route, role: Role, kind: SessionKind) -> Option<u16>
         _ if anon => 401,
         // Any login.
         ("GET", "/api/v1/me")
+        | ("GET", "/api/v1/kiosk")
         | ("GET", "/api/v1/assets")
         | ("GET", "/api/v1/sessions")
         | ("GET", "/api/v1/requests") => logged_in(200),

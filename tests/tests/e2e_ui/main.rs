@@ -3,11 +3,14 @@
 //!
 //! - [`firefox`]: the foundation, SSH and RDP scenarios in Firefox ESR through geckodriver.
 //! - [`keyboard`]: Active Sessions with the keyboard alone, and at 400 px wide.
+//! - [`kiosk`]: an ISA user's kiosk at 1366×768: Lock and Unlock, full screen with the
+//!   Keyboard Lock, no way out, the idle logout.
 
 use vigil_testkit::Relay;
 
 mod firefox;
 mod keyboard;
+mod kiosk;
 
 /// Every cast this binary's tests use, seeded once into the shared relay.
 pub(crate) const CASTS: &[&str] = &["ffx"];
