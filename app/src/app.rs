@@ -152,7 +152,7 @@ fn Nav() -> impl IntoView {
             view! {
                 <header class="topbar">
                     <a class="skip-link" href="#main">"Skip to content"</a>
-                    <span class="brand" aria-label="Vigil">
+                    <span class="brand">
                         <img src=crate::assets::Asset::Logo.url() alt="" width="20" height="20"/>
                         "Vigil"
                     </span>

@@ -6,12 +6,13 @@
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use vigil_wire::api::Protocol;
 
 use crate::desktop::view::DesktopView;
 use crate::shell::{for_route_id, set_title};
 use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::{Role, StreamState};
-use crate::widgets::StatusPill;
+use crate::widgets::{ConnectSteps, StatusPill};
 
 #[component]
 pub fn ConnectPage() -> impl IntoView {
@@ -33,6 +34,12 @@ fn ConnectView(id: String) -> impl IntoView {
     // Input goes out only from the user, while the session is live and not locked.
     let capture = stream.pick(StreamState::captures_desktop);
     let on_input = Callback::new(move |events| stream.desktop_input(events));
+    let steps = stream.pick(|s| s.connect);
+    let protocol = stream.pick(|s| match &s.session {
+        Some(s) => s.protocol,
+        None if s.desktop => Protocol::Rdp,
+        None => Protocol::Ssh,
+    });
 
     Effect::new(move |_| {
         if let Some(s) = session.get() {
@@ -74,6 +81,7 @@ fn ConnectView(id: String) -> impl IntoView {
                 <div class="banner banner-ended" data-testid="access-ended" role="alert">{m}</div>
             })}
             <StreamError stream/>
+            <ConnectSteps progress=steps protocol/>
             <div class="term-host term-fill" class:hidden=move || desktop.get() data-testid="terminal" node_ref=host></div>
             {move || desktop.get().then(|| view! {
                 <div class="desktop-fill">

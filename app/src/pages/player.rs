@@ -14,8 +14,8 @@ use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::Role;
 use crate::util::{self, NOT_AVAILABLE};
 use crate::widgets::{
-    load_keystrokes, local_time, use_now, AuditTrailLink, KeystrokesPanel, SessionControlsBar,
-    StatusPill,
+    load_keystrokes, local_time, use_now, AuditTrailLink, ConnectSteps, KeystrokesPanel,
+    SessionControlsBar, StatusPill,
 };
 
 #[component]
@@ -116,6 +116,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
                 <div class="banner banner-ended" data-testid="access-ended" role="status">{m}</div>
             })}
             <StreamError stream/>
+            <ConnectSteps progress=stream.pick(|s| s.connect) protocol=Signal::derive(move || s.with(|s| s.protocol))/>
             <div class="player-body">
                 <div class="term-scroll">
                     {(!was_ended && !rdp).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=host></div> })}

@@ -4,6 +4,7 @@
 //! - [`state`]: the state machine, pure and tested natively: [`StreamState::apply`] takes
 //!   what happened (a relay message, the socket opening or closing, the REST check after a
 //!   close, a control's answer) and returns the [`Effect`]s for the page to perform.
+//! - [`steps`]: the target connection's steps as the page lists them.
 //! - [`events`]: what the state machine is told ([`Input`]) and what it asks of the page
 //!   ([`Effect`], [`Notice`]).
 //! - `hook` (wasm32 only): `use_session_stream`, the socket, terminal and desktop that
@@ -12,6 +13,7 @@
 pub mod events;
 pub mod state;
 pub mod status;
+pub mod steps;
 
 #[cfg(target_arch = "wasm32")]
 pub mod hook;

@@ -16,11 +16,13 @@ use serde_json::{json, Value};
 use crate::relay::{Login, Relay};
 use crate::{artifacts_dir, secs, tid, unique, POLL};
 
+mod axe;
 pub mod canvas;
 mod driver;
 mod network;
 mod terminal;
 
+pub use axe::{AxeNode, AxeViolation, Impact};
 use driver::{chromedriver, Cdp};
 use network::NetLog;
 pub use network::Transfer;

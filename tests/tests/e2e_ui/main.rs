@@ -1,0 +1,3 @@
+//! Browsers, kiosks, keyboard and accessibility, end to end.
+
+mod axe;
