@@ -46,11 +46,22 @@ export function isKioskPath(path) {
   return pathname === '/kiosk' || pathname.startsWith('/kiosk/');
 }
 
-/// What the page says when a login fails: `status` and `message` of the relay's answer.
+/// What the page says when a login fails: `status` and `message` of the relay's answer
+/// (`status` null: the relay could not be reached). Each ends with what to do next.
 export function failureText(status, message) {
-  if (status === 401) return 'Incorrect username or password.';
+  if (status === 401) {
+    return 'Incorrect username or password. Check both and try again; if it still fails, ask an administrator.';
+  }
   if (status === 429) return 'Too many login attempts. Wait a few minutes, then try again.';
-  return 'Login failed: ' + message;
+  const said = /[.!?]$/.test(message) ? message : message + '.';
+  return 'Login failed: ' + said + ' ' + nextStep(status);
+}
+
+/// What to do after a failed login that was not refused credentials.
+function nextStep(status) {
+  if (status === null) return 'Check your network connection, then try again.';
+  if (status >= 500) return 'Try again in a moment; if it keeps failing, tell an administrator.';
+  return 'Reload the page and try again; if it keeps failing, tell an administrator.';
 }
 
 /// The message of an error answer: the body's `message` (an `ApiError`), else the status.

@@ -19,20 +19,23 @@ use vigil_wire::api::{
 use vigil_wire::share::{CreatedShareLink, NewShareLink, RedeemShareLink, Redeemed, ShareLink};
 use vigil_wire::CSRF_HEADER;
 
+use crate::util::{api_next_step, sentence, Fetched};
+
 const BASE: &str = "/api/v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// The relay answered with an error status (and usually an `ApiError` body).
-    #[error("{message}")]
+    /// The relay answered with an error status (and usually an `ApiError` body). Shown
+    /// with what to do next, as every variant is (`util::api_next_step`).
+    #[error("{said} {next}", said = sentence(message), next = api_next_step(Some(*status)))]
     Http {
         status: u16,
         code: String,
         message: String,
     },
-    #[error("Cannot reach the relay ({0}).")]
+    #[error("Cannot reach the relay ({0}). {next}", next = api_next_step(None))]
     Network(String),
-    #[error("Unexpected answer from the relay ({0}).")]
+    #[error("Unexpected answer from the relay ({0}). Reload the page (Vigil may have been updated), then try again.")]
     Decode(String),
 }
 
@@ -274,11 +277,50 @@ fn replay_url(id: &str) -> String {
 }
 
 /// A terminal recording's text, for the replayer.
-pub async fn recording(id: &str) -> Result<String, ApiError> {
+pub async fn recording(id: &str, progress: impl Fn(Fetched)) -> Result<String, ApiError> {
     let resp = check(Request::get(&replay_url(id)).send().await).await?;
-    resp.text()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    let bytes = read_body(resp, progress).await?;
+    // As `Response.text()` reads it: a broken sequence becomes U+FFFD.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The body of `resp`, read as it arrives: `progress` hears each chunk (and the
+/// announced size, `Content-Length`, when there is one).
+async fn read_body(resp: Response, progress: impl Fn(Fetched)) -> Result<Vec<u8>, ApiError> {
+    use wasm_bindgen::JsCast as _;
+    let total = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let Some(body) = resp.body() else {
+        // No stream to read (an empty answer).
+        return resp
+            .binary()
+            .await
+            .map_err(|e| ApiError::Decode(e.to_string()));
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let cap = total.unwrap_or(0).min(64 << 20);
+    let mut out = Vec::with_capacity(usize::try_from(cap).unwrap_or(0));
+    progress(Fetched { received: 0, total });
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|e| ApiError::Network(format!("{e:?}")))?;
+        let chunk: web_sys::ReadableStreamReadResult = chunk.unchecked_into();
+        if chunk.get_done().unwrap_or(true) {
+            break;
+        }
+        let bytes = js_sys::Uint8Array::new(&chunk.get_value());
+        let at = out.len();
+        out.resize(at + bytes.length() as usize, 0);
+        bytes.copy_to(&mut out[at..]);
+        progress(Fetched {
+            received: out.len() as u64,
+            total,
+        });
+    }
+    Ok(out)
 }
 
 /// The keyframe index of a desktop recording, for the replayer.
@@ -288,7 +330,13 @@ pub async fn recording_index(id: &str) -> Result<vigil_wire::recording::Recordin
 
 /// Bytes `start..end` (end exclusive) of a recording, with an HTTP Range request. A relay
 /// that ignores the range answers 200 with the whole file: the span is cut out of it.
-pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, ApiError> {
+/// `progress` hears the bytes as they arrive.
+pub async fn recording_range(
+    id: &str,
+    start: u64,
+    end: u64,
+    progress: impl Fn(Fetched),
+) -> Result<Vec<u8>, ApiError> {
     let range = format!("bytes={}-{}", start, end.saturating_sub(1));
     let resp = check(
         Request::get(&replay_url(id))
@@ -298,10 +346,7 @@ pub async fn recording_range(id: &str, start: u64, end: u64) -> Result<Vec<u8>, 
     )
     .await?;
     let partial = resp.status() == 206;
-    let bytes = resp
-        .binary()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    let bytes = read_body(resp, progress).await?;
     if partial {
         return Ok(bytes);
     }

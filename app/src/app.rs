@@ -180,7 +180,7 @@ fn Nav() -> impl IntoView {
                     }
                 }>
                     <a class="skip-link" href="#main">"Skip to content"</a>
-                    <span class="brand" aria-label="Vigil">
+                    <span class="brand">
                         <img src=crate::assets::Asset::Logo.url() alt="" width="20" height="20"/>
                         "Vigil"
                     </span>

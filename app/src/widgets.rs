@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use vigil_wire::api::{Keystroke, Session};
+use vigil_wire::api::{Keystroke, Protocol, Session};
 
 use crate::api::{self, ApiError, SessionAction};
+use crate::stream::steps::{ConnectProgress, StepState};
 use crate::stream::StreamStatus;
-use crate::util;
+use crate::util::{self, Fetched};
 
 /// Local date and time (`2024-05-01 13:04:05`) of a Unix-milliseconds timestamp.
 pub fn local_time(ms: i64) -> String {
@@ -129,7 +130,10 @@ pub fn load_keystrokes(
             Err(ApiError::Http {
                 status: 403 | 404, ..
             }) => {
-                let _ = status.try_set(Some("Keystrokes are not available to you.".into()));
+                let _ = status.try_set(Some(
+                    "Keystrokes are not available to you. Ask an administrator if you need them."
+                        .into(),
+                ));
             }
             Err(e) => {
                 let _ = status.try_set(Some(format!("Could not load keystrokes: {e}")));
@@ -238,6 +242,60 @@ pub fn StatusPill(#[prop(into)] status: Signal<StreamStatus>) -> impl IntoView {
         <span class="pill" data-testid="session-status" data-status=move || status.get().as_str() role="status">
             {move || status.get().as_str()}
         </span>
+    }
+}
+
+/// The steps of connecting the session to its target, while they are under way or
+/// when the connection failed (`data-testid="connect-steps"`), in a `role="status"`
+/// region so a screen reader hears each step as it completes. Once connected the list
+/// stays in the page, hidden, its steps all done.
+#[component]
+pub fn ConnectSteps(
+    #[prop(into)] progress: Signal<Option<ConnectProgress>>,
+    #[prop(into)] protocol: Signal<Protocol>,
+) -> impl IntoView {
+    // The region stays put while its list changes: a live region that is replaced
+    // instead of updated is not announced.
+    let shown = move || progress.get().is_some_and(|p| p.under_way());
+    view! {
+        <div class="connect-steps" data-testid="connect-steps" role="status"
+            aria-label="Connecting to the target" hidden=move || !shown()>
+            {move || progress.get().map(|p| view! {
+                <ol>
+                    {p.labelled(protocol.get()).into_iter().map(|(label, state)| view! {
+                        <li data-testid="connect-step" data-state=state.as_str()
+                            aria-current=(state == StepState::Current).then_some("step")>
+                            <span class="step-mark" aria-hidden="true"></span>
+                            {label}
+                            <span class="sr-only">{format!(": {}", state.spoken())}</span>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            })}
+        </div>
+    }
+}
+
+/// A download under way (`data-testid="fetch-progress"`): a `<progress>` of the bytes
+/// received out of the announced size (indeterminate when the relay announced none), and
+/// the same in words beside it. Hidden when nothing is downloading.
+#[component]
+pub fn FetchProgress(
+    #[prop(into)] progress: Signal<Option<Fetched>>,
+    /// What is downloading, e.g. "Downloading the recording".
+    what: &'static str,
+) -> impl IntoView {
+    let bar = move || progress.get().and_then(|f| f.bar());
+    let text = move || progress.get().map(|f| f.text()).unwrap_or_default();
+    view! {
+        <div class="fetch-progress" data-testid="fetch-progress" hidden=move || progress.get().is_none()
+            data-received=move || progress.get().map(|f| f.received.to_string())
+            data-total=move || progress.get().and_then(|f| f.known_total()).map(|t| t.to_string())>
+            <span class="fetch-what">{what}</span>
+            <progress aria-label=what value=move || bar().map(|(v, _)| v.to_string())
+                max=move || bar().map(|(_, m)| m.to_string())>{text}</progress>
+            <span class="fetch-text muted" data-testid="fetch-progress-text">{text}</span>
+        </div>
     }
 }
 

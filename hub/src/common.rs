@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use vigil_wire::api::{Keystroke, SessionId};
+use vigil_wire::connect::ConnectStep;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::{Participant, ServerControl, ServerMsg, Thumbnail};
 
@@ -21,6 +22,9 @@ use crate::{HubEvent, Lifecycle};
 /// How many of the newest keystrokes a live session keeps in memory (between this and
 /// twice this). The whole log is on disk (`<id>.keys.jsonl`) and read from there.
 pub(crate) const KEYSTROKE_TAIL: usize = 1024;
+
+/// What `Connecting` says to the people waiting (the steps say the rest).
+pub(crate) const CONNECTING_MESSAGE: &str = "connecting to the target";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -48,6 +52,8 @@ pub(crate) struct Common {
     end_reason: Option<EndReason>,
     /// Advances with every lock switch; the user's input carries it (see `crate::input`).
     pub(crate) lock_epoch: LockEpoch,
+    /// The last step of the connection done (while connecting).
+    connect_done: Option<ConnectStep>,
 }
 
 impl Common {
@@ -71,7 +77,29 @@ impl Common {
             lifecycle: VecDeque::new(),
             end_reason: None,
             lock_epoch: LockEpoch::default(),
+            connect_done: None,
         }
+    }
+
+    /// `Connecting`, with the last step done so far: what a participant joining a
+    /// connecting session is told first.
+    pub(crate) fn connecting(&self) -> ServerControl {
+        ServerControl::Connecting {
+            message: CONNECTING_MESSAGE.into(),
+            done: self.connect_done,
+        }
+    }
+
+    /// A step of the connection is done: the participants learn it. Steps only go
+    /// forward, and only while connecting; `false` (nothing sent) for a step that is not
+    /// after the last one, or once live or ended.
+    pub(crate) fn connect_step(&mut self, step: ConnectStep) -> bool {
+        if self.phase != Phase::Connecting || self.connect_done.is_some_and(|d| d >= step) {
+            return false;
+        }
+        self.connect_done = Some(step);
+        self.fanout.control(self.connecting());
+        true
     }
 
     /// Connecting → Live: the lifecycle learns it (and the pin learned on first use), the

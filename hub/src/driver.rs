@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use vigil_wire::api::SessionId;
+use vigil_wire::connect::ConnectStep;
 use vigil_wire::end::{EndReason, ErrorCode};
 use vigil_wire::live::ClientMsg;
 
@@ -71,6 +72,25 @@ pub(crate) struct ConnectFailure {
     pub message: String,
     /// A refused key or certificate: the fingerprint the target presented.
     pub offered: Option<String>,
+}
+
+/// Tells a session's core each step of its connection as it completes (and so whoever
+/// waits on it: [`crate::common::Common::connect_step`]). Cloned into the connect future.
+#[derive(Clone)]
+pub(crate) struct ConnectSteps(Arc<dyn Fn(ConnectStep) + Send + Sync>);
+
+impl ConnectSteps {
+    pub(crate) fn of<C: SessionCore + Send + 'static>(core: &Arc<Mutex<C>>) -> ConnectSteps {
+        let core = core.clone();
+        ConnectSteps(Arc::new(move |step| {
+            lock_core(&core).common_mut().connect_step(step);
+        }))
+    }
+
+    /// As the RDP leg and the SSH connect take it.
+    pub(crate) fn as_fn(&self) -> &(dyn Fn(ConnectStep) + Send + Sync) {
+        &*self.0
+    }
 }
 
 /// The protocol side of a session: the only place that reads and writes its target. Each

@@ -21,7 +21,7 @@ use vigil_wire::live::{Participant, Thumbnail};
 
 use crate::common::SessionCore;
 use crate::desktop;
-use crate::driver::{DrivenCore, Driver};
+use crate::driver::{ConnectSteps, DrivenCore, Driver};
 use crate::ended::EndedLog;
 use crate::input::{InputSender, Stamped};
 use crate::lock_timing::LockClock;
@@ -167,8 +167,10 @@ impl Inner {
                     recorder: Box::new(recorder),
                     events: self.events.clone(),
                 })));
+                let steps = ConnectSteps::of(&core);
                 let driver = self.register(id, core.clone(), live(core))?;
-                let connect = terminal::task::connect(target, spec, self.config.connect_timeout);
+                let connect =
+                    terminal::task::connect(target, spec, self.config.connect_timeout, steps);
                 // Boxed: inline, the handshake's future would size the session's task for
                 // its whole life (see `Driver::run`).
                 self.tracker.spawn(driver.run(Box::pin(connect), input_rx));
@@ -188,8 +190,9 @@ impl Inner {
                     events: self.events.clone(),
                     keyboard_layout: target.keyboard_layout,
                 })));
+                let steps = ConnectSteps::of(&core);
                 let driver = self.register(id, core.clone(), live(core))?;
-                let connect = desktop::task::connect(target, self.config.connect_timeout);
+                let connect = desktop::task::connect(target, self.config.connect_timeout, steps);
                 self.tracker.spawn(driver.run(Box::pin(connect), input_rx));
             }
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use russh::client::{self, AuthResult, KeyboardInteractiveAuthResponse, Msg};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, MethodKind};
+use vigil_wire::connect::ConnectStep;
 use vigil_wire::end::ErrorCode;
 
 use crate::host_pin::{ssh_fingerprint, SshPin};
@@ -151,9 +152,10 @@ pub(crate) async fn connect(
     cols: u16,
     rows: u16,
     timeout: Duration,
+    on_step: &(dyn Fn(ConnectStep) + Send + Sync),
 ) -> Result<SshConn, ConnectError> {
     let addr = format!("{}:{}", target.host, target.port);
-    let reached = tokio::time::timeout(timeout, handshake(target, &addr)).await;
+    let reached = tokio::time::timeout(timeout, handshake(target, &addr, on_step)).await;
     let (mut handle, learned_host_key) = reached.map_err(|_| {
         error(
             ErrorCode::TargetUnreachable,
@@ -161,9 +163,13 @@ pub(crate) async fn connect(
         )
     })??;
     let login_timeout = timeout.max(MIN_LOGIN_TIMEOUT);
+    on_step(ConnectStep::Secured);
     let login = async {
         authenticate(&mut handle, target).await?;
-        open_shell(&handle, cols, rows).await
+        on_step(ConnectStep::Authenticated);
+        let shell = open_shell(&handle, cols, rows).await?;
+        on_step(ConnectStep::Opened);
+        Ok::<_, ConnectError>(shell)
     };
     let (read, write, early_output) = match tokio::time::timeout(login_timeout, login).await {
         Ok(Ok(shell)) => shell,
@@ -202,6 +208,7 @@ pub(crate) async fn connect(
 async fn handshake(
     target: &SshTarget,
     addr: &str,
+    on_step: &(dyn Fn(ConnectStep) + Send + Sync),
 ) -> Result<(client::Handle<Handler>, Option<String>), ConnectError> {
     let pinned = match &target.pinned_host_key {
         None => None,
@@ -220,6 +227,7 @@ async fn handshake(
     })?;
     // Keystrokes are tiny packets; Nagle would add latency to every echo.
     let _ = stream.set_nodelay(true);
+    on_step(ConnectStep::Reached);
 
     let verdict = Arc::new(Mutex::new(None));
     let handler = Handler {

@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tracing::{debug, info};
 use vigil_secret::Secret;
+use vigil_wire::connect::ConnectStep;
 use x509_cert::der::{Decode as _, Encode as _};
 
 use crate::error::{ConnectError, ConnectErrorKind, StreamError};
@@ -87,9 +88,23 @@ pub struct Connected {
     pub elapsed: Duration,
 }
 
+/// What is told each step of a connection as it completes ([`connect_reporting`]).
+pub type OnStep<'a> = &'a (dyn Fn(ConnectStep) + Send + Sync);
+
 /// Connect to `target`. Errors carry a stable kind: `target_unreachable`, `auth_failed`,
 /// `cert_changed`, `desktop_too_large` or `target_error`.
 pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Connected, ConnectError> {
+    connect_reporting(target, options, &|_| {}).await
+}
+
+/// [`connect`], telling `on_step` each step as it completes, in order: the TCP
+/// connection, TLS with the pin checked, the credential accepted (NLA, or the logon
+/// inside the connection sequence without it), the desktop activated.
+pub async fn connect_reporting(
+    target: &Target,
+    options: &ConnectOptions,
+    on_step: OnStep<'_>,
+) -> Result<Connected, ConnectError> {
     let started = Instant::now();
     let tcp = tokio::time::timeout(
         options.timeout,
@@ -103,8 +118,9 @@ pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Connec
             format!("TCP connect: {e}"),
         )
     })?;
+    on_step(ConnectStep::Reached);
     let remaining = options.timeout.saturating_sub(started.elapsed());
-    let mut connected = tokio::time::timeout(remaining, handshake(tcp, target, options))
+    let mut connected = tokio::time::timeout(remaining, handshake(tcp, target, options, on_step))
         .await
         .map_err(|_| {
             ConnectError::new(
@@ -122,6 +138,7 @@ async fn handshake(
     tcp: TcpStream,
     target: &Target,
     options: &ConnectOptions,
+    on_step: OnStep<'_>,
 ) -> Result<Connected, ConnectError> {
     let target_err = |what: &str, e: &dyn fmt::Display| {
         ConnectError::new(ConnectErrorKind::TargetError, format!("{what}: {e}"))
@@ -150,6 +167,7 @@ async fn handshake(
             });
         }
     }
+    on_step(ConnectStep::Secured);
     let upgraded = ironrdp_tokio::mark_as_upgraded(should_upgrade, &mut connector);
     let mut framed = ironrdp_tokio::TokioFramed::new(tls);
 
@@ -167,6 +185,7 @@ async fn handshake(
                     "the target refused the managed credential (NLA)",
                 )
             })?;
+        on_step(ConnectStep::Authenticated);
     }
     let outcome = ironrdp_tokio::connect_finalize(
         upgraded,
@@ -194,6 +213,10 @@ async fn handshake(
             "server forced bulk compression",
         ));
     }
+    if !nla {
+        // Without NLA the logon rides in the connection sequence just finished.
+        on_step(ConnectStep::Authenticated);
+    }
     let (transport, leftover) = framed.into_inner();
     // A desktop size out of bounds is refused here, before the hub allocates its screen.
     let stream = Stream::new(result, &leftover).map_err(|e| {
@@ -203,6 +226,7 @@ async fn handshake(
         };
         ConnectError::new(kind, e.to_string())
     })?;
+    on_step(ConnectStep::Opened);
     Ok(Connected {
         params: stream.params().clone(),
         stream,

@@ -27,7 +27,7 @@ pub mod stream;
 use ironrdp_pdu::rdp::capability_sets::InputFlags;
 use serde::{Deserialize, Serialize};
 
-pub use connect::{connect, ConnectOptions, Connected, Target};
+pub use connect::{connect, connect_reporting, ConnectOptions, Connected, OnStep, Target};
 pub use error::{ConnectError, ConnectErrorKind, ScreenError, StreamError};
 pub use input::{InputEvent, InputGate, InputOutput, KeystrokeEntry};
 pub use keymap::{KeyMap, KeyText};

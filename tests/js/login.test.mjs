@@ -48,18 +48,21 @@ test('the address kept before the login comes back only for its own path', () =>
 
 test('a failed login says what the app said', () => {
   const { failureText } = login;
-  assert.equal(failureText(401, 'bad credentials'), 'Incorrect username or password.');
+  assert.equal(
+    failureText(401, 'bad credentials'),
+    'Incorrect username or password. Check both and try again; if it still fails, ask an administrator.',
+  );
   assert.equal(
     failureText(429, 'too many attempts'),
     'Too many login attempts. Wait a few minutes, then try again.',
   );
   assert.equal(
     failureText(503, 'too many logins in progress; try again shortly'),
-    'Login failed: too many logins in progress; try again shortly',
+    'Login failed: too many logins in progress; try again shortly. Try again in a moment; if it keeps failing, tell an administrator.',
   );
   assert.equal(
     failureText(null, 'Cannot reach the relay (Failed to fetch).'),
-    'Login failed: Cannot reach the relay (Failed to fetch).',
+    'Login failed: Cannot reach the relay (Failed to fetch). Check your network connection, then try again.',
   );
 });
 

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod audit;
 pub mod codec;
+pub mod connect;
 pub mod desktop;
 pub mod end;
 pub mod keys;

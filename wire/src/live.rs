@@ -81,9 +81,14 @@ pub enum ServerControl {
         cols: u16,
         rows: u16,
     },
-    /// The session is connecting to its target (sent to the user while waiting).
+    /// The session is connecting to its target (sent to the user while waiting): once
+    /// on attach, then again as each step of the connection completes, `done` naming the
+    /// last step done (`None` before the first). `done` is omitted when `None`, and an
+    /// older peer ignores it: no version bump.
     Connecting {
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<crate::connect::ConnectStep>,
     },
     /// The target is connected and the stream is live.
     Connected,

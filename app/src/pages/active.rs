@@ -106,7 +106,7 @@ fn connect(state: FeedState) {
         },
         SocketEvent::Closed { code, .. } => {
             let _ = state.feed.try_set(Feed::Reconnecting(format!(
-                "Live feed disconnected (code {code}); reconnecting…"
+                "Live feed disconnected (code {code}); reconnecting… If it does not come back, check your network connection and reload the page."
             )));
             // A lapsed login shows up as a refused upgrade: ask, so a 401 redirects.
             leptos::task::spawn_local(async {
@@ -120,7 +120,7 @@ fn connect(state: FeedState) {
         Ok(s) => state.socket.set_value(Some(s)),
         Err(e) => {
             let _ = state.feed.try_set(Feed::Reconnecting(format!(
-                "Cannot open the live feed ({e}); retrying…"
+                "Cannot open the live feed ({e}); retrying… If it does not come back, check your network connection and reload the page."
             )));
             set_timeout(move || connect(state), Duration::from_secs(5));
         }
@@ -332,7 +332,10 @@ fn SessionRow(
             <td class="thumb-cell">
                 {move || match href() {
                     Some(h) => view! {
-                        <a class="thumb" data-testid="thumbnail" href=h aria-label=label title=label>{thumb_view}</a>
+                        <a class="thumb" data-testid="thumbnail" href=h title=label>
+                            <span class="sr-only">{label}</span>
+                            <span class="thumb-view" aria-hidden="true">{thumb_view}</span>
+                        </a>
                     }.into_any(),
                     None => view! { <div class="thumb" data-testid="thumbnail">{thumb_view}</div> }.into_any(),
                 }}

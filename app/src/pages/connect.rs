@@ -6,6 +6,7 @@
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use vigil_wire::api::Protocol;
 
 use crate::desktop::view::DesktopView;
 use crate::focus_escape::dom::FocusEscapeHint;
@@ -14,7 +15,7 @@ use crate::shell::{for_route_id, set_title};
 use crate::stream::announce::Facts;
 use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::{Role, StreamState};
-use crate::widgets::StatusPill;
+use crate::widgets::{ConnectSteps, StatusPill};
 
 #[component]
 pub fn ConnectPage() -> impl IntoView {
@@ -37,6 +38,12 @@ fn ConnectView(id: String) -> impl IntoView {
     let capture = stream.pick(StreamState::captures_desktop);
     let on_input = Callback::new(move |events| stream.desktop_input(events));
     let said = announce_changes(stream.pick(Facts::of_stream));
+    let steps = stream.pick(|s| s.connect);
+    let protocol = stream.pick(|s| match &s.session {
+        Some(s) => s.protocol,
+        None if s.desktop => Protocol::Rdp,
+        None => Protocol::Ssh,
+    });
 
     Effect::new(move |_| {
         if let Some(s) = session.get() {
@@ -79,6 +86,7 @@ fn ConnectView(id: String) -> impl IntoView {
             })}
             <StreamError stream/>
             <LiveRegion said/>
+            <ConnectSteps progress=steps protocol/>
             <div class="term-host term-fill" class:hidden=move || desktop.get() data-testid="terminal" node_ref=host></div>
             {move || desktop.get().then(|| view! {
                 <div class="desktop-fill">

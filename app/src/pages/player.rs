@@ -17,8 +17,8 @@ use crate::stream::hook::{use_session_stream, StreamError};
 use crate::stream::Role;
 use crate::util::{self, NOT_AVAILABLE};
 use crate::widgets::{
-    load_keystrokes, local_time, use_now, AuditTrailLink, KeystrokesPanel, SessionControlsBar,
-    StatusPill,
+    load_keystrokes, local_time, use_now, AuditTrailLink, ConnectSteps, KeystrokesPanel,
+    SessionControlsBar, StatusPill,
 };
 
 #[component]
@@ -135,6 +135,7 @@ fn LivePlayer(initial: Session) -> impl IntoView {
             <StreamError stream/>
             <LiveRegion said/>
             {(kiosk && rdp && !was_ended).then(|| view! { <crate::kiosk::KeyboardLockStatus/> })}
+            <ConnectSteps progress=stream.pick(|s| s.connect) protocol=Signal::derive(move || s.with(|s| s.protocol))/>
             <div class="player-body">
                 <div class="term-scroll">
                     {(!was_ended && !rdp).then(|| view! { <div class="term-host" data-testid="player-terminal" node_ref=host></div> })}

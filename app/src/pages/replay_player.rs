@@ -20,9 +20,9 @@ use crate::sharing::panel::SharePanel;
 use crate::shell::{for_route_id, load_for, perf_now, set_title, ErrorBox, Loading};
 use crate::term::{Term, TermOptions};
 use crate::term_files;
-use crate::util::NOT_AVAILABLE;
+use crate::util::{Fetched, NOT_AVAILABLE};
 use crate::widgets::{
-    load_keystrokes, local_time, AuditTrailLink, KeystrokesPanel, ReplayControls,
+    load_keystrokes, local_time, AuditTrailLink, FetchProgress, KeystrokesPanel, ReplayControls,
 };
 use desktop::DesktopReplay;
 
@@ -42,7 +42,9 @@ enum Loaded {
 #[component]
 fn ReplayLoader(id: String) -> impl IntoView {
     set_title("Replay");
-    let recording = load_for(&id, |id| async move {
+    // The terminal recording's download, while it runs.
+    let fetching = RwSignal::new(None::<Fetched>);
+    let recording = load_for(&id, move |id| async move {
         if let Ok(s) = api::session(&id).await {
             if s.protocol == Protocol::Rdp {
                 return match api::recording_index(&id).await {
@@ -52,10 +54,15 @@ fn ReplayLoader(id: String) -> impl IntoView {
                 };
             }
         }
-        match api::recording(&id).await {
+        let answer = api::recording(&id, move |f| {
+            let _ = fetching.try_set(Some(f));
+        })
+        .await;
+        let _ = fetching.try_set(None);
+        match answer {
             Ok(text) => match cast::parse(&text) {
                 Ok(c) => Loaded::Ready(Rc::new(c)),
-                Err(e) => Loaded::Failed(format!("This recording cannot be played: {e}.")),
+                Err(e) => Loaded::Failed(format!("This recording cannot be played: {e}. Download it to keep a copy, and tell an administrator.")),
             },
             Err(e) if e.is_not_available() => Loaded::Failed(NOT_AVAILABLE.into()),
             Err(e) => Loaded::Failed(format!("Could not load the recording: {e}")),
@@ -99,7 +106,10 @@ fn ReplayLoader(id: String) -> impl IntoView {
                 <a class="btn btn-small" href="/replay">"Back to Replay Sessions"</a>
             </header>
             {move || match recording.get() {
-                None => view! { <Loading text="Loading the recording…"/> }.into_any(),
+                None => view! {
+                    <Loading text="Loading the recording…"/>
+                    <FetchProgress progress=fetching what="Downloading the recording"/>
+                }.into_any(),
                 Some(Loaded::Failed(e)) => view! {
                     <div class="alert alert-error" role="alert" data-testid="replay-error">{e}</div>
                 }.into_any(),

@@ -46,13 +46,22 @@ impl Refusal {
             Refusal::Expired => {
                 "This link has expired. Ask the person who shared it for a new one.".into()
             }
-            Refusal::Revoked => "This link has been revoked.".into(),
-            Refusal::NotForYou => "This link was not shared with you.".into(),
-            Refusal::WrongCode => "That verification code is not right.".into(),
-            Refusal::TooManyAttempts => {
-                "Too many wrong verification codes: this link no longer opens for you.".into()
+            Refusal::Revoked => {
+                "This link has been revoked. Ask the person who shared it for a new one.".into()
             }
-            Refusal::Other(m) => format!("The link could not be opened: {m}"),
+            Refusal::NotForYou => {
+                "This link was not shared with you. Check that you are logged in as the person it names, or ask for a link of your own.".into()
+            }
+            Refusal::WrongCode => {
+                "That verification code is not right. Check the code you were given and enter it again.".into()
+            }
+            Refusal::TooManyAttempts => {
+                "Too many wrong verification codes: this link no longer opens for you. Ask the person who shared it for a new link.".into()
+            }
+            Refusal::Other(m) => format!(
+                "The link could not be opened: {} Open it again; if it keeps failing, ask the person who shared it.",
+                crate::util::sentence(m)
+            ),
         }
     }
 

@@ -118,7 +118,7 @@ impl SessionStream {
         match socket {
             Ok(s) => self.socket.set_value(Some(s)),
             Err(e) => self.feed(Input::Failed {
-                message: format!("Cannot open the session stream: {e}"),
+                message: format!("Cannot open the session stream: {e} Press Reconnect; if it keeps failing, reload the page."),
                 retry: true,
             }),
         }
@@ -186,7 +186,7 @@ impl SessionStream {
         match loaded.and_then(|()| self.open_term(&el, role)) {
             Ok(()) => self.open(),
             Err(message) => self.feed(Input::Failed {
-                message,
+                message: format!("{message} Reload the page; if it keeps failing, try another browser or tell an administrator."),
                 retry: false,
             }),
         }

@@ -4,6 +4,7 @@
 //! - [`state`]: the state machine, pure and tested natively: [`StreamState::apply`] takes
 //!   what happened (a relay message, the socket opening or closing, the REST check after a
 //!   close, a control's answer) and returns the [`Effect`]s for the page to perform.
+//! - [`steps`]: the target connection's steps as the page lists them.
 //! - [`events`]: what the state machine is told ([`Input`]) and what it asks of the page
 //!   ([`Effect`], [`Notice`]).
 //! - [`announce`]: what a state change tells screen readers ([`announce::change`]), pure.
@@ -14,6 +15,7 @@ pub mod announce;
 pub mod events;
 pub mod state;
 pub mod status;
+pub mod steps;
 
 #[cfg(target_arch = "wasm32")]
 pub mod hook;

@@ -10,7 +10,8 @@ use vigil_wire::PROTOCOL_VERSION;
 
 pub use super::events::{Check, Close, Effect, Input, Notice};
 use super::status::StreamStatus;
-use crate::util::NOT_AVAILABLE;
+use super::steps::ConnectProgress;
+use crate::util::{code_next_step, end_text, NOT_AVAILABLE};
 
 /// The page a stream feeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,9 @@ pub struct StreamState {
     pub error: Option<String>,
     /// The stream stopped in a way a new socket may mend (Reconnect).
     pub can_retry: bool,
+    /// The target connection's steps, once the relay says it is connecting (a viewer
+    /// who joins a session already live never sees them).
+    pub connect: Option<ConnectProgress>,
 }
 
 /// What a viewer who came in through a share link is told when the link is revoked or
@@ -56,10 +60,13 @@ pub struct StreamState {
 pub const LINK_ACCESS_ENDED: &str = "Your access through the shared link has ended.";
 
 /// What a viewer cut off with `code` is told, for the codes that end one viewer's access
-/// rather than the session: the link's own words, else the relay's message.
+/// rather than the session: the link's own words and what to do next, else the relay's
+/// message (which says what to do next itself).
 fn access_end_text(code: ErrorCode, message: &str) -> Option<String> {
     match code {
-        ErrorCode::LinkRevoked | ErrorCode::LinkExpired => Some(LINK_ACCESS_ENDED.to_string()),
+        ErrorCode::LinkRevoked | ErrorCode::LinkExpired => {
+            Some(format!("{LINK_ACCESS_ENDED} {}", code_next_step(code)))
+        }
         ErrorCode::AccessRevoked | ErrorCode::LoginEnded => Some(message.to_string()),
         _ => None,
     }
@@ -74,7 +81,7 @@ pub fn lock_message(protocol: Protocol) -> &'static str {
 }
 
 fn reason_text(reason: Option<&EndReason>, otherwise: &str) -> String {
-    reason.map_or_else(|| otherwise.to_string(), ToString::to_string)
+    reason.map_or_else(|| otherwise.to_string(), end_text)
 }
 
 impl StreamState {
@@ -94,6 +101,7 @@ impl StreamState {
             participants: None,
             error: None,
             can_retry: false,
+            connect: None,
         };
         if let Some(s) = session {
             state.desktop = s.protocol == Protocol::Rdp;
@@ -259,14 +267,18 @@ impl StreamState {
                 rows,
                 ..
             } => self.welcome(participant, session, cols, rows),
-            ServerControl::Connecting { message } => {
+            ServerControl::Connecting { message, done } => {
                 if self.status != StreamStatus::Locked {
                     self.status = StreamStatus::Connecting;
                 }
                 self.detail = Some(message);
+                self.connect.get_or_insert_default().step_done(done);
                 Vec::new()
             }
             ServerControl::Connected => {
+                if let Some(c) = &mut self.connect {
+                    c.connected();
+                }
                 self.go_live();
                 self.detail = None;
                 let desktop = self.desktop;
@@ -307,7 +319,7 @@ impl StreamState {
             // A viewer cut off hears `Ended` too: the session itself goes on.
             ServerControl::Ended { .. } if self.access_ended.is_some() => Vec::new(),
             ServerControl::Ended { reason } => {
-                let text = reason.to_string();
+                let text = end_text(&reason);
                 if let Some(s) = &mut self.session {
                     s.end_reason = Some(reason);
                 }
@@ -323,7 +335,14 @@ impl StreamState {
                 if let Some(text) = access_end_text(code, &message) {
                     return self.cut_off(text);
                 }
-                let text = format!("{message} ({code})");
+                let text = format!(
+                    "{} ({code}). {}",
+                    message.trim_end_matches('.'),
+                    code_next_step(code)
+                );
+                if let Some(c) = &mut self.connect {
+                    c.failed();
+                }
                 self.status = StreamStatus::Error;
                 self.detail = None;
                 self.error = Some(text.clone());
@@ -389,9 +408,9 @@ impl StreamState {
             other => {
                 let Close { code, was_open } = close;
                 let why = if was_open {
-                    format!("The connection to the relay was lost (code {code}).")
+                    format!("The connection to the relay was lost (code {code}). Check your network connection, then press Reconnect.")
                 } else {
-                    format!("Could not open the session stream (code {code}).")
+                    format!("Could not open the session stream (code {code}). Press Reconnect; if it keeps failing, reload the page.")
                 };
                 self.error = Some(match other {
                     Check::Failed(e) => format!("{why} {e}"),

@@ -385,9 +385,7 @@ impl SessionCore for Desktop {
         let rx = match self.common.phase {
             Phase::Ended => return None,
             Phase::Connecting => {
-                let mut first = vec![ServerMsg::Control(ServerControl::Connecting {
-                    message: "connecting to the target".into(),
-                })];
+                let mut first = vec![ServerMsg::Control(self.common.connecting())];
                 if self.common.locked {
                     first.push(ServerMsg::Control(ServerControl::Locked {
                         message: RDP_LOCK_MESSAGE.into(),

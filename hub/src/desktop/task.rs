@@ -18,7 +18,7 @@ use vigil_wire::live::{ClientMsg, Participant};
 
 use super::core::{DeskCmd, Desktop};
 use super::screen_copy::ScreenCopy;
-use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
+use crate::driver::{ConnectFailure, ConnectSteps, DrivenCore, Driver, Stop, TargetAdapter};
 use crate::metrics::{self, Direction, Proto};
 use crate::RdpTarget;
 
@@ -52,6 +52,7 @@ fn connect_options(target: &RdpTarget, connect_timeout: Duration) -> ConnectOpti
 pub(crate) async fn connect(
     target: RdpTarget,
     timeout: Duration,
+    steps: ConnectSteps,
 ) -> Result<RdpAdapter, ConnectFailure> {
     let rdp_target = vigil_rdp::Target {
         host: target.host.clone(),
@@ -61,7 +62,7 @@ pub(crate) async fn connect(
         domain: target.domain.clone(),
     };
     let options = connect_options(&target, timeout);
-    let result = vigil_rdp::connect(&rdp_target, &options).await;
+    let result = vigil_rdp::connect_reporting(&rdp_target, &options, steps.as_fn()).await;
     drop(rdp_target);
     match result {
         Ok(conn) => {

@@ -284,9 +284,7 @@ impl SessionCore for Terminal {
         }
         let mut first = Self::join_messages(&self.screen, self.common.locked);
         if self.common.phase == Phase::Connecting {
-            first.push(ServerMsg::Control(ServerControl::Connecting {
-                message: "connecting to the target".into(),
-            }));
+            first.push(ServerMsg::Control(self.common.connecting()));
         }
         Some(self.common.fanout.add(participant, first))
     }

@@ -419,3 +419,62 @@ fn failure_sends_error_then_ended() {
     );
     assert!(s.is_ended());
 }
+
+#[test]
+fn connect_steps_reach_the_waiting_in_order_and_a_late_joiner_gets_the_last() {
+    use vigil_wire::connect::ConnectStep;
+    let (events, _) = broadcast::channel(4);
+    let mut s = Terminal::new(TerminalParams {
+        id: "s3".into(),
+        cols: 80,
+        rows: 24,
+        viewer_queue: 8,
+        thumbnail_interval: ms(1000),
+        recorder: Box::new(Log::default()),
+        events,
+    });
+    let mut user = s
+        .attach(Participant::User)
+        .expect("connecting sessions accept joiners");
+    let step = |s: &mut Terminal, step| s.common_mut().connect_step(step);
+    assert!(step(&mut s, ConnectStep::Reached));
+    assert!(step(&mut s, ConnectStep::Secured));
+    // A repeat or a step back is not reported.
+    assert!(!step(&mut s, ConnectStep::Secured));
+    assert!(!step(&mut s, ConnectStep::Reached));
+    let mut late = s
+        .attach(Participant::Observer)
+        .expect("connecting sessions accept joiners");
+    assert!(step(&mut s, ConnectStep::Authenticated));
+    assert!(step(&mut s, ConnectStep::Opened));
+    s.connected(None);
+    // Once live, no more steps.
+    assert!(!step(&mut s, ConnectStep::Opened));
+    let steps = |rx: &mut mpsc::Receiver<ServerMsg>| -> Vec<Option<ConnectStep>> {
+        drain(rx)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::Control(ServerControl::Connecting { done, .. }) => Some(done),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        steps(&mut user),
+        [
+            None,
+            Some(ConnectStep::Reached),
+            Some(ConnectStep::Secured),
+            Some(ConnectStep::Authenticated),
+            Some(ConnectStep::Opened),
+        ]
+    );
+    assert_eq!(
+        steps(&mut late),
+        [
+            Some(ConnectStep::Secured),
+            Some(ConnectStep::Authenticated),
+            Some(ConnectStep::Opened),
+        ]
+    );
+}

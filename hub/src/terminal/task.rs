@@ -10,7 +10,7 @@ use vigil_wire::live::ClientMsg;
 
 use super::core::{TargetCmd, Terminal};
 use crate::common::SessionCore;
-use crate::driver::{ConnectFailure, DrivenCore, Driver, Stop, TargetAdapter};
+use crate::driver::{ConnectFailure, ConnectSteps, DrivenCore, Driver, Stop, TargetAdapter};
 use crate::metrics::{self, Direction, Proto};
 use crate::ssh::{self, SshConn};
 use crate::{LaunchSpec, SshTarget};
@@ -23,8 +23,9 @@ pub(crate) async fn connect(
     target: SshTarget,
     spec: LaunchSpec,
     timeout: Duration,
+    steps: ConnectSteps,
 ) -> Result<SshAdapter, ConnectFailure> {
-    match ssh::connect(&target, spec.cols, spec.rows, timeout).await {
+    match ssh::connect(&target, spec.cols, spec.rows, timeout, steps.as_fn()).await {
         Ok(conn) => Ok(SshAdapter { conn }),
         Err(e) => Err(ConnectFailure {
             code: e.code,

@@ -135,7 +135,7 @@ impl Detach {
     fn message(self) -> &'static str {
         match self {
             Detach::LoginEnded => "Your login has ended. Log in again to continue.",
-            Detach::RightLost => "You no longer have access to this session.",
+            Detach::RightLost => "You no longer have access to this session. Ask an administrator if you still need it.",
             Detach::LinkRevoked | Detach::LinkExpired => crate::share::LINK_ENDED_MESSAGE,
         }
     }

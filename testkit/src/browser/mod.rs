@@ -17,12 +17,14 @@ use serde_json::{json, Value};
 use crate::relay::{Login, Relay};
 use crate::{artifacts_dir, secs, tid, unique, POLL};
 
+mod axe;
 pub mod canvas;
 mod driver;
 mod keys;
 mod network;
 mod terminal;
 
+pub use axe::{AxeNode, AxeViolation, Impact};
 use driver::{chromedriver, firefox_bin, geckodriver, geckodriver_done, Cdp};
 use network::NetLog;
 pub use network::Transfer;

@@ -44,14 +44,25 @@ impl Relay {
     /// Like [`Relay::start`], serving the production bundle (`<root>/dist`, made by
     /// `cargo xtask dist`: no `bench` feature) instead of `$VIGIL_DIST_DIR`.
     pub fn start_production(tags: &[&str]) -> Result<Relay> {
-        Relay::start_serving(tags, false, workspace_root().join("dist"))
+        Relay::start_serving(tags, false, workspace_root().join("dist"), &[])
+    }
+
+    /// Like [`Relay::start_with_rdp`], with these settings added to the relay's
+    /// environment (`VIGIL_…` configuration variables).
+    pub fn start_with_rdp_env(tags: &[&str], env: &[(&str, &str)]) -> Result<Relay> {
+        Relay::start_serving(tags, true, dist_dir(), env)
     }
 
     fn start_seeded(tags: &[&str], with_rdp: bool) -> Result<Relay> {
-        Relay::start_serving(tags, with_rdp, dist_dir())
+        Relay::start_serving(tags, with_rdp, dist_dir(), &[])
     }
 
-    fn start_serving(tags: &[&str], with_rdp: bool, dist: PathBuf) -> Result<Relay> {
+    fn start_serving(
+        tags: &[&str],
+        with_rdp: bool,
+        dist: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Result<Relay> {
         let bin = vigil_bin();
         if !bin.exists() {
             bail!(
@@ -100,6 +111,7 @@ impl Relay {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log)?)
             .stderr(std::fs::OpenOptions::new().append(true).open(&log)?);

@@ -94,9 +94,9 @@ async fn check_page(b: &Browser, page: &str) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_isa_user_locks_a_desktop_from_the_kiosk_which_logs_out_when_idle() -> Result<()> {
     let t0 = Instant::now();
-    // The relay inherits this process's environment: its kiosk idle time.
-    std::env::set_var("VIGIL_KIOSK_IDLE_SECS", IDLE_SECS.to_string());
-    let relay = Relay::start_with_rdp(&["kiosk"])?;
+    // This relay's kiosk idle time, from its configuration.
+    let idle = IDLE_SECS.to_string();
+    let relay = Relay::start_with_rdp_env(&["kiosk"], &[("VIGIL_KIOSK_IDLE_SECS", &idle)])?;
     let cast = relay.cast("kiosk");
 
     step("kiosk: alice connects to her xrdp desktop; the ISA user opens /kiosk at 1366×768");

@@ -20,7 +20,7 @@ use crate::desktop::replay::Segment;
 use crate::desktop::view::DesktopView;
 use crate::shell::{perf_now, ErrorBox};
 use crate::util;
-use crate::widgets::{load_keystrokes, KeystrokesPanel, ReplayControls};
+use crate::widgets::{load_keystrokes, FetchProgress, KeystrokesPanel, ReplayControls};
 
 struct Playback {
     seg: Option<Segment>,
@@ -51,6 +51,8 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     let at = RwSignal::new(0.0_f64);
     let speed = RwSignal::new(1.0_f64);
     let error = RwSignal::new(None::<String>);
+    // The span being downloaded, while it is.
+    let fetching = RwSignal::new(None::<util::Fetched>);
     let markers = RwSignal::new(Vec::<(u32, String)>::new());
     let keys = RwSignal::new(Vec::<Keystroke>::new());
     let keys_status = RwSignal::new(Some("Loading keystrokes…".to_string()));
@@ -84,7 +86,11 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
         pb.update_value(|p| p.loading = true);
         let id = rid.get_value();
         spawn_local(async move {
-            let result = api::recording_range(&id, span.start, span.end).await;
+            let result = api::recording_range(&id, span.start, span.end, move |f| {
+                let _ = fetching.try_set(Some(f));
+            })
+            .await;
+            let _ = fetching.try_set(None);
             let current = pb
                 .try_with_value(|p| p.generation == generation)
                 .unwrap_or(false);
@@ -260,6 +266,7 @@ pub fn DesktopReplay(index: Rc<RecordingIndex>, id: String) -> impl IntoView {
     let seek_stats = ();
     view! {
         {move || error.get().map(|e| view! { <ErrorBox message=e/> })}
+        <FetchProgress progress=fetching what="Downloading the recording"/>
         <ReplayControls playing at speed duration_ms
             on_toggle=Callback::new(move |()| toggle())
             on_seek=Callback::new(move |t: f64| seek(t))

@@ -29,7 +29,8 @@ fn the_user_s_terminal_connects_says_hello_reports_its_size_and_takes_the_focus(
 
     assert_eq!(
         s.apply(ServerControl::Connecting {
-            message: "Connecting to web-1…".into()
+            message: "Connecting to web-1…".into(),
+            done: None,
         }),
         []
     );
@@ -121,6 +122,7 @@ fn a_session_locked_at_welcome_stays_locked_through_connecting_and_the_first_scr
     assert_eq!(s.lock.as_deref(), Some(RDP_LOCK_MESSAGE));
     s.apply(ServerControl::Connecting {
         message: "wait".into(),
+        done: None,
     });
     s.apply(ServerControl::DesktopActivated { params: params() });
     s.apply(ServerMsg::DesktopSnapshot(vec![1]));
@@ -138,8 +140,8 @@ fn ended_with_a_reason_stops_everything_and_later_closes_are_ignored() {
     let fx = s.apply(ServerControl::Ended {
         reason: reason.clone(),
     });
-    let text = "auth_failed: the password was refused";
-    assert_eq!(reason.to_string(), text);
+    assert_eq!(reason.to_string(), "auth_failed: the password was refused");
+    let text = "auth_failed: the password was refused. Ask an administrator to check the asset's account and its credential.";
     assert_eq!(
         fx,
         [Effect::Notice(Notice::Ended(text.into())), Effect::ReadOnly]
@@ -170,7 +172,7 @@ fn a_relay_error_is_shown_kept_after_the_close_and_may_be_retried() {
         code: ErrorCode::TargetUnreachable,
         message: "no route to web-1".into(),
     });
-    let text = "no route to web-1 (target_unreachable)";
+    let text = "no route to web-1 (target_unreachable). Check that the asset is running and its address is right, then connect again, or ask an administrator.";
     assert_eq!(fx, [Effect::Notice(Notice::Error(text.into()))]);
     assert_eq!(s.status, StreamStatus::Error);
     assert_eq!(s.error.as_deref(), Some(text));
@@ -202,7 +204,7 @@ fn a_close_is_checked_with_the_relay_and_explained() {
     assert_eq!(s.status, StreamStatus::Disconnected);
     assert_eq!(
         s.error.as_deref(),
-        Some("The connection to the relay was lost (code 1006). offline")
+        Some("The connection to the relay was lost (code 1006). Check your network connection, then press Reconnect. offline")
     );
     assert!(s.can_retry && !s.finished());
 
@@ -217,7 +219,7 @@ fn a_close_is_checked_with_the_relay_and_explained() {
     s.apply(Input::Checked(never, Check::Found(session(Protocol::Ssh))));
     assert_eq!(
         s.error.as_deref(),
-        Some("Could not open the session stream (code 1006).")
+        Some("Could not open the session stream (code 1006). Press Reconnect; if it keeps failing, reload the page.")
     );
 
     let mut s = lost();
@@ -334,4 +336,62 @@ fn notices_are_coloured_lines_of_their_own() {
         Notice::Error("no (internal)".into()).line(),
         "\r\n\x1b[1;31mError: no (internal)\x1b[0m\r\n"
     );
+}
+
+#[test]
+fn the_connect_steps_advance_as_the_relay_reports_them_and_stop_where_it_failed() {
+    use crate::stream::steps::StepState::{Current, Done, Failed, Pending};
+    use vigil_wire::connect::ConnectStep;
+    let connecting = |done| ServerControl::Connecting {
+        message: "connecting to the target".into(),
+        done,
+    };
+    let states = |s: &StreamState| -> Vec<_> {
+        s.connect
+            .map(|c| c.rows().into_iter().map(|(_, st)| st).collect())
+            .unwrap_or_default()
+    };
+    let mut s = StreamState::new(Role::Connect, None);
+    s.apply(welcome(Participant::User, session(Protocol::Rdp)));
+    assert!(
+        s.connect.is_none(),
+        "no list before the relay says it connects"
+    );
+    s.apply(connecting(None));
+    assert_eq!(states(&s), [Current, Pending, Pending, Pending]);
+    s.apply(connecting(Some(ConnectStep::Reached)));
+    s.apply(connecting(Some(ConnectStep::Secured)));
+    assert_eq!(states(&s), [Done, Done, Current, Pending]);
+    // A step reported late (a stale repeat) never takes the list back.
+    s.apply(connecting(Some(ConnectStep::Reached)));
+    assert_eq!(states(&s), [Done, Done, Current, Pending]);
+    let labels: Vec<_> = s
+        .connect
+        .map(|c| c.labelled(Protocol::Rdp))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "Reaching the target",
+            "Securing the connection (TLS)",
+            "Signing in with the credentials (NLA)",
+            "Desktop activated"
+        ]
+    );
+
+    let mut failed = s.clone();
+    failed.apply(ServerControl::Error {
+        code: ErrorCode::AuthFailed,
+        message: "the target refused the managed credential (NLA)".into(),
+    });
+    assert_eq!(states(&failed), [Done, Done, Failed, Pending]);
+    assert!(failed.connect.is_some_and(|c| c.under_way()));
+
+    s.apply(connecting(Some(ConnectStep::Authenticated)));
+    s.apply(ServerControl::Connected);
+    assert_eq!(states(&s), [Done, Done, Done, Done]);
+    assert!(s.connect.is_some_and(|c| !c.under_way()));
 }

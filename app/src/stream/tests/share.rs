@@ -66,15 +66,17 @@ fn a_revoked_link_ends_the_viewer_s_access_not_the_session() {
             code,
             message: "whatever the relay says".into(),
         });
+        let told =
+            format!("{LINK_ACCESS_ENDED} Ask the person who shared the session for a new link.");
         assert_eq!(
             fx,
             [
-                Effect::Notice(Notice::AccessEnded(LINK_ACCESS_ENDED.into())),
+                Effect::Notice(Notice::AccessEnded(told.clone())),
                 Effect::ReadOnly
             ],
             "{code:?}"
         );
-        assert_eq!(s.access_ended.as_deref(), Some(LINK_ACCESS_ENDED));
+        assert_eq!(s.access_ended.as_deref(), Some(told.as_str()));
         assert_eq!(s.error, None, "no error banner: the access ended");
         assert!(s.finished());
         // The relay's `Ended` for this viewer does not say the session ended.
@@ -95,7 +97,7 @@ fn a_lost_right_or_login_shows_the_relay_s_words() {
     for (code, message) in [
         (
             ErrorCode::AccessRevoked,
-            "You no longer have access to this session.",
+            "You no longer have access to this session. Ask an administrator if you still need it.",
         ),
         (
             ErrorCode::LoginEnded,
@@ -124,5 +126,5 @@ fn a_lost_right_or_login_shows_the_relay_s_words() {
         message: "oops".into(),
     });
     assert_eq!(s.access_ended, None);
-    assert_eq!(s.error.as_deref(), Some("oops (target_error)"));
+    assert_eq!(s.error.as_deref(), Some("oops (target_error). Connect again; if it keeps failing, ask an administrator to check the asset."));
 }

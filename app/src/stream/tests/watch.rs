@@ -51,7 +51,10 @@ fn the_watcher_follows_the_target_s_size_and_writes_nothing_of_its_own() {
         }),
         []
     );
-    assert_eq!(s.error.as_deref(), Some("oops (target_error)"));
+    assert_eq!(
+        s.error.as_deref(),
+        Some("oops (target_error). Connect again; if it keeps failing, ask an administrator to check the asset.")
+    );
     // The end is written for everyone.
     let fx = s.apply(ServerControl::Ended {
         reason: EndReason::plain("closed"),
