@@ -27,11 +27,14 @@ pub fn in_kiosk() -> bool {
         .is_some_and(|p| paths::is_kiosk_path(&p))
 }
 
-/// Its children everywhere but on the kiosk's pages (the app's navigation).
+/// Its children everywhere but on the kiosk's pages (the app's navigation). They are made
+/// again only when the browser enters or leaves the kiosk, not on every page change (that
+/// would drop the keyboard focus they hold, such as Menu's).
 #[component]
 pub fn HideInKiosk(children: ChildrenFn) -> impl IntoView {
     let location = use_location();
-    move || (!paths::is_kiosk_path(&location.pathname.get())).then(|| children())
+    let in_kiosk = Memo::new(move |_| paths::is_kiosk_path(&location.pathname.get()));
+    move || (!in_kiosk.get()).then(|| children())
 }
 
 /// `/kiosk`: Active Sessions in the kiosk.

@@ -281,10 +281,8 @@ pub async fn check_every_page(b: &Browser, relay: &Relay, cast: &Cast, s: &Seede
 async fn walk_in(kind: BrowserKind, tag: &str) -> Result<()> {
     let relay = relay();
     let cast = relay.cast(tag);
-    let (b, seeded) = tokio::try_join!(
-        Browser::open_kind(kind, relay, &format!("axe-{tag}")),
-        seed(relay, cast)
-    )?;
+    let name = format!("axe-{tag}");
+    let (b, seeded) = tokio::try_join!(Browser::open_kind(kind, relay, &name), seed(relay, cast))?;
     let walked = check_every_page(&b, relay, cast, &seeded).await;
     b.close().await?;
     walked
