@@ -36,6 +36,41 @@ impl Api {
         Ok(stream)
     }
 
+    /// Requests access to the SSH asset `asset` (a Smart Rule that approves at once),
+    /// launches a session under the request and opens its stream; returns the session's
+    /// id and the stream once the shell prompts (`$`).
+    pub async fn launch_ssh_by_request(
+        &self,
+        asset: &str,
+        reason: &str,
+    ) -> Result<(String, WsRecorder)> {
+        use vigil_wire::api::{AccessRequest, Launched, RequestStatus};
+        let asset_id = self.asset_id(asset).await?;
+        let req: AccessRequest = self
+            .post(
+                "/api/v1/requests",
+                &serde_json::json!({"asset_id": asset_id, "reason": reason, "duration_minutes": 30}),
+            )
+            .await?;
+        anyhow::ensure!(
+            req.status == RequestStatus::Approved,
+            "the request is {:?}, not auto-approved",
+            req.status
+        );
+        let launched: Launched = self
+            .post(
+                "/api/v1/sessions",
+                &serde_json::json!({"asset_id": asset_id, "request_id": req.id, "cols": 100, "rows": 30}),
+            )
+            .await?;
+        let sid = launched.session_id;
+        let stream = self
+            .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
+            .await?;
+        stream.wait_output("$", Duration::from_secs(20)).await?;
+        Ok((sid, stream))
+    }
+
     /// Like [`Api::ws`], but a refused upgrade is `Ok(Err(status))`.
     pub async fn ws_try(
         &self,

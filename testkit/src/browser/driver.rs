@@ -48,6 +48,17 @@ fn spawn_chromedriver(port: u16) -> Result<std::result::Result<String, String>> 
         .stderr(Stdio::null());
     new_process_group(&mut cmd);
     let mut child = cmd.spawn().with_context(|| format!("spawn {bin}"))?;
+    listening(&mut child, "chromedriver", port, &log)
+}
+
+/// Waits for a driver just spawned (its process group killed when the tests exit) to
+/// listen on `port`: `Ok(Ok(url))` once it does, `Ok(Err(why))` if it exited first.
+fn listening(
+    child: &mut std::process::Child,
+    name: &str,
+    port: u16,
+    log: &std::path::Path,
+) -> Result<std::result::Result<String, String>> {
     on_exit(&kill_group_snippet(child.id()))?;
     let deadline = Instant::now() + secs(20.0);
     while Instant::now() < deadline {
@@ -57,12 +68,12 @@ fn spawn_chromedriver(port: u16) -> Result<std::result::Result<String, String>> 
         if let Some(status) = child.try_wait()? {
             return Ok(Err(format!(
                 "port {port}: exited ({status}):\n{}",
-                tail(&log, 20)
+                tail(log, 20)
             )));
         }
         std::thread::sleep(POLL);
     }
-    bail!("chromedriver did not listen on {port}:\n{}", tail(&log, 20))
+    bail!("{name} did not listen on {port}:\n{}", tail(log, 20))
 }
 
 /// A geckodriver for one Firefox session: a free one, or a new one.
@@ -130,21 +141,7 @@ fn spawn_geckodriver(port: u16) -> Result<std::result::Result<String, String>> {
     let mut child = cmd
         .spawn()
         .with_context(|| format!("spawn {} (set $GECKODRIVER)", bin.display()))?;
-    on_exit(&kill_group_snippet(child.id()))?;
-    let deadline = Instant::now() + secs(20.0);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(Ok(format!("http://127.0.0.1:{port}")));
-        }
-        if let Some(status) = child.try_wait()? {
-            return Ok(Err(format!(
-                "port {port}: exited ({status}):\n{}",
-                tail(&log, 20)
-            )));
-        }
-        std::thread::sleep(POLL);
-    }
-    bail!("geckodriver did not listen on {port}:\n{}", tail(&log, 20))
+    listening(&mut child, "geckodriver", port, &log)
 }
 
 /// `POST /session/{id}/se/log` for the performance log (Chrome's DevTools events).

@@ -16,7 +16,9 @@ async fn a_live_link_lets_bob_watch_read_only_until_it_is_revoked() -> Result<()
 
     step("alice launches a session on the password asset and runs a command");
     let alice = Api::login_as(relay, &cast.alice).await?;
-    let (sid, user) = launch_ssh(&alice, &cast.web, &format!("share test {u}")).await?;
+    let (sid, user) = alice
+        .launch_ssh_by_request(&cast.web, &format!("share test {u}"))
+        .await?;
     user.send(input(&format!("echo share-$((6*7))-{u}\r")))?;
     user.wait_output(&marker, secs(10.0)).await?;
     let reviewer_api = Api::login_as(relay, &cast.reviewer).await?;

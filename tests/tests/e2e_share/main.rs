@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_testkit::vigil_wire::api::{AccessRequest, AuditEntry, Launched, RequestStatus, Session};
+use vigil_testkit::vigil_wire::api::{AuditEntry, Session};
 use vigil_testkit::vigil_wire::audit::AuditVerification;
 use vigil_testkit::vigil_wire::end::ErrorCode;
 use vigil_testkit::vigil_wire::live::{ClientMsg, Participant, ServerControl};
@@ -43,39 +43,6 @@ pub(crate) const LINK_ENDED: &str = "Your access through the shared link has end
 
 pub(crate) fn is_refusal(status: u16) -> bool {
     status == 403 || status == 404
-}
-
-/// `user`'s approved request on `asset` (auto-approved by the cast's rule), and a session
-/// launched under it over the API; its stream as the user, once the shell prompts.
-pub(crate) async fn launch_ssh(
-    api: &Api,
-    asset: &str,
-    reason: &str,
-) -> Result<(String, WsRecorder)> {
-    let asset_id = api.asset_id(asset).await?;
-    let req: AccessRequest = api
-        .post(
-            "/api/v1/requests",
-            &json!({"asset_id": asset_id, "reason": reason, "duration_minutes": 30}),
-        )
-        .await?;
-    ensure!(
-        req.status == RequestStatus::Approved,
-        "the request is {:?}, not auto-approved",
-        req.status
-    );
-    let launched: Launched = api
-        .post(
-            "/api/v1/sessions",
-            &json!({"asset_id": asset_id, "request_id": req.id, "cols": 100, "rows": 30}),
-        )
-        .await?;
-    let sid = launched.session_id;
-    let stream = api
-        .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
-        .await?;
-    stream.wait_output("$", secs(20.0)).await?;
-    Ok((sid, stream))
 }
 
 /// Terminal input as the user's stream sends it.

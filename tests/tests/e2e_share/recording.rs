@@ -11,7 +11,9 @@ async fn a_recording_link_opens_the_replay_for_the_named_user_only() -> Result<(
 
     step("alice runs a command in a session, which then ends");
     let alice = Api::login_as(relay, &cast.alice).await?;
-    let (sid, user) = launch_ssh(&alice, &cast.web, &format!("recording test {u}")).await?;
+    let (sid, user) = alice
+        .launch_ssh_by_request(&cast.web, &format!("recording test {u}"))
+        .await?;
     user.send(input(&format!("echo replay-$((6*7))-{u}\r")))?;
     user.wait_output(&marker, secs(10.0)).await?;
     let admin = Api::login_as(relay, &cast.admin).await?;

@@ -10,7 +10,6 @@
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
 use vigil_testkit::browser::BrowserKind;
-use vigil_testkit::vigil_wire::api::{AccessRequest, Launched, RequestStatus};
 use vigil_testkit::vigil_wire::share::CreatedShareLink;
 use vigil_testkit::{secs, step, tid, unique, Api, Browser, Cast, Relay, WsRecorder};
 
@@ -27,35 +26,6 @@ pub struct Seeded {
     _stream: WsRecorder,
 }
 
-/// alice requests `asset` (auto-approved) and launches a session; her stream, once the
-/// shell prompts.
-async fn launch(alice: &Api, asset: &str, reason: &str) -> Result<(String, WsRecorder)> {
-    let asset_id = alice.asset_id(asset).await?;
-    let req: AccessRequest = alice
-        .post(
-            "/api/v1/requests",
-            &json!({"asset_id": asset_id, "reason": reason, "duration_minutes": 30}),
-        )
-        .await?;
-    ensure!(
-        req.status == RequestStatus::Approved,
-        "the request is {:?}, not auto-approved",
-        req.status
-    );
-    let launched: Launched = alice
-        .post(
-            "/api/v1/sessions",
-            &json!({"asset_id": asset_id, "request_id": req.id, "cols": 100, "rows": 30}),
-        )
-        .await?;
-    let sid = launched.session_id;
-    let stream = alice
-        .ws(&format!("/api/v1/sessions/{sid}/stream"), true)
-        .await?;
-    stream.wait_output("$", secs(15.0)).await?;
-    Ok((sid, stream))
-}
-
 /// alice's two sessions (one live, one ended) and a share link for the administrator.
 pub async fn seed(relay: &Relay, cast: &Cast) -> Result<Seeded> {
     let (alice, admin) = tokio::try_join!(
@@ -65,8 +35,8 @@ pub async fn seed(relay: &Relay, cast: &Cast) -> Result<Seeded> {
     let u = unique("");
     let (why_live, why_ended) = (format!("axe live {u}"), format!("axe replay {u}"));
     let ((live, stream), (ended, done)) = tokio::try_join!(
-        launch(&alice, &cast.web, &why_live),
-        launch(&alice, &cast.web, &why_ended),
+        alice.launch_ssh_by_request(&cast.web, &why_live),
+        alice.launch_ssh_by_request(&cast.web, &why_ended),
     )?;
     drop(done);
     terminate(&admin, &ended).await?;
