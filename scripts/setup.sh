@@ -121,7 +121,11 @@ CARGO_FUZZ_VERSION=0.13.2
 cargo_tool() {
   local name=$1 version=$2 check=$3
   shift 3
-  if $check 2>/dev/null | grep -qF "$version"; then
+  # Read whole first: `grep -q` stops at the first match, and a tool that prints more
+  # would then fail on the closed pipe (pipefail).
+  local have
+  have=$($check 2>/dev/null || true)
+  if grep -qF "$version" <<<"$have"; then
     echo "$name $version present"
     return 0
   fi
