@@ -1,5 +1,5 @@
 //! Modifier state on the desktop kept in step with each key event's own flags (pure, no
-//! DOM), as Guacamole's keyboard does.
+//! DOM).
 //!
 //! A key event says which modifiers are held (`getModifierState`, `shiftKey`…), whether or
 //! not a keydown for them was seen. Before each key goes to the relay, [`ModifierSync`]

@@ -4,9 +4,8 @@
 //!
 //! Why this chord: modifiers alone type nothing, so a shell or an editor never receives
 //! it, and remote desktops bind two modifiers at most (Windows switches keyboard layouts
-//! with Alt+Shift or Ctrl+Shift), never all three alone; Apache Guacamole opens its menu
-//! with the same chord for the same reason. Tab and Escape could not serve: shells,
-//! editors and desktops need them.
+//! with Alt+Shift or Ctrl+Shift), never all three alone. Tab and Escape could not serve:
+//! shells, editors and desktops need them.
 //!
 //! This module is the pure decision ([`is_escape_chord`]); `dom` (wasm32) reads it from
 //! a `KeyboardEvent`, moves the focus, and holds the hint shown beside each terminal and
