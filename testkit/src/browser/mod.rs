@@ -21,11 +21,13 @@ mod axe;
 pub mod canvas;
 mod driver;
 mod keys;
+mod lock;
 mod network;
 mod terminal;
 
 pub use axe::{AxeNode, AxeViolation, Impact};
 use driver::{chromedriver, firefox_bin, geckodriver, geckodriver_done, Cdp};
+pub use lock::LockShown;
 use network::NetLog;
 pub use network::Transfer;
 

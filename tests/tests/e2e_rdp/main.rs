@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
+use vigil_testkit::browser::LockShown;
 use vigil_testkit::vigil_wire::api::Session;
 use vigil_testkit::vigil_wire::live::ServerControl;
 use vigil_testkit::vigil_wire::RDP_LOCK_MESSAGE;

@@ -195,14 +195,7 @@ async fn a_watched_remotefx_desktop_is_locked_terminated_and_replayed() -> Resul
 
     step("rfx (4): Lock from the player: the overlay's message, and typing does not arrive");
     monitor.click(&tid("lock-button"), secs(5.0)).await?;
-    let overlay = user
-        .wait_text(
-            &tid("lock-overlay"),
-            "to carry the lock message",
-            secs(5.0),
-            |t| t.trim() == RDP_LOCK_MESSAGE,
-        )
-        .await?;
+    let overlay = user.wait_lock_shown(LockShown::Desktop).await?;
     ensure!(
         overlay.trim() == RDP_LOCK_MESSAGE,
         "overlay text {overlay:?}"

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
+use vigil_testkit::browser::LockShown;
 use vigil_testkit::vigil_wire::api::{
     AccessRequest, Keystroke, Launched, RequestStatus, Session, SessionKind,
 };

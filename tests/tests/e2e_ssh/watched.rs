@@ -250,18 +250,9 @@ async fn a_watched_session_is_locked_unlocked_and_terminated() -> Result<()> {
     late.goto("/active").await?;
     late.wait_for(&session_row(&sid), secs(10.0)).await?;
     monitor.click(&tid("lock-button"), secs(5.0)).await?;
-    let banner = user
-        .wait_text(
-            &tid("lock-banner"),
-            "to carry the lock message",
-            secs(5.0),
-            |t| t.contains(SSH_LOCK_MESSAGE),
-        )
-        .await?;
+    // The banner and the terminal itself say it, word for word.
+    let banner = user.wait_lock_shown(LockShown::Terminal).await?;
     eprintln!("    user's lock banner: {banner:?}");
-    // The terminal itself says it too, word for word.
-    user.wait_terminal(&tid("terminal"), SSH_LOCK_MESSAGE, secs(5.0))
-        .await?;
     user.snapshot("ssh-user-locked").await?;
     observer
         .wait_control("Locked", secs(5.0), |c| {

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{ensure, Result};
 use serde_json::json;
 use vigil_testkit::browser::BrowserKind;
+use vigil_testkit::browser::LockShown;
 use vigil_testkit::fantoccini::key::Key;
 use vigil_testkit::vigil_wire::{RDP_LOCK_MESSAGE, SSH_LOCK_MESSAGE};
 use vigil_testkit::{
@@ -101,15 +102,7 @@ async fn firefox_logs_in_watches_locks_and_unlocks_an_ssh_session() -> Result<()
     monitor
         .click(&format!("{row} {}", tid("lock-button")), secs(5.0))
         .await?;
-    user.wait_text(
-        &tid("lock-banner"),
-        "to carry the lock message",
-        secs(5.0),
-        |t| t.contains(SSH_LOCK_MESSAGE),
-    )
-    .await?;
-    user.wait_terminal(&tid("terminal"), SSH_LOCK_MESSAGE, secs(5.0))
-        .await?;
+    user.wait_lock_shown(LockShown::Terminal).await?;
     monitor
         .wait_for(&format!("{row}[data-locked=\"true\"]"), secs(5.0))
         .await?;
@@ -320,13 +313,7 @@ async fn firefox_draws_an_rdp_desktop_and_types_capitals_and_enter() -> Result<(
         )
         .await?;
     ensure!(r.status == 200, "lock: HTTP {}", r.status);
-    user.wait_text(
-        &tid("lock-overlay"),
-        "to carry the lock message",
-        secs(5.0),
-        |t| t.trim() == RDP_LOCK_MESSAGE,
-    )
-    .await?;
+    user.wait_lock_shown(LockShown::Desktop).await?;
     ensure!(
         user.exists(&format!("{} svg", tid("lock-overlay"))).await?,
         "the lock overlay has no icon"

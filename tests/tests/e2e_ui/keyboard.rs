@@ -14,6 +14,7 @@
 
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
+use vigil_testkit::browser::LockShown;
 use vigil_testkit::fantoccini::key::Key;
 use vigil_testkit::vigil_wire::SSH_LOCK_MESSAGE;
 use vigil_testkit::{secs, step, tid, Browser, Relay};
@@ -219,15 +220,7 @@ async fn keyboard_alone_and_a_narrow_window() -> Result<()> {
     step("(a) Lock from the toolbar: alice sees the message, both pages announce it");
     isa.tab_to(&tid("toolbar-lock"), 8).await?;
     isa.press(&[Key::Enter.into()]).await?;
-    user.wait_text(
-        &tid("lock-banner"),
-        "to carry the lock message",
-        secs(5.0),
-        |t| t.contains(SSH_LOCK_MESSAGE),
-    )
-    .await?;
-    user.wait_terminal(&tid("terminal"), SSH_LOCK_MESSAGE, secs(5.0))
-        .await?;
+    user.wait_lock_shown(LockShown::Terminal).await?;
     let said = wait_announced(&user, "Session locked.").await?;
     ensure!(
         said.contains(SSH_LOCK_MESSAGE),

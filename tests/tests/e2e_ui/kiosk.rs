@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
-use vigil_testkit::vigil_wire::{RDP_LOCK_MESSAGE, SESSION_COOKIE};
+use vigil_testkit::browser::LockShown;
+use vigil_testkit::vigil_wire::SESSION_COOKIE;
 use vigil_testkit::{poll_until, secs, step, tid, Browser, Relay};
 
 /// The kiosk's idle time in this test's relay (`VIGIL_KIOSK_IDLE_SECS`): long enough for
@@ -157,14 +158,7 @@ async fn an_isa_user_locks_a_desktop_from_the_kiosk_which_logs_out_when_idle() -
     check_page(&isa, "Active Sessions").await?;
     isa.click(&format!("{row} {}", tid("lock-button")), secs(5.0))
         .await?;
-    alice
-        .wait_text(
-            &tid("lock-overlay"),
-            "to carry the lock message",
-            secs(5.0),
-            |t| t.trim() == RDP_LOCK_MESSAGE,
-        )
-        .await?;
+    alice.wait_lock_shown(LockShown::Desktop).await?;
     isa.wait_for(&format!("{row}[data-locked=\"true\"]"), secs(5.0))
         .await?;
     isa.click(&format!("{row} {}", tid("unlock-button")), secs(5.0))
