@@ -13,6 +13,15 @@ use vigil_wire::live::FeedMsg;
 
 use crate::support::{error_code, post, relay, R};
 
+/// The `Set-Cookie` header of a response ("" when there is none).
+fn set_cookie(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn login_me_logout_and_csrf() -> R {
     let r = relay().await?;
@@ -27,12 +36,7 @@ async fn login_me_logout_and_csrf() -> R {
         .json(&json!({"username": "alice", "password": "pw-alice"}))
         .send()
         .await?;
-    let set = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let set = set_cookie(&resp);
     assert!(
         set.starts_with("vigil_session=")
             && set.contains("HttpOnly")
@@ -53,12 +57,7 @@ async fn login_me_logout_and_csrf() -> R {
         .send()
         .await?;
     assert_eq!(kiosk.status(), StatusCode::OK);
-    let set = kiosk
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let set = set_cookie(&kiosk);
     assert!(
         set.starts_with("vigil_session=")
             && set.contains("HttpOnly")

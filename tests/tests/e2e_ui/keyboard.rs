@@ -144,6 +144,18 @@ async fn nothing_cut_off(b: &Browser, scope: &str) -> Result<()> {
     Ok(())
 }
 
+/// Waits until `b` is on Active Sessions (`/active`).
+async fn on_active_sessions(b: &Browser) -> Result<()> {
+    b.wait_js(
+        "Active Sessions",
+        "location.pathname === '/active'",
+        vec![],
+        secs(5.0),
+    )
+    .await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_alone_and_a_narrow_window() -> Result<()> {
     let relay = Relay::start(&["keys"])?;
@@ -181,13 +193,7 @@ async fn keyboard_alone_and_a_narrow_window() -> Result<()> {
     isa.tab_to(&format!("{} a[href=\"/active\"]", tid("nav")), 8)
         .await?;
     isa.press(&[Key::Enter.into()]).await?;
-    isa.wait_js(
-        "Active Sessions",
-        "location.pathname === '/active'",
-        vec![],
-        secs(5.0),
-    )
-    .await?;
+    on_active_sessions(&isa).await?;
     isa.wait_for(&session_row(&sid), secs(10.0)).await?;
     wait_toolbar(&isa, &[("toolbar-lock", false), ("toolbar-unlock", false)]).await?;
 
@@ -323,13 +329,7 @@ async fn keyboard_alone_and_a_narrow_window() -> Result<()> {
     step("(b) Click Menu and then click Active Sessions");
     isa.click(&menu, secs(5.0)).await?;
     isa.click(&active_link, secs(3.0)).await?;
-    isa.wait_js(
-        "Active Sessions",
-        "location.pathname === '/active'",
-        vec![],
-        secs(5.0),
-    )
-    .await?;
+    on_active_sessions(&isa).await?;
     isa.wait_for(&format!("{menu}[aria-expanded=\"false\"]"), secs(3.0))
         .await?;
     ensure!(
